@@ -1,0 +1,43 @@
+# Decide whether to build segscore._cuda.
+#   OFF  : never.
+#   AUTO : only when a CUDA compiler works; a broken toolkit never blocks the CPU build.
+#   ON   : required; a failed detection fails the build (CI uses this).
+if(SEGSCORE_CUDA STREQUAL "OFF")
+  message(STATUS "segscore: _cuda disabled (SEGSCORE_CUDA=OFF)")
+  return()
+endif()
+
+include(CheckLanguage)
+if(NOT CMAKE_CUDA_COMPILER)
+  # CMake does not search the usual toolkit location when nvcc is not on PATH.
+  foreach(_cand /usr/local/cuda/bin/nvcc /usr/local/cuda-13/bin/nvcc /usr/local/cuda-12/bin/nvcc)
+    if(EXISTS ${_cand})
+      set(CMAKE_CUDA_COMPILER ${_cand})
+      break()
+    endif()
+  endforeach()
+endif()
+check_language(CUDA)
+if(NOT CMAKE_CUDA_COMPILER)
+  if(SEGSCORE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "segscore: SEGSCORE_CUDA=ON but no working CUDA compiler was found")
+  endif()
+  message(STATUS "segscore: no CUDA compiler found; building the CPU module only")
+  return()
+endif()
+
+# Must be set before enable_language(CUDA): CMake alone would pick sm_75.
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+  set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;90-virtual")
+endif()
+enable_language(CUDA)
+set(CMAKE_CUDA_STANDARD 17)
+set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+set(CMAKE_CUDA_RUNTIME_LIBRARY Static)   # cudart static; libcuda never linked
+
+pybind11_add_module(_cuda MODULE cuda/module.cu)
+target_include_directories(_cuda PRIVATE ${SEGSCORE_INCLUDE})
+set_target_properties(_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static)
+target_compile_options(_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
+install(TARGETS _cuda LIBRARY DESTINATION segscore)
+message(STATUS "segscore: building _cuda for architectures ${CMAKE_CUDA_ARCHITECTURES}")

@@ -1,0 +1,188 @@
+// CPU driver for the separable EDT: axis ordering, line blocking, threads.
+// The math lives in segscore/edt.h.
+#include "edt_driver.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "segscore/edt.h"
+#include "thread_pool.h"
+
+namespace segscore {
+namespace {
+
+constexpr int64_t kBlock = 16;  // lines processed together on strided axes
+
+struct Geometry {
+  int ndim;
+  int64_t shape[kMaxDim];
+  int64_t in_str[kMaxDim];
+  int64_t out_str[kMaxDim];
+  double spacing[kMaxDim];
+};
+
+// Enumerate the base offsets of all lines along `axis` (all other indices).
+// Calls f(line_index, in_offset, out_offset) for line_index in [b, e).
+template <typename F>
+void for_lines(const Geometry& g, int axis, int64_t b, int64_t e, F&& f) {
+  int64_t idx[kMaxDim];
+  for (int64_t li = b; li < e; ++li) {
+    int64_t r = li;
+    int64_t in_off = 0, out_off = 0;
+    for (int d = g.ndim - 1; d >= 0; --d) {
+      if (d == axis) continue;
+      idx[d] = r % g.shape[d];
+      r /= g.shape[d];
+      in_off += idx[d] * g.in_str[d];
+      out_off += idx[d] * g.out_str[d];
+    }
+    f(li, in_off, out_off);
+  }
+}
+
+int64_t lines_along(const Geometry& g, int axis) {
+  int64_t n = 1;
+  for (int d = 0; d < g.ndim; ++d)
+    if (d != axis) n *= g.shape[d];
+  return n;
+}
+
+template <typename T>
+inline T finish(T v, bool squared) {
+  if (!(v < Far<T>::value())) return std::numeric_limits<T>::infinity();
+  return squared ? v : std::sqrt(v);
+}
+
+// One parabola pass along `axis` for all lines, with lines blocked along the
+// innermost output axis `inner` (stride 1 in out) for cache-friendly access.
+template <typename L, typename T>
+void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labels, bool multilabel,
+                   bool last, bool squared, int threads) {
+  const int64_t n = g.shape[axis];
+  const int64_t n_inner = g.shape[inner];
+  const int64_t nblk = (n_inner + kBlock - 1) / kBlock;
+  // groups: all indices except axis and inner, times the inner blocks
+  int64_t outer = 1;
+  for (int d = 0; d < g.ndim; ++d)
+    if (d != axis && d != inner) outer *= g.shape[d];
+  const int64_t groups = outer * nblk;
+  const double sp = g.spacing[axis];
+  const int64_t sa_out = g.out_str[axis], sa_in = g.in_str[axis];
+  const int64_t si_out = g.out_str[inner], si_in = g.in_str[inner];
+
+  parallel_for(groups, threads, [&](int64_t gb, int64_t ge, int) {
+    std::vector<T> tile(size_t(n * kBlock)), res(size_t(n * kBlock)), gbuf(size_t(2 * (n + 2)));
+    std::vector<L> ltile(multilabel ? size_t(n * kBlock) : 0);
+    std::vector<int64_t> v(size_t(n + 2));
+    std::vector<double> z(size_t(n + 3));
+    int64_t idx[kMaxDim];
+    for (int64_t gi = gb; gi < ge; ++gi) {
+      int64_t blk = gi % nblk;
+      int64_t r = gi / nblk;
+      int64_t in_off = 0, out_off = 0;
+      for (int d = g.ndim - 1; d >= 0; --d) {
+        if (d == axis || d == inner) continue;
+        idx[d] = r % g.shape[d];
+        r /= g.shape[d];
+        in_off += idx[d] * g.in_str[d];
+        out_off += idx[d] * g.out_str[d];
+      }
+      const int64_t b0 = blk * kBlock;
+      const int64_t nb = std::min(kBlock, n_inner - b0);
+      T* base = out + out_off + b0 * si_out;
+      // gather: tile[b*n + i]
+      for (int64_t i = 0; i < n; ++i) {
+        const T* row = base + i * sa_out;
+        for (int64_t b = 0; b < nb; ++b) tile[b * n + i] = row[b * si_out];
+      }
+      if (multilabel) {
+        const L* lbase = labels + in_off + b0 * si_in;
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t b = 0; b < nb; ++b) ltile[b * n + i] = lbase[i * sa_in + b * si_in];
+      }
+      for (int64_t b = 0; b < nb; ++b) {
+        if (multilabel)
+          edt_multilabel_parabola_line<L, T>(&ltile[b * n], 1, &tile[b * n], &res[b * n], 1, n, sp, v.data(),
+                                             z.data(), gbuf.data());
+        else
+          edt_parabola_line<T>(&tile[b * n], &res[b * n], 1, n, sp, v.data(), z.data());
+      }
+      // scatter
+      for (int64_t i = 0; i < n; ++i) {
+        T* row = base + i * sa_out;
+        if (last) {
+          for (int64_t b = 0; b < nb; ++b) row[b * si_out] = finish(res[b * n + i], squared);
+        } else {
+          for (int64_t b = 0; b < nb; ++b) row[b * si_out] = res[b * n + i];
+        }
+      }
+    }
+  });
+}
+
+template <typename In, typename T>
+void edt_typed(const Geometry& g, const In* in, T* out, const EdtOptions& opt) {
+  // innermost output axis (smallest |out stride|) gets the scan pass
+  int inner = 0;
+  for (int d = 1; d < g.ndim; ++d)
+    if (std::llabs(g.out_str[d]) < std::llabs(g.out_str[inner])) inner = d;
+  const int64_t n = g.shape[inner];
+  const int64_t nlines = lines_along(g, inner);
+  const bool only = g.ndim == 1;
+  parallel_for(nlines, opt.threads, [&](int64_t b, int64_t e, int) {
+    for_lines(g, inner, b, e, [&](int64_t, int64_t in_off, int64_t out_off) {
+      if (opt.multilabel)
+        edt_multilabel_first_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
+                                         g.spacing[inner]);
+      else
+        edt_binary_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
+                               g.spacing[inner]);
+      if (only)
+        for (int64_t i = 0; i < n; ++i) {
+          T& o = out[out_off + i * g.out_str[inner]];
+          o = finish(o, opt.squared);
+        }
+    });
+  }, 64);
+  if (only) return;
+  // remaining axes, outermost (largest stride) last
+  std::vector<int> order;
+  for (int d = 0; d < g.ndim; ++d)
+    if (d != inner) order.push_back(d);
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return std::llabs(g.out_str[a]) < std::llabs(g.out_str[b]); });
+  for (size_t k = 0; k < order.size(); ++k)
+    parabola_pass<In, T>(g, order[k], inner, out, in, opt.multilabel, k + 1 == order.size(), opt.squared,
+                         opt.threads);
+}
+
+}  // namespace
+
+void edt(const ArrayView& in, void* out, const int64_t* out_strides, bool out_f64, const EdtOptions& opt) {
+  Geometry g;
+  g.ndim = in.ndim;
+  if (g.ndim < 1 || g.ndim > kMaxDim) throw std::invalid_argument("segscore.edt: ndim must be 1..8");
+  for (int d = 0; d < g.ndim; ++d) {
+    g.shape[d] = in.shape[d];
+    g.in_str[d] = in.strides[d];
+    g.out_str[d] = out_strides[d];
+    g.spacing[d] = opt.spacing ? opt.spacing[d] : 1.0;
+    if (g.shape[d] == 0) return;
+  }
+  auto run = [&](auto tag) {
+    using In = typename decltype(tag)::type;
+    if (out_f64)
+      edt_typed<In, double>(g, static_cast<const In*>(in.data), static_cast<double*>(out), opt);
+    else
+      edt_typed<In, float>(g, static_cast<const In*>(in.data), static_cast<float*>(out), opt);
+  };
+  if (opt.multilabel)
+    dispatch_int(in.dtype, run);
+  else
+    dispatch_any(in.dtype, run);
+}
+
+}  // namespace segscore

@@ -1,0 +1,33 @@
+"""segscore: fast, exact, convention-aware metrics for medical image segmentation.
+
+    import segscore as ss
+    ss.dice(pred, ref)                       # bool masks -> float; label maps -> {label: float}
+    ss.hd95(pred, ref, spacing=(0.8, 0.8, 2.5), convention="deepmind")
+    ss.evaluate(pred, ref, spacing=...).to_pandas()
+"""
+
+__version__ = "0.1.0"
+
+from ._backend import backends
+from .conventions import CONVENTIONS
+from .distance import (
+    assd,
+    boundary_iou,
+    hausdorff,
+    hd95,
+    masd,
+    nsd,
+    surface_distances,
+    surface_overlap,
+)
+from .edt import edt, edt_multilabel
+from .empty import EmptyMaskError
+from .evaluate import Result, evaluate
+from .overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
+from .surface import SurfaceDistances
+
+__all__ = [
+    "CONVENTIONS", "EmptyMaskError", "Result", "SurfaceDistances", "assd", "backends", "boundary_iou",
+    "confusion", "dice", "edt", "edt_multilabel", "evaluate", "hausdorff", "hd95", "iou", "masd", "nsd",
+    "precision", "recall", "specificity", "surface_distances", "surface_overlap", "volume_similarity",
+]

@@ -1,0 +1,79 @@
+"""Which compute backends are importable/usable, and why not."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+_cpu = None
+_cpu_error = None
+try:  # the compiled CPU core is required for everything but backends()
+    from . import _cpu  # type: ignore[no-redef]
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    _cpu_error = f"segscore._cpu failed to import ({exc}); reinstall with `pip install .`"
+
+
+def cpu():
+    """The compiled CPU module, or a clear ImportError."""
+    if _cpu is None:
+        raise ImportError(_cpu_error)
+    return _cpu
+
+
+def default_threads() -> int:
+    env = os.environ.get("SEGSCORE_NUM_THREADS")
+    if env:
+        try:
+            v = int(env)
+        except ValueError:
+            raise ValueError(f"SEGSCORE_NUM_THREADS={env!r} is not an integer") from None
+        if v > 0:
+            return v
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def resolve_threads(threads) -> int:
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads
+
+
+def _try_cuda():
+    try:
+        mod = importlib.import_module("segscore._cuda")
+    except ImportError as exc:
+        return None, f"segscore._cuda is not built or failed to import ({exc})"
+    try:
+        n = mod.device_count()
+    except Exception as exc:  # pragma: no cover - driver problems
+        return mod, f"segscore._cuda imported but the CUDA driver is unusable ({exc})"
+    if n <= 0:
+        return mod, "segscore._cuda is built but no CUDA device is visible"
+    return mod, None
+
+
+def _try_cupy():
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return "cupy is not installed (pip install 'segscore[gpu]')"
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() <= 0:
+            return "cupy is installed but no CUDA device is visible"
+    except Exception as exc:
+        return f"cupy is installed but CUDA is unusable ({exc})"
+    return None
+
+
+def backends() -> dict:
+    """Report which backends are usable: ``{name: {"usable": bool, "reason": str}}``."""
+    out = {"cpu": {"usable": _cpu is not None, "reason": "ok" if _cpu is not None else _cpu_error}}
+    mod, why = _try_cuda()
+    out["cuda"] = {"usable": why is None, "reason": why or "ok", "built": mod is not None}
+    why = _try_cupy()
+    out["cupy"] = {"usable": why is None, "reason": why or "ok"}
+    return out

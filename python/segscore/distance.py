@@ -1,0 +1,139 @@
+"""Functional surface-distance API: one call per metric, any convention."""
+
+from __future__ import annotations
+
+from . import conventions as _conv
+from . import empty as _empty
+from ._backend import cpu
+from ._case import Case
+from .surface import SurfaceDistances
+
+
+def _check_dims(conv, ndim):
+    if ndim not in conv.ndims:
+        raise ValueError(
+            f"convention {conv.name!r} ({conv.peer}) supports {', '.join(f'{d}-D' for d in conv.ndims)} "
+            f"inputs, got {ndim}-D"
+        )
+
+
+def _connectivity(conv, connectivity, ndim):
+    if connectivity is None:
+        return 1
+    if conv.boundary != "voxel":
+        raise ValueError(f"connectivity= applies to voxel-border conventions, not {conv.name!r}")
+    if isinstance(connectivity, bool) or not isinstance(connectivity, int) or not 1 <= connectivity <= ndim:
+        raise ValueError(f"connectivity must be an integer in [1, {ndim}], got {connectivity!r}")
+    return connectivity
+
+
+def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=None, tolerance=None):
+    """SurfaceDistances for each region key of `case` (one C++ call, threads over labels)."""
+    _check_dims(conv, case.ndim)
+    conn = _connectivity(conv, connectivity, case.ndim)
+    regs = []
+    for k in keys:
+        box = case.box(case.regions[k])
+        if box is None:
+            regs.append((list(case.regions[k]), [], [], True))
+        else:
+            regs.append((list(case.regions[k]), list(box[0]), list(box[1]), False))
+    if biou_width is not None:
+        _conv.require(conv, "biou", "boundary IoU")
+    res = cpu().surface_distances(
+        case.pred, case.ref, regs, 1 if conv.boundary == "corner" else 0, conn, list(case.spacing), case.ignore,
+        -1.0 if biou_width is None else float(biou_width), conv.biou == "strict", case.threads,
+    )
+    user = _empty.normalize(empty)
+    out = {}
+    for k, (dp, wp, dr, wr, npv, nrv, bi, bu) in zip(keys, res):
+        out[k] = SurfaceDistances(dp, wp, dr, wr, npv, nrv, conv, case.spacing, case.shape, user,
+                                  (bi, bu) if biou_width is not None else None, biou_width, tolerance)
+    return out
+
+
+def surface_distances(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None,
+                      ignore_label=None, threads=None, biou_width=None, connectivity=None, tolerance=None):
+    """Directed boundary distances of (pred, ref) under `convention`.
+
+    Bool masks (or label=k) give one `SurfaceDistances`; label maps give
+    {label: SurfaceDistances}.  Spacing is in mm, in array axis order.
+    """
+    conv = _conv.get(convention)
+    if biou_width is not None:
+        from ._validate import check_positive
+
+        biou_width = check_positive(biou_width, "biou_width")
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    out = compute(case, conv, list(case.regions), empty, biou_width, connectivity, tolerance)
+    return next(iter(out.values())) if case.single else out
+
+
+def _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads, fn, metric,
+          biou_width=None, connectivity=None):
+    conv = _conv.get(convention)
+    _conv.require(conv, metric)
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    sds = compute(case, conv, list(case.regions), empty, biou_width, connectivity)
+    out = {k: fn(sd) for k, sd in sds.items()}
+    return next(iter(out.values())) if case.single else out
+
+
+def hausdorff(pred, ref, percentile=100, spacing=None, convention="segscore", directed=False, label=None,
+              labels=None, empty=None, ignore_label=None, threads=None, connectivity=None):
+    """Hausdorff distance (mm) at `percentile` (100: the maximum)."""
+    from .surface import _check_percentile
+
+    q = _check_percentile(percentile)
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.hausdorff(q, directed=directed), "hd" if q == 100 else "hdp",
+                 connectivity=connectivity)
+
+
+def hd95(pred, ref, spacing=None, convention="segscore", directed=False, label=None, labels=None, empty=None,
+         ignore_label=None, threads=None, connectivity=None):
+    """95th-percentile Hausdorff distance (mm), per the convention's percentile rule."""
+    return hausdorff(pred, ref, 95, spacing, convention, directed, label, labels, empty, ignore_label, threads,
+                     connectivity)
+
+
+def assd(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None, ignore_label=None,
+         threads=None, connectivity=None):
+    """Average symmetric surface distance (mm) as the convention defines it."""
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.assd(), "assd", connectivity=connectivity)
+
+
+def masd(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None, ignore_label=None,
+         threads=None, connectivity=None):
+    """Mean of the two directed average surface distances (mm)."""
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.masd(), "masd", connectivity=connectivity)
+
+
+def nsd(pred, ref, tolerance=None, spacing=None, convention="segscore", label=None, labels=None, empty=None,
+        ignore_label=None, threads=None, connectivity=None):
+    """Normalised surface distance (surface Dice) at `tolerance` mm."""
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.nsd(tolerance), "nsd", connectivity=connectivity)
+
+
+def surface_overlap(pred, ref, tolerance=None, spacing=None, convention="segscore", label=None, labels=None,
+                    empty=None, ignore_label=None, threads=None):
+    """(pred -> ref, ref -> pred) fractions of boundary within `tolerance` mm."""
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.surface_overlap(tolerance), "overlap")
+
+
+def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", label=None, labels=None, empty=None,
+                 ignore_label=None, threads=None):
+    """Boundary IoU: IoU of the inner bands of width `width` mm (default 1 mm)
+    along each mask's voxel border (MetricsReloaded: distance < width;
+    segscore: distance <= width)."""
+    from ._validate import check_positive
+
+    conv = _conv.get(convention)
+    _conv.require(conv, "biou", "boundary IoU")
+    w = conv.default_biou_width if width is None else check_positive(width, "width")
+    return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
+                 lambda sd: sd.boundary_iou(), "biou", biou_width=w)

@@ -1,0 +1,94 @@
+"""Overlap metrics from the confusion counts of the single counting pass."""
+
+from __future__ import annotations
+
+import math
+
+from . import empty as _empty
+from ._case import Case
+
+NAN = math.nan
+
+# segscore's default empty-mask behaviour of the overlap metrics
+OVERLAP_EMPTY = {
+    "dice": {"ref": 0.0, "pred": 0.0, "both": NAN},
+    "iou": {"ref": 0.0, "pred": 0.0, "both": NAN},
+    "precision": {"ref": 0.0, "pred": NAN, "both": NAN},
+    "recall": {"ref": NAN, "pred": 0.0, "both": NAN},
+    "vs": {"ref": 0.0, "pred": 0.0, "both": NAN},
+}
+
+
+def _div(a, b):
+    return a / b if b else NAN
+
+
+def overlap_value(metric, tp, fp, fn, tn, user_empty=None, worst_distance=NAN):
+    """Value of an overlap metric from counts, with the empty-mask policy."""
+    if metric in OVERLAP_EMPTY:
+        case = _empty.case_of(tp + fp, tp + fn)
+        if case is not None:
+            return _empty.resolve(metric, case, user_empty or {}, OVERLAP_EMPTY, 0.0)
+    if metric == "dice":
+        return _div(2.0 * tp, 2.0 * tp + fp + fn)
+    if metric == "iou":
+        return _div(float(tp), float(tp + fp + fn))
+    if metric == "precision":
+        return _div(float(tp), float(tp + fp))
+    if metric == "recall":
+        return _div(float(tp), float(tp + fn))
+    if metric == "specificity":
+        return _div(float(tn), float(tn + fp))
+    if metric == "vs":
+        return 1.0 - _div(float(abs(fp - fn)), float(2 * tp + fp + fn))
+    raise ValueError(f"unknown overlap metric {metric!r}")
+
+
+def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label):
+    case = Case(pred, ref, None, labels, ignore_label, threads, label)
+    user = _empty.normalize(empty)
+    out = {k: overlap_value(metric, *case.counts(m), user) for k, m in case.regions.items()}
+    return next(iter(out.values())) if case.single else out
+
+
+def dice(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """Dice coefficient 2|P∩R| / (|P| + |R|).  Bool masks give a float; label
+    maps give {label: float} (label=k: a float)."""
+    return _apply("dice", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def iou(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """Intersection over union (Jaccard index)."""
+    return _apply("iou", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def precision(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """TP / (TP + FP)."""
+    return _apply("precision", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def recall(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """TP / (TP + FN) (sensitivity)."""
+    return _apply("recall", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def specificity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """TN / (TN + FP)."""
+    return _apply("specificity", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def volume_similarity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+    """1 - |FP - FN| / (2 TP + FP + FN)."""
+    return _apply("vs", pred, ref, labels, empty, ignore_label, threads, label)
+
+
+def confusion(pred, ref, labels=None, spacing=None, ignore_label=None, threads=None, label=None):
+    """Raw counts {tp, fp, fn, tn} and volumes (mL, from spacing in mm)."""
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    out = {}
+    for k, m in case.regions.items():
+        tp, fp, fn, tn = case.counts(m)
+        out[k] = {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
+                  "vol_pred_ml": (tp + fp) * case.voxel_mm3 / 1000.0,
+                  "vol_ref_ml": (tp + fn) * case.voxel_mm3 / 1000.0}
+    return next(iter(out.values())) if case.single else out
