@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "bindings.h"
 #include "edt_driver.h"
 #include "overlap_driver.h"
 #include "surface_driver.h"
@@ -176,4 +177,6 @@ PYBIND11_MODULE(_cpu, m) {
         py::arg("boundary"), py::arg("connectivity"), py::arg("spacing"), py::arg("ignore_label"),
         py::arg("biou_width"), py::arg("biou_strict"), py::arg("threads"));
   m.def("default_threads", &default_threads);
+  bind_calibration(m);
+  bind_crps(m);
 }

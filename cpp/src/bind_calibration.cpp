@@ -1,0 +1,5 @@
+#include "bindings.h"
+
+namespace segscore {
+void bind_calibration(pybind11::module_&) {}
+}  // namespace segscore

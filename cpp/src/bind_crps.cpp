@@ -1,0 +1,5 @@
+#include "bindings.h"
+
+namespace segscore {
+void bind_crps(pybind11::module_&) {}
+}  // namespace segscore
