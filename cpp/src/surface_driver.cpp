@@ -4,6 +4,11 @@
 #include "surface_driver.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -102,53 +107,197 @@ void unravel(int64_t i, const Crop& c, int32_t* out) {
   }
 }
 
-void voxel_border(const Crop& c, const std::vector<uint8_t>& m, const std::vector<int64_t>& off, Points& p) {
+// Rows are lines along the last (contiguous) axis of the padded crop.
+// row_any[r] says whether row r holds any foreground voxel, so empty space
+// (large in crops stretched by far-away specks) is skipped a row at a time.
+std::vector<uint8_t> row_flags(const Crop& c, const std::vector<uint8_t>& m) {
+  const int64_t n = c.dim[c.nd - 1];
+  const int64_t rows = c.size / n;
+  std::vector<uint8_t> f(size_t(rows), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* p = &m[r * n];
+    uint8_t any = 0;
+    for (int64_t k = 0; k < n; ++k) any |= p[k];
+    f[r] = any;
+  }
+  return f;
+}
+
+void emit(const Crop& c, int64_t i, double w, Points& p) {
   int32_t xyz[3];
-  for (int64_t i = 0; i < c.size; ++i) {
-    if (!m[i]) continue;
-    if (is_border_voxel(m.data(), i, off.data(), int(off.size()))) {
-      unravel(i, c, xyz);
-      p.xyz.insert(p.xyz.end(), xyz, xyz + c.nd);
-      p.w.push_back(1.0);
+  unravel(i, c, xyz);
+  p.xyz.insert(p.xyz.end(), xyz, xyz + c.nd);
+  p.w.push_back(w);
+}
+
+void voxel_border(const Crop& c, const std::vector<uint8_t>& m, const std::vector<int64_t>& off, Points& p) {
+  const int64_t n = c.dim[c.nd - 1];
+  const int64_t rows = c.size / n;
+  const auto flags = row_flags(c, m);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!flags[r]) continue;
+    const int64_t base = r * n;
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t i = base + k;
+      if (m[i] && is_border_voxel(m.data(), i, off.data(), int(off.size()))) emit(c, i, 1.0, p);
     }
   }
 }
 
 // Corners: padded element i with index >= 1 on every axis is the corner
-// between padded voxels index-1 and index.
+// between padded voxels index-1 and index.  The 2^(nd-1) voxel rows around
+// a corner row are read once per column: a column's bits combine with the
+// previous column's into the neighbour code through a small table.
 void corner_grid(const Crop& c, const std::vector<uint8_t>& m, const double* table, Points& p) {
-  const int full = (1 << (1 << c.nd)) - 1;
-  int32_t xyz[3];
-  for (int64_t i = 0; i < c.size; ++i) {
-    unravel(i, c, xyz);
+  const int nd = c.nd;
+  const int nv = 1 << nd, nh = 1 << (nd - 1);
+  const int full = (1 << nv) - 1;
+  const int64_t n = c.dim[nd - 1];
+  const int64_t rows = c.size / n;
+  const auto flags = row_flags(c, m);
+  // row offsets of the voxel rows h (bits MSB-first over the non-last axes; 0 = index-1)
+  int64_t roff[4] = {0, 0, 0, 0};
+  for (int h = 0; h < nh; ++h)
+    for (int d = 0; d < nd - 1; ++d)
+      if (!((h >> (nd - 2 - d)) & 1)) roff[h] -= c.str[d] / n;
+  // code of (previous column bits, current column bits); a = 2h + last-axis bit
+  int combine[16][16];
+  for (int prev = 0; prev < (1 << nh); ++prev)
+    for (int cur = 0; cur < (1 << nh); ++cur) {
+      int code = 0;
+      for (int h = 0; h < nh; ++h) {
+        if ((prev >> h) & 1) code |= 1 << (nv - 1 - 2 * h);
+        if ((cur >> h) & 1) code |= 1 << (nv - 1 - (2 * h + 1));
+      }
+      combine[prev][cur] = code;
+    }
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t t = r;
     bool ok = true;
-    for (int d = 0; d < c.nd; ++d) ok &= xyz[d] >= 1;
+    for (int d = nd - 2; d >= 0; --d) {
+      ok &= (t % c.dim[d]) >= 1;
+      t /= c.dim[d];
+    }
     if (!ok) continue;
-    const int code = corner_code(m.data(), i, c.str, c.nd);
-    if (code == 0 || code == full) continue;
-    p.xyz.insert(p.xyz.end(), xyz, xyz + c.nd);
-    p.w.push_back(table[code]);
+    bool any = false;
+    for (int h = 0; h < nh; ++h) any |= flags[r + roff[h]] != 0;
+    if (!any) continue;
+    const uint8_t* R[4];
+    for (int h = 0; h < nh; ++h) R[h] = &m[(r + roff[h]) * n];
+    auto column = [&](int64_t k) {
+      int bits = 0;
+      for (int h = 0; h < nh; ++h) bits |= int(R[h][k] != 0) << h;
+      return bits;
+    };
+    int prev = column(0);
+    for (int64_t k = 1; k < n; ++k) {
+      const int cur = column(k);
+      if ((prev | cur) != 0) {
+        const int code = combine[prev][cur];
+        if (code != full) emit(c, r * n + k, table[code], p);
+      }
+      prev = cur;
+    }
   }
 }
 
-void directed(const Points& from, const KdTree& to, const double* spacing, int nd, std::vector<double>& out,
-              int threads) {
-  const int64_t n = from.size();
+// Exact nearest distance by scanning grid offsets in increasing distance:
+// the first offset that lands on a marked element is the nearest one, as
+// long as its distance is within the radius the offset table fully covers;
+// otherwise the query falls back to the k-d tree.
+struct OffsetTable {
+  std::vector<int32_t> delta;  // nd per offset, sorted by distance
+  std::vector<double> d2;
+  double covered2 = 0;         // every point within this squared distance is in the table
+  int nd = 0;
+  OffsetTable(int nd_, const double* spacing) : nd(nd_) {
+    double smax = 0, rho = 1e300;
+    for (int d = 0; d < nd; ++d) smax = std::max(smax, spacing[d]);
+    int K[3] = {0, 0, 0};
+    for (int d = 0; d < nd; ++d) {
+      K[d] = std::max(1, int(std::ceil(2.0 * smax / spacing[d])));
+      K[d] = std::min(K[d], 12);
+      rho = std::min(rho, (K[d] + 1) * spacing[d]);
+    }
+    covered2 = rho * rho;
+    std::vector<std::pair<double, std::array<int32_t, 3>>> all;
+    int32_t z[3] = {0, 0, 0};
+    int lo0 = -K[0], hi0 = K[0];
+    int lo1 = nd > 1 ? -K[1] : 0, hi1 = nd > 1 ? K[1] : 0;
+    int lo2 = nd > 2 ? -K[2] : 0, hi2 = nd > 2 ? K[2] : 0;
+    for (int a = lo0; a <= hi0; ++a)
+      for (int b = lo1; b <= hi1; ++b)
+        for (int c = lo2; c <= hi2; ++c) {
+          int32_t v[3] = {a, b, c};
+          const double dd = grid_dist2(v, z, spacing, nd);
+          if (dd < covered2) all.push_back({dd, {a, b, c}});
+        }
+    std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (auto& e : all) {
+      d2.push_back(e.first);
+      for (int d = 0; d < nd; ++d) delta.push_back(e.second[d]);
+    }
+  }
+};
+
+void directed(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
+              const OffsetTable& table, const double* spacing, std::vector<double>& out, int threads) {
+  const int nd = c.nd;
+  const int64_t n = from.size(), nt = to_pts.size();
   out.resize(size_t(n));
-  if (to.empty()) {
+  if (nt == 0) {
     std::fill(out.begin(), out.end(), std::numeric_limits<double>::infinity());
     return;
   }
+  auto lin = [&](const int32_t* x) {
+    int64_t i = 0;
+    for (int d = 0; d < nd; ++d) i += int64_t(x[d]) * c.str[d];
+    return i;
+  };
+  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 1;
+  const int64_t noff = int64_t(table.d2.size());
+  std::vector<uint8_t> miss(size_t(n), 0);
+  std::atomic<int64_t> nmiss{0};
+  parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
+    int64_t local_miss = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const int32_t* q = &from.xyz[i * nd];
+      bool found = false;
+      for (int64_t o = 0; o < noff; ++o) {
+        const int32_t* dl = &table.delta[o * nd];
+        bool inside = true;
+        int64_t li = 0;
+        for (int d = 0; d < nd; ++d) {
+          const int64_t x = int64_t(q[d]) + dl[d];
+          inside &= x >= 0 && x < c.dim[d];
+          li += x * c.str[d];
+        }
+        if (inside && mark[li]) {
+          out[i] = std::sqrt(table.d2[o]);
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        miss[i] = 1;
+        ++local_miss;
+      }
+    }
+    nmiss += local_miss;
+  }, 1024);
+  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 0;
+  if (nmiss.load() == 0) return;
+  KdTree tree(to_pts.xyz.data(), nt, nd, spacing);
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
     int64_t arg = -1;
     for (int64_t i = b; i < e; ++i) {
+      if (!miss[i]) continue;
       const int32_t* q = &from.xyz[i * nd];
       double hint = std::numeric_limits<double>::infinity();
-      if (arg >= 0) hint = grid_dist2(to.point(arg), q, spacing, nd);
-      const double d2 = to.nearest2(q, hint, &arg);
-      out[i] = std::sqrt(d2);
+      if (arg >= 0) hint = grid_dist2(tree.point(arg), q, spacing, nd);
+      out[i] = std::sqrt(tree.nearest2(q, hint, &arg));
     }
-  }, 2048);
+  }, 1024);
 }
 
 // Boundary IoU band counts: voxels of the mask whose distance to its voxel
@@ -199,33 +348,59 @@ void band(const Crop& c, const std::vector<uint8_t>& m, const std::vector<int64_
   }
 }
 
+// SEGSCORE_PROFILE=1 prints per-phase times of every region to stderr.
+struct PhaseTimer {
+  bool on = std::getenv("SEGSCORE_PROFILE") != nullptr;
+  std::chrono::steady_clock::time_point t = std::chrono::steady_clock::now();
+  void lap(const char* what) {
+    if (!on) return;
+    auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "segscore[profile] %-10s %8.2f ms\n", what,
+                 std::chrono::duration<double, std::milli>(now - t).count());
+    t = now;
+  }
+};
+
 void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, const SurfaceOptions& opt,
-                const double* table, SurfaceResult& res, int inner_threads) {
+                const double* surfel_table, SurfaceResult& res, int inner_threads) {
   if (reg.empty) return;
   const int nd = pred.ndim;
+  PhaseTimer timer;
   Crop c;
   fill_crop(pred, ref, reg, opt.ignore_label, c);
+  timer.lap("crop");
   for (int64_t i = 0; i < c.size; ++i) {
     res.n_pred_voxels += c.a[i];
     res.n_ref_voxels += c.b[i];
   }
+  if (!res.n_pred_voxels && !res.n_ref_voxels) return;
   Points pa, pb;
   if (opt.boundary == Boundary::VoxelBorder) {
     auto off = neighbour_offsets(c, opt.connectivity);
     voxel_border(c, c.a, off, pa);
     voxel_border(c, c.b, off, pb);
   } else {
-    corner_grid(c, c.a, table, pa);
-    corner_grid(c, c.b, table, pb);
+    corner_grid(c, c.a, surfel_table, pa);
+    corner_grid(c, c.b, surfel_table, pb);
   }
+  timer.lap("boundary");
   {
-    KdTree tb(pb.xyz.data(), pb.size(), nd, opt.spacing);
-    directed(pa, tb, opt.spacing, nd, res.d_pred, inner_threads);
+    OffsetTable table(nd, opt.spacing);
+    std::vector<uint8_t>& mark = c.a;  // reuse: the masks are not needed for distances
+    std::vector<uint8_t> keep_a, keep_b;
+    if (opt.biou_width >= 0) {
+      keep_a = c.a;
+      keep_b = c.b;
+    }
+    std::fill(mark.begin(), mark.end(), 0);
+    directed(pa, pb, c, mark, table, opt.spacing, res.d_pred, inner_threads);
+    directed(pb, pa, c, mark, table, opt.spacing, res.d_ref, inner_threads);
+    if (opt.biou_width >= 0) {
+      c.a.swap(keep_a);
+      c.b.swap(keep_b);
+    }
   }
-  {
-    KdTree ta(pa.xyz.data(), pa.size(), nd, opt.spacing);
-    directed(pb, ta, opt.spacing, nd, res.d_ref, inner_threads);
-  }
+  timer.lap("distances");
   res.w_pred = std::move(pa.w);
   res.w_ref = std::move(pb.w);
   if (opt.biou_width >= 0) {
