@@ -118,7 +118,7 @@ py::dict py_overlap_stats(const py::array& pred, const py::array& ref, int64_t i
 
 py::list py_surface_distances(const py::array& pred, const py::array& ref, const py::list& regions, int boundary,
                               int connectivity, std::vector<double> spacing, int64_t ignore_label,
-                              double biou_width, bool biou_strict, int threads) {
+                              double biou_width, bool biou_strict, bool biou_unit_spacing, int threads) {
   ArrayView p = view_of(pred), r = view_of(ref);
   const int nd = p.ndim;
   if (r.ndim != nd) throw py::value_error("segscore._cpu.surface_distances: ndim mismatch");
@@ -150,6 +150,7 @@ py::list py_surface_distances(const py::array& pred, const py::array& ref, const
   opt.ignore_label = ignore_label;
   opt.biou_width = biou_width;
   opt.biou_strict = biou_strict;
+  opt.biou_unit_spacing = biou_unit_spacing;
   opt.threads = threads;
   std::vector<SurfaceResult> res;
   {
@@ -175,7 +176,7 @@ PYBIND11_MODULE(_cpu, m) {
         py::arg("threads"));
   m.def("surface_distances", &py_surface_distances, py::arg("pred"), py::arg("ref"), py::arg("regions"),
         py::arg("boundary"), py::arg("connectivity"), py::arg("spacing"), py::arg("ignore_label"),
-        py::arg("biou_width"), py::arg("biou_strict"), py::arg("threads"));
+        py::arg("biou_width"), py::arg("biou_strict"), py::arg("biou_unit_spacing"), py::arg("threads"));
   m.def("default_threads", &default_threads);
   bind_calibration(m);
   bind_crps(m);

@@ -406,8 +406,10 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   if (opt.biou_width >= 0) {
     auto face = neighbour_offsets(c, 1);
     std::vector<uint8_t> ba, bb;
-    band(c, c.a, face, opt.spacing, opt.biou_width, opt.biou_strict, ba);
-    band(c, c.b, face, opt.spacing, opt.biou_width, opt.biou_strict, bb);
+    const double ones[3] = {1.0, 1.0, 1.0};
+    const double* bsp = opt.biou_unit_spacing ? ones : opt.spacing;
+    band(c, c.a, face, bsp, opt.biou_width, opt.biou_strict, ba);
+    band(c, c.b, face, bsp, opt.biou_width, opt.biou_strict, bb);
     for (int64_t i = 0; i < c.size; ++i) {
       res.biou_inter += ba[i] & bb[i];
       res.biou_union += ba[i] | bb[i];

@@ -15,6 +15,7 @@ struct SurfaceOptions {
   int64_t ignore_label = -1;        // voxels whose reference equals it are background in both maps
   double biou_width = -1;           // < 0: no boundary IoU
   bool biou_strict = true;          // band: distance < width (MetricsReloaded) or <= width
+  bool biou_unit_spacing = false;   // band distances in voxels (MetricsReloaded ignores spacing there)
   int threads = 0;
 };
 

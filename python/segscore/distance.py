@@ -20,8 +20,11 @@ def _check_dims(conv, ndim):
 def _connectivity(conv, connectivity, ndim):
     if connectivity is None:
         return 1
-    if conv.boundary != "voxel":
-        raise ValueError(f"connectivity= applies to voxel-border conventions, not {conv.name!r}")
+    if not conv.connectivity:
+        raise ValueError(
+            f"connectivity= is an option of the medpy and panoptica conventions; {conv.name!r} "
+            "uses a fixed boundary definition"
+        )
     if isinstance(connectivity, bool) or not isinstance(connectivity, int) or not 1 <= connectivity <= ndim:
         raise ValueError(f"connectivity must be an integer in [1, {ndim}], got {connectivity!r}")
     return connectivity
@@ -42,7 +45,8 @@ def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=No
         _conv.require(conv, "biou", "boundary IoU")
     res = cpu().surface_distances(
         case.pred, case.ref, regs, 1 if conv.boundary == "corner" else 0, conn, list(case.spacing), case.ignore,
-        -1.0 if biou_width is None else float(biou_width), conv.biou == "strict", case.threads,
+        -1.0 if biou_width is None else float(biou_width), conv.biou == "voxel_strict", conv.biou == "voxel_strict",
+        case.threads,
     )
     user = _empty.normalize(empty)
     out = {}

@@ -156,7 +156,7 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
         row = {}
         for c in cols:
             if c in OVERLAP:
-                row[c] = overlap_value(c, tp, fp, fn, tn, user)
+                row[c] = overlap_value(c, tp, fp, fn, tn, user, conv.empty)
             elif c in ("tp", "fp", "fn", "tn"):
                 row[c] = {"tp": tp, "fp": fp, "fn": fn, "tn": tn}[c]
             elif c == "vol_pred_ml":

@@ -23,12 +23,16 @@ def _div(a, b):
     return a / b if b else NAN
 
 
-def overlap_value(metric, tp, fp, fn, tn, user_empty=None, worst_distance=NAN):
-    """Value of an overlap metric from counts, with the empty-mask policy."""
+def overlap_value(metric, tp, fp, fn, tn, user_empty=None, defaults=None):
+    """Value of an overlap metric from counts, with the empty-mask policy
+    (`defaults`: a convention's empty table; segscore's when None)."""
     if metric in OVERLAP_EMPTY:
         case = _empty.case_of(tp + fp, tp + fn)
         if case is not None:
-            return _empty.resolve(metric, case, user_empty or {}, OVERLAP_EMPTY, 0.0)
+            table = dict(OVERLAP_EMPTY)
+            if defaults:
+                table.update({k: v for k, v in defaults.items() if k in OVERLAP_EMPTY})
+            return _empty.resolve(metric, case, user_empty or {}, table, 0.0)
     if metric == "dice":
         return _div(2.0 * tp, 2.0 * tp + fp + fn)
     if metric == "iou":
@@ -44,42 +48,45 @@ def overlap_value(metric, tp, fp, fn, tn, user_empty=None, worst_distance=NAN):
     raise ValueError(f"unknown overlap metric {metric!r}")
 
 
-def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label):
+def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, convention):
+    from . import conventions as _conv
+
+    conv = _conv.get(convention)
     case = Case(pred, ref, None, labels, ignore_label, threads, label)
     user = _empty.normalize(empty)
-    out = {k: overlap_value(metric, *case.counts(m), user) for k, m in case.regions.items()}
+    out = {k: overlap_value(metric, *case.counts(m), user, conv.empty) for k, m in case.regions.items()}
     return next(iter(out.values())) if case.single else out
 
 
-def dice(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def dice(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """Dice coefficient 2|P∩R| / (|P| + |R|).  Bool masks give a float; label
     maps give {label: float} (label=k: a float)."""
-    return _apply("dice", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("dice", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
-def iou(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def iou(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """Intersection over union (Jaccard index)."""
-    return _apply("iou", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("iou", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
-def precision(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def precision(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """TP / (TP + FP)."""
-    return _apply("precision", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("precision", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
-def recall(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def recall(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """TP / (TP + FN) (sensitivity)."""
-    return _apply("recall", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("recall", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
-def specificity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def specificity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """TN / (TN + FP)."""
-    return _apply("specificity", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("specificity", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
-def volume_similarity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None):
+def volume_similarity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
     """1 - |FP - FN| / (2 TP + FP + FN)."""
-    return _apply("vs", pred, ref, labels, empty, ignore_label, threads, label)
+    return _apply("vs", pred, ref, labels, empty, ignore_label, threads, label, convention)
 
 
 def confusion(pred, ref, labels=None, spacing=None, ignore_label=None, threads=None, label=None):

@@ -10,6 +10,7 @@ without recomputing anything, following the chosen convention.
 from __future__ import annotations
 
 import math
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +37,23 @@ def _rank_percentile(d: np.ndarray, w: np.ndarray, q: float) -> float:
     cum = np.cumsum(ws) / np.sum(ws)
     idx = int(np.searchsorted(cum, q / 100.0))
     return float(ds[min(idx, len(ds) - 1)])
+
+
+def _torch32_percentile(d: np.ndarray, q: float) -> float:
+    """torch.quantile(linear) in float32, as MONAI computes it (bit-exact on CPU),
+    except that a set containing inf gives inf (MONAI: nan, its issue #9095)."""
+    if np.isinf(d).any():
+        return math.inf
+    v = np.sort(d.astype(np.float32))
+    n = len(v)
+    rank = np.float32(np.float32(q / 100.0) * np.float32(n - 1))
+    lo = int(np.floor(rank))
+    hi = min(lo + 1, n - 1)
+    w = np.float32(rank - np.float32(lo))
+    diff = np.float32(v[hi] - v[lo])
+    if w < 0.5:  # torch's lerp, fused multiply-add
+        return float(np.float32(np.float64(w) * np.float64(diff) + np.float64(v[lo])))
+    return float(np.float32(np.float64(v[hi]) - np.float64(np.float32(1) - w) * np.float64(diff)))
 
 
 def _linear_percentile(d: np.ndarray, q: float) -> float:
@@ -77,8 +95,16 @@ class SurfaceDistances:
             return None
         return _empty.resolve(metric, case, self._user_empty, self.convention.empty, self._worst())
 
-    def _weights(self, w):
-        return w if self.convention.weighted else np.ones_like(w)
+    def _dists(self):
+        """((d, w) pred->ref, (d, w) ref->pred) as the convention reduces them:
+        unit weights for voxel borders, float32 distances for MONAI."""
+        c = self.convention
+        out = []
+        for d, w in self.directed:
+            if c.float32:
+                d = d.astype(np.float32).astype(np.float64)
+            out.append((d, w if c.weighted else np.ones_like(w)))
+        return tuple(out)
 
     # ------------------------------------------------------------------ metrics
     def hausdorff(self, percentile=100, directed=False) -> float:
@@ -90,12 +116,14 @@ class SurfaceDistances:
         if v is not None:
             return v
         c = self.convention
-        (dp, wp), (dr, wr) = self.directed
+        (dp, wp), (dr, wr) = self._dists()
         dirs = [(dp, wp)] if directed else [(dp, wp), (dr, wr)]
-        if q == 100 and c.name != "deepmind":
+        if (q == 100 and not c.hd_by_rank) or (q == 0 and c.percentile0_is_max):
             return float(max(np.max(d) for d, _ in dirs))
         if c.percentile == "rank":
-            return max(_rank_percentile(d, self._weights(w), q) for d, w in dirs)
+            return max(_rank_percentile(d, w, q) for d, w in dirs)
+        if c.percentile == "torch32":
+            return max(_torch32_percentile(d, q) for d, _ in dirs)
         if c.percentile == "linear" or directed:
             return max(_linear_percentile(d, q) for d, _ in dirs)
         return _linear_percentile(np.concatenate([dp, dr]), q)  # pooled
@@ -110,14 +138,18 @@ class SurfaceDistances:
         """Average surface distance pred -> ref (directed=True), or the pair
         (pred -> ref, ref -> pred) with directed=False."""
         _conv.require(self.convention, "asd", "asd")
-        (dp, wp), (dr, wr) = self.directed
+        (dp, wp), (dr, wr) = self._dists()
         if directed:
             v = self._empty_value("asd")
-            return v if v is not None else _wmean(dp, self._weights(wp))
-        v = self._empty_value("asd")
-        if v is not None:
-            return (v, v)
-        return (_wmean(dp, self._weights(wp)), _wmean(dr, self._weights(wr)))
+            return v if v is not None else _wmean(dp, wp)
+        return (self._directed_mean(dp, wp, "pred"), self._directed_mean(dr, wr, "ref"))
+
+    def _directed_mean(self, d, w, side):
+        """Directed mean; with an empty mask: nan for a direction without
+        elements, inf for one whose target boundary is missing."""
+        if len(d) == 0:
+            return math.nan
+        return _wmean(d, w)
 
     def assd(self, directed=False) -> float:
         """Average symmetric surface distance as the convention defines it
@@ -128,10 +160,11 @@ class SurfaceDistances:
         v = self._empty_value("assd")
         if v is not None:
             return v
-        (dp, wp), (dr, wr) = self.directed
-        wp, wr = self._weights(wp), self._weights(wr)
+        (dp, wp), (dr, wr) = self._dists()
         if self.convention.assd == "mean":
             return 0.5 * (_wmean(dp, wp) + _wmean(dr, wr))
+        if self.convention.float32:  # torch.cat(float32 distances).mean()
+            return float(np.concatenate([dp, dr]).astype(np.float32).mean(dtype=np.float32))
         return float((np.sum(dp * wp) + np.sum(dr * wr)) / (np.sum(wp) + np.sum(wr)))
 
     def masd(self) -> float:
@@ -140,8 +173,8 @@ class SurfaceDistances:
         v = self._empty_value("masd")
         if v is not None:
             return v
-        (dp, wp), (dr, wr) = self.directed
-        return 0.5 * (_wmean(dp, self._weights(wp)) + _wmean(dr, self._weights(wr)))
+        (dp, wp), (dr, wr) = self._dists()
+        return 0.5 * (_wmean(dp, wp) + _wmean(dr, wr))
 
     def _tolerance(self, tolerance):
         if tolerance is None:
@@ -163,11 +196,16 @@ class SurfaceDistances:
         _conv.require(self.convention, "overlap", "surface overlap")
         t = self._tolerance(tolerance)
         v = self._empty_value(f"overlap@{t:g}")
-        (dp, wp), (dr, wr) = self.directed
-        wp, wr = self._weights(wp), self._weights(wr)
         if v is not None:
             return (v, v)
-        return (float(np.sum(wp[dp <= t]) / np.sum(wp)), float(np.sum(wr[dr <= t]) / np.sum(wr)))
+        (dp, wp), (dr, wr) = self._dists()
+        return (float(np.sum(wp[self._within(dp, t)]) / np.sum(wp)),
+                float(np.sum(wr[self._within(dr, t)]) / np.sum(wr)))
+
+    def _within(self, d, t):
+        if self.convention.nsd == "pooled32":  # float32 distances compared with float32(tau)
+            return d.astype(np.float32) <= np.float32(t)
+        return d <= t
 
     def nsd(self, tolerance=None) -> float:
         """Normalised surface distance (surface Dice) at `tolerance` mm."""
@@ -176,11 +214,19 @@ class SurfaceDistances:
         v = self._empty_value(f"nsd@{t:g}")
         if v is not None:
             return v
-        (dp, wp), (dr, wr) = self.directed
-        wp, wr = self._weights(wp), self._weights(wr)
-        if self.convention.nsd == "mean":
-            return 0.5 * (float(np.sum(wp[dp <= t]) / np.sum(wp)) + float(np.sum(wr[dr <= t]) / np.sum(wr)))
-        return float((np.sum(wp[dp <= t]) + np.sum(wr[dr <= t])) / (np.sum(wp) + np.sum(wr)))
+        (dp, wp), (dr, wr) = self._dists()
+        if self.convention.nsd == "panoptica":
+            # panoptica's expression, a = ref -> pred, b = pred -> ref (voxel counts)
+            a, b = dr, dp
+            tp_a = np.sum(a <= t) / len(a)
+            tp_b = np.sum(b <= t) / len(b)
+            fp = np.sum(a > t) / len(a)
+            fn = np.sum(b > t) / len(b)
+            return float((tp_a + tp_b) / (tp_a + tp_b + fp + fn + sys.float_info.min))
+        inp, inr = self._within(dp, t), self._within(dr, t)
+        if self.convention.nsd == "pooled32" and not self.convention.weighted:
+            return float(np.float32(np.sum(inp) + np.sum(inr)) / np.float32(len(dp) + len(dr)))
+        return float((np.sum(wp[inp]) + np.sum(wr[inr])) / (np.sum(wp) + np.sum(wr)))
 
     def boundary_iou(self) -> float:
         """Boundary IoU with the width given to surface_distances (biou_width=)."""
