@@ -36,7 +36,8 @@ bool in_set(int64_t v, const std::vector<int64_t>& s) {
   return std::binary_search(s.begin(), s.end(), v);
 }
 
-void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, int64_t ignore, Crop& c) {
+void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, int64_t ignore, Crop& c,
+               int threads) {
   const int nd = pred.ndim;
   c.nd = nd;
   c.size = 1;
@@ -49,29 +50,42 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
   c.b.assign(size_t(c.size), 0);
   const int inner = nd - 1;
   const int64_t n = reg.hi[inner] - reg.lo[inner] + 1;
-  std::vector<int64_t> pl(n), rl(n);
   LineReader rp{&pred}, rr{&ref};
   int64_t nlines = 1;
   for (int d = 0; d < inner; ++d) nlines *= reg.hi[d] - reg.lo[d] + 1;
-  for (int64_t li = 0; li < nlines; ++li) {
-    int64_t r = li, po = reg.lo[inner] * pred.strides[inner], ro = reg.lo[inner] * ref.strides[inner];
-    int64_t co = 1 * c.str[inner];
-    for (int d = inner - 1; d >= 0; --d) {
-      const int64_t ext = reg.hi[d] - reg.lo[d] + 1;
-      const int64_t i = r % ext;
-      r /= ext;
-      po += (i + reg.lo[d]) * pred.strides[d];
-      ro += (i + reg.lo[d]) * ref.strides[d];
-      co += (i + 1) * c.str[d];
+  const bool single = reg.labels.size() == 1;
+  const int64_t lab = reg.labels[0];
+  parallel_for(nlines, threads, [&](int64_t b, int64_t e, int) {
+    std::vector<int64_t> pl(n), rl(n);
+    for (int64_t li = b; li < e; ++li) {
+      int64_t r = li, po = reg.lo[inner] * pred.strides[inner], ro = reg.lo[inner] * ref.strides[inner];
+      int64_t co = 1 * c.str[inner];
+      for (int d = inner - 1; d >= 0; --d) {
+        const int64_t ext = reg.hi[d] - reg.lo[d] + 1;
+        const int64_t i = r % ext;
+        r /= ext;
+        po += (i + reg.lo[d]) * pred.strides[d];
+        ro += (i + reg.lo[d]) * ref.strides[d];
+        co += (i + 1) * c.str[d];
+      }
+      rp.read(po, pred.strides[inner], n, pl.data());
+      rr.read(ro, ref.strides[inner], n, rl.data());
+      uint8_t* A = &c.a[co];
+      uint8_t* B = &c.b[co];
+      if (single && ignore < 0) {
+        for (int64_t k = 0; k < n; ++k) {
+          A[k] = pl[k] == lab;
+          B[k] = rl[k] == lab;
+        }
+        continue;
+      }
+      for (int64_t k = 0; k < n; ++k) {
+        if (ignore >= 0 && rl[k] == ignore) continue;
+        A[k] = in_set(pl[k], reg.labels);
+        B[k] = in_set(rl[k], reg.labels);
+      }
     }
-    rp.read(po, pred.strides[inner], n, pl.data());
-    rr.read(ro, ref.strides[inner], n, rl.data());
-    for (int64_t k = 0; k < n; ++k) {
-      if (ignore >= 0 && rl[k] == ignore) continue;
-      c.a[co + k] = in_set(pl[k], reg.labels);
-      c.b[co + k] = in_set(rl[k], reg.labels);
-    }
-  }
+  }, 256);
 }
 
 // Neighbour offsets (in padded elements) of the connectivity structure.
@@ -367,7 +381,7 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   const int nd = pred.ndim;
   PhaseTimer timer;
   Crop c;
-  fill_crop(pred, ref, reg, opt.ignore_label, c);
+  fill_crop(pred, ref, reg, opt.ignore_label, c, inner_threads);
   timer.lap("crop");
   for (int64_t i = 0; i < c.size; ++i) {
     res.n_pred_voxels += c.a[i];
@@ -375,14 +389,15 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   }
   if (!res.n_pred_voxels && !res.n_ref_voxels) return;
   Points pa, pb;
-  if (opt.boundary == Boundary::VoxelBorder) {
-    auto off = neighbour_offsets(c, opt.connectivity);
-    voxel_border(c, c.a, off, pa);
-    voxel_border(c, c.b, off, pb);
-  } else {
-    corner_grid(c, c.a, surfel_table, pa);
-    corner_grid(c, c.b, surfel_table, pb);
-  }
+  const auto off = neighbour_offsets(c, opt.connectivity);
+  parallel_items(2, inner_threads, [&](int64_t which, int) {
+    const std::vector<uint8_t>& m = which == 0 ? c.a : c.b;
+    Points& pts = which == 0 ? pa : pb;
+    if (opt.boundary == Boundary::VoxelBorder)
+      voxel_border(c, m, off, pts);
+    else
+      corner_grid(c, m, surfel_table, pts);
+  });
   timer.lap("boundary");
   {
     OffsetTable table(nd, opt.spacing);
