@@ -35,9 +35,17 @@ set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 set(CMAKE_CUDA_RUNTIME_LIBRARY Static)   # cudart static; libcuda never linked
 
-pybind11_add_module(_cuda MODULE cuda/module.cu)
-target_include_directories(_cuda PRIVATE ${SEGSCORE_INCLUDE})
+# module.cpp (pybind11, host compiler) + driver.cu (kernels of
+# segscore/gpu_kernels.h and their launch sequences, nvcc).
+pybind11_add_module(_cuda MODULE cuda/module.cpp cuda/driver.cu)
+target_include_directories(_cuda PRIVATE ${SEGSCORE_INCLUDE} ${CMAKE_CURRENT_SOURCE_DIR}/cuda)
 set_target_properties(_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static)
-target_compile_options(_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
+string(REPLACE ";" "," _segscore_archs "${CMAKE_CUDA_ARCHITECTURES}")
+target_compile_definitions(_cuda PRIVATE SEGSCORE_CUDA_ARCHS="${_segscore_archs}")
+# --fmad=false: no fused multiply-add contraction, so device arithmetic rounds
+# exactly like the CPU build (float64 results equal to the CPU path).
+# --threads: compile the architectures in parallel (CI has 2 cores).
+target_compile_options(_cuda PRIVATE
+  $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr --fmad=false --threads=2 -Xfatbin=-compress-all>)
 install(TARGETS _cuda LIBRARY DESTINATION segscore)
 message(STATUS "segscore: building _cuda for architectures ${CMAKE_CUDA_ARCHITECTURES}")

@@ -24,3 +24,42 @@ def blob(shape, center, radii):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# ----------------------------------------------------------------------------- shared by the issue-3 suite
+def same_value(got, want, rel=1e-9, abs_=0.0):
+    """nan == nan, inf == inf (same sign), else |got - want| <= rel * max(|got|, |want|) + abs_."""
+    import math
+
+    got, want = float(got), float(want)
+    if math.isnan(want) or math.isnan(got):
+        return math.isnan(want) and math.isnan(got)
+    if math.isinf(want) or math.isinf(got):
+        return got == want
+    return abs(got - want) <= rel * max(abs(got), abs(want)) + abs_
+
+
+def assert_close(got, want, rel=1e-9, what="", abs_=0.0):
+    """Compare dicts key by key (keys of `want`), tuples element-wise, or two numbers."""
+    if isinstance(want, dict):
+        bad = {k: (got[k], v) for k, v in want.items() if not same_value(got[k], v, rel, abs_)}
+        assert not bad, f"{what}: segscore vs expected differ (rel {rel}): {bad}"
+    elif isinstance(want, (tuple, list)):
+        assert len(got) == len(want), f"{what}: {got} vs {want}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert same_value(g, w, rel, abs_), f"{what}[{i}]: got {g!r}, expected {w!r} (rel {rel})"
+    else:
+        assert same_value(got, want, rel, abs_), f"{what}: got {got!r}, expected {want!r} (rel {rel})"
+
+
+class _NoCpp:
+    def __getattr__(self, name):
+        raise AssertionError(f"the C++ core was called (segscore._cpu.{name}) before the input was rejected")
+
+
+@pytest.fixture
+def no_cpp(monkeypatch):
+    """Make any call into the compiled core fail: validation must happen first."""
+    import segscore._backend as backend
+
+    monkeypatch.setattr(backend, "_cpu", _NoCpp())

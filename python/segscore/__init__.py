@@ -22,12 +22,23 @@ from .distance import (
 )
 from .edt import edt, edt_multilabel
 from .empty import EmptyMaskError
+from .dataset import score_dataset
 from .evaluate import Result, evaluate
 from .overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
 from .surface import SurfaceDistances
+from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
+from .calibration_plot import plot_reliability
+from .crps import crps_ensemble, crps_gaussian, volume_crps
+from .curvas import CurvasResult, curvas
+from .multirater import ConsensusMasks, MultiRaterResult, consensus, consensus_dice, ged, multirater, soft_dice
 
 __all__ = [
     "CONVENTIONS", "EmptyMaskError", "Result", "SurfaceDistances", "assd", "backends", "boundary_iou",
     "confusion", "dice", "edt", "edt_multilabel", "evaluate", "hausdorff", "hd95", "iou", "masd", "nsd",
-    "precision", "recall", "specificity", "surface_distances", "surface_overlap", "volume_similarity",
+    "precision", "recall", "score_dataset", "specificity", "surface_distances", "surface_overlap", "volume_similarity",
 ]
+__all__ += [
+    "ConsensusMasks", "CurvasResult", "MultiRaterResult", "consensus", "consensus_dice", "crps_ensemble",
+    "crps_gaussian", "curvas", "ged", "multirater", "soft_dice", "volume_crps",
+]
+__all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]

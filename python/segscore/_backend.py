@@ -51,7 +51,8 @@ def _try_cuda():
         return mod, f"segscore._cuda imported but the CUDA driver is unusable ({exc})"
     if n <= 0:
         return mod, "segscore._cuda is built but no CUDA device is visible"
-    return mod, None
+    why = mod.probe(0) if hasattr(mod, "probe") else ""  # CUDA version / architecture of device 0
+    return mod, why or None
 
 
 def _try_cupy():
@@ -66,6 +67,12 @@ def _try_cupy():
             return "cupy is installed but no CUDA device is visible"
     except Exception as exc:
         return f"cupy is installed but CUDA is unusable ({exc})"
+    try:
+        from ._gpu.source import include_dir
+
+        include_dir()
+    except FileNotFoundError as exc:
+        return str(exc)
     return None
 
 

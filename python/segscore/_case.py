@@ -18,9 +18,17 @@ class Case:
     label values forming it; bool masks have the single region ``{1: (1,)}``.
     """
 
-    def __init__(self, pred, ref, spacing=None, labels=None, ignore_label=None, threads=None, label=None):
-        p = V.as_host_array(pred, "pred")
-        r = V.as_host_array(ref, "ref")
+    def __init__(self, pred, ref, spacing=None, labels=None, ignore_label=None, threads=None, label=None,
+                 device=None):
+        from . import _gpu
+
+        dev = _gpu.prepare([pred, ref], ["pred", "ref"], device)  # None: the CPU path
+        if dev is None:
+            p = V.as_host_array(pred, "pred")
+            r = V.as_host_array(ref, "ref")
+        else:
+            p, r = dev
+        self.device = "cpu" if dev is None else _gpu.backend_name(p)
         V.check_label_map(p, "pred")
         V.check_label_map(r, "ref")
         V.check_same_shape(p, r)
@@ -55,7 +63,7 @@ class Case:
             regions = {_key_of(label): _members(label, "label")}
         elif labels is not None:
             regions = _parse_labels(labels, self.ignore)
-        self.stats = cpu().overlap_stats(p, r, self.ignore, self.threads)
+        self.stats = (cpu() if dev is None else _gpu).overlap_stats(p, r, self.ignore, self.threads)
         V.check_label_range(self.stats)
         if regions is None:
             pairs = self.stats["pairs"]

@@ -14,22 +14,21 @@ MAX_LABEL = 2**31
 
 
 def is_device_array(x) -> bool:
-    """True for CuPy arrays and torch CUDA tensors."""
-    if hasattr(x, "__cuda_array_interface__"):
-        return True
-    dev = getattr(x, "device", None)
-    return getattr(dev, "type", None) == "cuda"
+    """True for CuPy arrays, torch CUDA tensors and other CUDA arrays
+    (``__cuda_array_interface__`` or a CUDA DLPack device)."""
+    from ._gpu.arrays import is_device_array as on_gpu
+
+    return on_gpu(x)
 
 
 def as_host_array(x, name: str) -> np.ndarray:
     """numpy view of a host array (numpy, torch CPU tensor, __array__), no copy."""
     if isinstance(x, np.ndarray):
         arr = x
-    elif is_device_array(x):
-        raise NotImplementedError(
-            f"{name} is a GPU array; the GPU backend is not available in this build "
-            "(see segscore.backends()); pass a host array (e.g. .get() / .cpu())"
-        )
+    elif is_device_array(x):  # a code path without GPU kernels (or device="cpu"): one explicit copy
+        from . import _gpu
+
+        arr = _gpu.to_host(x, name)
     elif type(x).__module__.startswith("torch"):
         arr = x.detach().numpy()
     else:

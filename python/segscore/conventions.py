@@ -92,7 +92,9 @@ CONVENTIONS = {
         "deepmind", "surface-distance 0.1", "corner", True, "rank", "pooled", True, "pooled", None,
         ndims=(2, 3), hd_by_rank=True,
         empty=_empty(hd=_pol(INF, INF, INF), hdp=_pol(INF, INF, INF), assd=_DIST_INF, masd=_DIST_INF,
-                     asd=_pol(NAN, INF, NAN), nsd=_pol(0.0, 0.0, NAN), overlap=_pol(0.0, 0.0, NAN),
+                     # asd is directed pred -> ref (DeepMind's asd_pred_to_gt): inf when the
+                     # reference is empty, nan when the prediction has no surfels
+                     asd=_pol(INF, NAN, NAN), nsd=_pol(0.0, 0.0, NAN), overlap=_pol(0.0, 0.0, NAN),
                      dice=_pol(0.0, 0.0, NAN)),
     ),
     # MONAI 1.6.1: HD95 with one empty mask is nan there (issue #9095); segscore

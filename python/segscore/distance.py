@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import conventions as _conv
 from . import empty as _empty
+from . import _gpu
 from ._backend import cpu
 from ._case import Case
 from .surface import SurfaceDistances
@@ -30,6 +31,26 @@ def _connectivity(conv, connectivity, ndim):
     return connectivity
 
 
+def precheck(conv, pred, connectivity=None, tolerance=None, needs_tolerance=False):
+    """The checks that need only the convention and the array rank, so that
+    they fail before any C++ runs: supported dimensions, connectivity and the
+    NSD tolerance."""
+    import numpy as np
+
+    nd = getattr(pred, "ndim", None)
+    if nd is None:
+        nd = np.ndim(pred)
+    if nd:  # a 0-d input is reported by Case
+        _check_dims(conv, nd)
+        _connectivity(conv, connectivity, nd)
+    if tolerance is not None:
+        from ._validate import check_positive
+
+        check_positive(tolerance, "tolerance")
+    elif needs_tolerance and conv.default_tolerance is None:
+        raise ValueError(f"convention {conv.name!r} has no default NSD tolerance; pass tolerance= (mm)")
+
+
 def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=None, tolerance=None):
     """SurfaceDistances for each region key of `case` (one C++ call, threads over labels)."""
     _check_dims(conv, case.ndim)
@@ -43,7 +64,7 @@ def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=No
             regs.append((list(case.regions[k]), list(box[0]), list(box[1]), False))
     if biou_width is not None:
         _conv.require(conv, "biou", "boundary IoU")
-    res = cpu().surface_distances(
+    res = (cpu() if case.device == "cpu" else _gpu).surface_distances(
         case.pred, case.ref, regs, 1 if conv.boundary == "corner" else 0, conn, list(case.spacing), case.ignore,
         -1.0 if biou_width is None else float(biou_width), conv.biou == "voxel_strict", conv.biou == "voxel_strict",
         case.threads,
@@ -57,26 +78,33 @@ def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=No
 
 
 def surface_distances(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None,
-                      ignore_label=None, threads=None, biou_width=None, connectivity=None, tolerance=None):
+                      ignore_label=None, threads=None, biou_width=None, connectivity=None, tolerance=None,
+                      device=None):
     """Directed boundary distances of (pred, ref) under `convention`.
 
     Bool masks (or label=k) give one `SurfaceDistances`; label maps give
     {label: SurfaceDistances}.  Spacing is in mm, in array axis order.
+    GPU arrays are processed on their device; `device` ("cpu", "cuda",
+    "cupy") forces a backend.
     """
     conv = _conv.get(convention)
     if biou_width is not None:
         from ._validate import check_positive
 
         biou_width = check_positive(biou_width, "biou_width")
-    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    precheck(conv, pred, connectivity, tolerance)
+    empty = _empty.normalize(empty)
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label, device=device)
     out = compute(case, conv, list(case.regions), empty, biou_width, connectivity, tolerance)
     return next(iter(out.values())) if case.single else out
 
 
 def _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads, fn, metric,
-          biou_width=None, connectivity=None):
+          biou_width=None, connectivity=None, name=None, tolerance=None, needs_tolerance=False):
     conv = _conv.get(convention)
-    _conv.require(conv, metric)
+    _conv.require(conv, metric, name)
+    precheck(conv, pred, connectivity, tolerance, needs_tolerance)
+    empty = _empty.normalize(empty)
     case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
     sds = compute(case, conv, list(case.regions), empty, biou_width, connectivity)
     out = {k: fn(sd) for k, sd in sds.items()}
@@ -91,7 +119,7 @@ def hausdorff(pred, ref, percentile=100, spacing=None, convention="segscore", di
     q = _check_percentile(percentile)
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
                  lambda sd: sd.hausdorff(q, directed=directed), "hd" if q == 100 else "hdp",
-                 connectivity=connectivity)
+                 connectivity=connectivity, name="hd" if q == 100 else f"hd{q:g}")
 
 
 def hd95(pred, ref, spacing=None, convention="segscore", directed=False, label=None, labels=None, empty=None,
@@ -119,14 +147,16 @@ def nsd(pred, ref, tolerance=None, spacing=None, convention="segscore", label=No
         ignore_label=None, threads=None, connectivity=None):
     """Normalised surface distance (surface Dice) at `tolerance` mm."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.nsd(tolerance), "nsd", connectivity=connectivity)
+                 lambda sd: sd.nsd(tolerance), "nsd", connectivity=connectivity, name="NSD",
+                 tolerance=tolerance, needs_tolerance=True)
 
 
 def surface_overlap(pred, ref, tolerance=None, spacing=None, convention="segscore", label=None, labels=None,
                     empty=None, ignore_label=None, threads=None):
     """(pred -> ref, ref -> pred) fractions of boundary within `tolerance` mm."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.surface_overlap(tolerance), "overlap")
+                 lambda sd: sd.surface_overlap(tolerance), "overlap", name="surface overlap",
+                 tolerance=tolerance, needs_tolerance=True)
 
 
 def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", label=None, labels=None, empty=None,
@@ -140,4 +170,4 @@ def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", lab
     _conv.require(conv, "biou", "boundary IoU")
     w = conv.default_biou_width if width is None else check_positive(width, "width")
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.boundary_iou(), "biou", biou_width=w)
+                 lambda sd: sd.boundary_iou(), "biou", biou_width=w, name="boundary IoU")

@@ -17,7 +17,11 @@ def _out_dtype(dtype):
     return _DTYPES[key]
 
 
-def _run(x, spacing, dtype, squared, threads, multilabel, name):
+def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
+    from . import _gpu
+
+    if _gpu.check_device(device) not in (None, "cpu") or (device is None and V.is_device_array(x)):
+        return _gpu.edt(x, spacing, _out_dtype(dtype), squared, multilabel, name, device)
     a = V.as_host_array(x, name)
     if multilabel:
         V.check_label_map(a, name)
@@ -38,21 +42,24 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name):
     return out
 
 
-def edt(mask, spacing=None, dtype="float64", squared=False, threads=None):
+def edt(mask, spacing=None, dtype="float64", squared=False, threads=None, device=None):
     """Exact Euclidean distance transform, like scipy.ndimage.distance_transform_edt.
 
     Nonzero voxels get the distance (mm, with `spacing` per axis) to the
     nearest zero voxel; zero voxels get 0.  With no zero voxel at all the
     result is inf everywhere.  `squared=True` returns squared distances.
     Any number of dimensions; C- or F-ordered input is read without a copy.
+    GPU arrays (CuPy, torch CUDA) are transformed on their device and give an
+    array of their own library; `device` ("cpu", "cuda", "cupy") forces a
+    backend (host inputs then come back as numpy).
     """
-    return _run(mask, spacing, dtype, squared, threads, False, "mask")
+    return _run(mask, spacing, dtype, squared, threads, False, "mask", device)
 
 
-def edt_multilabel(labels, spacing=None, dtype="float64", squared=False, threads=None):
+def edt_multilabel(labels, spacing=None, dtype="float64", squared=False, threads=None, device=None):
     """Distance of each voxel to the nearest voxel of a different label.
 
     Label 0 gets 0; the array border is not a boundary (a voxel whose whole
     component touches only the border gets inf), like seung-lab edt.
     """
-    return _run(labels, spacing, dtype, squared, threads, True, "labels")
+    return _run(labels, spacing, dtype, squared, threads, True, "labels", device)

@@ -126,12 +126,14 @@ def parse_metrics(metrics, conv, tolerance, spacing):
 
 
 def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None, convention="segscore", empty=None,
-             ignore_label=None, threads=None, connectivity=None):
+             ignore_label=None, threads=None, connectivity=None, device=None):
     """Score one case: all labels, all requested metrics, one call.
 
     One pass over pred and ref gathers every label's confusion counts and
     bounding box; boundary distances are computed once per label on its crop
     (threads over labels) and every distance metric derives from them.
+    GPU arrays (CuPy, torch CUDA) are scored on their device, all labels in
+    one batch; `device` ("cpu", "cuda", "cupy") forces a backend.
     """
     from . import __version__
 
@@ -141,7 +143,14 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
 
         tolerance = check_positive(tolerance, "tolerance")
     user = _empty.normalize(empty)
-    case = Case(pred, ref, spacing, labels, ignore_label, threads)
+    # metric names, the convention's dimensions and connectivity fail before any C++ runs
+    # (the real spacing only matters for a default tolerance, parsed again below)
+    early = parse_metrics(metrics, conv, tolerance, (1.0,))
+    if any(c not in OVERLAP and c not in COUNTS for c in early):
+        from .distance import precheck
+
+        precheck(conv, pred, connectivity)
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, device=device)
     cols = parse_metrics(metrics, conv, tolerance, case.spacing)
     surface_cols = [c for c in cols if c not in OVERLAP and c not in COUNTS]
     widths = sorted({float(c.split("@")[1]) for c in cols if c.startswith("biou@")})
@@ -188,7 +197,7 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
         "mirrors": conv.peer,
         "spacing": case.spacing,
         "threads": case.threads,
-        "device": "cpu",
+        "device": case.device,
         "shape": case.shape,
     }
     return Result(rows, cols, meta)

@@ -76,7 +76,7 @@ def scan(directory) -> tuple[dict, list]:
     found: dict = {}
     clashes: dict = {}
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if entry.name.startswith(".") or not entry.is_file():
+        if entry.name.startswith(".") or entry.is_dir():
             continue
         cid = case_id(entry.name)
         if cid is None:
@@ -96,33 +96,51 @@ _DECOMPRESSOR = None
 
 
 def decompressor():
-    """(name, function) of the fastest gzip decoder available."""
+    """(name, zlib-compatible module) of the fastest inflate available: zlib-ng, ISA-L, then zlib."""
     global _DECOMPRESSOR
     if _DECOMPRESSOR is None:
         try:
-            from isal import igzip
+            from zlib_ng import zlib_ng as mod
 
-            _DECOMPRESSOR = ("isal", igzip.decompress)
+            _DECOMPRESSOR = ("zlib-ng", mod)
         except ImportError:
             try:
-                from zlib_ng import gzip_ng
+                from isal import isal_zlib as mod
 
-                _DECOMPRESSOR = ("zlib-ng", gzip_ng.decompress)
+                _DECOMPRESSOR = ("isal", mod)
             except ImportError:
-                import gzip
+                import zlib as mod
 
-                _DECOMPRESSOR = ("zlib", gzip.decompress)
+                _DECOMPRESSOR = ("zlib", mod)
     return _DECOMPRESSOR
 
 
-def _gunzip(data: bytes, path: str) -> bytes:
-    name, fn = decompressor()
+def gunzip(data, path=None) -> bytes:
+    """Decode a whole gzip file in memory (every member, as gzip does; trailing zero padding
+    allowed).  One inflate call per member, which is markedly faster than a streaming GzipFile."""
+    name, mod = decompressor()
+    parts = []
+    view = memoryview(data)
+    pos = 0
     try:
-        return fn(data)
-    except EOFError as exc:
-        raise CaseError("read", f"truncated gzip stream ({exc})", path) from None
-    except Exception as exc:  # zlib.error, isal_zlib.error, gzip.BadGzipFile, OSError
+        while True:
+            d = mod.decompressobj(wbits=31)
+            parts.append(d.decompress(view[pos:]))
+            if not d.eof:
+                raise CaseError("read", f"truncated gzip stream (ends after {len(parts[-1])} decoded bytes)", path)
+            rest = d.unused_data
+            if not rest or not bytes(rest).strip(b"\0"):
+                break
+            pos = len(data) - len(rest)
+    except CaseError:
+        raise
+    except Exception as exc:  # zlib.error and its equivalents
         raise CaseError("read", f"corrupt gzip stream ({type(exc).__name__}: {exc})", path) from None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _gunzip(data: bytes, path: str) -> bytes:
+    return gunzip(data, path)
 
 
 # ---------------------------------------------------------------- NIfTI

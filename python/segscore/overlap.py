@@ -52,8 +52,8 @@ def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, conve
     from . import conventions as _conv
 
     conv = _conv.get(convention)
-    case = Case(pred, ref, None, labels, ignore_label, threads, label)
     user = _empty.normalize(empty)
+    case = Case(pred, ref, None, labels, ignore_label, threads, label)
     out = {k: overlap_value(metric, *case.counts(m), user, conv.empty) for k, m in case.regions.items()}
     return next(iter(out.values())) if case.single else out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -93,7 +94,9 @@ class SurfaceDistances:
         case = self.empty_case
         if case is None:
             return None
-        return _empty.resolve(metric, case, self._user_empty, self.convention.empty, self._worst())
+        # "worst": the image diagonal (mm) for a distance, 0 for a similarity (NSD, overlap, boundary IoU)
+        worst = 0.0 if _empty.family(metric) in ("nsd", "overlap", "biou") else self._worst()
+        return _empty.resolve(metric, case, self._user_empty, self.convention.empty, worst)
 
     def _dists(self):
         """((d, w) pred->ref, (d, w) ref->pred) as the convention reduces them:
@@ -185,6 +188,8 @@ class SurfaceDistances:
             raise ValueError(
                 f"convention {self.convention.name!r} has no default NSD tolerance; pass tolerance= (mm)"
             )
+        if isinstance(tolerance, bool) or not isinstance(tolerance, Real):
+            raise TypeError(f"tolerance must be a number (mm), got {tolerance!r}")
         t = float(tolerance)
         if not math.isfinite(t) or t < 0:
             raise ValueError(f"tolerance must be finite and >= 0 (mm), got {tolerance!r}")
@@ -197,6 +202,14 @@ class SurfaceDistances:
         t = self._tolerance(tolerance)
         v = self._empty_value(f"overlap@{t:g}")
         if v is not None:
+            # directed: a side without boundary elements has no fraction (nan);
+            # the other side, whose target boundary is missing, takes the policy
+            # value (DeepMind: (0.0, nan) when the reference is empty)
+            case = self.empty_case
+            if case == "ref":
+                return (v, math.nan)
+            if case == "pred":
+                return (math.nan, v)
             return (v, v)
         (dp, wp), (dr, wr) = self._dists()
         return (float(np.sum(wp[self._within(dp, t)]) / np.sum(wp)),

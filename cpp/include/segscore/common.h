@@ -52,4 +52,20 @@ SEGSCORE_HD SEGSCORE_INLINE T sq(T x) {
 SEGSCORE_HD SEGSCORE_INLINE double ss_sqrt(double x) { return sqrt(x); }
 SEGSCORE_HD SEGSCORE_INLINE float ss_sqrt(float x) { return sqrtf(x); }
 
+// +inf of the argument's type (NVRTC has no <cmath> macros).
+SEGSCORE_HD SEGSCORE_INLINE double ss_inf(double) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(0x7ff0000000000000LL);
+#else
+  return HUGE_VAL;
+#endif
+}
+SEGSCORE_HD SEGSCORE_INLINE float ss_inf(float) {
+#if defined(__CUDA_ARCH__)
+  return __int_as_float(0x7f800000);
+#else
+  return HUGE_VALF;
+#endif
+}
+
 }  // namespace segscore

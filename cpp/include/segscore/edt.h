@@ -48,46 +48,49 @@ SEGSCORE_HD void edt_binary_line(const In* in, int64_t in_stride, T* out, int64_
 }
 
 // Lower envelope pass: out[q] = min_p f[p] + (spacing*(q-p))^2 over p with
-// f[p] < Far.  f is read contiguously (the caller gathers the line), out is
-// written with stride `out_stride` (may alias f only if out_stride == 1 and
-// the caller passes a copy in f).  Workspace: v (n int64), z (n+1 double).
-template <typename T>
-SEGSCORE_HD void edt_parabola_line(const T* f, T* out, int64_t out_stride, int64_t n, double spacing,
-                                   int64_t* v, double* z) {
+// f[p] < Far.  f is read with stride `f_stride`, out written with stride
+// `out_stride` (out must not alias f).  Workspace: v (n entries of I) and z
+// (n+1 doubles), both addressed with stride `ws`: the CPU passes 1, the GPU
+// interleaves the workspaces of its threads (ws = number of threads) so that
+// neighbouring threads touch neighbouring addresses.
+template <typename T, typename I>
+SEGSCORE_HD void edt_parabola_line_ws(const T* f, int64_t f_stride, T* out, int64_t out_stride, int64_t n,
+                                      double spacing, I* v, double* z, int64_t ws) {
   const T far = Far<T>::value();
   const double s2 = spacing * spacing;
   int64_t k = -1;
   for (int64_t q = 0; q < n; ++q) {
-    const double fq = double(f[q]);
-    if (!(f[q] < far)) continue;
+    const T fq_t = f[q * f_stride];
+    const double fq = double(fq_t);
+    if (!(fq_t < far)) continue;
     if (k < 0) {
       k = 0;
-      v[0] = q;
+      v[0] = I(q);
       z[0] = -1e308;
-      z[1] = 1e308;
+      z[ws] = 1e308;
       continue;
     }
     double s;
     for (;;) {
-      const int64_t p = v[k];
+      const int64_t p = int64_t(v[k * ws]);
       // intersection of the parabolas rooted at p and q, in index units
-      s = ((fq - double(f[p])) / s2 + double(q * q - p * p)) / (2.0 * double(q - p));
-      if (s <= z[k] && k > 0) {
+      s = ((fq - double(f[p * f_stride])) / s2 + double(q * q - p * p)) / (2.0 * double(q - p));
+      if (s <= z[k * ws] && k > 0) {
         --k;
       } else {
         break;
       }
     }
-    if (s <= z[k]) {  // k == 0 and q dominates everywhere
-      v[0] = q;
+    if (s <= z[k * ws]) {  // k == 0 and q dominates everywhere
+      v[0] = I(q);
       z[0] = -1e308;
-      z[1] = 1e308;
+      z[ws] = 1e308;
       continue;
     }
     ++k;
-    v[k] = q;
-    z[k] = s;
-    z[k + 1] = 1e308;
+    v[k * ws] = I(q);
+    z[k * ws] = s;
+    z[(k + 1) * ws] = 1e308;
   }
   if (k < 0) {
     for (int64_t q = 0; q < n; ++q) out[q * out_stride] = far;
@@ -95,10 +98,26 @@ SEGSCORE_HD void edt_parabola_line(const T* f, T* out, int64_t out_stride, int64
   }
   int64_t j = 0;
   for (int64_t q = 0; q < n; ++q) {
-    while (z[j + 1] < double(q)) ++j;
-    const int64_t p = v[j];
-    out[q * out_stride] = T(double(f[p]) + sq(spacing * double(q - p)));
+    while (z[(j + 1) * ws] < double(q)) ++j;
+    const int64_t p = int64_t(v[j * ws]);
+    out[q * out_stride] = T(double(f[p * f_stride]) + sq(spacing * double(q - p)));
   }
+}
+
+// The CPU form: f contiguous (the caller gathers the line), unit-stride
+// workspace v (n int64) and z (n+1 double).
+template <typename T>
+SEGSCORE_HD void edt_parabola_line(const T* f, T* out, int64_t out_stride, int64_t n, double spacing,
+                                   int64_t* v, double* z) {
+  edt_parabola_line_ws<T, int64_t>(f, 1, out, out_stride, n, spacing, v, z, 1);
+}
+
+// Final value of a squared-distance pass: +inf for "no zero voxel", else the
+// distance (or its square).
+template <typename T>
+SEGSCORE_HD SEGSCORE_INLINE T edt_finish(T v, bool squared) {
+  if (!(v < Far<T>::value())) return ss_inf(T(0));
+  return squared ? v : ss_sqrt(v);
 }
 
 // Multi-label first pass: out[i] = (spacing * distance to the nearest voxel of
@@ -134,11 +153,13 @@ SEGSCORE_HD void edt_multilabel_first_line(const L* in, int64_t in_stride, T* ou
 // Multi-label later pass: the envelope is built separately on each run of one
 // label along the line; the voxels just outside a run (a different label)
 // act as roots with value 0.  `lab` is the label line (strided), f the
-// gathered squared distances of earlier passes, out strided.
-template <typename L, typename T>
-SEGSCORE_HD void edt_multilabel_parabola_line(const L* lab, int64_t lab_stride, const T* f, T* out,
-                                              int64_t out_stride, int64_t n, double spacing,
-                                              int64_t* v, double* z, T* g) {
+// squared distances of earlier passes (stride f_stride), out strided (not
+// aliasing f).  Workspace v, z as for edt_parabola_line_ws, g (2(n+2) T),
+// all with stride ws.
+template <typename L, typename T, typename I>
+SEGSCORE_HD void edt_multilabel_parabola_line_ws(const L* lab, int64_t lab_stride, const T* f, int64_t f_stride,
+                                                 T* out, int64_t out_stride, int64_t n, double spacing, I* v,
+                                                 double* z, T* g, int64_t ws) {
   int64_t start = 0;
   while (start < n) {
     const L l = lab[start * lab_stride];
@@ -150,12 +171,21 @@ SEGSCORE_HD void edt_multilabel_parabola_line(const L* lab, int64_t lab_stride, 
       // g holds [left neighbour, run..., right neighbour] where present
       const int64_t lo = start > 0 ? start - 1 : start;
       const int64_t hi = end < n ? end + 1 : end;
-      for (int64_t i = lo; i < hi; ++i) g[i - lo] = (i < start || i >= end) ? T(0) : f[i];
-      edt_parabola_line<T>(g, g + (hi - lo), 1, hi - lo, spacing, v, z);
-      for (int64_t i = start; i < end; ++i) out[i * out_stride] = g[(hi - lo) + (i - lo)];
+      const int64_t m = hi - lo;
+      for (int64_t i = lo; i < hi; ++i) g[(i - lo) * ws] = (i < start || i >= end) ? T(0) : f[i * f_stride];
+      edt_parabola_line_ws<T, I>(g, ws, g + m * ws, ws, m, spacing, v, z, ws);
+      for (int64_t i = start; i < end; ++i) out[i * out_stride] = g[(m + (i - lo)) * ws];
     }
     start = end;
   }
+}
+
+// The CPU form: f contiguous, unit-stride workspace.
+template <typename L, typename T>
+SEGSCORE_HD void edt_multilabel_parabola_line(const L* lab, int64_t lab_stride, const T* f, T* out,
+                                              int64_t out_stride, int64_t n, double spacing,
+                                              int64_t* v, double* z, T* g) {
+  edt_multilabel_parabola_line_ws<L, T, int64_t>(lab, lab_stride, f, 1, out, out_stride, n, spacing, v, z, g, 1);
 }
 
 }  // namespace segscore

@@ -1,0 +1,655 @@
+// CPU driver of the calibration pass: walks the spatial grid in line segments,
+// calls the per-voxel functions of segscore/calibration.h and reduces the
+// histograms deterministically.
+//
+// Work is cut into fixed blocks of line segments (independent of the thread
+// count).  Integer counts are summed per thread (exact in any order); the
+// double sums of each block are stored and added in block order afterwards,
+// so every result is bit-identical for any number of threads.
+#include "calibration_driver.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include "line_reader.h"
+#include "thread_pool.h"
+
+namespace segscore {
+namespace {
+
+constexpr int kCopies = 4;                 // interleaved histogram copies (breaks add-latency chains)
+constexpr int64_t kBlockVoxels = 1 << 15;  // voxels per block of the deterministic reduction
+constexpr int64_t kMaxBlockDoubles = int64_t(1) << 23;
+
+// The spatial grid as line segments: the innermost axis is the one with the
+// smallest probability stride; lines along it are cut into segments of at
+// most kBlockVoxels voxels; the other axes enumerate the lines.
+struct Geometry {
+  int nd = 0;  // spatial dims
+  int64_t shape[kMaxDim] = {0};
+  int64_t pstr[kMaxDim] = {0};  // probability strides per spatial axis
+  int64_t cstride = 0;          // class stride (multi-class input)
+  int inner = -1;
+  std::vector<int> outer;  // outer axes, slowest first
+  int64_t n = 1;           // line length
+  int64_t lines = 1;
+  int64_t seg = 1, nseg = 1;  // segment length, segments per line
+  int64_t units() const { return lines * nseg; }
+};
+
+Geometry make_geometry(const CalibInput& in) {
+  Geometry g;
+  const ArrayView& t = in.target;
+  g.nd = t.ndim;
+  int pd = 0;
+  for (int d = 0; d < in.probs.ndim; ++d) {
+    if (d == in.class_axis) {
+      g.cstride = in.probs.strides[d];
+      continue;
+    }
+    if (pd >= kMaxDim) throw std::invalid_argument("segscore: too many dimensions");
+    g.shape[pd] = in.probs.shape[d];
+    g.pstr[pd] = in.probs.strides[d];
+    ++pd;
+  }
+  if (pd != g.nd) throw std::invalid_argument("segscore: probs/target dimension mismatch");
+  for (int d = 0; d < g.nd; ++d) {
+    if (g.shape[d] != t.shape[d]) throw std::invalid_argument("segscore: probs/target shape mismatch");
+    if (in.mask && in.mask->shape[d] != t.shape[d]) throw std::invalid_argument("segscore: mask shape mismatch");
+  }
+  if (g.nd > 0) {
+    g.inner = g.nd - 1;
+    for (int d = 0; d < g.nd; ++d)
+      if (std::llabs(g.pstr[d]) < std::llabs(g.pstr[g.inner])) g.inner = d;
+    for (int d = 0; d < g.nd; ++d)
+      if (d != g.inner) g.outer.push_back(d);
+    std::sort(g.outer.begin(), g.outer.end(),
+              [&](int a, int b) { return std::llabs(g.pstr[a]) > std::llabs(g.pstr[b]); });
+    g.n = g.shape[g.inner];
+    for (int d : g.outer) g.lines *= g.shape[d];
+  }
+  if (g.n == 0) g.lines = 0;
+  g.seg = std::max<int64_t>(1, std::min(g.n, kBlockVoxels));
+  g.nseg = (g.n + g.seg - 1) / g.seg;
+  return g;
+}
+
+// Element offsets of the start of line li in the probability, target and mask arrays.
+struct LineOffsets {
+  int64_t p = 0, t = 0, m = 0;
+};
+
+LineOffsets line_offsets(const Geometry& g, const CalibInput& in, int64_t li) {
+  LineOffsets o;
+  int64_t r = li;
+  for (int k = int(g.outer.size()) - 1; k >= 0; --k) {
+    const int d = g.outer[k];
+    const int64_t i = r % g.shape[d];
+    r /= g.shape[d];
+    o.p += i * g.pstr[d];
+    o.t += i * in.target.strides[d];
+    if (in.mask) o.m += i * in.mask->strides[d];
+  }
+  return o;
+}
+
+// Labels and counted-voxel flags of one segment.  Labels are kept as int32:
+// a label outside int32 is out of range for any class count, becomes -1 here
+// and is reported by the range check, which runs on the native values.
+struct SegBuf {
+  std::vector<int32_t> label;
+  std::vector<int64_t> tmp;
+  std::vector<uint8_t> use;
+  mutable std::vector<int32_t> bin;  // scratch of the exact-floor fast path
+  explicit SegBuf(int64_t n) : label(n), tmp(n), use(n, 1), bin(n) {}
+};
+
+template <typename L>
+inline int32_t label32(L v) {
+  if constexpr (sizeof(L) < 4 || (sizeof(L) == 4 && std::is_signed<L>::value)) {
+    return int32_t(v);
+  } else if constexpr (std::is_signed<L>::value) {
+    return (v >= L(INT32_MIN) && v <= L(INT32_MAX)) ? int32_t(v) : -1;
+  } else {
+    return v <= L(INT32_MAX) ? int32_t(v) : -1;
+  }
+}
+
+template <typename L>
+inline int64_t label64(L v) {  // for the reported range; uint64 above int64 saturates
+  if constexpr (std::is_unsigned<L>::value && sizeof(L) == 8)
+    return v > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(v);
+  else
+    return int64_t(v);
+}
+
+// Reads the labels (and mask) of segment [a, a + len) of a line; updates the
+// label range (over counted voxels) and returns the number of counted voxels.
+int64_t read_segment(const Geometry& g, const CalibInput& in, const LineOffsets& o, int64_t a, int64_t len,
+                     SegBuf& b, int64_t* tmin, int64_t* tmax) {
+  const int64_t ts = g.inner >= 0 ? in.target.strides[g.inner] : 0;
+  int32_t* lab = b.label.data();
+  uint8_t* use = b.use.data();
+  const bool has_use = in.mask || in.has_ignore;
+  if (in.mask) {
+    const int64_t ms = g.inner >= 0 ? in.mask->strides[g.inner] : 0;
+    LineReader{in.mask}.read(o.m + a * ms, ms, len, b.tmp.data());
+    for (int64_t k = 0; k < len; ++k) use[k] = b.tmp[k] != 0;
+  } else if (has_use) {
+    for (int64_t k = 0; k < len; ++k) use[k] = 1;
+  }
+  int64_t cnt = 0;
+  dispatch_int(in.target.dtype, [&](auto tag) {
+    using L = typename decltype(tag)::type;
+    const L* src = static_cast<const L*>(in.target.data) + o.t + a * ts;
+    if (!has_use && ts == 1) {  // the common case: native min / max, then the conversion (both vectorise)
+      L lo = src[0], hi = src[0];
+      for (int64_t k = 1; k < len; ++k) {
+        lo = src[k] < lo ? src[k] : lo;
+        hi = src[k] > hi ? src[k] : hi;
+      }
+      for (int64_t k = 0; k < len; ++k) lab[k] = label32(src[k]);
+      *tmin = std::min(*tmin, label64(lo));
+      *tmax = std::max(*tmax, label64(hi));
+      cnt = len;
+      return;
+    }
+    bool any = false;
+    L lo = 0, hi = 0;
+    for (int64_t k = 0; k < len; ++k) {
+      const L v = src[k * ts];
+      lab[k] = label32(v);
+      if (has_use) {
+        if (in.has_ignore && label64(v) == in.ignore_label) use[k] = 0;
+        if (!use[k]) continue;
+      }
+      ++cnt;
+      if (!any) {
+        lo = hi = v;
+        any = true;
+      } else {
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+    }
+    if (any) {
+      *tmin = std::min(*tmin, label64(lo));
+      *tmax = std::max(*tmax, label64(hi));
+    }
+  });
+  return cnt;
+}
+
+// Histograms of one block, kCopies interleaved copies.  Count and correct
+// are packed into one int64 (count in the low 32 bits, correct in the high
+// bits; a block holds fewer than 2^31 voxels).
+struct BlockHist {
+  int32_t width = 0;  // streams * slots
+  std::vector<int64_t> packed;
+  std::vector<double> sum;
+  double brier[kCopies] = {0}, nll[kCopies] = {0};
+  int64_t scored = 0, invalid = 0;
+  void init(int32_t w) {
+    width = w;
+    packed.assign(size_t(kCopies) * w, 0);
+    sum.assign(size_t(kCopies) * w, 0.0);
+  }
+  void clear() {
+    std::fill(packed.begin(), packed.end(), 0);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    for (int h = 0; h < kCopies; ++h) brier[h] = nll[h] = 0;
+    scored = invalid = 0;
+  }
+};
+
+constexpr int64_t kOne = 1, kCorrect = int64_t(1) << 32;
+// Increment of a voxel, indexed by "correct": a table, not a branch (gcc turns
+// ?: and shifted flags into a branch, which mispredicts on real labels).
+constexpr int64_t kInc[2] = {kOne, kOne | kCorrect};
+
+// One segment of voxels.  Mode / binary input / logits / scores / mask are
+// compile-time so the per-voxel work is straight-line code; Fast fixes the
+// common case (no clip, no rounding, exact floor binning) at compile time.
+template <typename T, int Mode, bool Binary, bool Logits, bool Scores, bool HasUse, bool Fast>
+void bin_segment(const CalibParams& k, const CalibOptions& opt, const T* p, int64_t ps, int64_t cs,
+                 const SegBuf& b, int64_t n, int32_t slots, BlockHist& h, double* work) {
+  CalibParams kk = k;  // local copy with the compile-time fields: the compiler folds them
+  kk.n_classes = Binary ? 0 : k.n_classes;
+  kk.logits = Logits ? 1 : 0;
+  if (Fast) {
+    kk.clip = 0;
+    kk.round_f32 = 0;
+    kk.exact_floor = 1;
+  }
+  const int64_t C = Binary ? 2 : kk.n_classes;
+  const int32_t width = h.width;
+  int64_t* __restrict packed = h.packed.data();
+  double* __restrict sum = h.sum.data();
+  const uint8_t* __restrict use = b.use.data();
+  const int32_t* __restrict lab = b.label.data();
+  int64_t invalid = 0, scored = 0;
+  double brier[kCopies] = {0, 0, 0, 0}, nll[kCopies] = {0, 0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    if (HasUse && !use[i]) continue;
+    const T* q = p + i * ps;
+    const int64_t t = lab[i];
+    const int hc = int(i & (kCopies - 1));
+    const int64_t base = int64_t(hc) * width;
+    int32_t bad;
+    if (Mode == kCalibClassWise) {
+      bad = calib_all_probs(kk, q, cs, work);
+      if (bad) {
+        invalid += bad;
+        continue;
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const int32_t s = calib_bin(kk, work[c]);
+        if (s < 0) continue;
+        const int64_t j = base + c * slots + s;
+        packed[j] += kInc[t == c];
+        sum[j] += work[c];
+      }
+    } else {
+      double conf;
+      int64_t inc;  // a full-width value: a spilled bool reloaded wider stalls store forwarding
+      if (Mode == kCalibTopLabel) {
+        int32_t cls = 0;
+        bad = calib_top_label(kk, q, cs, &conf, &cls);
+        inc = kInc[cls == t];
+      } else {
+        bad = calib_class_prob(kk, q, cs, kk.positive, &conf);
+        inc = kInc[t == kk.positive];
+      }
+      if (bad) {
+        invalid += bad;
+        continue;
+      }
+      const int32_t s = calib_bin(kk, conf);
+      if (s >= 0) {
+        const int64_t j = base + s;
+        packed[j] += inc;
+        sum[j] += conf;
+      }
+    }
+    if (Scores && t >= 0 && t < C) {
+      double br, nl;
+      calib_scores(kk, q, cs, t, opt.brier_sum_form, &br, &nl);
+      brier[hc] += br;
+      nll[hc] += nl;
+      ++scored;
+    }
+  }
+  for (int c = 0; c < kCopies; ++c) {
+    h.brier[c] += brier[c];
+    h.nll[c] += nll[c];
+  }
+  h.invalid += invalid;
+  h.scored += scored;
+}
+
+// The hottest configuration on its own: binary P(class 1), positive class,
+// raw probabilities, exact floor binning (segscore's default bins).  A
+// vectorisable pre-pass checks the value range of the segment; then the voxel
+// loop is a load, a multiply, a clamp and two histogram adds, unrolled over
+// the kCopies histogram copies.
+template <typename T, bool HasUse>
+void bin_segment_binary_exact(const CalibParams& k, const CalibOptions&, const T* p, int64_t ps, int64_t,
+                              const SegBuf& b, int64_t n, int32_t, BlockHist& h, double*) {
+  const int32_t nb = k.n_bins;
+  const double dn = double(nb);
+  const int64_t width = h.width;
+  const int32_t pos = k.positive;
+  int64_t* __restrict packed = h.packed.data();
+  double* __restrict sum = h.sum.data();
+  const uint8_t* __restrict use = b.use.data();
+  const int32_t* __restrict lab = b.label.data();
+  int64_t bad = 0;
+  if (ps == 1 && !HasUse && !std::is_same<T, uint16_t>::value) {  // branch-free: vectorises
+    int32_t nbad = 0;
+    for (int64_t i = 0; i < n; ++i) nbad += !((p[i] >= T(0)) & (p[i] <= T(1)));
+    bad = nbad;
+  } else if (ps == 1) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double c = calib_load(p + i);
+      bad += !(c >= 0.0 && c <= 1.0) && (!HasUse || use[i]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const double c = calib_load(p + i * ps);
+      bad += !(c >= 0.0 && c <= 1.0) && (!HasUse || use[i]);
+    }
+  }
+  if (bad || k.above != kCalibClamp) {  // careful loop: per-voxel checks, the convention's last-edge rule
+    for (int64_t i = 0; i < n; ++i) {
+      if (HasUse && !use[i]) continue;
+      const double c = calib_load(p + i * ps);
+      if (!(c >= 0.0 && c <= 1.0)) continue;
+      int32_t s = int32_t(c * dn);
+      if (s >= nb) s = calib_bin(k, c);
+      if (s < 0) continue;
+      const int64_t j = int64_t(i & (kCopies - 1)) * width + s;
+      packed[j] += kInc[lab[i] == pos];
+      sum[j] += c;
+    }
+    h.invalid += bad;
+    return;
+  }
+  // bin of every voxel first (vectorises): floor(min(c * n, n - 1)), so c = 1 lands in the last bin
+  int32_t* __restrict bin = b.bin.data();
+  const double top = double(nb - 1);
+  if (ps == 1 && !std::is_same<T, uint16_t>::value) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double g = double(p[i]) * dn;
+      const double h = g < top ? g : top;  // NaN -> top: masked-out values are never out of range
+      bin[i] = int32_t(h > 0.0 ? h : 0.0);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const double g = calib_load(p + i * ps) * dn;
+      const double h = g < top ? g : top;
+      bin[i] = int32_t(h > 0.0 ? h : 0.0);
+    }
+  }
+  auto one = [&](int64_t i, int64_t* __restrict pk, double* __restrict sm) {
+    if (HasUse && !use[i]) return;
+    const int32_t s = bin[i];
+    pk[s] += kInc[lab[i] == pos];
+    sm[s] += calib_load(p + i * ps);
+  };
+  static_assert(kCopies == 4, "unrolled for four copies");
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    one(i, packed, sum);
+    one(i + 1, packed + width, sum + width);
+    one(i + 2, packed + 2 * width, sum + 2 * width);
+    one(i + 3, packed + 3 * width, sum + 3 * width);
+  }
+  for (; i < n; ++i) one(i, packed + (i & 3) * width, sum + (i & 3) * width);
+}
+
+using SegFn = void (*)(const CalibParams&, const CalibOptions&, const void*, int64_t, int64_t, const SegBuf&,
+                       int64_t, int32_t, BlockHist&, double*);
+
+template <typename T, bool HasUse>
+void bin_segment_binary_exact_erased(const CalibParams& k, const CalibOptions& opt, const void* p, int64_t ps,
+                                     int64_t cs, const SegBuf& b, int64_t n, int32_t slots, BlockHist& h,
+                                     double* work) {
+  bin_segment_binary_exact<T, HasUse>(k, opt, static_cast<const T*>(p), ps, cs, b, n, slots, h, work);
+}
+
+template <typename T, int Mode, bool Binary, bool Logits, bool Scores, bool HasUse, bool Fast>
+void bin_segment_erased(const CalibParams& k, const CalibOptions& opt, const void* p, int64_t ps, int64_t cs,
+                        const SegBuf& b, int64_t n, int32_t slots, BlockHist& h, double* work) {
+  bin_segment<T, Mode, Binary, Logits, Scores, HasUse, Fast>(k, opt, static_cast<const T*>(p), ps, cs, b, n, slots,
+                                                              h, work);
+}
+
+// Compile-time variant for the runtime flags (binary, logits, scores, has_use).
+template <typename T, int Mode, bool... B>
+SegFn pick(const bool* flags) {
+  if constexpr (sizeof...(B) == 4) {
+    return &bin_segment_erased<T, Mode, B..., false>;
+  } else {
+    return flags[0] ? pick<T, Mode, B..., true>(flags + 1) : pick<T, Mode, B..., false>(flags + 1);
+  }
+}
+
+// The fast variants: no logits, no scores, no clip / rounding, exact floor binning.
+template <typename T, int Mode>
+SegFn pick_fast(bool binary, bool has_use) {
+  if (binary)
+    return has_use ? &bin_segment_erased<T, Mode, true, false, false, true, true>
+                   : &bin_segment_erased<T, Mode, true, false, false, false, true>;
+  return has_use ? &bin_segment_erased<T, Mode, false, false, false, true, true>
+                 : &bin_segment_erased<T, Mode, false, false, false, false, true>;
+}
+
+template <typename T>
+SegFn pick_segment_fn(const CalibParams& k, bool scores, bool has_use) {
+  const bool flags[4] = {k.n_classes == 0, k.logits != 0, scores, has_use};
+  const bool fast = k.exact_floor && !k.logits && !scores && !k.clip && !k.round_f32;
+  if (fast && k.mode == kCalibPositiveClass && k.n_classes == 0)
+    return has_use ? &bin_segment_binary_exact_erased<T, true> : &bin_segment_binary_exact_erased<T, false>;
+  switch (k.mode) {
+    case kCalibPositiveClass:
+      return fast ? pick_fast<T, kCalibPositiveClass>(flags[0], has_use) : pick<T, kCalibPositiveClass>(flags);
+    case kCalibTopLabel:
+      return fast ? pick_fast<T, kCalibTopLabel>(flags[0], has_use) : pick<T, kCalibTopLabel>(flags);
+    default:
+      return fast ? pick_fast<T, kCalibClassWise>(flags[0], has_use) : pick<T, kCalibClassWise>(flags);
+  }
+}
+
+template <typename F>
+decltype(auto) dispatch_prob(ProbType t, F&& f) {
+  switch (t) {
+    case ProbType::F16: return f(Tag<uint16_t>{});
+    case ProbType::F32: return f(Tag<float>{});
+    case ProbType::F64: return f(Tag<double>{});
+  }
+  throw std::invalid_argument("segscore: unsupported probability dtype");
+}
+
+void check_params(const CalibParams& k) {
+  if (k.n_bins < 1) throw std::invalid_argument("segscore: n_bins must be >= 1");
+  if (!k.edges) throw std::invalid_argument("segscore: missing bin edges");
+  for (int32_t i = 0; i < k.n_bins; ++i)
+    if (!(k.edges[i] <= k.edges[i + 1])) throw std::invalid_argument("segscore: bin edges must be non-decreasing");
+  if (k.mode < 0 || k.mode > 2) throw std::invalid_argument("segscore: unknown calibration mode");
+  if (k.mode == kCalibPositiveClass && (k.positive < 0 || k.positive >= (k.n_classes == 0 ? 2 : k.n_classes)))
+    throw std::invalid_argument("segscore: positive class out of range");
+  if (k.cand_scale > 0 && !(k.cand_tol >= 0 && k.cand_tol < 0.5))
+    throw std::invalid_argument("segscore: bad candidate tolerance");
+}
+
+struct ThreadAcc {
+  std::vector<int64_t> cnt, cor;
+  int64_t voxels = 0, invalid = 0, scored = 0;
+  int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
+};
+
+}  // namespace
+
+// exact_floor is only sound when every confidence is a float32 value: raw
+// float16/32 probabilities, not 1 - p, a softmax or a sigmoid.
+CalibParams effective_params(const CalibInput& in, const CalibParams& k0) {
+  CalibParams k = k0;
+  const bool f32_values = in.probs.type != ProbType::F64 || k.round_f32;
+  const bool raw = !k.logits && !(k.n_classes == 0 && k.mode != kCalibPositiveClass);
+  const bool clip_ok = !k.clip || (double(float(k.clip_lo)) == k.clip_lo && double(float(k.clip_hi)) == k.clip_hi);
+  k.exact_floor = k.exact_floor && f32_values && raw && clip_ok && !k.right_closed && k.n_bins < (1 << 26);
+  return k;
+}
+
+CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
+  const CalibParams k = effective_params(in, opt.params);
+  check_params(k);
+  const Geometry g = make_geometry(in);
+  const int32_t streams = calib_streams(k), slots = calib_slots(k);
+  const int32_t width = streams * slots;
+  const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;
+  const bool has_use = in.mask != nullptr || in.has_ignore;
+
+  // fixed blocks of whole segments (independent of the thread count)
+  const int64_t per_block = int64_t(width) + 2;
+  const int64_t units = g.units();
+  int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.seg);
+  int64_t nblocks = (units + upb - 1) / upb;
+  const int64_t max_blocks = std::max<int64_t>(1, kMaxBlockDoubles / per_block);
+  if (nblocks > max_blocks) {  // many streams x bins: fewer, larger blocks (each < 2^31 voxels)
+    upb = (units + max_blocks - 1) / max_blocks;
+    upb = std::max<int64_t>(1, std::min<int64_t>(upb, ((int64_t(1) << 31) - 1) / g.seg));
+    nblocks = (units + upb - 1) / upb;
+  }
+  std::vector<double> block_sums(size_t(nblocks * per_block), 0.0);
+
+  int threads = opt.threads > 0 ? opt.threads : default_threads();
+  threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, nblocks)));
+  std::vector<ThreadAcc> acc(threads);
+  for (auto& a : acc) {
+    a.cnt.assign(width, 0);
+    a.cor.assign(width, 0);
+  }
+
+  dispatch_prob(in.probs.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* P = static_cast<const T*>(in.probs.data);
+    const int64_t ps = g.inner >= 0 ? g.pstr[g.inner] : 0;
+    const SegFn seg_fn = pick_segment_fn<T>(k, opt.want_scores, has_use);
+    parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
+      ThreadAcc& A = acc[w];
+      SegBuf buf(g.seg);
+      BlockHist h;
+      h.init(width);
+      std::vector<double> work(static_cast<size_t>(C));
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        h.clear();
+        const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t li = u / g.nseg, a = (u % g.nseg) * g.seg;
+          const int64_t len = std::min(g.seg, g.n - a);
+          const LineOffsets o = line_offsets(g, in, li);
+          A.voxels += read_segment(g, in, o, a, len, buf, &A.tmin, &A.tmax);
+          seg_fn(k, opt, P + o.p + a * ps, ps, g.cstride, buf, len, slots, h, work.data());
+        }
+        double* out = block_sums.data() + blk * per_block;
+        const size_t W = size_t(width);
+        for (size_t j = 0; j < W; ++j) {
+          int64_t c = 0, r = 0;
+          for (int hc = 0; hc < kCopies; ++hc) {
+            const int64_t v = h.packed[hc * W + j];
+            c += v & 0xffffffff;
+            r += v >> 32;
+          }
+          A.cnt[j] += c;
+          A.cor[j] += r;
+          out[j] = (h.sum[j] + h.sum[W + j]) + (h.sum[2 * W + j] + h.sum[3 * W + j]);
+        }
+        out[width] = (h.brier[0] + h.brier[1]) + (h.brier[2] + h.brier[3]);
+        out[width + 1] = (h.nll[0] + h.nll[1]) + (h.nll[2] + h.nll[3]);
+        A.invalid += h.invalid;
+        A.scored += h.scored;
+      }
+    });
+  });
+
+  CalibStats s;
+  s.streams = streams;
+  s.slots = slots;
+  s.count.assign(width, 0);
+  s.correct.assign(width, 0);
+  s.sum_conf.assign(width, 0.0);
+  int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
+  for (auto& a : acc) {
+    for (int32_t j = 0; j < width; ++j) {
+      s.count[j] += a.cnt[j];
+      s.correct[j] += a.cor[j];
+    }
+    s.voxels += a.voxels;
+    s.invalid += a.invalid;
+    s.scored += a.scored;
+    tmin = std::min(tmin, a.tmin);
+    tmax = std::max(tmax, a.tmax);
+  }
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const double* src = block_sums.data() + blk * per_block;
+    for (int32_t j = 0; j < width; ++j) s.sum_conf[j] += src[j];
+    s.brier_sum += src[width];
+    s.nll_sum += src[width + 1];
+  }
+  if (s.voxels == 0) {
+    tmin = 0;
+    tmax = -1;
+  }
+  s.target_min = tmin;
+  s.target_max = tmax;
+  return s;
+}
+
+CalibConfidences calibration_confidences(const CalibInput& in, const CalibOptions& opt) {
+  const CalibParams k = effective_params(in, opt.params);
+  check_params(k);
+  const Geometry g = make_geometry(in);
+  const int32_t streams = calib_streams(k);
+  const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;
+  const int64_t units = g.units();
+  const int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.seg);
+  const int64_t nblocks = (units + upb - 1) / upb;
+  int threads = opt.threads > 0 ? opt.threads : default_threads();
+  threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, nblocks)));
+  // per block and stream: the confidences in voxel order
+  std::vector<std::vector<double>> parts(size_t(nblocks * streams));
+  std::vector<ThreadAcc> acc(threads);
+
+  dispatch_prob(in.probs.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* P = static_cast<const T*>(in.probs.data);
+    const int64_t ps = g.inner >= 0 ? g.pstr[g.inner] : 0;
+    parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
+      ThreadAcc& A = acc[w];
+      SegBuf buf(g.seg);
+      std::vector<double> work(static_cast<size_t>(C));
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t li = u / g.nseg, a = (u % g.nseg) * g.seg;
+          const int64_t len = std::min(g.seg, g.n - a);
+          const LineOffsets o = line_offsets(g, in, li);
+          A.voxels += read_segment(g, in, o, a, len, buf, &A.tmin, &A.tmax);
+          const T* p = P + o.p + a * ps;
+          const bool has_use = in.mask != nullptr || in.has_ignore;
+          for (int64_t i = 0; i < len; ++i) {
+            if (has_use && !buf.use[i]) continue;
+            const T* q = p + i * ps;
+            int32_t bad;
+            if (k.mode == kCalibClassWise) {
+              bad = calib_all_probs(k, q, g.cstride, work.data());
+              if (!bad)
+                for (int32_t c = 0; c < streams; ++c) parts[size_t(blk * streams + c)].push_back(work[c]);
+            } else {
+              double conf;
+              int32_t cls;
+              bad = k.mode == kCalibTopLabel ? calib_top_label(k, q, g.cstride, &conf, &cls)
+                                             : calib_class_prob(k, q, g.cstride, k.positive, &conf);
+              if (!bad) parts[size_t(blk * streams)].push_back(conf);
+            }
+            A.invalid += bad;
+          }
+        }
+      }
+    });
+  });
+
+  CalibConfidences out;
+  out.streams = streams;
+  int64_t n = 0;
+  for (int64_t blk = 0; blk < nblocks; ++blk) n += int64_t(parts[size_t(blk * streams)].size());
+  out.n = n;
+  out.values.resize(size_t(n * streams));
+  for (int32_t c = 0; c < streams; ++c) {
+    double* dst = out.values.data() + size_t(c) * n;
+    for (int64_t blk = 0; blk < nblocks; ++blk) {
+      const auto& v = parts[size_t(blk * streams + c)];
+      dst = std::copy(v.begin(), v.end(), dst);
+    }
+  }
+  int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
+  for (auto& a : acc) {
+    out.voxels += a.voxels;
+    out.invalid += a.invalid;
+    tmin = std::min(tmin, a.tmin);
+    tmax = std::max(tmax, a.tmax);
+  }
+  if (out.voxels == 0) {
+    tmin = 0;
+    tmax = -1;
+  }
+  out.target_min = tmin;
+  out.target_max = tmax;
+  return out;
+}
+
+}  // namespace segscore

@@ -1,0 +1,113 @@
+"""GPU path of segscore: one dispatch layer over two launch backends.
+
+* Inputs are CuPy arrays, torch CUDA tensors or anything exposing
+  ``__cuda_array_interface__`` / a CUDA DLPack capsule; they are used in
+  place (no copies) on their own device and their library's current stream
+  (arrays.py).  Outputs and temporaries are allocated with the input's own
+  library.
+* Kernels (cpp/include/segscore/gpu_kernels.h) run through the compiled
+  ``segscore._cuda`` module when it was built for this CUDA version and
+  device, else through CuPy's RawModule (NVRTC) from the headers shipped in
+  the wheel (backend.py); ``device="cuda"`` / ``"cupy"`` forces one.
+* ops.py has the operations; their signatures match ``segscore._cpu`` so the
+  public API only chooses the module (``_case.Case``, ``distance.compute``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend as _backend
+from .arrays import DeviceArray, is_device_array, to_host, upload_libs, wrap
+from .ops import overlap_stats, surface_distances
+
+DEVICES = (None, "cpu", "cuda", "cupy")
+
+__all__ = ["DeviceArray", "edt", "is_device_array", "overlap_stats", "prepare", "surface_distances", "to_host",
+           "wrap"]
+
+
+def check_device(device):
+    if device not in DEVICES:
+        raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cupy', got {device!r}")
+    return device
+
+
+def _describe(x) -> str:
+    mod = type(x).__module__.split(".")[0]
+    return f"a GPU array ({mod})" if is_device_array(x) else f"a host array ({mod})"
+
+
+def _upload_lib():
+    for lib in upload_libs():
+        try:
+            return lib, lib.current_device()
+        except Exception:
+            continue
+    raise RuntimeError("a GPU device= was requested for host arrays, but neither CuPy nor a CUDA build of torch "
+                       "can allocate GPU memory here; install segscore[gpu] or use device='cpu'")
+
+
+def prepare(arrays, names, device=None):
+    """Decide where a call runs.  Returns None for the CPU path, else the
+    inputs as DeviceArrays (backend chosen, `uploaded` True when host inputs
+    were copied to the GPU because device= asked for it)."""
+    check_device(device)
+    on_dev = [is_device_array(a) for a in arrays]
+    if any(on_dev) and not all(on_dev):
+        desc = ", ".join(f"{n} is {_describe(a)}" for n, a in zip(names, arrays))
+        raise TypeError(f"inputs mix host and GPU arrays ({desc}); pass all of them on the same device, e.g. "
+                        "cupy.asarray(x) / x.cuda(), or all on the host (x.get() / x.cpu())")
+    if device == "cpu" or (device is None and not any(on_dev)):
+        return None
+    if any(on_dev):
+        devs = [wrap(a, n) for a, n in zip(arrays, names)]
+        uploaded = False
+    else:
+        from .._validate import as_host_array
+
+        lib, dev = _upload_lib()
+        devs = [lib.wrap(lib.from_host(np.asarray(as_host_array(a, n)), dev)) for a, n in zip(arrays, names)]
+        uploaded = True
+    for d, n in zip(devs, names):
+        if d.ndim == 0:
+            raise ValueError(f"{n} is a 0-d array (a scalar); pass an image array with at least one axis")
+        if d.ndim > 8:
+            raise ValueError(f"{n} has {d.ndim} axes; at most 8 are supported")
+    if len({d.device for d in devs}) > 1:
+        raise ValueError("inputs are on different CUDA devices (" +
+                         ", ".join(f"{n}: cuda:{d.device}" for n, d in zip(names, devs)) +
+                         "); move them to one device")
+    be = _backend.choose(device, devs[0].device)
+    for d in devs:
+        d.backend = be
+        d.uploaded = uploaded
+    return devs
+
+
+def backend_name(d: DeviceArray) -> str:
+    return getattr(d.backend, "name", "cuda")
+
+
+def edt(x, spacing, dtype, squared, multilabel, name, device):
+    """ss.edt / ss.edt_multilabel on the GPU (x a device array, or a host
+    array with device='cuda'/'cupy')."""
+    from .. import _validate as V
+
+    (d,) = prepare([x], [name], device)
+    if multilabel:
+        V.check_label_map(d, name)
+    elif d.dtype.kind not in "biuf":
+        raise TypeError(f"{name} has unsupported dtype {d.dtype}; pass a bool or numeric array")
+    if d.ndim == 0:
+        raise ValueError(f"{name} is a 0-d array (a scalar); pass an image array with at least one axis")
+    if d.ndim > 8:
+        raise ValueError(f"{name} has {d.ndim} axes; at most 8 are supported")
+    sp = V.check_spacing(spacing, d.ndim)
+    from . import ops
+
+    out = ops.edt(d, sp, dtype, squared, multilabel, name)
+    if getattr(d, "uploaded", False):
+        return np.asarray(d.lib.to_host(out))
+    return out
+

@@ -1,0 +1,105 @@
+"""CUDA source of the CuPy (NVRTC) path: the shipped kernel headers.
+
+The wheel ships ``cpp/include/segscore/*.h`` as ``segscore/include/segscore``
+(found with importlib.resources; an editable install falls back to the
+source tree).  `kernel_source()` inlines ``gpu_kernels.h`` and the headers
+it includes into one string, so CuPy's on-disk kernel cache is keyed by the
+actual code, and the test-suite compiles exactly this string with NVRTC.
+Kernels are compiled in small groups (per dtype) with NVRTC name
+expressions; `GROUPS` names them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+import re
+from pathlib import Path
+
+from .plan import EDT_IN_CTYPES
+
+NVRTC_OPTIONS = ("-std=c++17", "--fmad=false")
+NS = "segscore::gpu::"
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"(segscore/[A-Za-z0-9_]+\.h)"\s*$')
+
+
+def include_dir() -> Path:
+    """Directory holding segscore/*.h (installed package data or source tree)."""
+    env = os.environ.get("SEGSCORE_INCLUDE_DIR")
+    candidates = []
+    if env:
+        candidates.append(Path(env))
+    try:
+        candidates.append(Path(str(importlib.resources.files("segscore") / "include")))
+    except Exception:  # pragma: no cover - unusual loaders
+        pass
+    here = Path(__file__).resolve()
+    candidates.append(here.parents[1] / "include")       # installed wheel layout
+    candidates.append(here.parents[3] / "cpp" / "include")  # editable install / source tree
+    for c in candidates:
+        if (c / "segscore" / "gpu_kernels.h").is_file():
+            return c
+    raise FileNotFoundError(
+        "segscore's kernel headers (segscore/include/segscore/*.h) were not found; reinstall segscore "
+        "(pip install .) or set SEGSCORE_INCLUDE_DIR to the directory holding segscore/gpu_kernels.h"
+    )
+
+
+def shipped_headers() -> list:
+    return sorted((include_dir() / "segscore").glob("*.h"))
+
+
+def inline(name: str, root: Path | None = None, seen=None) -> str:
+    """Text of header `name` ("segscore/x.h") with its segscore includes inlined."""
+    root = root or include_dir()
+    seen = set() if seen is None else seen
+    if name in seen:
+        return ""
+    seen.add(name)
+    out = [f"// ---- {name}\n"]
+    for line in (root / name).read_text().splitlines(keepends=True):
+        m = _INCLUDE.match(line)
+        if m:
+            out.append(inline(m.group(1), root, seen))
+        elif line.strip() == "#pragma once":
+            continue
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+@functools.cache
+def kernel_source() -> str:
+    return inline("segscore/gpu_kernels.h")
+
+
+T_CTYPES = {False: "float", True: "double"}
+
+
+def group(key) -> tuple:
+    """Name expressions of one compile group.
+
+    key: ("edt", in_code, f64) | ("edt_ml", in_code, f64) | ("stats",) | ("surface",)
+    """
+    kind = key[0]
+    if kind == "edt":
+        In, T = EDT_IN_CTYPES[key[1]], T_CTYPES[key[2]]
+        return (f"{NS}k_edt_first<{In}, {T}>", f"{NS}k_edt_parabola<{T}>")
+    if kind == "edt_ml":
+        L, T = EDT_IN_CTYPES[key[1]], T_CTYPES[key[2]]
+        return (f"{NS}k_edt_first_ml<{L}, {T}>", f"{NS}k_edt_parabola_ml<{L}, {T}>")
+    if kind == "stats":
+        return (f"{NS}k_stats_init", f"{NS}k_stats")
+    if kind == "surface":
+        return tuple(NS + k for k in ("k_crop_fill", "k_crop_boundary", "k_scan_partial", "k_scan_sums",
+                                      "k_scan_apply", "k_crop_gather", "k_region_counts")) + group(("edt", 0, True))
+    raise KeyError(key)
+
+
+def all_groups() -> list:
+    keys = [("stats",), ("surface",)]
+    for f64 in (False, True):
+        keys += [("edt", c, f64) for c in range(6)]
+        keys += [("edt_ml", c, f64) for c in range(4)]
+    return keys

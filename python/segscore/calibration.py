@@ -1,0 +1,923 @@
+"""Calibration of probability maps: ECE, MCE, ACE, RMSCE, Brier score, NLL and
+reliability diagrams, one case at a time or streamed over a whole test set.
+
+    import segscore as ss
+    ss.ece(probs, target)                          # probs (C, *spatial) or P(class 1) shaped like target
+    ss.ece(probs, target, convention="torchmetrics", norm="l2")
+    ss.reliability(probs, target).accuracy         # per-bin counts, mean confidence, accuracy
+    acc = ss.Calibration(convention="monai")       # streaming: O(bins) memory
+    for p, t in cases: acc.update(p, t)
+    acc.compute()                                  # {"ece": ..., "mce": ..., ...}
+
+One pass of C++ (segscore/calibration.h) gathers, for every bin at once, the
+voxel count, the number of correct voxels and the sum of confidences; every
+binned metric is derived from those sums, so a streamed result equals the one
+big call (counts exactly, sums to rounding).
+
+Inputs
+------
+``probs`` is either shaped like ``target`` and holds P(class 1) (a binary
+task), or has one extra axis, ``class_axis`` (default 0, as MONAI and nnU-Net:
+``(C, *spatial)``), holding one probability per class.  Logits are accepted
+only with ``logits=True`` (sigmoid / softmax); values are never guessed: NaN or
+probabilities outside [0, 1] raise ``ValueError``.  ``target`` holds integer
+labels in [0, C) (0/1 or bool for a binary task).  float16, float32 and
+float64 are read as they are (no copy, no promotion).  ``mask`` restricts the
+voxels (e.g. a region of interest); ``ignore_label`` skips voxels whose label
+equals it.
+
+Target modes (``target_mode``)
+------------------------------
+``"positive-class"``: confidence p_k of ``positive_class`` k (default 1),
+correct = (label == k).  ``"top-label"``: confidence max_c p_c, correct =
+(argmax == label), the first maximum winning as in numpy/torch.
+``"class-wise"``: each class binned on its own (confidence p_c, correct =
+(label == c)); the metric is the mean over classes (``reduction="none"``:
+``{class: value}``; ``include_background=False`` drops class 0).
+
+Conventions (``convention``)
+----------------------------
+=================  ======  ===================================================================
+convention         bins    what is reproduced
+=================  ======  ===================================================================
+segscore           15      edges k/n in float64, bins [l, u) with p = 1 in the last bin;
+                           binary input: positive class, (C, ...) input: top label;
+                           every metric (ECE l1/l2/max, MCE, ACE, Brier, NLL); equal-mass bins
+torchmetrics       15      torchmetrics 1.9 binary_/multiclass_calibration_error: edges
+                           torch.linspace(0, 1) in the confidences' dtype (float32 for
+                           multi-class, whose confidences are cast with .float()), bins
+                           [l, u) and p = 1.0 in an extra bin of its own; norms l1/l2/max
+monai              20      MONAI 1.6.1 CalibrationErrorMetric: class-wise (one-hot channels)
+                           mean over classes, edges float32 linspace(0, 1 + eps32), bins
+                           (l, u] with p = 0 in the first, values cast to float32; ECE,
+                           ACE ("average"), MCE ("maximum")
+metricsreloaded    10      MetricsReloaded CalibrationMeasures: edges np.arange(0, 1.00001,
+                           1/n), bins (l, u], p = 0 (and anything above the last edge)
+                           dropped; binary (positive class) ECE / MCE, class-wise cwECE for
+                           C >= 3 (sum over bins divided by *all* voxels); Brier summed over
+                           the classes; NLL without clipping
+netcal             10      netcal 1.4 ECE / ACE / MCE: probabilities clipped to [eps, 1 - eps]
+                           of their dtype, edges np.linspace(0, 1), bins [l, u) with the last
+                           closed; binary and C = 2: positive class, C >= 3: top label;
+                           equal-mass bins from np.quantile
+curvas             50      the CURVAS 2024 challenge's ECE (torchmetrics
+                           MulticlassCalibrationError, 50 bins, top label)
+=================  ======  ===================================================================
+
+Accumulation differs on purpose: segscore sums in float64 where torchmetrics
+and MONAI accumulate in float32 (on a 256^3 map torchmetrics' own float32
+scatter-add is off by ~20 % relative on a small ECE).  Documented deviations
+from the peers: netcal bins its per-bin means with float32 edges but its counts
+with float64 edges (they can disagree for a float32 value equal to a
+rounded-down edge); segscore uses the float64 edges for both.  netcal raises
+for a multi-class input whose target holds at most two labels and
+MetricsReloaded's ECE has no multi-class top-label form; segscore computes the
+defined mode instead.  A metric a convention does not define (ACE for
+torchmetrics, Brier for MONAI, ...) raises ``ValueError`` naming those that do.
+
+Empty input (no voxel counted) gives nan.  ACE and MCE skip empty bins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from ._backend import cpu
+from ._validate import as_host_array, check_threads
+
+__all__ = [
+    "CALIBRATION_CONVENTIONS", "Calibration", "CalibrationConvention", "Reliability", "ace", "brier", "ece",
+    "mce", "nll", "plot_reliability", "reliability",
+]
+
+MODES = ("positive-class", "top-label", "class-wise")
+_MODE_CODE = {"positive-class": 0, "top-label": 1, "class-wise": 2}
+_OUTSIDE_CODE = {"clamp": 0, "drop": 1, "extra": 2}
+NORMS = ("l1", "l2", "max")
+BINNINGS = ("uniform", "equal-mass")
+
+
+@dataclass(frozen=True)
+class CalibrationConvention:
+    """How one library bins and reduces.  See the module docstring."""
+
+    name: str
+    peer: str
+    n_bins: int
+    edges: str                    # "exact" k/n, "torch" torch.linspace, "monai", "numpy" np.linspace, "arange"
+    right_closed: bool            # bins (l, u] instead of [l, u)
+    below: str                    # left of the first edge: "clamp" into bin 0 or "drop"
+    above: str                    # right of the last edge: "clamp", "drop" or "extra" (a bin of its own)
+    binary_mode: str              # default target mode of a binary input (P(class 1))
+    two_class_mode: str           # ... of a (2, ...) input
+    multiclass_mode: str          # ... of a (C >= 3, ...) input
+    round_f32: str = "never"      # confidences cast to float32: "never", "always", "multiclass"
+    edge_dtype: str = "float64"   # dtype of the edges: "float64", "float32" or "confidence"
+    clip_eps: bool = False        # clip probabilities to [eps, 1 - eps] of their dtype (netcal)
+    classwise_all_voxels: bool = False  # class-wise sums divided by all voxels (MetricsReloaded cwECE)
+    metrics: frozenset = frozenset()
+    norms: tuple = ("l1", "max")
+    binnings: tuple = ("uniform",)
+    brier_form: str | None = None  # "auto" (scikit-learn) or "sum" (MetricsReloaded)
+    notes: str = ""
+
+    def defines(self, metric: str) -> bool:
+        return metric in self.metrics
+
+
+_ALL = frozenset({"ece", "mce", "ace", "brier", "nll", "reliability"})
+
+CALIBRATION_CONVENTIONS = {
+    "segscore": CalibrationConvention(
+        "segscore", "segscore", 15, "exact", False, "clamp", "clamp", "positive-class", "top-label",
+        "top-label", metrics=_ALL, norms=NORMS, binnings=BINNINGS, brier_form="auto",
+    ),
+    "torchmetrics": CalibrationConvention(
+        "torchmetrics", "torchmetrics 1.9", 15, "torch", False, "clamp", "extra", "positive-class", "top-label",
+        "top-label", round_f32="multiclass", edge_dtype="confidence",
+        metrics=frozenset({"ece", "mce", "reliability"}), norms=NORMS,
+    ),
+    "monai": CalibrationConvention(
+        "monai", "monai 1.6.1", 20, "monai", True, "clamp", "clamp", "positive-class", "class-wise", "class-wise",
+        round_f32="always", edge_dtype="float32", metrics=frozenset({"ece", "mce", "ace", "reliability"}),
+    ),
+    "metricsreloaded": CalibrationConvention(
+        "metricsreloaded", "MetricsReloaded", 10, "arange", True, "drop", "drop", "positive-class",
+        "positive-class", "class-wise", classwise_all_voxels=True,
+        metrics=frozenset({"ece", "mce", "brier", "nll", "reliability"}), brier_form="sum",
+    ),
+    "netcal": CalibrationConvention(
+        "netcal", "netcal 1.4", 10, "numpy", False, "clamp", "clamp", "positive-class", "positive-class",
+        "top-label", clip_eps=True, metrics=frozenset({"ece", "mce", "ace", "reliability"}), binnings=BINNINGS,
+    ),
+    "curvas": CalibrationConvention(
+        "curvas", "CURVAS 2024 (torchmetrics 1.9 MulticlassCalibrationError)", 50, "torch", False, "clamp",
+        "extra", "top-label", "top-label", "top-label", round_f32="always", edge_dtype="float32",
+        metrics=frozenset({"ece", "reliability"}), norms=("l1",),
+    ),
+}
+
+
+def get_convention(name) -> CalibrationConvention:
+    if isinstance(name, CalibrationConvention):
+        return name
+    try:
+        return CALIBRATION_CONVENTIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown calibration convention {name!r}; choose one of {sorted(CALIBRATION_CONVENTIONS)}"
+        ) from None
+
+
+def _require(conv: CalibrationConvention, metric: str, what: str | None = None) -> None:
+    if not conv.defines(metric):
+        have = sorted(n for n, c in CALIBRATION_CONVENTIONS.items() if c.defines(metric))
+        raise ValueError(
+            f"convention {conv.name!r} ({conv.peer}) does not define {what or metric}; "
+            f"conventions that do: {have}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# bin edges
+
+
+def _round_fraction(fr: Fraction, dtype) -> float:
+    """Correctly rounded (to nearest, ties to even) value of an exact rational in float32/64."""
+    if dtype == np.float64:
+        return float(fr)
+    x = np.float32(float(fr))  # may be double-rounded: check the neighbours
+    cands = [np.nextafter(x, np.float32(-np.inf)), x, np.nextafter(x, np.float32(np.inf))]
+    best = min(cands, key=lambda c: (abs(Fraction(float(c)) - fr), int(np.float32(c).view(np.uint32)) & 1))
+    return float(best)
+
+
+@lru_cache(maxsize=256)
+def _torch_linspace(end: float, steps: int, dtype: str) -> tuple:
+    """torch.linspace(0, end, steps, dtype=dtype) on the CPU, bit for bit.
+
+    ATen's kernel: step = (end - start) / (steps - 1) in the dtype; the first
+    half is start + step * i, the second half end - step * (steps - 1 - i),
+    contracted to one fused multiply-add for float32/64 (float16 rounds every
+    operation).  Checked against torch in tests/test_calibration.py."""
+    dt = np.dtype(dtype).type
+    if steps == 1:
+        return (0.0,)
+    half = steps // 2
+    if dt == np.float16:
+        # c10::Half arithmetic: integers become Half, each operation is done in float and rounded
+        h = np.float16
+        e = h(end)
+        step = h(np.float32(e) / np.float32(h(steps - 1)))
+        out = []
+        for i in range(steps):
+            if i < half:
+                v = h(np.float32(step) * np.float32(h(i)))
+            else:
+                prod = h(np.float32(step) * np.float32(h(steps - 1 - i)))
+                v = h(np.float32(e) - np.float32(prod))
+            out.append(float(v))
+        return tuple(out)
+    e = dt(end)
+    step = dt(e / dt(steps - 1))
+    fe, fs = Fraction(float(e)), Fraction(float(step))
+    out = []
+    for i in range(steps):
+        if i < half:
+            v = _round_fraction(fs * i, dt)
+        else:
+            v = _round_fraction(fe - fs * (steps - 1 - i), dt)
+        out.append(v)
+    return tuple(out)
+
+
+def _edges(conv: CalibrationConvention, n_bins: int, conf_dtype) -> np.ndarray:
+    if conv.edges == "exact":
+        return np.arange(n_bins + 1, dtype=np.float64) / n_bins
+    if conv.edges == "numpy":
+        return np.linspace(0.0, 1.0, n_bins + 1)
+    if conv.edges == "arange":
+        return np.arange(0, 1.00001, 1.0 / n_bins, dtype=np.float64)
+    if conv.edges == "monai":
+        return np.array(_torch_linspace(1.0 + float(np.finfo(np.float32).eps), n_bins + 1, "float32"))
+    if conv.edges == "torch":
+        dt = np.dtype(conf_dtype) if conv.edge_dtype == "confidence" else np.dtype(conv.edge_dtype)
+        return np.array(_torch_linspace(1.0, n_bins + 1, dt.name))
+    raise AssertionError(conv.edges)
+
+
+def _candidate(edges: np.ndarray) -> tuple:
+    """(offset, scale, tol) of the kernel's no-search fast path; scale 0 disables it."""
+    n = len(edges) - 1
+    lo, hi = float(edges[0]), float(edges[-1])
+    if not hi > lo:
+        return 0.0, 0.0, 0.0
+    scale = n / (hi - lo)
+    g = (edges - lo) * scale  # the kernel's own arithmetic (same IEEE operations)
+    dev = float(np.max(np.abs(g - np.arange(n + 1))))
+    tol = dev + 1e-12
+    if tol >= 0.25:
+        return 0.0, 0.0, 0.0
+    return lo, scale, tol
+
+
+# ---------------------------------------------------------------------------
+# input handling
+
+
+@dataclass
+class _Input:
+    probs: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray | None
+    class_axis: int      # -1: binary input
+    n_classes: int       # 0: binary input
+    dtype: np.dtype
+
+
+def _prepare(probs, target, mask, class_axis, logits) -> _Input:
+    p = as_host_array(probs, "probs")
+    t = as_host_array(target, "target")
+    if p.dtype.kind != "f" or p.dtype.itemsize not in (2, 4, 8):
+        what = "logits" if logits else "probabilities"
+        raise TypeError(
+            f"probs has dtype {p.dtype}; pass floating-point {what} (float16, float32 or float64)"
+            + ("" if logits else ", or logits with logits=True")
+        )
+    if t.dtype.kind not in "biu":
+        hint = " (e.g. target.astype(np.int64))" if t.dtype.kind == "f" else ""
+        raise TypeError(
+            f"target has dtype {t.dtype}; it must hold integer class labels in [0, C) (or bool for a binary "
+            f"task){hint}"
+        )
+    m = None
+    if mask is not None:
+        m = as_host_array(mask, "mask")
+        if m.dtype.kind not in "biu":
+            raise TypeError(f"mask has dtype {m.dtype}; pass a bool (or integer) array, nonzero = counted")
+        if m.shape != t.shape:
+            raise ValueError(f"mask has shape {m.shape} but target has shape {t.shape}; they must match")
+    if p.shape == t.shape:
+        return _Input(p, t, m, -1, 0, p.dtype)
+    if p.ndim == t.ndim + 1:
+        if isinstance(class_axis, bool) or not isinstance(class_axis, int | np.integer):
+            raise TypeError(f"class_axis must be an integer axis of probs, got {class_axis!r}")
+        ax = int(class_axis)
+        if not -p.ndim <= ax < p.ndim:
+            raise ValueError(f"class_axis={class_axis} is out of range for probs with {p.ndim} axes")
+        ax %= p.ndim
+        spatial = p.shape[:ax] + p.shape[ax + 1:]
+        if spatial != t.shape:
+            raise ValueError(
+                f"probs has shape {p.shape} and target has shape {t.shape}: with class_axis={class_axis} the "
+                f"spatial shape of probs is {spatial}, which does not match. Classes go on class_axis "
+                f"(default 0, i.e. probs shaped (C, *spatial)); pass class_axis= for another layout"
+            )
+        c = p.shape[ax]
+        if c == 1:
+            raise ValueError(
+                f"probs has a single class channel (shape {p.shape}, class_axis={class_axis}); for a binary task "
+                "pass P(class 1) shaped like target (e.g. probs[0]), or both classes"
+            )
+        return _Input(p, t, m, ax, c, p.dtype)
+    if t.ndim == p.ndim + 1:
+        raise ValueError(
+            f"target has shape {t.shape} and probs {p.shape}: target has the extra axis. target must hold "
+            "integer labels shaped like the spatial axes (argmax a one-hot target over its class axis)"
+        )
+    raise ValueError(
+        f"probs has shape {p.shape} and target has shape {t.shape}; probs must either have target's shape "
+        "(binary: P(class 1)) or one extra class axis at class_axis (default 0, i.e. (C, *spatial)). "
+        "segscore never guesses a batch axis: pass one case at a time"
+    )
+
+
+def _resolve_mode(conv: CalibrationConvention, inp: _Input, target_mode) -> str:
+    if target_mode is None:
+        if inp.n_classes == 0:
+            return conv.binary_mode
+        return conv.two_class_mode if inp.n_classes == 2 else conv.multiclass_mode
+    if target_mode not in MODES:
+        raise ValueError(f"target_mode must be one of {MODES} (or None for the convention's default), "
+                         f"got {target_mode!r}")
+    return target_mode
+
+
+def _check_bins(n_bins, conv) -> int:
+    if n_bins is None:
+        return conv.n_bins
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer (or None for the convention's default), got {n_bins!r}")
+    return int(n_bins)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Everything that fixes the binning of one configuration."""
+
+    conv: CalibrationConvention
+    n_bins: int
+    binning: str
+    mode: str
+    positive: int
+    logits: bool
+    n_classes: int
+    dtype: np.dtype
+    edges: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def classes(self) -> int:
+        return 2 if self.n_classes == 0 else self.n_classes
+
+    def kernel_kwargs(self) -> dict:
+        conv = self.conv
+        r = conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0)
+        clip, lo, hi = False, 0.0, 1.0
+        if conv.clip_eps:
+            eps = np.finfo(self.dtype).eps
+            clip, lo, hi = True, float(eps), float(self.dtype.type(1) - eps)
+        return dict(n_classes=self.n_classes, logits=self.logits, mode=_MODE_CODE[self.mode],
+                    positive=self.positive, round_f32=r, clip=clip, clip_lo=lo, clip_hi=hi)
+
+
+def _conf_dtype(conv: CalibrationConvention, n_classes: int, dtype) -> np.dtype:
+    """dtype of the confidences whose linspace torchmetrics bins with."""
+    if conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and n_classes > 0):
+        return np.dtype(np.float32)
+    return np.dtype(dtype)
+
+
+def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class, logits) -> _Setup:
+    n = _check_bins(n_bins, conv)
+    if binning not in BINNINGS:
+        raise ValueError(f"binning must be one of {BINNINGS}, got {binning!r}")
+    if binning not in conv.binnings:
+        have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if binning in c.binnings)
+        raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {binning!r} binning; conventions with "
+                         f"it: {have}")
+    mode = _resolve_mode(conv, inp, target_mode)
+    if isinstance(positive_class, bool) or not isinstance(positive_class, int | np.integer):
+        raise TypeError(f"positive_class must be an integer class index, got {positive_class!r}")
+    c = 2 if inp.n_classes == 0 else inp.n_classes
+    if mode == "positive-class" and not 0 <= positive_class < c:
+        raise ValueError(f"positive_class={positive_class} is not a class of a {c}-class input")
+    if not isinstance(logits, bool | np.bool_):
+        raise TypeError(f"logits must be True or False, got {logits!r}")
+    s = _Setup(conv, n, binning, mode, int(positive_class), bool(logits), inp.n_classes, np.dtype(inp.dtype))
+    if binning == "uniform":
+        s = replace(s, edges=_edges(conv, n, _conf_dtype(conv, inp.n_classes, inp.dtype)))
+    return s
+
+
+def _raise_invalid(inp: _Input, logits: bool, n_invalid: int) -> None:
+    p = inp.probs
+    if inp.mask is not None:
+        m = inp.mask.astype(bool, copy=False)
+        p = (np.moveaxis(p, inp.class_axis, 0)[:, m] if inp.class_axis >= 0 else p[m])
+    p = np.asarray(p, dtype=np.float64)
+    nan = int(np.count_nonzero(np.isnan(p)))
+    if logits:
+        inf = int(np.count_nonzero(np.isinf(p)))
+        raise ValueError(f"logits must be finite: found {nan} NaN and {inf} infinite values in probs")
+    finite = p[~np.isnan(p)]
+    out = int(np.count_nonzero((finite < 0) | (finite > 1)))
+    parts = []
+    if nan:
+        parts.append(f"{nan} NaN value{'s' if nan != 1 else ''}")
+    if out:
+        parts.append(f"{out} value{'s' if out != 1 else ''} outside [0, 1] (min {finite.min():g}, max "
+                     f"{finite.max():g})")
+    what = " and ".join(parts) if parts else f"{n_invalid} invalid values"
+    raise ValueError(f"probs contains {what}; probabilities must lie in [0, 1]. If these are logits, pass "
+                     "logits=True (segscore never guesses)")
+
+
+def _check_labels(setup: _Setup, tmin: int, tmax: int, ignore_label) -> None:
+    c = setup.classes
+    if tmin < 0 or tmax >= c:
+        kind = "a binary task takes labels 0 and 1 (or bool)" if setup.n_classes == 0 else \
+            f"probs has {c} classes on its class axis"
+        hint = "" if ignore_label is not None else "; use ignore_label= or mask= to skip unlabelled voxels"
+        raise ValueError(f"target holds labels in [{tmin}, {tmax}] but must hold integer labels in [0, {c}): "
+                         f"{kind}{hint}")
+
+
+def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=False, brier_sum_form=0) -> dict:
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    conv = setup.conv
+    off, scale, tol = _candidate(edges)
+    exact = conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed
+    kw = setup.kernel_kwargs()
+    r = cpu().calibration_stats(
+        inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label, edges, int(conv.right_closed),
+        _OUTSIDE_CODE[conv.below], _OUTSIDE_CODE[conv.above], off, scale, tol, exact, kw["n_classes"],
+        kw["logits"], kw["mode"], kw["positive"], kw["round_f32"], kw["clip"], kw["clip_lo"], kw["clip_hi"],
+        scores, brier_sum_form, threads)
+    if r["invalid"]:
+        _raise_invalid(inp, setup.logits, r["invalid"])
+    _check_labels(setup, r["target_min"], r["target_max"], ignore_label)
+    return r
+
+
+def _check_ignore(ignore_label):
+    if ignore_label is None:
+        return None
+    if isinstance(ignore_label, bool) or not isinstance(ignore_label, int | np.integer):
+        raise TypeError(f"ignore_label must be an integer label or None, got {ignore_label!r}")
+    return int(ignore_label)
+
+
+def _equal_mass_edges(conf: np.ndarray, n_bins: int, conv: CalibrationConvention, dtype) -> np.ndarray:
+    """Quantile edges (np.quantile, linear), first and last set to 0 and 1 (as netcal)."""
+    q = np.linspace(0.0, 1.0, n_bins + 1)
+    if conf.size == 0:
+        return q
+    if conv.name == "netcal":
+        conf = conf.astype(dtype)  # netcal takes quantiles of the clipped input in its own dtype
+    e = np.asarray(np.quantile(conf, q), dtype=np.float64)
+    e[0], e[-1] = 0.0, 1.0
+    return np.maximum.accumulate(e)
+
+
+# ---------------------------------------------------------------------------
+# reliability: the sufficient statistics and everything derived from them
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Per-bin sufficient statistics of one calibration pass.
+
+    ``count``, ``correct`` (voxels whose label is the bin's class / the top
+    label) and ``sum_confidence`` are shaped ``(n_bins,)`` or, class-wise,
+    ``(n_classes, n_bins)`` (one extra last bin under torchmetrics/curvas: its
+    p = 1.0 bin).  ``edges`` has one more entry than the bins (per class for
+    equal-mass class-wise bins).  ``confidence`` and ``accuracy`` are the
+    per-bin means (nan in empty bins)."""
+
+    edges: np.ndarray
+    count: np.ndarray
+    correct: np.ndarray
+    sum_confidence: np.ndarray
+    voxels: int
+    mode: str
+    convention: str
+    classes: tuple | None = None
+    brier_sum: float = math.nan
+    nll_sum: float = math.nan
+    scored: int = 0
+    n_classes: int = 0  # 0: binary input
+
+    @property
+    def confidence(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum_confidence / np.maximum(self.count, 1), np.nan)
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.correct / np.maximum(self.count, 1), np.nan)
+
+    def _conv(self) -> CalibrationConvention:
+        return get_convention(self.convention)
+
+    def _per_stream(self, fn) -> np.ndarray:
+        cnt = np.atleast_2d(self.count)
+        cor = np.atleast_2d(self.correct)
+        sc = np.atleast_2d(self.sum_confidence)
+        return np.array([fn(cnt[i], cor[i], sc[i]) for i in range(cnt.shape[0])])
+
+    def _reduce(self, values, reduction, include_background):
+        if self.mode != "class-wise":
+            if not include_background:
+                raise ValueError("include_background=False only applies to target_mode='class-wise'")
+            return float(values[0])
+        classes = self.classes or tuple(range(len(values)))
+        pairs = [(c, float(v)) for c, v in zip(classes, values) if include_background or c != 0]
+        if reduction == "none":
+            return dict(pairs)
+        if reduction != "mean":
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        vals = np.array([v for _, v in pairs])
+        if vals.size == 0 or np.all(np.isnan(vals)):
+            return math.nan
+        return float(np.nanmean(vals))  # as MONAI: classes without voxels are skipped
+
+    def ece(self, norm: str = "l1", reduction: str = "mean", include_background: bool = True):
+        """Expected calibration error: l1 (ECE), l2 (RMSCE) or max (MCE)."""
+        conv = self._conv()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if norm not in conv.norms:
+            have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if norm in c.norms)
+            raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {norm!r} norm; conventions with it: "
+                             f"{have}")
+        all_voxels = conv.classwise_all_voxels and self.mode == "class-wise"
+
+        def one(cnt, cor, sc):
+            nz = cnt > 0
+            if not nz.any():
+                return math.nan
+            gap = np.abs(cor[nz] - sc[nz])  # n_b * |acc_b - conf_b|
+            if norm == "max":
+                return float(np.max(gap / cnt[nz]))
+            denom = float(self.voxels) if all_voxels else float(cnt.sum())
+            if norm == "l1":
+                return float(np.sum(gap) / denom)
+            ce = float(np.sum(gap * gap / cnt[nz]) / denom)
+            return math.sqrt(ce) if ce > 0 else 0.0
+
+        return self._reduce(self._per_stream(one), reduction, include_background)
+
+    def mce(self, reduction: str = "mean", include_background: bool = True):
+        """Maximum calibration error over the non-empty bins."""
+        return self.ece("max", reduction, include_background)
+
+    def ace(self, reduction: str = "mean", include_background: bool = True):
+        """Average calibration error: unweighted mean of |acc - conf| over the non-empty bins."""
+
+        def one(cnt, cor, sc):
+            nz = cnt > 0
+            if not nz.any():
+                return math.nan
+            return float(np.mean(np.abs(cor[nz] - sc[nz]) / cnt[nz]))
+
+        return self._reduce(self._per_stream(one), reduction, include_background)
+
+    def to_dict(self) -> dict:
+        return {"edges": self.edges.tolist(), "count": self.count.tolist(), "correct": self.correct.tolist(),
+                "sum_confidence": self.sum_confidence.tolist(), "voxels": self.voxels, "mode": self.mode,
+                "convention": self.convention, "classes": None if self.classes is None else list(self.classes)}
+
+
+def _display_edges(edges: np.ndarray, slots: int) -> np.ndarray:
+    e = np.asarray(edges, dtype=np.float64)
+    if slots == len(e):  # an extra bin [e_n, e_n] (torchmetrics' p = 1.0)
+        e = np.append(e, e[-1])
+    return e
+
+
+def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False, brier_sum_form=0) -> Reliability:
+    conv = setup.conv
+    classes = tuple(range(setup.classes)) if setup.mode == "class-wise" else None
+    if setup.binning == "uniform":
+        r = _stats(inp, setup, setup.edges, ignore_label, threads, scores, brier_sum_form)
+        count, correct, sc = r["count"], r["correct"], r["sum_conf"]
+        if setup.mode != "class-wise":
+            count, correct, sc = count[0], correct[0], sc[0]
+        return Reliability(_display_edges(setup.edges, r["count"].shape[1]), count, correct, sc, int(r["voxels"]),
+                           setup.mode, conv.name, classes, r["brier_sum"], r["nll_sum"], int(r["scored"]),
+                           setup.n_classes)
+    # equal-mass: edges from the quantiles of each stream's confidences, then one binning pass per stream
+    kw = setup.kernel_kwargs()
+    cr = cpu().calibration_confidences(inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label,
+                                       kw["n_classes"], kw["logits"], kw["mode"], kw["positive"], kw["round_f32"],
+                                       kw["clip"], kw["clip_lo"], kw["clip_hi"], threads)
+    if cr["invalid"]:
+        _raise_invalid(inp, setup.logits, cr["invalid"])
+    _check_labels(setup, cr["target_min"], cr["target_max"], ignore_label)
+    values = cr["values"]
+    if setup.mode != "class-wise":
+        edges = _equal_mass_edges(values[0], setup.n_bins, conv, setup.dtype)
+        r = _stats(inp, setup, edges, ignore_label, threads, scores, brier_sum_form)
+        return Reliability(edges, r["count"][0], r["correct"][0], r["sum_conf"][0], int(r["voxels"]), setup.mode,
+                           conv.name, None, r["brier_sum"], r["nll_sum"], int(r["scored"]), setup.n_classes)
+    rows, all_edges = [], []
+    for c in range(setup.classes):
+        edges = _equal_mass_edges(values[c], setup.n_bins, conv, setup.dtype)
+        sub = replace(setup, mode="positive-class", positive=c)
+        rows.append(_stats(inp, sub, edges, ignore_label, threads, scores and c == 0, brier_sum_form))
+        all_edges.append(edges)
+    first = rows[0]
+    return Reliability(np.array(all_edges), np.stack([r["count"][0] for r in rows]),
+                       np.stack([r["correct"][0] for r in rows]), np.stack([r["sum_conf"][0] for r in rows]),
+                       int(first["voxels"]), "class-wise", conv.name, classes, first["brier_sum"],
+                       first["nll_sum"], int(first["scored"]), setup.n_classes)
+
+
+def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, target_mode, positive_class, mask,
+         ignore_label, threads, scores=False, brier_sum_form=0) -> Reliability:
+    conv = get_convention(convention)
+    inp = _prepare(probs, target, mask, class_axis, logits)
+    setup = _make_setup(conv, inp, n_bins, binning, target_mode, positive_class, logits)
+    return _reliability(inp, setup, _check_ignore(ignore_label), check_threads(threads), scores, brier_sum_form)
+
+
+# ---------------------------------------------------------------------------
+# public one-call API
+
+
+def reliability(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *,
+                binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
+                threads=None) -> Reliability:
+    """Per-bin counts, mean confidence and accuracy (a :class:`Reliability`).
+
+    ``n_bins=None`` takes the convention's default (segscore 15, torchmetrics
+    15, monai 20, metricsreloaded 10, netcal 10, curvas 50)."""
+    conv = get_convention(convention)
+    _require(conv, "reliability", "a reliability diagram")
+    return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
+                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
+                ignore_label=ignore_label, threads=threads)
+
+
+def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, norm="l1",
+        binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
+        include_background=True, reduction="mean", threads=None):
+    """Expected calibration error: sum over bins of (n_b / N) |accuracy_b - confidence_b|.
+
+    ``norm="l2"`` gives the root-mean-square calibration error and ``"max"``
+    the maximum calibration error (as torchmetrics' ``norm``).  Returns a
+    float; class-wise with ``reduction="none"``: ``{class: float}``."""
+    conv = get_convention(convention)
+    _require(conv, "ece" if norm != "max" else "mce", "ECE" if norm != "max" else "MCE (norm='max')")
+    if conv.name == "metricsreloaded" and norm == "max":
+        _check_mr_mce(conv, probs, target, class_axis, target_mode)
+    rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
+               binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
+               ignore_label=ignore_label, threads=threads)
+    return rel.ece(norm, reduction, include_background)
+
+
+def _check_mr_mce(conv, probs, target, class_axis, target_mode) -> None:
+    inp = _prepare(probs, target, None, class_axis, False) if target_mode is None else None
+    mode = target_mode if target_mode is not None else _resolve_mode(conv, inp, None)
+    if mode != "positive-class":
+        raise ValueError("MetricsReloaded defines MCE for binary tasks (the positive class) only; pass a binary "
+                         "input, two classes, or target_mode='positive-class'")
+
+
+def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
+        target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
+        reduction="mean", threads=None):
+    """Maximum calibration error: max over non-empty bins of |accuracy_b - confidence_b|."""
+    conv = get_convention(convention)
+    _require(conv, "mce", "MCE")
+    if conv.name == "metricsreloaded":
+        _check_mr_mce(conv, probs, target, class_axis, target_mode)
+    rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
+               binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
+               ignore_label=ignore_label, threads=threads)
+    return rel.mce(reduction, include_background)
+
+
+def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
+        target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
+        reduction="mean", threads=None):
+    """Average calibration error: unweighted mean of |accuracy_b - confidence_b| over non-empty bins."""
+    conv = get_convention(convention)
+    _require(conv, "ace", "ACE")
+    rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
+               binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
+               ignore_label=ignore_label, threads=threads)
+    return rel.ace(reduction, include_background)
+
+
+def _brier_from(rel: Reliability, form: str) -> float:
+    if rel.scored == 0:
+        return math.nan
+    b = rel.brier_sum / rel.scored
+    if form == "auto" and rel.n_classes == 2:
+        b *= 0.5  # scikit-learn halves the two-column sum (= the binary form)
+    return float(b)
+
+
+def _scores_rel(probs, target, class_axis, logits, convention, mask, ignore_label, threads, form):
+    conv = get_convention(convention)
+    inp = _prepare(probs, target, mask, class_axis, logits)
+    # the binning is irrelevant here; any valid setup runs the pass
+    setup = _make_setup(conv, inp, 1, "uniform", "positive-class" if inp.n_classes == 0 else "top-label", 1,
+                        logits)
+    setup = replace(setup, edges=np.array([0.0, 1.0]))
+    sum_form = 1 if (form == "sum" and inp.n_classes == 0) else 0
+    return _reliability(inp, setup, _check_ignore(ignore_label), check_threads(threads), True, sum_form)
+
+
+def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, form=None, mask=None,
+          ignore_label=None, threads=None) -> float:
+    """Brier score, mean over voxels (``n_bins`` is accepted for a signature
+    uniform with the binned metrics and ignored: nothing is binned).
+
+    ``form="auto"`` (segscore's default, scikit-learn's ``brier_score_loss``):
+    (p - y)^2 for a binary input, half the sum over the two columns for C = 2,
+    the sum over classes for C >= 3.  ``form="sum"`` (MetricsReloaded): the
+    sum over classes, always (2 (p - y)^2 for a binary input)."""
+    conv = get_convention(convention)
+    _require(conv, "brier", "the Brier score")
+    form = conv.brier_form if form is None else form
+    if form not in ("auto", "sum"):
+        raise ValueError(f"form must be 'auto' or 'sum' (or None for the convention's), got {form!r}")
+    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, form)
+    return _brier_from(rel, form)
+
+
+def nll(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, mask=None,
+        ignore_label=None, threads=None) -> float:
+    """Negative log-likelihood -mean(log p_label), natural log, no clipping
+    (``n_bins`` is accepted for a uniform signature and ignored):
+    a zero probability on the true label gives inf.  With logits=True the
+    log-softmax (log-sigmoid) is computed stably."""
+    conv = get_convention(convention)
+    _require(conv, "nll", "the NLL")
+    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, "auto")
+    return float(rel.nll_sum / rel.scored) if rel.scored else math.nan
+
+
+# ---------------------------------------------------------------------------
+# streaming
+
+
+class Calibration:
+    """Streaming calibration: only the per-bin sums are kept (O(bins) memory).
+
+        acc = ss.Calibration(convention="torchmetrics")
+        for probs, target in cases:
+            acc.update(probs, target)
+        acc.compute()     # {"ece", "mce", ...: the metrics the convention defines, "voxels"}
+
+    ``update`` over chunks gives the numbers of one call on everything
+    (counts exactly, float sums to rounding); ``merge`` adds another
+    accumulator's sums (e.g. from a worker process).  Uniform bins only:
+    equal-mass edges depend on all the data at once."""
+
+    def __init__(self, n_bins=None, convention="segscore", *, class_axis=0, logits=False, norm="l1",
+                 target_mode=None, positive_class=1, ignore_label=None, include_background=True,
+                 binning="uniform", scores=None, threads=None):
+        self.conv = get_convention(convention)
+        if binning != "uniform":
+            raise ValueError("Calibration accumulates uniform bins only: equal-mass edges depend on all the data; "
+                             "call ss.ece(..., binning='equal-mass') on the whole data instead")
+        self.n_bins = _check_bins(n_bins, self.conv)
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if target_mode is not None and target_mode not in MODES:
+            raise ValueError(f"target_mode must be one of {MODES} or None, got {target_mode!r}")
+        self.class_axis = class_axis
+        self.logits = logits
+        self.norm = norm
+        self.target_mode = target_mode
+        self.positive_class = positive_class
+        self.ignore_label = _check_ignore(ignore_label)
+        self.include_background = include_background
+        self.scores = (self.conv.defines("brier") or self.conv.defines("nll")) if scores is None else bool(scores)
+        self.threads = check_threads(threads)
+        self.reset()
+
+    def reset(self) -> None:
+        self._setup = None
+        self._count = self._correct = self._sum = None
+        self._voxels = self._scored = 0
+        self._brier = self._nll = 0.0
+
+    def _config(self):
+        return (self.conv, self.n_bins, self.class_axis, self.logits, self.target_mode, self.positive_class,
+                self.ignore_label, self.scores)
+
+    def update(self, probs, target, mask=None) -> "Calibration":
+        """Add one case (or chunk).  Every update must have the same number of
+        classes and probability dtype."""
+        inp = _prepare(probs, target, mask, self.class_axis, self.logits)
+        setup = _make_setup(self.conv, inp, self.n_bins, "uniform", self.target_mode, self.positive_class,
+                            self.logits)
+        if self._setup is not None and setup != self._setup:
+            raise ValueError(
+                f"this update has {self._describe(setup)} but earlier ones had {self._describe(self._setup)}; "
+                "every update must have the same number of classes and dtype"
+            )
+        form = self.conv.brier_form or "auto"
+        sum_form = 1 if (form == "sum" and inp.n_classes == 0) else 0
+        r = _stats(inp, setup, setup.edges, self.ignore_label, self.threads, self.scores, sum_form)
+        if self._setup is None:
+            self._setup = setup
+            self._count = np.zeros_like(r["count"])
+            self._correct = np.zeros_like(r["correct"])
+            self._sum = np.zeros_like(r["sum_conf"])
+        self._count += r["count"]
+        self._correct += r["correct"]
+        self._sum += r["sum_conf"]
+        self._voxels += int(r["voxels"])
+        self._scored += int(r["scored"])
+        self._brier += float(r["brier_sum"])
+        self._nll += float(r["nll_sum"])
+        return self
+
+    @staticmethod
+    def _describe(s) -> str:
+        kind = "a binary input" if s.n_classes == 0 else f"{s.n_classes} classes"
+        return f"{kind} of dtype {s.dtype} (target mode {s.mode})"
+
+    def merge(self, other: "Calibration") -> "Calibration":
+        """Add the sums of another accumulator with the same settings."""
+        if not isinstance(other, Calibration):
+            raise TypeError(f"can only merge another Calibration, got {type(other).__name__}")
+        if other._config() != self._config():
+            raise ValueError("cannot merge accumulators with different settings (convention, n_bins, class_axis, "
+                             "logits, target_mode, positive_class, ignore_label, scores)")
+        if other._setup is None:
+            return self
+        if self._setup is None:
+            self._setup = other._setup
+            self._count = other._count.copy()
+            self._correct = other._correct.copy()
+            self._sum = other._sum.copy()
+        else:
+            if other._setup != self._setup:
+                raise ValueError(f"cannot merge {self._describe(other._setup)} into {self._describe(self._setup)}")
+            self._count += other._count
+            self._correct += other._correct
+            self._sum += other._sum
+        self._voxels += other._voxels
+        self._scored += other._scored
+        self._brier += other._brier
+        self._nll += other._nll
+        return self
+
+    def reliability(self) -> Reliability:
+        if self._setup is None:
+            raise ValueError("no data: call update() first")
+        s = self._setup
+        one = s.mode != "class-wise"
+        classes = tuple(range(s.classes)) if not one else None
+        return Reliability(_display_edges(s.edges, self._count.shape[1]), self._count[0] if one else self._count,
+                           self._correct[0] if one else self._correct, self._sum[0] if one else self._sum,
+                           self._voxels, s.mode, self.conv.name, classes, self._brier, self._nll, self._scored,
+                           s.n_classes)
+
+    def compute(self) -> dict:
+        """The metrics the convention defines, from the accumulated sums."""
+        rel = self.reliability()
+        out = {}
+        c = self.conv
+        ib = self.include_background
+        if c.defines("ece"):
+            out["ece"] = rel.ece("l1" if "l1" in c.norms else c.norms[0], include_background=ib)
+            if "l2" in c.norms:
+                out["rmsce"] = rel.ece("l2", include_background=ib)
+        mr_binary = c.name != "metricsreloaded" or rel.mode == "positive-class"
+        if c.defines("mce") and mr_binary:
+            out["mce"] = rel.mce(include_background=ib)
+        if c.defines("ace"):
+            out["ace"] = rel.ace(include_background=ib)
+        if self.scores and c.defines("brier"):
+            out["brier"] = _brier_from(rel, c.brier_form or "auto")
+        if self.scores and c.defines("nll"):
+            out["nll"] = float(rel.nll_sum / rel.scored) if rel.scored else math.nan
+        if self.norm != "l1" and c.defines("ece") and self.norm in c.norms:
+            out[f"ece_{self.norm}"] = rel.ece(self.norm, include_background=ib)
+        out["voxels"] = rel.voxels
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Calibration(convention={self.conv.name!r}, n_bins={self.n_bins}, voxels={self._voxels}"
+                f"{'' if self._setup is None else ', ' + self._describe(self._setup)})")
+
+
+def plot_reliability(*args, **kwargs):
+    """Reliability diagram; see :func:`segscore.calibration_plot.plot_reliability`."""
+    from .calibration_plot import plot_reliability as _plot
+
+    return _plot(*args, **kwargs)

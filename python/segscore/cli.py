@@ -1,0 +1,186 @@
+"""Command line: ``segscore score`` (a whole test set) and ``segscore demo`` (a small example).
+
+Exit codes: 0 all cases scored; 3 some cases failed (see the errors table); 2 bad options;
+1 a fatal error; 130 interrupted (finished cases are kept: run again with --resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_FAILED_CASES = 3
+
+
+def _metrics(s):
+    return [m.strip() for m in s.split(",") if m.strip()] if s else None
+
+
+def _empty(s):
+    if s is None:
+        return None
+    t = s.strip()
+    if t.startswith("{"):
+        return json.loads(t)
+    if os.path.isfile(t):
+        with open(t, encoding="utf-8") as f:
+            return json.load(f)
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("pred", help="folder of predicted label maps (.nii.gz, .nii; .nrrd, .mha with SimpleITK)")
+        p.add_argument("ref", help="folder of reference label maps; files are paired by case id")
+        p.add_argument("-o", "--output", default="results.parquet",
+                       help="per-case-per-label table: .parquet, .csv or .json (default results.parquet); "
+                            "summary, errors, plots and report are written next to it")
+    p.add_argument("--rater", action="append", default=None, metavar="[NAME=]DIR",
+                   help="a further rater's folder (repeat for each rater)")
+    p.add_argument("--probs", default=None, metavar="DIR",
+                   help="folder of probability maps, (x, y, z, C) with channel c = label c, or (x, y, z) = P(label 1)")
+    g = p.add_argument_group("metrics")
+    g.add_argument("--labels", default=None,
+                   help="label map: a JSON file (nnU-Net dataset.json, {name: value | [values]}), inline JSON, "
+                        "or a comma list of label values; default: labels present in each case")
+    g.add_argument("--metrics", default=None, help="comma list of ss.evaluate metric names, e.g. dice,hd95,nsd@2")
+    g.add_argument("--tolerance", type=float, default=None, help="NSD tolerance in mm")
+    g.add_argument("--convention", default="segscore",
+                   help="segscore, deepmind, monai, monai-subvoxels, medpy, metricsreloaded, panoptica")
+    g.add_argument("--empty", default=None,
+                   help="empty-mask policy: a value (nan, inf, 0, 1, worst) or JSON {metric: {ref|pred|both: value}}")
+    g.add_argument("--ignore-label", type=int, default=None, help="reference label whose voxels are not counted")
+    g.add_argument("--bins", type=int, default=15, help="calibration bins (default 15)")
+    g = p.add_argument_group("execution")
+    g.add_argument("--device", default=None, help="cpu, cuda or cupy (default: the best usable)")
+    g.add_argument("--threads", type=int, default=None, help="compute threads per case (default: all cores)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="loader threads (default min(4, cores)); Dask local cluster size (default 2)")
+    g.add_argument("--prefetch", type=int, default=None,
+                   help="cases loaded ahead of the compute, bounds memory (default max(2, workers))")
+    g.add_argument("--resume", action="store_true", help="skip cases already in the journal of a previous run")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a Dask distributed scheduler")
+    g.add_argument("--dask", choices=["local"], default=None, help="run on a local Dask cluster (--workers processes)")
+    g.add_argument("--geometry-tolerance", type=float, default=1e-3,
+                   help="tolerance of the spacing (relative) and affine (mm) checks (default 1e-3)")
+    g.add_argument("--ignore-affine", action="store_true", help="check shape and spacing only, not orientation")
+    g = p.add_argument_group("output")
+    g.add_argument("--format", choices=["nnunet"], default=None, help="nnunet: also write nnU-Net v2's summary.json")
+    g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals (default 0)")
+    g.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    g.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    g.add_argument("--no-report", action="store_true", help="skip the Markdown/HTML report")
+    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but fatal errors")
+    g.add_argument("--progress", choices=["auto", "bar", "log", "none"], default="auto",
+                   help=argparse.SUPPRESS)
+
+
+def _raters(values):
+    if not values:
+        return None
+    out = {}
+    for i, v in enumerate(values):
+        if "=" in v and not os.path.exists(v):
+            name, d = v.split("=", 1)
+        else:
+            d = v
+            name = os.path.basename(os.path.normpath(v)) or f"rater{i + 1}"
+        if name in out or name == "ref":
+            name = f"{name}_{i + 1}"
+        out[name] = d
+    return out
+
+
+def run_score(a) -> int:
+    from .dataset import score_dataset
+
+    if a.scheduler and a.dask:
+        print("segscore: give --scheduler or --dask, not both", file=sys.stderr)
+        return 2
+    res = score_dataset(
+        a.pred, a.ref, raters=_raters(a.rater), probs=a.probs, output=a.output, labels=a.labels,
+        metrics=_metrics(a.metrics), tolerance=a.tolerance, convention=a.convention, empty=_empty(a.empty),
+        ignore_label=a.ignore_label, device=a.device, threads=a.threads, workers=a.workers, prefetch=a.prefetch,
+        resume=a.resume, scheduler=a.scheduler or a.dask, seed=a.seed, n_bootstrap=a.bootstrap, format=a.format,
+        plots=not a.no_plots, report=not a.no_report, quiet=a.quiet, geometry_tolerance=a.geometry_tolerance,
+        check_affine=not a.ignore_affine, n_bins=a.bins,
+        progress=None if a.progress == "auto" else a.progress in ("bar", "log"),
+    )
+    if not a.quiet:
+        _print_summary(res)
+    if res.info.get("interrupted"):
+        # a loader thread may be stuck in a read; the results are written: leave now
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return res.exit_code
+
+
+def _print_summary(res) -> None:
+    info, t = res.info, res.timing
+    out = sys.stderr
+    print(f"segscore: {info['n_scored']} of {info['n_cases']} cases scored, {info['n_failed']} failed; "
+          f"device {info['device']}; {t['wall_s']:.1f} s (read {t['read_s']:.1f} s, decode {t['decode_s']:.1f} s, "
+          f"compute {t['compute_s']:.1f} s summed over cases)", file=out)
+    s = res.summary
+    if len(s):
+        if "reference" in s.columns:
+            s = s[s["reference"] == "ref"]
+        for m in ("dice", "hd95"):
+            sm = s[s["metric"] == m]
+            if len(sm):
+                vals = ", ".join(f"{r['label']}: {r['mean']:.4g}" for _, r in sm.head(20).iterrows())
+                print(f"segscore: mean {m} per label: {vals}", file=out)
+    if len(res.errors):
+        print(f"segscore: {len(res.errors)} cases failed (errors table: {res.paths['errors']}):", file=out)
+        for _, r in res.errors.head(20).iterrows():
+            print(f"  {r['case']}: {r['stage']}: {r['reason']}", file=out)
+    p = res.paths
+    print(f"segscore: wrote {p['table']}", file=out)
+    if os.path.exists(p["report_html"]):
+        print(f"segscore: report {p['report_md']} / {p['report_html']}", file=out)
+
+
+def run_demo(a) -> int:
+    from .demo import run_demo as demo
+
+    return demo(a.directory, cases=a.cases, seed=a.seed, quiet=a.quiet, score=not a.no_score, workers=a.workers)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="segscore", description="Score medical image segmentations.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"segscore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("score", help="score a folder of predictions against references",
+                       description="Score every case: pairs PRED and REF files by case id, writes a per-case-per-label "
+                                   "table, a per-label summary, plots and a report. Exit code 3 when some cases failed.")
+    _add_score_args(p)
+    p.set_defaults(fn=run_score)
+    d = sub.add_parser("demo", help="generate a small example data set and score it end to end")
+    d.add_argument("directory", nargs="?", default="segscore-demo", help="where to write it (default ./segscore-demo)")
+    d.add_argument("--cases", type=int, default=3)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--no-score", action="store_true", help="only generate the files")
+    d.add_argument("-q", "--quiet", action="store_true")
+    d.set_defaults(fn=run_demo)
+    a = parser.parse_args(argv)
+    try:
+        return a.fn(a)
+    except KeyboardInterrupt:
+        print("segscore: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+        print(f"segscore: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (ValueError, TypeError)) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

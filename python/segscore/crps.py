@@ -1,0 +1,319 @@
+"""Continuous ranked probability score (CRPS), elementwise and vectorised.
+
+    CRPS(F, y) = integral of (F(t) - H(t - y))^2 dt
+
+for a forecast distribution F (its CDF) and an observation y; lower is better, and it has
+the unit of y.  The math lives in the C++ header ``segscore/crps.h``; this module validates,
+broadcasts (views, no copies) and calls it with the GIL released.
+
+* :func:`crps_gaussian` -- F = N(mu, sigma^2), closed form.
+* :func:`crps_ensemble` -- F = the (weighted) empirical distribution of ensemble members,
+  exact in O(m log m) per observation, with properscoring 0.1's handling of missing values
+  and weights.
+
+Both mirror properscoring 0.1 (``properscoring.crps_gaussian`` / ``crps_ensemble``) to
+rounding, with these documented differences:
+
+* ``sigma = 0`` gives ``|obs - mu|`` (the CRPS of a point mass, and the limit sigma -> 0);
+  properscoring divides by zero and returns NaN.  ``sigma < 0`` raises.
+* ``obs`` broadcasts against the members' batch shape (numpy rules), and weights broadcast
+  against the members (e.g. one weight vector of length m for every ensemble).
+  properscoring instead requires exact shapes and treats ``obs.shape == members.shape`` as a
+  deterministic forecast; here that is an ensemble along ``axis`` as always (use
+  ``abs(obs - x)`` for a point forecast).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import cpu, resolve_threads
+from ._validate import is_device_array
+
+_MAX_DIM = 8
+
+
+def _as_float(x, name: str) -> np.ndarray:
+    """A float32/float64 numpy view of x (scalars allowed); other real dtypes -> float64."""
+    if is_device_array(x):
+        raise NotImplementedError(
+            f"{name} is a GPU array; CRPS runs on the CPU in this build: pass a host array (e.g. .get() / .cpu())"
+        )
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().numpy()
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype.itemsize in (4, 8):
+        return arr
+    if kind in "biuf":  # bool, integers, float16, longdouble: an explicit conversion
+        return arr.astype(np.float64)
+    raise TypeError(f"{name} has dtype {arr.dtype}; pass real numbers (float32/float64 are used without a copy)")
+
+
+def _broadcast(shapes: dict) -> tuple:
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        desc = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(f"shapes do not broadcast together: {desc} (numpy broadcasting rules)") from None
+
+
+def _result(out: np.ndarray):
+    return float(out) if out.ndim == 0 else out
+
+
+def crps_gaussian(obs, mu, sigma, threads=None):
+    """CRPS of the Normal forecast N(mu, sigma^2) against ``obs``, elementwise.
+
+    ``obs``, ``mu`` and ``sigma`` broadcast together (numpy rules); the result has the
+    broadcast shape, float64 (a Python float when every input is a scalar).  Closed form
+    (Gneiting et al. 2005, eq. 5)::
+
+        CRPS = sigma * (z * erf(z / sqrt(2)) + 2 phi(z) - 1 / sqrt(pi)),   z = (obs - mu) / sigma
+
+    ``sigma = 0`` gives ``|obs - mu|`` (point mass); ``sigma < 0`` raises ``ValueError``;
+    NaN in any input gives NaN there.  Matches ``properscoring.crps_gaussian`` (0.1) to
+    rounding for sigma > 0.
+    """
+    o = _as_float(obs, "obs")
+    m = _as_float(mu, "mu")
+    s = _as_float(sigma, "sigma")
+    shape = _broadcast({"obs": o.shape, "mu": m.shape, "sigma": s.shape})
+    if len(shape) > _MAX_DIM:
+        raise ValueError(f"at most {_MAX_DIM} dimensions are supported, got shape {shape}")
+    if s.size and np.any(s < 0):
+        raise ValueError(
+            f"sigma must be >= 0 (a standard deviation); it has {int(np.count_nonzero(s < 0))} negative value(s), "
+            f"min {float(np.nanmin(s))}"
+        )
+    out = np.empty(shape, dtype=np.float64)
+    cpu().crps_gaussian(np.broadcast_to(o, shape), np.broadcast_to(m, shape), np.broadcast_to(s, shape), out,
+                        resolve_threads(threads))
+    return _result(out)
+
+
+def crps_ensemble(obs, members, weights=None, axis=-1, threads=None):
+    """Exact CRPS of ensemble forecasts against ``obs``.
+
+    ``members`` holds the ensemble along ``axis`` (m >= 1 members); its other axes form
+    the batch shape, against which ``obs`` broadcasts.  ``weights`` (optional, same layout
+    as ``members`` or broadcastable to it) need not be normalised.  The result has the
+    broadcast batch shape, float64 (a Python float for a single forecast).
+
+    The forecast CDF is the weighted step function of the members; the integral of
+    (F - H)^2 is evaluated exactly after sorting each ensemble (O(m log m)), following
+    properscoring 0.1 (its numba implementation) in every case:
+
+    * a NaN observation gives NaN;
+    * NaN members are ignored, with their weights; an ensemble with no non-NaN member
+      gives NaN;
+    * a negative or NaN weight on a non-NaN member gives NaN; weights are normalised by
+      their sum over the non-NaN members (a zero sum gives NaN);
+    * infinite members or observations give inf or NaN as properscoring does.
+
+    Without weights this equals ``mean|X - y| - 0.5 mean|X - X'|`` over the members.
+    """
+    o = _as_float(obs, "obs")
+    x = _as_float(members, "members")
+    if x.ndim == 0:
+        raise ValueError("members must have an ensemble axis (ndim >= 1); for a point forecast use abs(obs - x)")
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} is out of range for members with shape {x.shape}")
+    axis = int(axis) % x.ndim
+    w = None
+    if weights is not None:
+        w = _as_float(weights, "weights")
+        try:
+            w = np.broadcast_to(w, x.shape)
+        except ValueError:
+            raise ValueError(
+                f"weights with shape {w.shape} do not broadcast to members with shape {x.shape}; "
+                "give one weight per member, in the members' layout"
+            ) from None
+        w = np.moveaxis(w, axis, -1)
+    x = np.moveaxis(x, axis, -1)
+    m = x.shape[-1]
+    if m == 0:
+        raise ValueError(f"the ensemble axis (axis={axis}) is empty; an ensemble needs at least one member")
+    batch = _broadcast({"obs": o.shape, "members (without the ensemble axis)": x.shape[:-1]})
+    if len(batch) + 1 > _MAX_DIM:
+        raise ValueError(f"at most {_MAX_DIM - 1} batch dimensions are supported, got batch shape {batch}")
+    out = np.empty(batch, dtype=np.float64)
+    xb = np.broadcast_to(x, batch + (m,))
+    wb = None if w is None else np.broadcast_to(w, batch + (m,))
+    cpu().crps_ensemble(np.broadcast_to(o, batch), xb, wb, out, resolve_threads(threads))
+    return _result(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Volume CRPS (multi-rater volumes)
+
+VOLUME_CONVENTIONS = ("gaussian", "ensemble", "curvas2024")
+
+# scipy.special.ndtri(0.01) and ndtri(0.99): the challenge tabulates the Normal CDF between
+# its 1st and 99th percentiles, computed by scipy.stats.norm.ppf as ndtri(q) * sigma + mu.
+_Z01 = -2.3263478740408408
+_Z99 = 2.3263478740408408
+_N_NODES = 100
+
+
+def _ndtr(z: np.ndarray) -> np.ndarray:
+    from math import erfc, sqrt
+
+    return np.array([0.5 * erfc(-float(t) / sqrt(2.0)) for t in z])
+
+
+def curvas2024_volume_crps(volume: float, mu: float, sigma: float, integration: str = "exact") -> float:
+    """CRPS of the CURVAS 2024 evaluation for one organ, computed exactly.
+
+    The challenge (SYCAI-Technologies/curvas-challenge, CURVAS_2024/evaluation_metrics)
+    scores a predicted volume v against the raters' volumes as follows:
+
+    1. mu = mean of the rater volumes, sigma = their *population* standard deviation
+       (``np.std``, ddof=0);
+    2. the CDF of N(mu, sigma^2) is tabulated at 100 equispaced nodes between its 1st and
+       99th percentiles and interpolated linearly in between; it is 0 below the first node
+       and 1 above the last (``interp1d(..., fill_value=(0, 1))``), so it jumps from 0 to
+       ~0.01 and from ~0.99 to 1;
+    3. CRPS = integral over [mu - 3 sigma, mu + 3 sigma] only of (F(t) - H(t - v))^2 dt,
+       with the Heaviside step H(0) = 1/2 (``0.5 * (sign + 1)``), evaluated by the
+       challenge with ``scipy.integrate.quad``.
+
+    ``integration="exact"`` (default) evaluates that integral exactly, piece by piece: F
+    is linear between nodes and H is constant on either side of v (the single point where
+    H = 1/2 has no weight), so each piece is the integral of a squared linear function.
+    The challenge's own ``quad`` call (default limits, no breakpoints) does not resolve
+    the 100 kinks and two jumps of F and misses this value by up to ~2 % (seen over 300
+    random cases, with IntegrationWarnings); ``integration="quad"`` repeats that call
+    (needs scipy), error included, to reproduce the challenge's published numbers to the
+    last digits.
+    Because the range stops at mu +- 3 sigma, the score saturates for predictions far
+    outside it.
+
+    sigma = 0 (every rater gives the same volume): the range mu +- 3 sigma is empty and the
+    challenge's score is 0 for any prediction; this function returns 0.0 likewise, without
+    warnings (``convention="gaussian"`` gives the proper limit |v - mu| instead).
+    """
+    v, mu, sigma = float(volume), float(mu), float(sigma)
+    if not (np.isfinite(v) and np.isfinite(mu) and np.isfinite(sigma)):
+        raise ValueError(f"volume, mu and sigma must be finite, got {v}, {mu}, {sigma}")
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if integration not in ("exact", "quad"):
+        raise ValueError(f"integration must be 'exact' or 'quad', got {integration!r}")
+    if sigma == 0.0:
+        return 0.0
+    lo, hi = mu - 3.0 * sigma, mu + 3.0 * sigma
+    x = np.linspace(_Z01 * sigma + mu, _Z99 * sigma + mu, _N_NODES)
+    f = _ndtr((x - mu) / sigma)
+    if integration == "quad":
+        return _curvas2024_quad(v, lo, hi, x, f)
+    # knots: integration limits, nodes, and v where it falls inside
+    knots = np.concatenate(([lo, hi], x, [v] if lo < v < hi else []))
+    knots = np.unique(knots[(knots >= lo) & (knots <= hi)])
+    a, b = knots[:-1], knots[1:]
+    keep = b > a
+    a, b = a[keep], b[keep]
+    mid = 0.5 * (a + b)
+    # F on each piece [a, b]: linear between the nodes that bracket its midpoint
+    j = np.clip(np.searchsorted(x, mid, side="right") - 1, 0, _N_NODES - 2)
+    slope = (f[j + 1] - f[j]) / (x[j + 1] - x[j])
+    inside = (mid > x[0]) & (mid < x[-1])
+    fa = np.where(inside, f[j] + slope * (a - x[j]), np.where(mid < x[0], 0.0, 1.0))
+    fb = np.where(inside, f[j] + slope * (b - x[j]), np.where(mid < x[0], 0.0, 1.0))
+    h = (mid > v).astype(np.float64)
+    ga, gb = fa - h, fb - h
+    return float(np.sum((b - a) * (ga * ga + ga * gb + gb * gb) / 3.0))
+
+
+def _curvas2024_quad(v, lo, hi, x, f):
+    """The challenge's adaptive quadrature of the same integrand (scipy's QUADPACK qags
+    with its default tolerances and 50 subintervals, no breakpoints)."""
+    import warnings
+
+    try:
+        from scipy.integrate import IntegrationWarning, quad
+    except ImportError:  # pragma: no cover - scipy is in the test extra
+        raise ImportError("integration='quad' needs scipy (pip install scipy)") from None
+
+    def integrand(t):
+        if t < x[0]:
+            cdf = 0.0
+        elif t > x[-1]:
+            cdf = 1.0
+        else:
+            cdf = float(np.interp(t, x, f))
+        h = 0.5 * (np.sign(t - v) + 1.0)
+        return (cdf - h) ** 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntegrationWarning)
+        val, _ = quad(integrand, lo, hi)
+    return float(val)
+
+
+def _volume_score(pred_volume: float, rater_volumes: np.ndarray, convention: str, integration="exact") -> float:
+    vols = np.asarray(rater_volumes, dtype=np.float64)
+    mu = float(np.mean(vols))
+    sigma = float(np.std(vols))  # population sigma (ddof=0), as the challenge
+    if convention == "gaussian":
+        return crps_gaussian(pred_volume, mu, sigma, threads=1)
+    if convention == "ensemble":
+        return crps_ensemble(pred_volume, vols, threads=1)
+    return curvas2024_volume_crps(pred_volume, mu, sigma, integration)
+
+
+def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=None):
+    """Predicted and rater volumes per label: (single, {key: (pred_volume, rater_volumes)})."""
+    from . import _raters as R
+    from ._validate import check_spacing
+
+    if unit not in ("mm3", "ml"):
+        raise ValueError(f"unit must be 'mm3' or 'ml', got {unit!r}")
+    maps, is_mask = R.as_raters(raters)
+    p = R.as_prob(prob)
+    single, regions = R.prob_regions(p, maps[0].shape, is_mask, labels)
+    sp = check_spacing(spacing, maps[0].ndim)
+    scale = float(np.prod(sp)) / (1000.0 if unit == "ml" else 1.0)
+    counts = R.region_counts(maps, regions, is_mask, resolve_threads(threads))
+    out = {}
+    for i, (key, ch, _) in enumerate(regions):
+        pred = float(np.sum(ch, dtype=np.float64)) * scale
+        out[key] = (pred, counts[:, i].astype(np.float64) * scale)
+    return single, out
+
+
+def volume_crps(prob, raters, spacing=None, convention="gaussian", unit="mm3", labels=None, integration="exact",
+                threads=None):
+    """CRPS of a predicted organ volume against the distribution of the raters' volumes.
+
+    ``prob``: probabilities in [0, 1], shaped like one rater (one map, P(foreground)) or
+    ``(C, *rater shape)`` with one channel per label (``labels=`` in channel order,
+    default 1..C; no background channel).  ``raters``: K bool masks or integer label maps
+    (a list, or one array stacked on axis 0).  ``spacing`` in mm (None: 1 per axis).
+
+    * predicted volume v = sum of the probabilities x voxel volume;
+    * rater volumes V_k = voxel count of the label in rater k x voxel volume;
+    * volumes in mm^3, or millilitres with ``unit="ml"`` (the CRPS has the same unit).
+
+    ``convention``:
+
+    * ``"gaussian"`` (default): the raters define N(mean V, population sigma of V); the
+      closed-form CRPS (see :func:`crps_gaussian`).  sigma = 0 gives |v - mean V|.
+    * ``"ensemble"``: the raters' volumes as an equally weighted ensemble, exact CRPS
+      ``mean|V - v| - 0.5 mean|V - V'|`` (see :func:`crps_ensemble`).
+    * ``"curvas2024"``: the CURVAS 2024 challenge's own computation, quirks included
+      (tabulated CDF between the 1st and 99th percentiles, integral limited to
+      mu +- 3 sigma, sigma = 0 gives 0): see :func:`curvas2024_volume_crps`.  Its
+      integral is exact by default; ``integration="quad"`` repeats the challenge's
+      adaptive quadrature, error included (scipy needed).
+
+    Returns a float for a single map, else ``{label: float}``.
+    """
+    if convention not in VOLUME_CONVENTIONS:
+        raise ValueError(f"convention must be one of {VOLUME_CONVENTIONS}, got {convention!r}")
+    single, details = volume_details(prob, raters, spacing, unit, labels, threads)
+    out = {k: _volume_score(v, vols, convention, integration) for k, (v, vols) in details.items()}
+    return next(iter(out.values())) if single else out

@@ -1,0 +1,930 @@
+"""`score_dataset`: score every case of a test set, the engine behind `segscore score`.
+
+Pipeline (one case = one unit of work, everywhere):
+
+    pair files by case id  ->  load (read + decode, loader threads, bounded read-ahead)
+      ->  score (a list of per-case *scorers*; the first calls ss.evaluate, the
+          backend-dispatching entry point)  ->  journal (one JSON line per case,
+          flush + fsync)  ->  at the end: table, errors, summary, plots, report
+          (all derived from the journal, written atomically).
+
+The journal ``<stem>.journal.jsonl`` next to the output is the single source
+of truth: a case's line is complete or absent, so a crash or Ctrl-C loses no
+finished case, and ``resume=True`` skips the cases it holds.  The final tables
+are sorted by case id, so the serial run, a resumed run and a Dask run write
+identical files.
+
+A scorer is any callable ``scorer(case: LoadedCase, cfg: Config) -> ScorerOutput``
+(picklable when Dask is used).  Calibration and multi-rater scorers plug in
+through the same list (``scorers=``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+
+import numpy as np
+
+from .io import CaseError, Image, check_geometry, read_image, scan
+
+JOURNAL_VERSION = 1
+
+
+# ====================================================================== configuration
+@dataclass
+class CaseSpec:
+    """Where one case's files are (None: missing)."""
+
+    case: str
+    pred: str | None
+    ref: str | None
+    raters: dict = field(default_factory=dict)  # name -> path | None
+    probs: str | None = None
+    problem: str | None = None  # a pairing problem found while scanning
+
+
+@dataclass
+class Config:
+    """Everything a worker needs to score a case (picklable)."""
+
+    labels: object = None
+    metrics: object = None
+    tolerance: float | None = None
+    convention: str = "segscore"
+    empty: object = None
+    ignore_label: int | None = None
+    threads: int | None = None
+    device: str | None = None
+    geometry_tolerance: float = 1e-3
+    check_affine: bool = True
+    n_bins: int = 15
+    has_raters: bool = False
+    has_probs: bool = False
+    scorers: list = field(default_factory=list)
+
+    def fingerprint(self) -> dict:
+        """The options that change the numbers (a resumed run must use the same)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("threads", "scorers")}
+        d["scorers"] = [getattr(s, "name", type(s).__name__) for s in self.scorers]
+        return json.loads(json.dumps(d, default=str))
+
+
+@dataclass
+class LoadedCase:
+    case: str
+    pred: Image
+    ref: Image
+    raters: dict = field(default_factory=dict)  # name -> Image
+    probs: Image | None = None
+
+    @property
+    def spacing(self):
+        return self.ref.spacing
+
+
+@dataclass
+class ScorerOutput:
+    """A scorer's contribution: ``rows[(reference, label)] = {column: value}`` and
+    ``extras`` (JSON-able, merged across cases in case-id order, e.g. calibration bin sums)."""
+
+    rows: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+
+# ====================================================================== pairing
+def _rater_names(raters) -> dict:
+    if raters is None:
+        return {}
+    if isinstance(raters, dict):
+        return {str(k): os.fspath(v) for k, v in raters.items()}
+    names = {}
+    for i, d in enumerate(raters):
+        d = os.fspath(d)
+        base = os.path.basename(os.path.normpath(d)) or f"rater{i + 1}"
+        name = base if base not in names and base != "ref" else f"{base}_{i + 1}"
+        names[name] = d
+    return names
+
+
+def pair_cases(pred_dir, ref_dir, raters=None, probs_dir=None, cases=None) -> list:
+    """CaseSpecs for every case id found in the prediction or reference folder, sorted by id."""
+    preds, dup_p = scan(pred_dir)
+    refs, dup_r = scan(ref_dir)
+    rater_maps = {name: scan(d) for name, d in _rater_names(raters).items()}
+    probs = scan(probs_dir) if probs_dir is not None else None
+    problems = {}
+    for cid, why in dup_p:
+        problems[cid] = f"prediction folder: {why}"
+    for cid, why in dup_r:
+        problems[cid] = f"reference folder: {why}"
+    ids = sorted(set(preds) | set(refs) | set(problems))
+    if cases is not None:
+        keep = set(cases)
+        ids = [c for c in ids if c in keep]
+    out = []
+    for cid in ids:
+        spec = CaseSpec(cid, preds.get(cid), refs.get(cid), problem=problems.get(cid))
+        for name, (found, dups) in rater_maps.items():
+            spec.raters[name] = found.get(cid)
+            if any(c == cid for c, _ in dups):
+                spec.problem = f"rater {name}: several files for this case"
+        if probs is not None:
+            spec.probs = probs[0].get(cid)
+            if any(c == cid for c, _ in probs[1]):
+                spec.problem = "probability folder: several files for this case"
+        out.append(spec)
+    return out
+
+
+# ====================================================================== loading
+def load_case(spec: CaseSpec, cfg: Config) -> LoadedCase:
+    """Read and check every file of a case; raises CaseError with the reason."""
+    if spec.problem:
+        raise CaseError("missing", spec.problem)
+    if spec.pred is None:
+        raise CaseError("missing", "no prediction file for this case", spec.ref)
+    if spec.ref is None:
+        raise CaseError("missing", "no reference file for this case", spec.pred)
+    for name, p in spec.raters.items():
+        if p is None:
+            raise CaseError("missing", f"no file for this case from rater {name!r}")
+    if cfg.has_probs and spec.probs is None:
+        raise CaseError("missing", "no probability file for this case")
+    ref = read_image(spec.ref, "label")
+    pred = read_image(spec.pred, "label")
+    check_geometry(ref, pred, "prediction", cfg.geometry_tolerance, cfg.check_affine)
+    raters = {}
+    for name, p in spec.raters.items():
+        raters[name] = read_image(p, "label")
+        check_geometry(ref, raters[name], f"rater {name}", cfg.geometry_tolerance, cfg.check_affine)
+    probs = None
+    if spec.probs is not None:
+        probs = read_image(spec.probs, "prob")
+        check_geometry(ref, probs, "probabilities", cfg.geometry_tolerance, cfg.check_affine, spatial_only=True)
+    return LoadedCase(spec.case, pred, ref, raters, probs)
+
+
+# ====================================================================== value checks
+def _allowed_values(cfg: Config):
+    """Label values a map may hold when a label map was given (None: any)."""
+    if cfg.labels is None:
+        return None
+    from ._case import _parse_labels
+
+    regions = _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
+    allowed = {0}
+    for mem in regions.values():
+        allowed.update(mem)
+    if cfg.ignore_label is not None:
+        allowed.add(int(cfg.ignore_label))
+    return allowed
+
+
+def check_label_values(arr: np.ndarray, allowed, what: str, path=None) -> None:
+    """CaseError("values") when `arr` holds a value outside `allowed` (or a negative one)."""
+    if arr.size == 0:
+        return
+    if arr.dtype == np.bool_:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0:
+        raise CaseError("values", f"{what} holds negative label {lo}", path)
+    if allowed is None:
+        return
+    top = max(allowed)
+    if hi > top:
+        raise CaseError("values", f"{what} holds label {hi}, not in the label map (known: {_short(allowed)})", path)
+    if len(allowed) == top + 1:  # contiguous 0..top: min/max was enough
+        return
+    bad = sorted(_present(arr) - allowed)
+    if bad:
+        raise CaseError("values", f"{what} holds label {bad[0]}, not in the label map (known: {_short(allowed)})",
+                        path)
+
+
+def _short(values) -> str:
+    v = sorted(values)
+    if len(v) > 12:
+        return ", ".join(map(str, v[:10])) + f", ... ({len(v)} values)"
+    return ", ".join(map(str, v))
+
+
+# ====================================================================== scorers
+def _key(label):
+    if isinstance(label, tuple):
+        return str(label)
+    if isinstance(label, (np.integer,)):
+        return int(label)
+    return label
+
+
+def _evaluate_kwargs(cfg: Config, spacing) -> dict:
+    kw = dict(spacing=spacing, labels=cfg.labels, metrics=_metric_list(cfg), tolerance=cfg.tolerance,
+              convention=cfg.convention, empty=cfg.empty, ignore_label=cfg.ignore_label, threads=cfg.threads)
+    dev = _auto_device() if cfg.device in (None, "auto") else cfg.device
+    if dev is not None:
+        if _evaluate_has_device():
+            kw["device"] = dev
+        elif dev != "cpu":
+            raise CaseError("compute", f"device={dev!r} requested but this segscore build's evaluate() has no "
+                            "device= option (see segscore.backends())")
+    return kw
+
+
+_HAS_DEVICE = None
+_AUTO_DEVICE: list = []
+
+
+def _auto_device():
+    """The device a dataset is scored on when none is named: a usable GPU backend (compiled CUDA
+    first, then CuPy), else None (the CPU).  Resolved once per process (each Dask worker has its own)."""
+    if not _AUTO_DEVICE:
+        dev = None
+        try:
+            from ._backend import backends
+
+            b = backends()
+            for name in ("cuda", "cupy"):
+                if b.get(name, {}).get("usable"):
+                    dev = name
+                    break
+        except Exception:
+            dev = None
+        _AUTO_DEVICE.append(dev)
+    return _AUTO_DEVICE[0]
+
+
+def _evaluate_has_device() -> bool:
+    global _HAS_DEVICE
+    if _HAS_DEVICE is None:
+        import inspect
+
+        from .evaluate import evaluate
+
+        _HAS_DEVICE = "device" in inspect.signature(evaluate).parameters
+    return _HAS_DEVICE
+
+
+def _metric_list(cfg: Config):
+    """The user's metrics plus the confusion counts (the summary counts empty masks with them, nnU-Net's
+    summary.json reports them)."""
+    if cfg.metrics is None:
+        return None
+    m = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
+    for c in ("tp", "fp", "fn", "tn"):
+        if c not in m:
+            m.append(c)
+    return m
+
+
+def _rows_of(result, reference: str) -> dict:
+    return {(reference, _key(k)): dict(v) for k, v in result.to_dict().items()}
+
+
+class MetricsScorer:
+    """Overlap and surface metrics of the prediction against the reference (and each rater)."""
+
+    name = "metrics"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        from .evaluate import evaluate
+
+        out = ScorerOutput()
+        kw = _evaluate_kwargs(cfg, case.spacing)
+        res = evaluate(case.pred.array, case.ref.array, **kw)
+        out.rows.update(_rows_of(res, "ref"))
+        out.meta["device"] = res.meta.get("device", "cpu")
+        out.meta["threads"] = res.meta.get("threads")
+        for name, img in case.raters.items():
+            out.rows.update(_rows_of(evaluate(case.pred.array, img.array, **kw), name))
+        return out
+
+
+class RaterScorer:
+    """Multi-rater columns on the reference rows: ``consensus_dice`` (CURVAS 2024: the prediction
+    against the voxels every rater marks, dissensus voxels ignored) and, with probabilities,
+    ``vol_crps_ml`` (CRPS of the predicted volume against the raters' volumes, Gaussian) and
+    ``soft_dice`` (against the rater-mean map).  Uses segscore.multirater / segscore.crps when
+    present; the consensus Dice falls back on ss.evaluate with dissensus voxels ignored."""
+
+    name = "raters"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        import segscore
+
+        out = ScorerOutput()
+        if not case.raters:
+            return out
+        arrays = [img.array for img in case.raters.values()]
+        regions = _regions(cfg, case, extra=arrays)
+        cdice = getattr(segscore, "consensus_dice", None)
+        if cdice is not None:
+            vals = cdice(case.pred.array, arrays, labels=_labels_arg(regions), empty=cfg.empty, threads=cfg.threads)
+        else:
+            vals = _consensus_dice_fallback(case, arrays, regions, cfg)
+        for k, v in vals.items():
+            out.rows.setdefault(("ref", _key(k)), {})["consensus_dice"] = float(v)
+        if case.probs is not None:
+            vcrps = getattr(segscore, "volume_crps", None)
+            sdice = getattr(segscore, "soft_dice", None)
+            for key, members in regions.items():
+                pk = _prob_of(case.probs, members)
+                if pk is None:
+                    continue
+                lab = members[0] if len(members) == 1 else tuple(members)
+                row = out.rows.setdefault(("ref", _key(key)), {})
+                if vcrps is not None:
+                    row["vol_crps_ml"] = float(vcrps(pk, arrays, spacing=case.spacing, unit="ml", labels=lab,
+                                                     threads=cfg.threads))
+                if sdice is not None:
+                    row["soft_dice"] = float(sdice(pk, arrays, labels=lab, threads=cfg.threads))
+        return out
+
+
+def _labels_arg(regions: dict) -> dict:
+    return {k: (m if len(m) > 1 else m[0]) for k, m in regions.items()}
+
+
+def _consensus_dice_fallback(case, arrays, regions, cfg) -> dict:
+    from .evaluate import evaluate
+
+    first = arrays[0]
+    agree = np.ones(first.shape, dtype=bool)
+    for a in arrays[1:]:
+        agree &= a == first
+    ign = _free_label(cfg, arrays + [case.pred.array])
+    dtype = np.int32 if first.dtype.itemsize >= 4 or ign > 65535 else np.uint16
+    cons = np.where(agree, first.astype(dtype, copy=False), dtype(ign))
+    res = evaluate(case.pred.array, cons, spacing=case.spacing, labels=_labels_arg(regions), metrics=["dice"],
+                   convention=cfg.convention, empty=cfg.empty, ignore_label=ign, threads=cfg.threads)
+    return {k: v["dice"] for k, v in res.to_dict().items()}
+
+
+def _prob_of(probs: Image, members):
+    """P(region) from a (x, y, z, C) map (channel c = label c) or a (x, y, z) map (= P(label 1))."""
+    p = probs.array
+    if p.ndim == 3:
+        return p if tuple(members) == (1,) else None
+    if max(members) >= p.shape[3]:
+        raise CaseError("values", f"label {max(members)} needs channel {max(members)} but the probability map has "
+                        f"{p.shape[3]} channels (channel c = label c, channel 0 background)", probs.path)
+    if len(members) == 1:
+        return p[..., members[0]]
+    out = p[..., members[0]].copy()
+    for m in members[1:]:
+        out += p[..., m]
+    return np.minimum(out, 1, out=out)
+
+
+def _free_label(cfg, arrays) -> int:
+    top = 0
+    for a in arrays:
+        if a.size and a.dtype != np.bool_:
+            top = max(top, int(a.max()))
+    if cfg.ignore_label is not None:
+        top = max(top, int(cfg.ignore_label))
+    return top + 1
+
+
+class ProbabilityScorer:
+    """Calibration of probability maps: per label (one-vs-rest) ECE, Brier score and the
+    probabilistic volume; the top-label reliability bin sums go to ``extras`` for the
+    dataset-level reliability diagram.  Uses ss.ece when the calibration module provides it,
+    a numpy binning (uniform bins (l, u], p = 0 in the first) otherwise.
+
+    A probability file is (x, y, z, C) with channel c = label value c (channel 0 background),
+    or (x, y, z) = P(label 1)."""
+
+    name = "probabilities"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        out = ScorerOutput()
+        if case.probs is None:
+            return out
+        p = case.probs.array
+        lo, hi = float(p.min()), float(p.max())
+        if math.isnan(lo) or math.isnan(hi) or math.isinf(lo) or math.isinf(hi):
+            raise CaseError("values", "probability map holds NaN or infinite values", case.probs.path)
+        if lo < 0 or hi > 1:
+            raise CaseError("values", f"probabilities must lie in [0, 1], found {lo:g}..{hi:g}", case.probs.path)
+        ref = case.ref.array
+        voxel_ml = float(np.prod(case.spacing)) / 1000.0
+        for key, members in _regions(cfg, case).items():
+            pk = _prob_of(case.probs, members)
+            if pk is None:
+                continue
+            target = np.isin(ref, members) if len(members) > 1 else ref == members[0]
+            row = out.rows.setdefault(("ref", _key(key)), {})
+            row["ece"] = _ece(pk, target, cfg.n_bins)
+            d = np.subtract(pk, target, dtype=np.float32)
+            row["brier"] = float(np.sum(np.square(d, out=d), dtype=np.float64)) / max(d.size, 1)
+            row["vol_prob_ml"] = float(np.sum(pk, dtype=np.float64)) * voxel_ml
+        out.extras["reliability"] = _top_label_bins(p, ref, cfg.n_bins)
+        return out
+
+
+def _present(a: np.ndarray) -> set:
+    """Label values present in `a` (bincount for 8/16-bit unsigned types: much faster than np.unique)."""
+    if a.size == 0:
+        return set()
+    flat = a.reshape(-1, order="A")
+    if a.dtype == np.bool_:
+        return {int(v) for v in np.flatnonzero(np.bincount(flat.view(np.uint8)))}
+    if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+        return {int(v) for v in np.flatnonzero(np.bincount(flat))}
+    return {int(v) for v in np.unique(flat)}
+
+
+def _regions(cfg, case, extra=()) -> dict:
+    if cfg.labels is None:
+        vals = set()
+        for a in (case.ref.array, case.pred.array, *extra):
+            vals |= _present(a)
+        return {v: (v,) for v in sorted(vals) if v != 0 and v != cfg.ignore_label}
+    from ._case import _parse_labels
+
+    return _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
+
+
+def _ece(prob, target, n_bins) -> float:
+    import segscore
+
+    fn = getattr(segscore, "ece", None)
+    if fn is not None:
+        return float(fn(prob, target, n_bins=n_bins))
+    b = _bins(prob, target, n_bins)
+    n = b["count"].sum()
+    return float(np.abs(b["conf"] - b["acc"]).sum() / n) if n else math.nan
+
+
+def _bins(conf, hit, n_bins) -> dict:
+    """count, sum of confidence and number of hits per uniform bin (l, u] (p = 0 in the first bin)."""
+    c = conf.reshape(-1, order="A")
+    idx = np.ceil(c * np.float32(n_bins)).astype(np.intp)
+    idx -= 1
+    np.clip(idx, 0, n_bins - 1, out=idx)
+    return {"count": np.bincount(idx, minlength=n_bins).astype(np.float64),
+            "conf": np.bincount(idx, weights=c, minlength=n_bins),
+            "acc": np.bincount(idx[hit.reshape(-1, order="A")], minlength=n_bins).astype(np.float64)}
+
+
+def _top_label_bins(p, ref, n_bins) -> dict:
+    import segscore
+
+    rel_fn = getattr(segscore, "reliability", None)
+    if rel_fn is not None:  # the calibration module's one-pass binning
+        rel = rel_fn(p, ref, n_bins=n_bins, class_axis=3) if p.ndim == 4 else rel_fn(p, ref == 1, n_bins=n_bins)
+        return {"n_bins": n_bins, "count": np.asarray(rel.count, np.float64).tolist(),
+                "conf": np.asarray(rel.sum_confidence, np.float64).tolist(),
+                "acc": np.asarray(rel.correct, np.float64).tolist(),
+                "edges": np.asarray(rel.edges, np.float64).tolist()}
+    if p.ndim == 4:
+        conf = p[..., 0].copy()
+        pred = np.zeros(conf.shape, dtype=np.int32, order="F")
+        for c in range(1, p.shape[3]):
+            better = p[..., c] > conf
+            conf[better] = p[..., c][better]
+            pred[better] = c
+    else:
+        conf = np.maximum(p, 1 - p)
+        pred = (p > 0.5).astype(np.int32)
+    b = _bins(conf, pred == ref, n_bins)
+    return {"n_bins": n_bins, "count": b["count"].tolist(), "conf": b["conf"].tolist(), "acc": b["acc"].tolist()}
+
+
+def default_scorers(cfg: Config) -> list:
+    s = [MetricsScorer()]
+    if cfg.has_raters:
+        s.append(RaterScorer())
+    if cfg.has_probs:
+        s.append(ProbabilityScorer())
+    return s
+
+
+# ====================================================================== one case
+def score_case(case: LoadedCase, cfg: Config) -> dict:
+    """Run every scorer on a loaded case; returns the journal record."""
+    allowed = _allowed_values(cfg)
+    check_label_values(case.pred.array, allowed, "prediction", case.pred.path)
+    check_label_values(case.ref.array, allowed, "reference", case.ref.path)
+    for name, img in case.raters.items():
+        check_label_values(img.array, allowed, f"rater {name}", img.path)
+    t0 = time.perf_counter()
+    rows: dict = {}
+    extras: dict = {}
+    meta: dict = {}
+    for scorer in (cfg.scorers or default_scorers(cfg)):
+        try:
+            o = scorer(case, cfg)
+        except CaseError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise CaseError("values" if "label" in str(exc) or "dtype" in str(exc) else "compute",
+                            f"{getattr(scorer, 'name', type(scorer).__name__)}: {exc}") from None
+        for k, v in o.rows.items():
+            rows.setdefault(k, {}).update(v)
+        extras.update(o.extras)
+        meta.update(o.meta)
+    compute_s = time.perf_counter() - t0
+    files = [case.pred, case.ref, *case.raters.values()] + ([case.probs] if case.probs is not None else [])
+    meta.update({
+        "shape": list(case.ref.array.shape), "spacing": list(case.spacing),
+        "read_s": sum(f.read_s for f in files), "decode_s": sum(f.decode_s for f in files),
+        "compute_s": compute_s,
+    })
+    out_rows = []
+    for (reference, label), vals in rows.items():
+        out_rows.append({"reference": reference, "label": label, **vals})
+    return {"case": case.case, "status": "ok", "rows": out_rows, "extras": extras, "meta": meta}
+
+
+def error_record(case: str, exc: BaseException, spec: CaseSpec | None = None) -> dict:
+    if isinstance(exc, CaseError):
+        stage, reason, file = exc.stage, exc.reason, exc.file
+    else:
+        stage, reason, file = "compute", f"{type(exc).__name__}: {exc}", None
+    return {"case": case, "status": "error", "stage": stage, "file": file, "reason": reason}
+
+
+def run_case(spec: CaseSpec, cfg: Config) -> dict:
+    """Load and score one case, never raising: the unit of work sent to Dask workers."""
+    try:
+        t0 = time.perf_counter()
+        loaded = load_case(spec, cfg)
+        t1 = time.perf_counter()
+        rec = score_case(loaded, cfg)
+        rec["meta"]["load_s"] = t1 - t0
+        return rec
+    except MemoryError as exc:
+        return error_record(spec.case, CaseError("compute", f"out of memory ({exc})"))
+    except Exception as exc:
+        return error_record(spec.case, exc, spec)
+
+
+# ====================================================================== journal
+class Journal:
+    """Append-only JSON-lines file: a header line, then one line per finished (or failed) case,
+    each flushed and fsynced before the next case is reported done."""
+
+    def __init__(self, path: str, header: dict, resume: bool):
+        self.path = path
+        self.records: dict = {}
+        self.lock = threading.Lock()
+        if resume and os.path.exists(path):
+            old_header, self.records, good_bytes = read_journal(path)
+            if old_header is not None and old_header.get("config") != header.get("config"):
+                diff = sorted(k for k in set(old_header.get("config", {})) | set(header["config"])
+                              if old_header.get("config", {}).get(k) != header["config"].get(k))
+                raise ValueError(f"cannot resume: {path} was written with different options ({', '.join(diff)}); "
+                                 "rerun without --resume to start over")
+            with open(path, "r+b") as f:  # drop a line cut by a crash
+                f.truncate(good_bytes)
+            self.f = open(path, "ab")
+            if old_header is None:
+                self._write(header)
+        else:
+            self.f = open(path, "wb")
+            self._write(header)
+
+    def done(self) -> set:
+        return {c for c, r in self.records.items() if r.get("status") == "ok"}
+
+    def _write(self, obj) -> None:
+        line = json.dumps(obj, ensure_ascii=False, allow_nan=True, separators=(",", ":")) + "\n"
+        self.f.write(line.encode("utf-8"))
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def append(self, record: dict) -> None:
+        with self.lock:
+            self._write(record)
+            self.records[record["case"]] = record
+
+    def close(self):
+        self.f.close()
+
+
+def read_journal(path: str):
+    """(header, {case: last record}, byte length of the complete lines)."""
+    header = None
+    records: dict = {}
+    good = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break  # a line cut by a crash: dropped
+        line = data[pos:nl]
+        pos = nl + 1
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        good = pos
+        if "segscore_journal" in obj:
+            header = obj
+        elif "case" in obj:
+            prev = records.get(obj["case"])
+            if prev is None or prev.get("status") != "ok" or obj.get("status") == "ok":
+                records[obj["case"]] = obj
+    return header, records, good if good else (len(data) if data.endswith(b"\n") else 0)
+
+
+# ====================================================================== execution
+def _local_records(specs, cfg, workers, prefetch, stop):
+    """Load ahead on `workers` threads (at most `prefetch` cases in memory), score in this thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def load(spec):
+        t0 = time.perf_counter()
+        try:
+            return load_case(spec, cfg), None, time.perf_counter() - t0
+        except Exception as exc:  # recorded, the run goes on
+            return None, exc, time.perf_counter() - t0
+
+    ex = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segscore-load")
+    try:
+        it = iter(specs)
+        pending = deque((s, ex.submit(load, s)) for s in islice(it, prefetch))
+        while pending and not stop.is_set():
+            spec, fut = pending.popleft()
+            loaded, exc, load_s = fut.result()
+            del fut
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, ex.submit(load, nxt)))
+            if exc is not None:
+                yield error_record(spec.case, exc, spec)
+                continue
+            try:
+                rec = score_case(loaded, cfg)
+                rec["meta"]["load_s"] = load_s
+            except MemoryError as e:
+                rec = error_record(spec.case, CaseError("compute", f"out of memory ({e})"))
+            except Exception as e:
+                rec = error_record(spec.case, e, spec)
+            del loaded
+            yield rec
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        # never wait for a loader stuck in a read (a hung network file system): on Ctrl-C the
+        # finished cases are finalised and the process may exit with the thread still blocked
+        ex.shutdown(wait=not stop.is_set(), cancel_futures=True)
+
+
+def _dask_records(specs, cfg, client, window, stop):
+    """Submit at most `window` cases at a time to the Dask cluster; yield records as they finish."""
+    from distributed import as_completed
+
+    it = iter(specs)
+    by_key = {}
+
+    def submit(spec):
+        f = client.submit(run_case, spec, cfg, pure=False)
+        by_key[f.key] = spec
+        return f
+
+    ac = as_completed([submit(s) for s in islice(it, window)])
+    try:
+        for fut in ac:
+            spec = by_key.pop(fut.key)
+            try:
+                rec = fut.result()
+            except Exception as exc:  # a worker died, or the task could not run
+                rec = error_record(spec.case, CaseError("worker", f"{type(exc).__name__}: {exc}"))
+            fut.release()
+            if stop.is_set():
+                yield rec
+                break
+            nxt = next(it, None)
+            if nxt is not None:
+                ac.add(submit(nxt))
+            yield rec
+    finally:
+        for f in list(ac.futures) if hasattr(ac, "futures") else []:
+            try:
+                f.cancel()
+            except Exception:
+                pass
+
+
+class _Dask:
+    """A Dask client for ``scheduler`` (address, "local" or a Client), closed on exit if we made it."""
+
+    def __init__(self, scheduler, workers, threads):
+        self.own = []
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ImportError("Dask scoring needs dask.distributed: pip install 'dask[distributed]'") from None
+        if hasattr(scheduler, "submit"):
+            self.client = scheduler
+        elif scheduler == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
+            self.own.append(cluster)
+            self.client = Client(cluster)
+            self.own.insert(0, self.client)
+        else:
+            self.client = Client(scheduler)
+            self.own.append(self.client)
+
+    def nworkers(self):
+        try:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        except Exception:
+            return 1
+
+    def close(self):
+        for o in self.own:
+            try:
+                o.close()
+            except Exception:
+                pass
+
+
+# ====================================================================== results object
+class DatasetResult:
+    """What `score_dataset` returns: ``table`` (per case, per label), ``errors``, ``summary`` (per
+    label and metric), ``paths`` of the written files, ``timing`` and ``exit_code``."""
+
+    def __init__(self, table, errors, summary, paths, timing, info):
+        self.table = table
+        self.errors = errors
+        self.summary = summary
+        self.paths = paths
+        self.timing = timing
+        self.info = info
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.errors)
+
+    @property
+    def exit_code(self) -> int:
+        if self.info.get("interrupted"):
+            return 130
+        return 3 if self.n_failed else 0
+
+    def __repr__(self):
+        n = self.table["case"].nunique() if len(self.table) else 0
+        return f"DatasetResult({n} cases scored, {self.n_failed} failed, output={self.paths.get('table')!r})"
+
+
+def output_paths(output) -> dict:
+    output = os.fspath(output)
+    d, name = os.path.split(os.path.abspath(output))
+    stem = name
+    for suf in (".parquet", ".csv", ".json", ".jsonl"):
+        if name.lower().endswith(suf):
+            stem = name[: -len(suf)]
+            break
+    p = lambda s: os.path.join(d, stem + s)  # noqa: E731
+    return {"table": os.path.abspath(output), "journal": p(".journal.jsonl"), "errors": p(".errors.csv"),
+            "summary": p(".summary.csv"), "summary_json": p(".summary.json"), "plots": p("_plots"),
+            "report_md": p(".report.md"), "report_html": p(".report.html"), "nnunet": os.path.join(d, "summary.json"),
+            "dir": d, "stem": stem}
+
+
+# ====================================================================== the entry point
+def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet", labels=None, metrics=None,
+                  tolerance=None, convention="segscore", empty=None, ignore_label=None, device=None, threads=None,
+                  workers=None, prefetch=None, resume=False, scheduler=None, seed=0, n_bootstrap=1000,
+                  format=None, plots=True, report=True, progress=None, quiet=False, geometry_tolerance=1e-3,
+                  check_affine=True, n_bins=15, scorers=None, cases=None, log=None) -> DatasetResult:
+    """Score every case of a test set; the engine behind ``segscore score``.
+
+    pred, ref: folders of label maps (.nii.gz, .nii; .nrrd, .mha with SimpleITK), paired by case id
+    (file name without extension and without nnU-Net's ``_0000``).  raters: folders (list, or
+    {name: folder}) of further references; probs: a folder of probability maps ((x, y, z, C),
+    channel c = label c).  Metric options (labels, metrics, tolerance, convention, empty,
+    ignore_label) are those of `ss.evaluate`; `device` is passed to it when it supports one.
+
+    Each case's rows go to ``<stem>.journal.jsonl`` (flushed, fsynced) as soon as they exist;
+    ``resume=True`` skips the cases it already holds.  At the end the table (``output``: .parquet,
+    .csv or .json), ``<stem>.errors.csv``, ``<stem>.summary.csv/.json``, plots and a report are
+    written atomically.  ``scheduler``: a Dask scheduler address, ``"local"`` (a local cluster of
+    `workers` processes) or a ``distributed.Client``.  ``format="nnunet"`` also writes nnU-Net v2's
+    summary.json.  Returns a `DatasetResult` (``exit_code`` 3 when some cases failed).
+    """
+    from . import report as _report
+    from . import summary as _summary
+    from .progress import Progress
+
+    t_start = time.perf_counter()
+    labels_value, ignore_from_map = _summary.load_labels(labels)
+    if ignore_label is None:
+        ignore_label = ignore_from_map
+    cfg = Config(labels=labels_value, metrics=metrics, tolerance=tolerance, convention=convention, empty=empty,
+                 ignore_label=ignore_label, threads=threads, device=device, geometry_tolerance=geometry_tolerance,
+                 check_affine=check_affine, n_bins=n_bins, has_raters=bool(raters), has_probs=probs is not None,
+                 scorers=list(scorers or []))
+    _validate_options(cfg)
+    if format not in (None, "nnunet"):
+        raise ValueError(f"unknown format {format!r}; use 'nnunet' (or None)")
+    paths = output_paths(output)
+    _summary.check_output_format(paths["table"])
+    os.makedirs(paths["dir"], exist_ok=True)
+    specs = pair_cases(pred, ref, raters, probs, cases)
+    header = {"segscore_journal": JOURNAL_VERSION, "config": cfg.fingerprint(),
+              "pred": os.path.abspath(os.fspath(pred)), "ref": os.path.abspath(os.fspath(ref))}
+    journal = Journal(paths["journal"], header, resume)
+    done = journal.done()
+    todo = [s for s in specs if s.case not in done]
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers is None:
+        workers = 2 if scheduler == "local" else max(1, min(4, ncpu))
+    if prefetch is None:
+        prefetch = max(2, workers)
+    log = log or (lambda msg: None if quiet else print(f"segscore: {msg}", file=sys.stderr, flush=True))
+    prog = Progress(len(specs), initial=len(specs) - len(todo), enabled=not quiet if progress is None else progress,
+                    log=log)
+    if resume and done:
+        log(f"resuming: {len(specs) - len(todo)} of {len(specs)} cases already scored in {paths['journal']}")
+    stop = threading.Event()
+    interrupted = False
+    dask = None
+    records = None
+    write_s = 0.0
+    try:
+        if scheduler is not None:
+            if scheduler == "local" and threads is None:
+                cfg.threads = max(1, ncpu // workers)
+            dask = _Dask(scheduler, workers, cfg.threads)
+            window = prefetch if prefetch is not None else 2 * dask.nworkers()
+            records = _dask_records(todo, cfg, dask.client, max(window, dask.nworkers()), stop)
+            mode = f"dask ({scheduler if isinstance(scheduler, str) else 'client'}, {dask.nworkers()} workers)"
+        else:
+            records = _local_records(todo, cfg, workers, prefetch, stop)
+            mode = f"local ({workers} loader threads, {prefetch} cases ahead)"
+        if todo:
+            log(f"scoring {len(todo)} cases: {mode}")
+        for rec in records:
+            t0 = time.perf_counter()
+            journal.append(rec)
+            write_s += time.perf_counter() - t0
+            prog.update(rec)
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+        if records is not None:
+            records.close()
+        log("interrupted: finished cases are kept in the journal; run again with --resume to go on")
+    finally:
+        journal.close()
+        prog.close()
+        if dask is not None:
+            dask.close()
+    # ------------------------------------------------------------------ outputs
+    t0 = time.perf_counter()
+    _, records, _ = read_journal(paths["journal"])
+    order = [s.case for s in specs if s.case in records]
+    records = {c: records[c] for c in order}
+    table, errors, extras = _summary.tables(records, has_raters=cfg.has_raters)
+    summ = _summary.summarize(table, seed=seed, n_bootstrap=n_bootstrap)
+    timing = _summary.timing(records, wall_s=time.perf_counter() - t_start, write_s=write_s)
+    info = {"n_cases": len(specs), "n_scored": int(table["case"].nunique()) if len(table) else 0,
+            "n_failed": len(errors), "interrupted": interrupted, "device": _summary.devices(records),
+            "seed": seed, "n_bootstrap": n_bootstrap, "convention": convention, "pred": os.fspath(pred),
+            "ref": os.fspath(ref), "raters": _rater_names(raters), "probs": None if probs is None else os.fspath(probs),
+            "decompressor": __import__("segscore.io", fromlist=["decompressor"]).decompressor()[0],
+            "mode": "dask" if scheduler is not None else "local", "workers": workers}
+    _summary.write_table(table, paths["table"])
+    _summary.write_errors(errors, paths["errors"])
+    _summary.write_summary(summ, paths["summary"], paths["summary_json"], info, timing, errors)
+    if format == "nnunet":
+        _summary.write_nnunet(table, records, specs, paths["nnunet"], cfg)
+    plot_files = {}
+    if plots:
+        from . import plots as _plots
+
+        plot_files = _plots.make_plots(table, summ, extras, paths["plots"])
+    if report:
+        _report.write_report(paths, table, summ, errors, info, timing, plot_files)
+    timing["output_s"] = time.perf_counter() - t0
+    return DatasetResult(table, errors, summ, paths, timing, info)
+
+
+def _validate_options(cfg: Config) -> None:
+    """Fail before reading any file when an option is wrong (evaluate on a tiny dummy case)."""
+    from .evaluate import evaluate
+
+    dummy = np.zeros((2, 2, 2), np.uint8)
+    kw = _evaluate_kwargs(cfg, (1.0, 1.0, 1.0))
+    try:
+        evaluate(dummy, dummy, **kw)
+    except CaseError as exc:
+        raise ValueError(exc.reason) from None

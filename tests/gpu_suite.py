@@ -1,0 +1,314 @@
+"""GPU-vs-CPU checks shared by tests/gpu/ (a real device: CuPy arrays and
+torch CUDA tensors, compiled module and CuPy path) and
+tests/test_gpu_emulated.py (the sequential CUDA emulation, runs anywhere).
+
+Each check draws random cases, runs the public API on host arrays (the CPU
+path) and on device arrays with ``device=<backend>``, and requires float64
+results within 1e-12 relative (float32 within 1e-6), boundary elements in
+the same order with the same weights, the same weighted-rank percentile
+element, and identical counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import segscore as ss
+from segscore import conventions as _conv
+
+RTOL64 = 1e-12
+RTOL32 = 1e-6
+
+
+class Dev:
+    """How a test moves arrays to a device library and back."""
+
+    def __init__(self, name, backend, up, host, transpose, is_native, negative_strides=True):
+        self.name = name
+        self.backend = backend          # "cuda" (compiled) or "cupy" (NVRTC)
+        self.up = up                    # contiguous numpy -> device array
+        self.host = host                # device array -> numpy
+        self.transpose = transpose      # (x, axes) -> view
+        self.is_native = is_native
+        self.negative_strides = negative_strides
+
+    def __repr__(self):
+        return f"{self.name}/{self.backend}"
+
+
+# ----------------------------------------------------------------------------- case generators
+
+def rand_shape(rng, nd, lo=1, hi=12):
+    return tuple(int(rng.integers(lo, hi + 1)) for _ in range(nd))
+
+
+def rand_spacing(rng, nd):
+    if rng.random() < 0.25:
+        return None
+    return tuple(float(v) for v in np.round(rng.uniform(0.3, 3.0, nd), 3))
+
+
+def blob_labels(rng, shape, nlab, dtype=np.int32, specks=True, labels=None):
+    nd = len(shape)
+    g = np.indices(shape, dtype=float)
+    out = np.zeros(shape, dtype=np.int64)
+    labels = labels if labels is not None else list(range(1, nlab + 1))
+    for lab in labels:
+        c = [rng.uniform(0, n) for n in shape]
+        r = [rng.uniform(1.0, max(1.5, n / 2.5)) for n in shape]
+        m = sum(((g[i] - c[i]) / r[i]) ** 2 for i in range(nd)) <= 1.0
+        out[m] = lab
+        if specks and rng.random() < 0.5:  # a stray voxel far away stretches the box
+            idx = tuple(int(rng.integers(0, n)) for n in shape)
+            out[idx] = lab
+    return out.astype(dtype)
+
+
+def perturb(rng, lab, p=0.15):
+    """A noisy copy: shifted boundary voxels and relabelled specks."""
+    out = lab.copy()
+    nd = lab.ndim
+    ax = int(rng.integers(0, nd))
+    shifted = np.roll(lab, int(rng.integers(-1, 2)), axis=ax)
+    flip = rng.random(lab.shape) < p
+    out[flip] = shifted[flip]
+    if rng.random() < 0.3:
+        labs = np.unique(lab[lab > 0])
+        if len(labs):
+            out[out == labs[0]] = 0  # a label missing from one map
+    return out
+
+
+def layouts(dev):
+    out = ["C", "F", "strided"]
+    if dev.negative_strides:
+        out.append("neg")
+    return out
+
+
+def make_view(dev, a, layout, rng=None):
+    """(host view, device view) of the same values with the requested memory layout."""
+    nd = a.ndim
+    if layout == "C" or nd == 0:
+        return a, dev.up(np.ascontiguousarray(a))
+    if layout == "F":
+        rev = tuple(reversed(range(nd)))
+        base = np.ascontiguousarray(a.transpose(rev))
+        return base.transpose(rev), dev.transpose(dev.up(base), rev)
+    if layout == "strided":
+        big = np.zeros(tuple(2 * n + 1 for n in a.shape), a.dtype)
+        key = tuple(slice(1, 1 + 2 * n, 2) for n in a.shape)
+        big[key] = a
+        return big[key], dev.up(big)[key]
+    if layout == "neg":
+        key = tuple(slice(None, None, -1) for _ in range(nd))
+        base = np.ascontiguousarray(a[key])
+        return base[key], dev.up(base)[key]
+    raise ValueError(layout)
+
+
+def assert_close(got, want, rtol, what=""):
+    got = np.asarray(got)
+    want = np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    if got.size == 0:
+        return
+    inf_g, inf_w = np.isinf(got), np.isinf(want)
+    assert np.array_equal(inf_g, inf_w), f"{what}: inf at different places"
+    fin = ~inf_w
+    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=0, err_msg=what)
+
+
+def assert_scalar(got, want, rtol, what=""):
+    if isinstance(want, float) and math.isnan(want):
+        assert isinstance(got, float) and math.isnan(got), f"{what}: {got} != nan"
+        return
+    if isinstance(want, float) and math.isinf(want):
+        assert got == want, f"{what}: {got} != {want}"
+        return
+    assert got == want or abs(got - want) <= rtol * abs(want), f"{what}: {got!r} != {want!r}"
+
+
+# ----------------------------------------------------------------------------- EDT
+
+def check_edt(dev, rng, nd, dtype, layout, squared=False, in_dtype=None, density=None):
+    shape = rand_shape(rng, nd, 1, 13 if nd <= 3 else 5)
+    dens = density if density is not None else rng.uniform(0.2, 0.97)
+    m = rng.random(shape) < dens
+    if in_dtype is not None:
+        vals = rng.integers(1, 5, shape) * m
+        m = vals.astype(in_dtype)
+        if np.dtype(in_dtype).kind == "f":
+            m[m == 0] = -0.0  # negative zero is a zero
+    h, d = make_view(dev, m, layout)
+    sp = rand_spacing(rng, nd)
+    want = ss.edt(h, spacing=sp, dtype=dtype, squared=squared)
+    got = ss.edt(d, spacing=sp, dtype=dtype, squared=squared, device=dev.backend)
+    assert dev.is_native(got), f"output is {type(got)}, not an array of the input's library"
+    gh = dev.host(got)
+    assert gh.shape == want.shape
+    assert_close(gh, want, RTOL64 if dtype == "float64" else RTOL32, f"edt {shape} {layout} sp={sp}")
+    return gh, want
+
+
+def check_edt_multilabel(dev, rng, nd, dtype, layout, lab_dtype=np.int32):
+    shape = rand_shape(rng, nd, 1, 12)
+    lab = rng.integers(0, 4, shape)
+    if rng.random() < 0.5:  # large runs
+        lab = blob_labels(rng, shape, 3, specks=False)
+    lab = lab.astype(lab_dtype)
+    h, d = make_view(dev, lab, layout)
+    sp = rand_spacing(rng, nd)
+    want = ss.edt_multilabel(h, spacing=sp, dtype=dtype)
+    got = ss.edt_multilabel(d, spacing=sp, dtype=dtype, device=dev.backend)
+    assert dev.is_native(got)
+    assert_close(dev.host(got), want, RTOL64 if dtype == "float64" else RTOL32, f"edt_multilabel {shape} {layout}")
+
+
+# ----------------------------------------------------------------------------- counting pass
+
+def check_stats(dev, rng, nd, layout, big_labels=0, ignore=False, dtypes=(np.int32, np.uint8)):
+    from segscore._case import Case
+
+    shape = rand_shape(rng, nd, 2, 14)
+    labs = [int(v) for v in rng.choice(np.arange(1, 9), size=4, replace=False)]
+    if big_labels:
+        labs = [int(big_labels + v) for v in labs]
+    p = blob_labels(rng, shape, 4, np.int64, labels=labs)
+    r = perturb(rng, p)
+    p = p.astype(dtypes[0] if not big_labels else np.int32)
+    r = r.astype(dtypes[1] if not big_labels else np.int64)
+    ign = int(labs[0]) if ignore else None
+    ph, pd = make_view(dev, p, layout)
+    rh, rd = make_view(dev, r, layout)
+    c = Case(ph, rh, ignore_label=ign)
+    g = Case(pd, rd, ignore_label=ign, device=dev.backend)
+    assert g.device == dev.backend
+    for k in ("pairs", "pred_boxes", "ref_boxes"):
+        np.testing.assert_array_equal(np.asarray(g.stats[k]).reshape(-1), np.asarray(c.stats[k]).reshape(-1), k)
+    for k in ("pred_min", "pred_max", "ref_min", "ref_max", "counted"):
+        assert int(g.stats[k]) == int(c.stats[k]), k
+    assert list(g.regions) == list(c.regions)
+    for k, mem in c.regions.items():
+        assert g.counts(mem) == c.counts(mem)
+        assert g.box(mem) == c.box(mem)
+
+
+# ----------------------------------------------------------------------------- surface distances
+
+def _rank_index(d, w, q):
+    order = np.lexsort((w, d))
+    cum = np.cumsum(w[order]) / np.sum(w[order])
+    return int(order[min(int(np.searchsorted(cum, q / 100.0)), len(d) - 1)])
+
+
+def compare_sd(got, want, rtol=RTOL64, what=""):
+    for (gd, gw), (wd, ww), direction in zip(got.directed, want.directed, ("pred->ref", "ref->pred")):
+        assert_close(gd, wd, rtol, f"{what} {direction} distances")
+        assert_close(gw, ww, rtol, f"{what} {direction} weights")
+        if len(wd) and np.all(np.isfinite(wd)):
+            weighted = want.convention.weighted
+            wg = gw if weighted else np.ones_like(gw)
+            ww_ = ww if weighted else np.ones_like(ww)
+            for q in (50, 95, 99):
+                assert _rank_index(gd, wg, q) == _rank_index(wd, ww_, q), (
+                    f"{what} {direction}: a different percentile element at q={q}")
+    assert got.n_pred_voxels == want.n_pred_voxels and got.n_ref_voxels == want.n_ref_voxels
+    assert got._biou == want._biou, f"{what}: boundary IoU counts {got._biou} != {want._biou}"
+
+
+def surface_case(rng, nd, conv, n_labels=None):
+    shape = rand_shape(rng, nd, 3, 16 if nd < 3 else 12)
+    nlab = n_labels if n_labels is not None else int(rng.integers(1, 5))
+    dtype = [np.int16, np.uint8, np.int32, np.int64, np.uint16][int(rng.integers(0, 5))]
+    p = blob_labels(rng, shape, nlab, np.int64)
+    r = perturb(rng, p)
+    if rng.random() < 0.25:
+        p = p > 0
+        r = r > 0
+    else:
+        p, r = p.astype(dtype), r.astype([np.int32, np.uint8][int(rng.integers(0, 2))])
+    kw = {"spacing": rand_spacing(rng, nd), "convention": conv.name}
+    if conv.defines("biou") and rng.random() < 0.6:
+        kw["biou_width"] = float(rng.choice([0.5, 1.0, 1.5, 2.0]))
+    if conv.name in ("medpy", "panoptica") and rng.random() < 0.5:
+        kw["connectivity"] = int(rng.integers(1, nd + 1))
+    if p.dtype != np.bool_ and rng.random() < 0.2 and p.max() > 1:
+        kw["ignore_label"] = int(p.max())
+    return p, r, kw
+
+
+def check_surface(dev, rng, conv_name, nd, layout="C", n_labels=None):
+    conv = _conv.get(conv_name)
+    p, r, kw = surface_case(rng, nd, conv, n_labels)
+    ph, pd = make_view(dev, p, layout)
+    rh, rd = make_view(dev, r, layout)
+    want = ss.surface_distances(ph, rh, **kw)
+    got = ss.surface_distances(pd, rd, device=dev.backend, **kw)
+    what = f"{conv_name} {nd}-D {p.shape} {p.dtype} {kw}"
+    if isinstance(want, dict):
+        assert list(got) == list(want), what
+        for k in want:
+            compare_sd(got[k], want[k], RTOL64, f"{what} label {k}")
+    else:
+        compare_sd(got, want, RTOL64, what)
+    return got, want
+
+
+def evaluate_metrics(conv):
+    m = ["dice", "iou", "precision", "recall", "tp", "fp", "fn", "tn", "vol_pred_ml"]
+    if conv.defines("hd"):
+        m += ["hd", "hd95", "hd99"]
+    if conv.defines("assd"):
+        m += ["assd"]
+    if conv.defines("masd"):
+        m += ["masd"]
+    if conv.defines("nsd"):
+        m += ["nsd@1", "nsd@2.5"]
+    if conv.defines("biou"):
+        m += ["biou@1", "biou@2"]
+    return m
+
+
+def check_evaluate(dev, rng, conv_name, nd, layout="C", n_labels=None):
+    conv = _conv.get(conv_name)
+    p, r, kw = surface_case(rng, nd, conv, n_labels)
+    kw.pop("biou_width", None)
+    if p.dtype == np.bool_:
+        p, r = p.astype(np.uint8), r.astype(np.uint8)
+    ph, pd = make_view(dev, p, layout)
+    rh, rd = make_view(dev, r, layout)
+    metrics = evaluate_metrics(conv)
+    want = ss.evaluate(ph, rh, metrics=metrics, empty="nan", **kw)
+    got = ss.evaluate(pd, rd, metrics=metrics, empty="nan", device=dev.backend, **kw)
+    assert got.meta["device"] == dev.backend
+    assert got.columns == want.columns
+    w, g = want.to_dict(), got.to_dict()
+    assert list(g) == list(w)
+    for k in w:
+        for m in w[k]:
+            assert_scalar(g[k][m], w[k][m], RTOL64, f"{conv_name} label {k} {m} {kw}")
+    return got, want
+
+
+def check_union_regions(dev, conv, seed=21):
+    """Union regions (tuples), a label absent from both maps and ignore_label."""
+    rng = np.random.default_rng(seed)
+    p = blob_labels(rng, (18, 15, 12), 4).astype(np.int16)
+    r = perturb(rng, p).astype(np.int64)
+    labels = {"whole": (1, 2, 3), "two": (2, 4), 3: 3, 9: 9}
+    sp = (0.9, 1.1, 2.2)
+    kw = dict(spacing=sp, convention=conv, labels=labels, ignore_label=5, empty="nan")
+    want = ss.evaluate(p, r, tolerance=1.5, **kw).to_dict()
+    got = ss.evaluate(dev.up(p), dev.up(r), tolerance=1.5, device=dev.backend, **kw).to_dict()
+    assert list(got) == list(want)
+    for k in want:
+        for m, v in want[k].items():
+            assert_scalar(got[k][m], v, RTOL64, f"{k} {m}")
+    sw = ss.surface_distances(p, r, spacing=sp, convention=conv, labels=labels, ignore_label=5)
+    sg = ss.surface_distances(dev.up(p), dev.up(r), spacing=sp, convention=conv, labels=labels, ignore_label=5,
+                              device=dev.backend)
+    for k in sw:
+        compare_sd(sg[k], sw[k], RTOL64, f"{conv} {k}")

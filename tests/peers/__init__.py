@@ -1,0 +1,1 @@
+"""Cross-checks of every segscore convention against the library it mirrors."""

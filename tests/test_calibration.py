@@ -1,0 +1,808 @@
+"""Calibration: ss.ece / mce / ace / brier / nll / reliability, ss.Calibration, the plot.
+
+Hand-derived cases with exact answers, MetricsReloaded's published test values,
+and cross-checks against the real libraries (torchmetrics 1.9, MONAI 1.6.1,
+netcal 1.4, scikit-learn) on many random inputs and edge cases.  Tolerances:
+1e-9 relative against float64 peers; 1e-6 absolute against peers that
+accumulate in float32 (torchmetrics' float32 paths, MONAI).
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import segscore as ss
+from segscore.calibration import CALIBRATION_CONVENTIONS, _torch_linspace
+
+from conftest import need_peer
+
+F64 = dict(rel=1e-9, abs=1e-12)
+F32 = dict(rel=1e-6, abs=1e-6)
+SEEDS = range(12)
+
+
+def _rand_binary(rng, shape, rounded=False, dtype=np.float64):
+    p = rng.random(shape)
+    if rounded:  # values on bin edges, exact 0 and 1, ties
+        p = np.round(p * 10) / 10
+    t = (rng.random(shape) < p).astype(np.int64)
+    return p.astype(dtype), t
+
+
+def _rand_multi(rng, c, shape, rounded=False, dtype=np.float64):
+    p = rng.dirichlet(np.ones(c), size=shape)  # (*shape, C)
+    if rounded:
+        p = np.round(p * 8) / 8
+    t = rng.integers(0, c, size=shape)
+    return np.ascontiguousarray(np.moveaxis(p, -1, 0)).astype(dtype), t
+
+
+# ---------------------------------------------------------------------------
+# hand-derived exact cases
+
+
+def test_torchmetrics_doc_example_exact():
+    # bins [0, .5): .25 .25 (targets 0 0): acc 0, conf .25;  [.5, 1]: .55 .75 .75 (1 1 1): acc 1, conf 2.05/3
+    p = np.array([0.25, 0.25, 0.55, 0.75, 0.75])
+    t = np.array([0, 0, 1, 1, 1])
+    gap1 = 1 - 2.05 / 3
+    assert ss.ece(p, t, n_bins=2) == pytest.approx((2 * 0.25 + 3 * gap1) / 5, rel=1e-15)  # 0.29
+    assert ss.ece(p, t, n_bins=2, norm="l2") == pytest.approx(math.sqrt((2 * 0.25**2 + 3 * gap1**2) / 5), rel=1e-15)
+    assert ss.mce(p, t, n_bins=2) == pytest.approx(gap1, rel=1e-15)  # 0.3167
+    assert ss.ace(p, t, n_bins=2) == pytest.approx((0.25 + gap1) / 2, rel=1e-15)
+    for conv in ("segscore", "torchmetrics"):
+        assert ss.ece(p, t, n_bins=2, convention=conv) == pytest.approx(0.29, abs=5e-16)
+
+
+def test_where_p_equal_one_lands():
+    p = np.array([1.0, 1.0, 0.5])
+    t = np.array([1, 0, 1])
+    # segscore: the last bin [0.5, 1] is closed: one bin, acc 2/3, conf 2.5/3
+    assert ss.ece(p, t, n_bins=2) == pytest.approx(1 / 6, rel=1e-15)
+    # torchmetrics: p = 1.0 gets an extra bin of its own: |1 - .5| * 1/3 + |.5 - 1| * 2/3
+    assert ss.ece(p, t, n_bins=2, convention="torchmetrics") == pytest.approx(0.5, rel=1e-15)
+    rel = ss.reliability(p, t, n_bins=2, convention="torchmetrics")
+    assert rel.count.tolist() == [0, 1, 2] and rel.edges.tolist() == [0.0, 0.5, 1.0, 1.0]
+    # MONAI (l, u] with upper edge 1 + eps: 0.5 is in the first bin, the ones in the second
+    assert ss.reliability(p, t, n_bins=2, convention="monai").count.tolist() == [1, 2]
+
+
+def test_all_probabilities_zero_or_one():
+    p = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    right = (p > 0.5).astype(int)
+    for conv in ("segscore", "torchmetrics", "monai", "curvas"):
+        assert ss.ece(p, right, convention=conv) == 0.0
+        assert ss.ece(p, 1 - right, convention=conv) == 1.0
+    # netcal clips to [eps, 1 - eps]
+    eps = np.finfo(np.float64).eps
+    assert ss.ece(p, right, convention="netcal") == pytest.approx(eps, abs=1e-15)
+    assert ss.ece(p, 1 - right, convention="netcal") == pytest.approx(1 - eps, rel=1e-15)
+    # MetricsReloaded drops p = 0: only the three ones are binned
+    assert ss.ece(p, 1 - right, convention="metricsreloaded") == 1.0
+    assert ss.reliability(p, right, convention="metricsreloaded").count.sum() == 3
+    assert ss.brier(p, right) == 0.0 and ss.brier(p, 1 - right) == 1.0
+    assert ss.nll(p, right) == 0.0 and ss.nll(p, 1 - right) == math.inf
+
+
+def test_segscore_bins_are_exact_k_over_n():
+    # float64 values just below / on k/n: [k/n, (k+1)/n) with the float64 edges k/n
+    n = 10
+    e = np.arange(n + 1) / n
+    below = np.nextafter(e[1:-1], 0)
+    p = np.concatenate([e, below])
+    t = np.zeros(p.size, dtype=int)
+    cnt = ss.reliability(p, t, n_bins=n).count
+    expect = np.bincount(np.searchsorted(e, p, side="right") - 1, minlength=n + 1)
+    expect[n - 1] += expect[n]  # p = 1 in the last bin
+    assert cnt.tolist() == expect[:n].tolist()
+    # float32 / float16 values go through the exact floor path: same bins as float64 comparisons
+    for dt in (np.float32, np.float16):
+        q = np.concatenate([e, np.nextafter(e, 0), np.nextafter(e, 2)]).astype(dt)
+        q = q[(q >= 0) & (q <= 1)]
+        got = ss.reliability(q, np.zeros(q.size, int), n_bins=n).count
+        ref = np.bincount(np.minimum(np.searchsorted(e, q.astype(np.float64), side="right") - 1, n - 1),
+                          minlength=n)
+        assert got.tolist() == ref.tolist()
+
+
+def test_classwise_hand_example():
+    # two classes, class-wise (MONAI's mode), 2 bins (l, u]
+    probs = np.array([[0.9, 0.2, 0.6, 0.3], [0.1, 0.8, 0.4, 0.7]])
+    t = np.array([0, 1, 1, 1])
+    # class 0: bin (0, .5]: .2 .3 (labels 1 1 -> not class 0): acc 0, conf .25 -> gap .25 x2
+    #          bin (.5, 1]: .9 .6 (labels 0 1): acc .5, conf .75 -> gap .25 x2  => ECE .25
+    # class 1: bin (0, .5]: .1 .4 (0 1): acc .5 conf .25 -> .25 x2;  (.5, 1]: .8 .7 (1 1): acc 1 conf .75 -> .25 x2
+    out = ss.ece(probs, t, n_bins=2, convention="monai", reduction="none")
+    assert out == {0: pytest.approx(0.25, abs=1e-7), 1: pytest.approx(0.25, abs=1e-7)}
+    assert ss.ece(probs, t, n_bins=2, target_mode="class-wise") == pytest.approx(0.25, rel=1e-15)
+    assert ss.ece(probs, t, n_bins=2, target_mode="class-wise", include_background=False) == pytest.approx(0.25)
+
+
+def test_top_label_hand_example():
+    probs = np.array([[0.7, 0.2, 0.1, 0.4], [0.2, 0.5, 0.3, 0.4], [0.1, 0.3, 0.6, 0.2]])
+    t = np.array([0, 2, 2, 1])
+    # top labels: 0 (.7, right), 1 (.5, wrong), 2 (.6, right), 0 (.4 tie 0/1 -> first = 0, wrong)
+    rel = ss.reliability(probs, t, n_bins=2)
+    assert rel.count.tolist() == [1, 3]
+    assert rel.correct.tolist() == [0, 2]
+    assert rel.sum_confidence.tolist() == pytest.approx([0.4, 1.8], rel=1e-15)
+    assert ss.ece(probs, t, n_bins=2) == pytest.approx((0.4 + abs(2 - 1.8)) / 4, rel=1e-15)
+
+
+def test_equal_mass_hand_example():
+    p = np.array([0.1, 0.2, 0.3, 0.9])
+    t = np.array([0, 1, 0, 1])
+    rel = ss.reliability(p, t, n_bins=2, binning="equal-mass")
+    # quantiles at 0, .5, 1 -> edges 0, 0.25, 1
+    assert rel.edges.tolist() == [0.0, 0.25, 1.0]
+    assert rel.count.tolist() == [2, 2]
+    assert ss.ece(p, t, n_bins=2, binning="equal-mass") == pytest.approx((abs(1 - 0.3) + abs(1 - 1.2)) / 4)
+
+
+def test_brier_and_nll_hand():
+    p = np.array([0.1, 0.9, 0.8, 0.3])
+    y = np.array([0, 1, 1, 0])
+    assert ss.brier(p, y) == pytest.approx(0.0375, rel=1e-14)  # scikit-learn's doc example
+    assert ss.brier(p, y, form="sum") == pytest.approx(0.075, rel=1e-14)
+    assert ss.brier(p, y, convention="metricsreloaded") == pytest.approx(0.075, rel=1e-14)
+    two = np.stack([1 - p, p])
+    assert ss.brier(two, y) == pytest.approx(0.0375, rel=1e-14)
+    assert ss.nll(p, y) == pytest.approx(-np.mean(np.log([0.9, 0.9, 0.8, 0.7])), rel=1e-14)
+    logits = np.log(p / (1 - p))
+    assert ss.nll(logits, y, logits=True) == pytest.approx(ss.nll(p, y), rel=1e-12)
+    assert ss.brier(logits, y, logits=True) == pytest.approx(0.0375, rel=1e-12)
+
+
+def test_empty_selection_is_nan():
+    p = np.array([0.2, 0.7])
+    t = np.array([0, 1])
+    m = np.zeros(2, bool)
+    for fn in (ss.ece, ss.mce, ss.ace):
+        assert math.isnan(fn(p, t, mask=m))
+    assert math.isnan(ss.brier(p, t, mask=m)) and math.isnan(ss.nll(p, t, mask=m))
+    assert math.isnan(ss.ece(np.zeros((0, 3)), np.zeros((0, 3), int)))
+
+
+# ---------------------------------------------------------------------------
+# MetricsReloaded (not on PyPI): its published test values, carried over
+# (test/test_metrics/test_calibration_metrics.py), plus exact hand derivations
+
+MR_PRED = np.array([0.22, 0.48, 0.49, 0.96, 0.55, 0.64, 0.78, 0.82, 0.34, 0.87])  # P(class 1), "SN 2.24 p67"
+MR_REF = np.array([0, 1, 0, 0, 1, 1, 1, 1, 1, 0])
+
+
+@pytest.mark.parametrize("bins,ece,mce,ece_exact,mce_exact", [
+    (2, 0.11, 0.12, (4 * 0.1175 + 6 * abs(4 / 6 - 4.62 / 6)) / 10, 0.1175),
+    (5, 0.32, 0.55, 3.15 / 10, 0.55),
+    (10, 0.36, 0.96, 3.59 / 10, 0.96),
+])
+def test_metricsreloaded_published_ece_mce(bins, ece, mce, ece_exact, mce_exact):
+    for probs in (MR_PRED, np.stack([1 - MR_PRED, MR_PRED])):  # MR takes (N, 2); pred[:, 1] is used
+        got = ss.ece(probs, MR_REF, n_bins=bins, convention="metricsreloaded")
+        assert got == pytest.approx(ece, abs=0.01)
+        assert got == pytest.approx(ece_exact, rel=1e-12)
+        got = ss.mce(probs, MR_REF, n_bins=bins, convention="metricsreloaded")
+        assert got == pytest.approx(mce, abs=0.01)
+        assert got == pytest.approx(mce_exact, rel=1e-12)
+    assert ss.reliability(MR_PRED, MR_REF, convention="metricsreloaded").count.sum() == 10
+    assert ss.reliability(MR_PRED, MR_REF, n_bins=10).count.sum() == 10
+
+
+def test_metricsreloaded_default_bins_is_ten():
+    assert ss.ece(MR_PRED, MR_REF, convention="metricsreloaded") == pytest.approx(0.359, rel=1e-12)
+
+
+def test_metricsreloaded_brier_nll_cwece():
+    pred_bs = np.array([[0.2, 0.8], [0.4, 0.6]]).T  # MR's (N, C) transposed to (C, N)
+    assert ss.brier(pred_bs, np.array([1, 0]), convention="metricsreloaded") == pytest.approx(0.4, abs=1e-12)
+    pred = np.array([[0.1, 0.8, 0.05, 0.1], [0.6, 0.1, 0, 0.7], [0.3, 0.1, 0.95, 0.2]])
+    ref = np.array([1, 0, 2, 1])
+    expected_nll = -1 / 4 * (np.log(0.8) + np.log(0.6) + np.log(0.7) + np.log(0.95))
+    assert ss.nll(pred, ref, convention="metricsreloaded") == pytest.approx(expected_nll, rel=1e-14)
+    pred_cw = np.array([[0.1, 0.8, 0, 0.1], [0.6, 0.1, 0, 0.7], [0.3, 0.1, 1, 0.2]])
+    # cwECE, 2 bins (l, u], p = 0 dropped but counted in N = 4:
+    # class 0: (0,.5]: .1 .1 (labels 1 1): .1 x2 = .2; (.5,1]: .8 (0): .2  -> .4 / 4 = .1
+    # class 1: (0,.5]: .1 (0): .1; (.5,1]: .6 .7 (1 1): .35 x2 = .7      -> .8 / 4 = .2
+    # class 2: (0,.5]: .3 .1 .2 (1 0 1): .2 x3 = .6; (.5,1]: 1 (2): 0    -> .6 / 4 = .15
+    out = ss.ece(pred_cw, ref, n_bins=2, convention="metricsreloaded", reduction="none")
+    assert out == {0: pytest.approx(0.1, rel=1e-12), 1: pytest.approx(0.2, rel=1e-12),
+                   2: pytest.approx(0.15, rel=1e-12)}
+    assert ss.ece(pred_cw, ref, n_bins=2, convention="metricsreloaded") == pytest.approx(0.150, abs=1e-12)
+
+
+def test_metricsreloaded_nll_has_no_clipping():
+    pred = np.array([[1.0, 0.5], [0.0, 0.5]])
+    assert ss.nll(pred, np.array([1, 1]), convention="metricsreloaded") == math.inf
+
+
+def test_metricsreloaded_mce_binary_only():
+    p, t = _rand_multi(np.random.default_rng(0), 3, (20,))
+    with pytest.raises(ValueError, match="binary"):
+        ss.mce(p, t, convention="metricsreloaded")
+
+
+# ---------------------------------------------------------------------------
+# torch.linspace replica (edges of torchmetrics and MONAI)
+
+
+def test_torch_linspace_replica_bit_exact():
+    torch = need_peer("torch")
+    for dt, tdt in (("float32", torch.float32), ("float64", torch.float64), ("float16", torch.float16)):
+        for steps in range(2, 302):
+            ref = torch.linspace(0, 1, steps, dtype=tdt).double().numpy()
+            assert np.array_equal(np.array(_torch_linspace(1.0, steps, dt)), ref), (dt, steps)
+    eps = float(torch.finfo(torch.float32).eps)
+    for steps in range(2, 302):
+        ref = torch.linspace(0.0, 1.0 + eps, steps).double().numpy()  # MONAI's boundaries
+        assert np.array_equal(np.array(_torch_linspace(1.0 + eps, steps, "float32")), ref), steps
+
+
+# ---------------------------------------------------------------------------
+# torchmetrics 1.9
+
+
+def _tm():
+    need_peer("torchmetrics")
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
+
+    return torch, binary_calibration_error, multiclass_calibration_error
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_torchmetrics_binary(seed):
+    torch, bce, _ = _tm()
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 40)), int(rng.integers(1, 50)))
+    n_bins = int(rng.integers(1, 40))
+    for dtype, tol in ((np.float64, F64), (np.float32, F32)):
+        p, t = _rand_binary(rng, shape, rounded=seed % 3 == 0, dtype=dtype)
+        for norm in ("l1", "l2", "max"):
+            want = float(bce(torch.from_numpy(p), torch.from_numpy(t), n_bins=n_bins, norm=norm))
+            got = ss.ece(p, t, n_bins=n_bins, convention="torchmetrics", norm=norm)
+            assert got == pytest.approx(want, **tol), (dtype, norm)
+        assert ss.mce(p, t, n_bins=n_bins, convention="torchmetrics") == pytest.approx(
+            float(bce(torch.from_numpy(p), torch.from_numpy(t), n_bins=n_bins, norm="max")), **tol)
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_torchmetrics_binary_bins_exact(seed):
+    torch, _, _ = _tm()
+    from torchmetrics.functional.classification.calibration_error import _binning_bucketize
+
+    rng = np.random.default_rng(seed)
+    n_bins = int(rng.integers(1, 40))
+    for dtype in (np.float16, np.float32, np.float64):  # float16: torch's Half linspace edges
+        p, t = _rand_binary(rng, (500,), rounded=seed % 2 == 0, dtype=dtype)
+        p[:3] = [0.0, 1.0, 1.0]
+        bounds = torch.linspace(0, 1, n_bins + 1, dtype=torch.from_numpy(p).dtype)
+        _, _, prop = _binning_bucketize(torch.from_numpy(p), torch.from_numpy(t), bounds)
+        cnt = ss.reliability(p, t, n_bins=n_bins, convention="torchmetrics").count
+        assert np.array_equal(cnt, np.round(prop.double().numpy() * p.size).astype(np.int64))
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_torchmetrics_multiclass(seed):
+    torch, _, mce_ = _tm()
+    rng = np.random.default_rng(100 + seed)
+    c = int(rng.integers(2, 7))
+    shape = (int(rng.integers(1, 30)), int(rng.integers(1, 30)))
+    n_bins = int(rng.integers(1, 40))
+    for dtype in (np.float32, np.float64, np.float16):
+        p, t = _rand_multi(rng, c, shape, rounded=seed % 3 == 0, dtype=dtype)
+        flat = torch.from_numpy(np.moveaxis(p, 0, -1).reshape(-1, c))
+        if dtype == np.float16:
+            flat = flat.float()  # torchmetrics' softmax check needs float; values unchanged
+        for norm in ("l1", "l2", "max"):
+            want = float(mce_(flat, torch.from_numpy(t.reshape(-1)), num_classes=c, n_bins=n_bins, norm=norm))
+            got = ss.ece(p, t, n_bins=n_bins, convention="torchmetrics", norm=norm)
+            assert got == pytest.approx(want, **F32), (dtype, norm)
+
+
+@pytest.mark.peers
+def test_torchmetrics_multiclass_class_axis_last_and_ties():
+    torch, _, mce_ = _tm()
+    rng = np.random.default_rng(7)
+    p = np.round(rng.dirichlet(np.ones(4), size=(30, 20)) * 4) / 4  # many exact ties: argmax takes the first
+    t = rng.integers(0, 4, size=(30, 20))
+    want = float(mce_(torch.from_numpy(p.reshape(-1, 4)), torch.from_numpy(t.reshape(-1)), num_classes=4))
+    assert ss.ece(p, t, class_axis=-1, convention="torchmetrics") == pytest.approx(want, **F32)
+    assert ss.ece(p, t, class_axis=2, convention="torchmetrics") == pytest.approx(want, **F32)
+
+
+@pytest.mark.peers
+def test_torchmetrics_single_class_present_and_empty_bins():
+    torch, bce, mce_ = _tm()
+    rng = np.random.default_rng(3)
+    p, _ = _rand_multi(rng, 3, (200,))
+    t = np.zeros(200, dtype=np.int64)  # only class 0 present
+    flat = torch.from_numpy(p.T.copy())
+    for n_bins in (1, 15, 100, 1000):  # 1000 bins: most are empty
+        want = float(mce_(flat, torch.from_numpy(t), num_classes=3, n_bins=n_bins))
+        assert ss.ece(p, t, n_bins=n_bins, convention="torchmetrics") == pytest.approx(want, **F32)
+    q = rng.random(50) * 0.1  # all in the first of 10 bins
+    y = np.ones(50, dtype=np.int64)
+    for norm in ("l1", "l2", "max"):
+        want = float(bce(torch.from_numpy(q), torch.from_numpy(y), n_bins=10, norm=norm))
+        assert ss.ece(q, y, n_bins=10, convention="torchmetrics", norm=norm) == pytest.approx(want, **F64)
+
+
+@pytest.mark.peers
+def test_torchmetrics_logits():
+    torch, bce, mce_ = _tm()
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 3, size=(40, 30))
+    t = (rng.random((40, 30)) < 0.5).astype(np.int64)
+    want = float(bce(torch.from_numpy(x), torch.from_numpy(t)))  # torchmetrics applies the sigmoid itself
+    assert ss.ece(x, t, logits=True, convention="torchmetrics") == pytest.approx(want, rel=1e-9, abs=1e-12)
+    z = rng.normal(0, 2, size=(3, 40, 30))
+    tt = rng.integers(0, 3, size=(40, 30))
+    flat = torch.from_numpy(np.moveaxis(z, 0, -1).reshape(-1, 3))
+    want = float(mce_(flat, torch.from_numpy(tt.reshape(-1)), num_classes=3))
+    assert ss.ece(z, tt, logits=True, convention="torchmetrics") == pytest.approx(want, **F32)
+
+
+@pytest.mark.peers
+def test_curvas_is_torchmetrics_multiclass_50_bins():
+    need_peer("torchmetrics")
+    import torch
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    rng = np.random.default_rng(5)
+    organs = rng.dirichlet(np.ones(4), size=(6, 16, 16))[..., 1:].astype(np.float32)  # 3 organ maps
+    prob = np.moveaxis(organs, -1, 0)
+    background = 1 - prob.sum(axis=0, keepdims=True)
+    full = np.concatenate([background, prob]).astype(np.float32)
+    full = np.clip(full, 0, 1)
+    gt = rng.integers(0, 4, size=(6, 16, 16))
+    metric = MulticlassCalibrationError(num_classes=4, n_bins=50)
+    want = float(metric(torch.from_numpy(np.moveaxis(full, 0, -1).reshape(-1, 4)), torch.from_numpy(gt.reshape(-1))))
+    assert ss.ece(full, gt, convention="curvas") == pytest.approx(want, **F32)
+
+
+# ---------------------------------------------------------------------------
+# MONAI 1.6.1
+
+
+def _monai(p, t, c, n_bins, reduction, include_background=True):
+    need_peer("monai")
+    import torch
+    from monai.metrics import CalibrationErrorMetric
+
+    m = CalibrationErrorMetric(num_bins=n_bins, calibration_reduction=reduction,
+                               include_background=include_background)
+    y = torch.nn.functional.one_hot(torch.from_numpy(t), c).movedim(-1, 0)[None].float()
+    m(y_pred=torch.from_numpy(p)[None], y=y)
+    return float(m.aggregate())
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_monai(seed):
+    rng = np.random.default_rng(200 + seed)
+    c = int(rng.integers(2, 6))
+    shape = (int(rng.integers(1, 20)), int(rng.integers(1, 20)), int(rng.integers(1, 6)))
+    n_bins = int(rng.integers(1, 40))
+    for dtype in (np.float32, np.float64):
+        p, t = _rand_multi(rng, c, shape, rounded=seed % 3 == 0, dtype=dtype)
+        for red, fn in (("expected", ss.ece), ("average", ss.ace), ("maximum", ss.mce)):
+            want = _monai(p, t, c, n_bins, red)
+            assert fn(p, t, n_bins=n_bins, convention="monai") == pytest.approx(want, **F32), (dtype, red)
+        want = _monai(p, t, c, n_bins, "expected", include_background=False)
+        got = ss.ece(p, t, n_bins=n_bins, convention="monai", include_background=False)
+        assert got == pytest.approx(want, **F32)
+
+
+@pytest.mark.peers
+def test_monai_bins_exact_and_default_20():
+    need_peer("monai")
+    import torch
+    from monai.metrics.calibration import calibration_binning
+
+    rng = np.random.default_rng(9)
+    p, t = _rand_multi(rng, 3, (300,), rounded=True, dtype=np.float32)
+    p[:, :3] = [[0, 1, 0.5], [1, 0, 0.5], [0, 0, 0]]
+    y = torch.nn.functional.one_hot(torch.from_numpy(t), 3).T[None].float()
+    _, _, counts = calibration_binning(torch.from_numpy(p)[None], y, num_bins=20)
+    rel = ss.reliability(p, t, convention="monai")
+    assert rel.count.shape == (3, 20)
+    assert np.array_equal(rel.count, counts[0].numpy().astype(np.int64))
+    assert ss.ece(p, t, convention="monai") == pytest.approx(_monai(p, t, 3, 20, "expected"), **F32)
+
+
+@pytest.mark.peers
+def test_monai_binary_single_channel_and_edge_values():
+    rng = np.random.default_rng(12)
+    p = np.round(rng.random((25, 25)) * 20) / 20  # every value on a bin edge, 0 and 1 included
+    t = (rng.random((25, 25)) < p).astype(np.int64)
+    need_peer("monai")
+    import torch
+    from monai.metrics import CalibrationErrorMetric
+
+    for red, fn in (("expected", ss.ece), ("average", ss.ace), ("maximum", ss.mce)):
+        m = CalibrationErrorMetric(calibration_reduction=red)
+        m(y_pred=torch.from_numpy(p)[None, None], y=torch.from_numpy(t)[None, None].float())
+        assert fn(p, t, convention="monai") == pytest.approx(float(m.aggregate()), **F32)
+
+
+# ---------------------------------------------------------------------------
+# netcal 1.4
+
+
+def _netcal():
+    need_peer("netcal")
+    from netcal.metrics import ACE, ECE, MCE
+
+    return (("ece", ECE), ("ace", ACE), ("mce", MCE))
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_netcal(seed):
+    metrics = _netcal()
+    rng = np.random.default_rng(300 + seed)
+    n_bins = int(rng.integers(1, 30))
+    shape = (int(rng.integers(2, 30)), int(rng.integers(2, 30)))
+    fns = {"ece": ss.ece, "ace": ss.ace, "mce": ss.mce}
+    for dtype in (np.float64, np.float32):
+        p, t = _rand_binary(rng, shape, rounded=seed % 3 == 0, dtype=dtype)
+        c = 4
+        pm, tm = _rand_multi(rng, c, shape, rounded=seed % 3 == 0, dtype=dtype)
+        tm.flat[:3] = [0, 1, 2]  # netcal needs >= 3 labels to treat the input as multi-class
+        for name, cls in metrics:
+            want = cls(bins=n_bins).measure(p.ravel(), t.ravel())
+            assert fns[name](p, t, n_bins=n_bins, convention="netcal") == pytest.approx(want, **F64)
+            # a (2, ...) input is the positive class in netcal
+            want2 = cls(bins=n_bins).measure(np.stack([1 - p.ravel(), p.ravel()], 1), t.ravel())
+            assert fns[name](np.stack([1 - p, p]), t, n_bins=n_bins, convention="netcal") == pytest.approx(
+                want2, **F64)
+            want = cls(bins=n_bins).measure(np.moveaxis(pm, 0, -1).reshape(-1, c), tm.ravel())
+            assert fns[name](pm, tm, n_bins=n_bins, convention="netcal") == pytest.approx(want, **F64)
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS)
+def test_netcal_equal_mass(seed):
+    metrics = _netcal()
+    rng = np.random.default_rng(400 + seed)
+    n_bins = int(rng.integers(2, 20))
+    p, t = _rand_binary(rng, (int(rng.integers(3 * n_bins, 500)),))  # continuous: no duplicate quantiles
+    fns = {"ece": ss.ece, "ace": ss.ace, "mce": ss.mce}
+    for name, cls in metrics:
+        want = cls(bins=n_bins, equal_intervals=False).measure(p, t)
+        got = fns[name](p, t, n_bins=n_bins, convention="netcal", binning="equal-mass")
+        assert got == pytest.approx(want, **F64)
+    pm, tm = _rand_multi(rng, 3, (400,))
+    tm[:3] = [0, 1, 2]
+    want = metrics[0][1](bins=n_bins, equal_intervals=False).measure(pm.T.copy(), tm)
+    assert ss.ece(pm, tm, n_bins=n_bins, convention="netcal", binning="equal-mass") == pytest.approx(want, **F64)
+
+
+@pytest.mark.peers
+def test_netcal_float16_and_extremes():
+    metrics = _netcal()
+    rng = np.random.default_rng(21)
+    p, t = _rand_binary(rng, (400,), rounded=True, dtype=np.float16)  # 0 and 1 clip to float16's eps
+    # netcal's own float16 path overflows inside scipy; give it the float16-clipped values in float64
+    eps = np.finfo(np.float16).eps
+    clipped = np.clip(p, eps, np.float16(1) - eps).astype(np.float64)
+    for name, cls in metrics:
+        want = cls(bins=10).measure(clipped, t)
+        got = {"ece": ss.ece, "ace": ss.ace, "mce": ss.mce}[name](p, t, convention="netcal")
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn: Brier score and log loss
+
+
+@pytest.mark.peers
+@pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sklearn_brier(seed):
+    need_peer("sklearn")
+    from sklearn.metrics import brier_score_loss
+
+    rng = np.random.default_rng(500 + seed)
+    p, t = _rand_binary(rng, (int(rng.integers(1, 40)), int(rng.integers(1, 40))), rounded=seed % 3 == 0)
+    t.flat[0] = 1 - t.flat[-1] if t.size > 1 else t.flat[0]
+    labels = [0, 1]
+    want = brier_score_loss(t.ravel(), p.ravel(), labels=labels)
+    assert ss.brier(p, t) == pytest.approx(want, **F64)
+    assert ss.brier(np.stack([1 - p, p]), t) == pytest.approx(want, **F64)  # C = 2: half the sum
+    assert ss.brier(p, t, convention="metricsreloaded") == pytest.approx(2 * want, **F64)
+    c = int(rng.integers(3, 6))
+    pm, tm = _rand_multi(rng, c, (30, 7))
+    want = brier_score_loss(tm.ravel(), np.moveaxis(pm, 0, -1).reshape(-1, c), labels=list(range(c)))
+    assert ss.brier(pm, tm) == pytest.approx(want, **F64)
+    assert ss.brier(pm, tm, convention="metricsreloaded") == pytest.approx(want, **F64)
+    assert ss.brier(pm.astype(np.float32), tm) == pytest.approx(
+        brier_score_loss(tm.ravel(), np.moveaxis(pm.astype(np.float32), 0, -1).reshape(-1, c).astype(np.float64),
+                         labels=list(range(c))), **F64)
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_nll_vs_sklearn_and_torch(seed):
+    need_peer("sklearn")
+    torch = need_peer("torch")
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(600 + seed)
+    c = 4
+    logits = rng.normal(0, 2, size=(c, 20, 15))
+    pm = np.exp(logits - logits.max(0)) / np.exp(logits - logits.max(0)).sum(0)
+    tm = rng.integers(0, c, size=(20, 15))
+    want = log_loss(tm.ravel(), np.moveaxis(pm, 0, -1).reshape(-1, c), labels=list(range(c)))
+    assert ss.nll(pm, tm) == pytest.approx(want, rel=1e-9)
+    ce = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits)[None], torch.from_numpy(tm)[None]))
+    assert ss.nll(logits, tm, logits=True) == pytest.approx(ce, rel=1e-9)
+    assert ss.brier(logits, tm, logits=True) == pytest.approx(ss.brier(pm, tm), rel=1e-9)
+    x = rng.normal(0, 4, size=(30, 10))
+    y = (rng.random((30, 10)) < 0.5).astype(np.int64)
+    bce = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(y).double()))
+    assert ss.nll(x, y, logits=True) == pytest.approx(bce, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# input handling and validation
+
+
+def test_nan_and_out_of_range_raise():
+    p = np.array([0.2, np.nan, 0.7])
+    t = np.array([0, 1, 1])
+    with pytest.raises(ValueError, match="1 NaN value"):
+        ss.ece(p, t)
+    with pytest.raises(ValueError, match=r"outside \[0, 1\].*logits=True"):
+        ss.ece(np.array([0.2, 1.5, -0.1]), t)
+    with pytest.raises(ValueError, match="NaN"):
+        ss.brier(p, t)
+    with pytest.raises(ValueError, match="NaN"):
+        ss.Calibration().update(p, t)
+    with pytest.raises(ValueError, match="finite"):
+        ss.ece(np.array([0.2, np.inf, 3.0]), t, logits=True)
+    assert ss.ece(np.array([-3.0, 0.0, 8.0]), t, logits=True) >= 0  # logits only when asked
+    pm = np.full((3, 4), 1 / 3)
+    pm[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ss.ece(pm, np.array([0, 1, 2, 0]))
+    for conv in CALIBRATION_CONVENTIONS:
+        with pytest.raises(ValueError, match="NaN"):
+            ss.reliability(p, t, convention=conv)
+    # NaN outside the mask is not read
+    assert not math.isnan(ss.ece(p, t, mask=np.array([True, False, True])))
+
+
+def test_shape_errors_name_shapes_and_class_axis():
+    with pytest.raises(ValueError, match=r"\(3, 4, 5\).*\(5, 4\).*class_axis"):
+        ss.ece(np.full((3, 4, 5), 0.3), np.zeros((5, 4), int))
+    with pytest.raises(ValueError, match="extra axis"):
+        ss.ece(np.full((4, 5), 0.3), np.zeros((3, 4, 5), int))
+    with pytest.raises(ValueError, match="single class channel"):
+        ss.ece(np.full((1, 4, 5), 0.3), np.zeros((4, 5), int))
+    with pytest.raises(ValueError, match="batch"):
+        ss.ece(np.full((2, 3, 4, 5), 0.3), np.zeros((4, 5), int))
+    # classes last with class_axis=-1
+    p = np.full((4, 5, 3), 1 / 3)
+    assert ss.ece(p, np.zeros((4, 5), int), class_axis=-1) == pytest.approx(2 / 3)
+
+
+def test_target_validation():
+    p = np.array([0.2, 0.7])
+    with pytest.raises(TypeError, match="integer class labels"):
+        ss.ece(p, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\].*\[0, 2\)"):
+        ss.ece(p, np.array([0, 2]))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        ss.ece(p, np.array([-1, 1]))
+    with pytest.raises(ValueError, match=r"3 classes"):
+        ss.ece(np.full((3, 2), 1 / 3), np.array([0, 3]))
+    assert ss.ece(p, np.array([0, 255]), ignore_label=255) == pytest.approx(0.2)
+    assert ss.ece(p, np.array([False, True])) == ss.ece(p, np.array([0, 1]))
+    with pytest.raises(TypeError, match="floating-point"):
+        ss.ece(np.array([0, 1]), np.array([0, 1]))
+
+
+def test_option_errors():
+    p, t = np.array([0.2, 0.7]), np.array([0, 1])
+    with pytest.raises(ValueError, match="unknown calibration convention"):
+        ss.ece(p, t, convention="nope")
+    with pytest.raises(ValueError, match=r"does not define ACE.*monai.*netcal.*segscore"):
+        ss.ace(p, t, convention="torchmetrics")
+    with pytest.raises(ValueError, match="does not define the Brier"):
+        ss.brier(p, t, convention="monai")
+    with pytest.raises(ValueError, match="equal-mass"):
+        ss.ece(p, t, convention="torchmetrics", binning="equal-mass")
+    with pytest.raises(ValueError, match="'l2' norm"):
+        ss.ece(p, t, convention="monai", norm="l2")
+    with pytest.raises(ValueError, match="n_bins"):
+        ss.ece(p, t, n_bins=0)
+    with pytest.raises(ValueError, match="target_mode"):
+        ss.ece(p, t, target_mode="top")
+    with pytest.raises(ValueError, match="include_background"):
+        ss.ece(p, t, include_background=False)
+    with pytest.raises(ValueError, match="positive_class"):
+        ss.ece(np.full((3, 2), 1 / 3), t, target_mode="positive-class", positive_class=3)
+
+
+def test_default_bins_per_convention():
+    p, t = _rand_binary(np.random.default_rng(0), (100,))
+    want = {"segscore": 15, "torchmetrics": 16, "monai": 20, "metricsreloaded": 10, "netcal": 10, "curvas": 51}
+    for conv, n in want.items():  # torchmetrics / curvas: + the p = 1.0 bin
+        assert ss.reliability(p, t, convention=conv).count.shape[-1] == n
+
+
+def test_dtypes_layouts_and_zero_copy_inputs():
+    rng = np.random.default_rng(1)
+    p, t = _rand_multi(rng, 3, (10, 12, 7), dtype=np.float16)
+    ref = ss.ece(p.astype(np.float32), t)
+    assert ss.ece(p, t) == ref  # float16 read by its bits: same values, same result
+    assert ss.ece(p.astype(np.float64), t) == ref
+    moved = np.moveaxis(p.astype(np.float32).copy(), 0, -1)  # (10, 12, 7, 3)
+    assert ss.ece(moved, t, class_axis=-1) == pytest.approx(ref, rel=1e-14)
+    pf = np.asfortranarray(p.astype(np.float32))
+    assert ss.ece(pf, np.asfortranarray(t)) == pytest.approx(ref, rel=1e-14)
+    assert ss.ece(p.astype(np.float32)[:, ::2, ::-1], t[::2, ::-1]) == pytest.approx(
+        ss.ece(np.ascontiguousarray(p.astype(np.float32)[:, ::2, ::-1]), np.ascontiguousarray(t[::2, ::-1])),
+        rel=1e-14)
+    for tdt in (np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64):
+        assert ss.ece(p, t.astype(tdt)) == ref
+    torch = pytest.importorskip("torch")
+    assert ss.ece(torch.from_numpy(p), torch.from_numpy(t)) == ref
+
+
+def test_mask_and_ignore_label_select_voxels():
+    rng = np.random.default_rng(2)
+    p, t = _rand_multi(rng, 3, (20, 20))
+    m = rng.random((20, 20)) < 0.4
+    for conv in ("segscore", "torchmetrics", "monai", "netcal", "metricsreloaded"):
+        assert ss.ece(p, t, mask=m, convention=conv) == pytest.approx(ss.ece(p[:, m], t[m], convention=conv),
+                                                                      rel=1e-12)
+    assert ss.brier(p, t, mask=m) == pytest.approx(ss.brier(p[:, m], t[m]), rel=1e-12)
+    t2 = np.where(m, t, 7)
+    assert ss.ece(p, t2, ignore_label=7) == pytest.approx(ss.ece(p[:, m], t[m]), rel=1e-12)
+    assert ss.nll(p, t2, ignore_label=7) == pytest.approx(ss.nll(p[:, m], t[m]), rel=1e-12)
+
+
+def test_target_modes_and_positive_class():
+    rng = np.random.default_rng(4)
+    p, t = _rand_multi(rng, 3, (300,))
+    # positive class k of a multi-class input == the binary input P(class k) against (label == k)
+    for k in range(3):
+        assert ss.ece(p, t, target_mode="positive-class", positive_class=k) == pytest.approx(
+            ss.ece(p[k], (t == k).astype(int)), rel=1e-14)
+    cw = ss.ece(p, t, target_mode="class-wise", reduction="none")
+    assert cw == {k: pytest.approx(ss.ece(p[k], (t == k).astype(int)), rel=1e-14) for k in range(3)}
+    assert ss.ece(p, t, target_mode="class-wise") == pytest.approx(np.mean(list(cw.values())), rel=1e-14)
+    # top-label of a binary input == top-label of its two columns
+    q, y = _rand_binary(rng, (300,))
+    assert ss.ece(q, y, target_mode="top-label") == pytest.approx(ss.ece(np.stack([1 - q, q]), y), rel=1e-14)
+
+
+def test_threads_bit_identical():
+    rng = np.random.default_rng(6)
+    p, t = _rand_multi(rng, 4, (33, 47, 29), dtype=np.float32)
+    ref = ss.reliability(p, t, threads=1)
+    for th in (2, 3, 7, 16):
+        r = ss.reliability(p, t, threads=th)
+        assert np.array_equal(r.count, ref.count) and np.array_equal(r.sum_confidence, ref.sum_confidence)
+    b = [ss.brier(p, t, threads=th) for th in (1, 2, 5)]
+    assert b[0] == b[1] == b[2]
+
+
+def test_long_1d_input_is_split():
+    rng = np.random.default_rng(8)
+    p, t = _rand_binary(rng, (300_001,), dtype=np.float32)
+    r1 = ss.reliability(p, t, threads=1)
+    r4 = ss.reliability(p, t, threads=4)
+    assert np.array_equal(r1.sum_confidence, r4.sum_confidence)
+    assert r1.count.sum() == p.size
+    idx = np.minimum((p.astype(np.float64) * 15).astype(int), 14)
+    assert np.array_equal(r1.count, np.bincount(idx, minlength=15))
+    assert np.allclose(r1.sum_confidence, np.bincount(idx, weights=p.astype(np.float64), minlength=15), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# streaming
+
+
+@pytest.mark.parametrize("conv", sorted(CALIBRATION_CONVENTIONS))
+def test_streaming_equals_one_call(conv):
+    rng = np.random.default_rng(10)
+    p, t = _rand_multi(rng, 3, (24, 10, 6), rounded=True)
+    whole = ss.reliability(p, t, convention=conv)
+    acc = ss.Calibration(convention=conv)
+    for a, b in ((0, 5), (5, 6), (6, 17), (17, 24)):
+        acc.update(p[:, a:b], t[a:b])
+    rel = acc.reliability()
+    assert np.array_equal(rel.count, whole.count) and np.array_equal(rel.correct, whole.correct)
+    assert np.allclose(rel.sum_confidence, whole.sum_confidence, rtol=1e-13)
+    out = acc.compute()
+    assert out["voxels"] == t.size
+    assert out["ece"] == pytest.approx(ss.ece(p, t, convention=conv), rel=1e-12)
+    if CALIBRATION_CONVENTIONS[conv].defines("ace"):
+        assert out["ace"] == pytest.approx(ss.ace(p, t, convention=conv), rel=1e-12)
+    if CALIBRATION_CONVENTIONS[conv].defines("brier"):
+        assert out["brier"] == pytest.approx(ss.brier(p, t, convention=conv), rel=1e-12)
+        assert out["nll"] == pytest.approx(ss.nll(p, t, convention=conv), rel=1e-12)
+
+
+def test_streaming_merge_and_errors():
+    rng = np.random.default_rng(11)
+    p, t = _rand_binary(rng, (50, 40))
+    a, b, whole = ss.Calibration(n_bins=20), ss.Calibration(n_bins=20), ss.Calibration(n_bins=20)
+    a.update(p[:20], t[:20])
+    b.update(p[20:], t[20:], mask=np.ones((30, 40), bool))
+    whole.update(p, t)
+    a.merge(b)
+    ca, cw = a.compute(), whole.compute()
+    assert ca.keys() == cw.keys() == {"ece", "rmsce", "mce", "ace", "brier", "nll", "voxels"}
+    for k in ca:
+        assert ca[k] == pytest.approx(cw[k], rel=1e-12)
+    assert ss.Calibration(n_bins=20).merge(whole).compute()["ece"] == cw["ece"]  # merge into an empty one
+    with pytest.raises(ValueError, match="different settings"):
+        a.merge(ss.Calibration(n_bins=10))
+    with pytest.raises(ValueError, match="same number of classes"):
+        whole.update(np.stack([1 - p, p]), t)
+    with pytest.raises(ValueError, match="equal-mass"):
+        ss.Calibration(binning="equal-mass")
+    with pytest.raises(ValueError, match="update"):
+        ss.Calibration().compute()
+
+
+def test_streaming_large_is_o_bins_memory():
+    acc = ss.Calibration(convention="torchmetrics")
+    rng = np.random.default_rng(12)
+    total = 0
+    for _ in range(5):
+        p, t = _rand_binary(rng, (64, 64, 64), dtype=np.float32)
+        acc.update(p, t)
+        total += p.size
+    assert acc.compute()["voxels"] == total
+    assert acc.reliability().count.nbytes <= 16 * 8
+
+
+# ---------------------------------------------------------------------------
+# reliability diagram
+
+
+def test_plot_reliability(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(13)
+    p, t = _rand_multi(rng, 3, (30, 30))
+    fig = ss.plot_reliability(p, t, path=tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 0 and fig.axes
+    fig = ss.plot_reliability(ss.reliability(p, t, target_mode="class-wise"), path=tmp_path / "cw.png")
+    assert (tmp_path / "cw.png").exists()
+    fig = ss.plot_reliability(ss.reliability(p[0], (t == 0).astype(int), convention="torchmetrics"))
+    assert fig.axes
+    bins = {"n_bins": 3, "count": [5, 0, 5], "conf": [0.5, 0, 4.5], "acc": [1, 0, 4]}  # dataset-scorer layout
+    assert ss.plot_reliability(bins, path=tmp_path / "d.png") is not None
+    from segscore import calibration
+
+    assert calibration.plot_reliability is not None
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_reliability_properties():
+    p = np.array([0.1, 0.2, 0.9, 0.95])
+    t = np.array([0, 1, 1, 1])
+    rel = ss.reliability(p, t, n_bins=4)
+    assert rel.count.tolist() == [2, 0, 0, 2]
+    assert rel.accuracy[0] == 0.5 and math.isnan(rel.accuracy[1])
+    assert rel.confidence[3] == pytest.approx(0.925)
+    d = rel.to_dict()
+    assert d["count"] == [2, 0, 0, 2] and d["convention"] == "segscore"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ss.ece(p, t, n_bins=100)  # empty bins raise no warnings

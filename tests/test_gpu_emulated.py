@@ -1,0 +1,232 @@
+"""The GPU path on a sequential CUDA emulation (no GPU needed).
+
+Builds cuda/driver.cu + cuda/module.cpp (the C++ launch sequences of
+segscore._cuda) and the CuPy path's exact kernel source with g++ against
+tests/gpu_emulation/cuda_emulation.h, feeds numpy-backed "device" arrays
+through the public API, and requires the CPU path's results (tests/gpu_suite).
+The same checks run on a real device in tests/gpu/.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import gpu_suite as S
+import numpy as np
+import pytest
+import segscore as ss
+
+if shutil.which("g++") is None and shutil.which("c++") is None:  # pragma: no cover
+    pytest.skip("the GPU emulation needs a C++ compiler", allow_module_level=True)
+pybind11 = pytest.importorskip("pybind11")
+
+import _gpu_emulation as E
+
+
+@pytest.fixture(scope="module")
+def emu():
+    lib, undo = E.install()
+    yield lib
+    undo()
+
+
+def _dev(backend):
+    return S.Dev("emu", backend, lambda a: E.EmuArray(np.array(a)), lambda x: x.a.copy(),
+                 lambda x, axes: E.EmuArray(x.a.transpose(axes)), lambda x: isinstance(x, E.EmuArray))
+
+
+@pytest.fixture(params=["cuda", "cupy"])
+def dev(request, emu):
+    return _dev(request.param)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_edt(dev, nd, dtype):
+    rng = np.random.default_rng(100 + nd)
+    for layout in S.layouts(dev):
+        for _ in range(3):
+            S.check_edt(dev, rng, nd, dtype, layout, squared=bool(rng.random() < 0.3))
+
+
+@pytest.mark.parametrize("in_dtype", [np.bool_, np.uint8, np.int16, np.int32, np.uint64, np.float32, np.float64])
+def test_edt_input_dtypes(dev, in_dtype):
+    rng = np.random.default_rng(7)
+    S.check_edt(dev, rng, 3, "float64", "C", in_dtype=in_dtype)
+
+
+@pytest.mark.parametrize("density", [0.0, 1.0])
+def test_edt_no_zero_or_all_zero(dev, density):
+    rng = np.random.default_rng(8)
+    got, _ = S.check_edt(dev, rng, 2, "float32", "C", density=density)
+    assert np.all(np.isinf(got)) == (density == 1.0)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_edt_multilabel(dev, nd, dtype):
+    rng = np.random.default_rng(200 + nd)
+    for layout in S.layouts(dev):
+        for lab_dtype in (np.uint8, np.int32, np.int64):
+            S.check_edt_multilabel(dev, rng, nd, dtype, layout, lab_dtype)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_counting_pass(dev, nd):
+    rng = np.random.default_rng(300 + nd)
+    for layout in S.layouts(dev):
+        S.check_stats(dev, rng, nd, layout)
+        S.check_stats(dev, rng, nd, layout, ignore=True, dtypes=(np.uint16, np.int64))
+
+
+@pytest.mark.parametrize("big", [300, 5000])
+def test_counting_pass_large_labels(dev, big):
+    """Labels >= 256 rerun the pass with a larger table; >= 1024 count on the host."""
+    rng = np.random.default_rng(big)
+    S.check_stats(dev, rng, 3, "C", big_labels=big)
+
+
+CONV_DIMS = [(c, nd) for c in ss.CONVENTIONS for nd in ss.CONVENTIONS[c].ndims]
+
+
+@pytest.mark.parametrize("conv,nd", CONV_DIMS)
+def test_surface_distances(dev, conv, nd):
+    rng = np.random.default_rng(abs(hash((conv, nd))) % 2**32)
+    for i in range(6):
+        S.check_surface(dev, rng, conv, nd, layout=S.layouts(dev)[i % len(S.layouts(dev))])
+
+
+@pytest.mark.parametrize("conv", list(ss.CONVENTIONS))
+def test_evaluate(dev, conv):
+    rng = np.random.default_rng(abs(hash(conv)) % 2**32)
+    for nd in ss.CONVENTIONS[conv].ndims:
+        for _ in range(2):
+            S.check_evaluate(dev, rng, conv, nd)
+
+
+def test_compiled_and_cupy_paths_agree(emu):
+    rng = np.random.default_rng(5)
+    p = S.blob_labels(rng, (11, 13, 9), 5)
+    r = S.perturb(rng, p)
+    res = {}
+    for b in ("cuda", "cupy"):
+        res[b] = ss.surface_distances(E.EmuArray(p), E.EmuArray(r), spacing=(0.7, 1.2, 2.0), device=b,
+                                      biou_width=1.0)
+        e = ss.edt(E.EmuArray(p > 0), spacing=(0.7, 1.2, 2.0), device=b)
+        res[b + "edt"] = e.a
+    np.testing.assert_array_equal(res["cudaedt"], res["cupyedt"])
+    for k in res["cuda"]:
+        for a, b in zip(res["cuda"][k].directed, res["cupy"][k].directed):
+            np.testing.assert_array_equal(a.distances, b.distances)
+            np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_constant_launches_and_syncs(emu, monkeypatch):
+    """All labels in a constant number of launches; host synchronisations
+    (device-to-host copies) do not grow with the number of labels."""
+    from segscore._gpu import backend
+
+    cupy_b = backend.get("cupy")
+    launches, copies = [], []
+    orig_launch, orig_copy = cupy_b._launch, emu.to_host
+    monkeypatch.setattr(cupy_b, "_launch", lambda *a, **k: (launches.append(a[3]), orig_launch(*a, **k)))
+    monkeypatch.setattr(emu, "to_host", lambda x: (copies.append(1), orig_copy(x))[1])
+    counts = []
+    for nlab in (1, 3, 9):
+        rng = np.random.default_rng(nlab)
+        p = S.blob_labels(rng, (14, 12, 10), nlab)
+        r = S.perturb(rng, p, 0.05)
+        launches.clear()
+        copies.clear()
+        ss.evaluate(E.EmuArray(p), E.EmuArray(r), device="cupy", spacing=(1, 1, 2), tolerance=1.0)
+        counts.append((len(launches), len(copies)))
+    assert counts[0] == counts[1] == counts[2], counts
+    assert counts[0][1] <= 4, counts  # counts/boxes, then the result transfer (header, distances, weights)
+
+
+def test_regions_split_into_batches_when_memory_is_short(emu, monkeypatch):
+    rng = np.random.default_rng(11)
+    p = S.blob_labels(rng, (16, 16, 12), 6)
+    r = S.perturb(rng, p)
+    want = ss.surface_distances(p, r, spacing=(1, 1, 1.5))
+    from segscore._gpu import ops
+
+    batches = []
+    orig = ops._surface_batch
+    monkeypatch.setattr(ops, "_surface_batch", lambda *a: (batches.append(list(a[3].index)), orig(*a))[1])
+    monkeypatch.setattr(emu, "mem_available", lambda device: 300_000)
+    got = ss.surface_distances(E.EmuArray(p), E.EmuArray(r), spacing=(1, 1, 1.5), device="cuda")
+    assert len(batches) > 1 and sorted(sum(batches, [])) == list(range(len(want)))
+    for k in want:
+        S.compare_sd(got[k], want[k])
+
+
+def test_clear_memory_error(emu, monkeypatch):
+    p = np.zeros((40, 40, 40), np.uint8)
+    p[5:35, 5:35, 5:35] = 1
+    monkeypatch.setattr(emu, "mem", 600_000)
+    with pytest.raises(MemoryError, match=r"needs .* of GPU memory .*crop voxels"):
+        ss.surface_distances(E.EmuArray(p), E.EmuArray(p.copy()), device="cupy", label=1)
+    with pytest.raises(MemoryError, match=r"the EDT needs .* of GPU memory"):
+        ss.edt(E.EmuArray(p), device="cuda")
+
+
+def test_allocation_failure_is_a_memory_error(emu, monkeypatch):
+    """An OOM of the array library itself becomes a MemoryError naming the size."""
+    p = np.ones((30, 30, 30), bool)
+    monkeypatch.setattr(emu, "mem_available", lambda device: 1 << 40)
+    monkeypatch.setattr(emu, "mem", 10_000)
+    with pytest.raises(MemoryError, match="out of GPU memory allocating"):
+        ss.edt(E.EmuArray(p), device="cuda")
+
+
+def test_mixing_host_and_device_raises(emu):
+    p = np.zeros((5, 5), bool)
+    with pytest.raises(TypeError, match="mix host and GPU arrays"):
+        ss.dice(E.EmuArray(p), p)
+    with pytest.raises(TypeError, match="mix host and GPU arrays"):
+        ss.evaluate(p.astype(np.uint8), E.EmuArray(p.astype(np.uint8)), device="cuda")
+
+
+def test_device_argument(emu):
+    rng = np.random.default_rng(3)
+    m = rng.random((6, 7)) < 0.7
+    want = ss.edt(m)
+    # device="cpu" with a device array: an explicit copy to the host, numpy out
+    out = ss.edt(E.EmuArray(m), device="cpu")
+    assert isinstance(out, np.ndarray) and np.array_equal(out, want)
+    # host input forced onto the GPU: computed there, numpy out
+    for b in ("cuda", "cupy"):
+        out = ss.edt(m, device=b)
+        assert isinstance(out, np.ndarray) and np.array_equal(out, want)
+        assert ss.evaluate(m.astype(np.uint8), m.astype(np.uint8), device=b).meta["device"] == b
+    with pytest.raises(ValueError, match="device must be"):
+        ss.edt(m, device="gpu")
+
+
+def test_gpu_validation_messages(emu):
+    with pytest.raises(ValueError, match="NaN"):
+        ss.edt(E.EmuArray(np.array([1.0, np.nan])), device="cuda")
+    with pytest.raises(ValueError, match="negative labels"):
+        ss.edt_multilabel(E.EmuArray(np.array([1, -2, 0], np.int32)), device="cupy")
+    with pytest.raises(ValueError, match="negative label"):
+        ss.dice(E.EmuArray(np.array([1, -2, 0], np.int32)), E.EmuArray(np.array([1, 2, 0], np.int32)))
+    with pytest.raises(ValueError, match="pred has shape"):
+        ss.dice(E.EmuArray(np.zeros((3, 4), bool)), E.EmuArray(np.zeros((4, 3), bool)))
+    with pytest.raises(TypeError, match="integer label map or a bool mask"):
+        ss.dice(E.EmuArray(np.zeros(3)), E.EmuArray(np.zeros(3)))
+    with pytest.raises(ValueError, match="0-d array"):
+        ss.dice(E.EmuArray(np.array(True)), E.EmuArray(np.array(True)))
+    with pytest.raises(ValueError, match="spacing has 2 values"):
+        ss.hd95(E.EmuArray(np.ones((3, 3, 3), bool)), E.EmuArray(np.ones((3, 3, 3), bool)), spacing=(1, 2))
+
+
+def test_layout_constants_match_the_module(emu):
+    from segscore._gpu import plan
+
+    assert E.build_compiled_module().layout == plan.LAYOUT
+
+
+@pytest.mark.parametrize("conv", ["segscore", "metricsreloaded", "monai"])
+def test_union_regions_absent_labels_and_ignore(dev, conv):
+    S.check_union_regions(dev, conv)
