@@ -65,9 +65,9 @@ Step by step
    organ probabilities x voxel volume, rater volumes = label voxel counts x voxel volume.
 
    * curvas2024: the challenge's tabulated-CDF integral over mu +- 3 sigma
-     (:func:`segscore.crps.curvas2024_volume_crps`; sigma = 0 gives 0), exact by default;
-     ``integration="quad"`` repeats the challenge's adaptive quadrature, whose error
-     reaches ~2 % (random cases), to reproduce its published digits.  The challenge
+     (:func:`segscore.crps.curvas2024_volume_crps`; sigma = 0 gives 0), by default with
+     the challenge's own adaptive quadrature (``integration="quad"``, its published
+     digits); ``integration="exact"`` integrates exactly (the two differ by up to ~2 %).  The challenge
      indexes ``np.unique``'s counts by position, which equals the label's count only
      when every label 0..k is present in the rater (otherwise it misreads or fails);
      segscore counts the label itself.
@@ -256,7 +256,7 @@ def _ece_per_rater(prob, maps, values, convention):
     return out, softmax
 
 
-def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, convention="curvas2024", integration="exact",
+def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, convention="curvas2024", integration="quad",
            threads=None):
     """Score one case under the CURVAS 2024 protocol (see the module documentation).
 
