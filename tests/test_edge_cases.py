@@ -339,6 +339,16 @@ def test_results_identical_for_any_thread_count():
                                                                                                 threads=1))
 
 
+def test_thread_count_from_the_environment(monkeypatch):
+    pred, ref = _labels(seed=8)
+    base = ss.evaluate(pred, ref, metrics=METRICS, threads=1)
+    monkeypatch.setenv("SEGSCORE_NUM_THREADS", "3")
+    res = ss.evaluate(pred, ref, metrics=METRICS)
+    assert res.meta["threads"] == 3 and base.meta["threads"] == 1
+    _same_rows(res.to_dict(), base.to_dict())
+    assert ss.evaluate(pred, ref, metrics=["dice"], threads=2).meta["threads"] == 2  # the argument wins
+
+
 def test_torch_cpu_tensors_are_accepted():
     torch = pytest.importorskip("torch")
     pred, ref = _labels(seed=7)

@@ -476,7 +476,9 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
   // fixed blocks of whole segments (independent of the thread count)
   const int64_t per_block = int64_t(width) + 2;
   const int64_t units = g.units();
-  int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.seg);
+  // at least 16 voxels per histogram entry, so clearing the block histograms stays cheap for many bins
+  const int64_t block_voxels = std::max<int64_t>(kBlockVoxels, int64_t(width) * 16);
+  int64_t upb = std::max<int64_t>(1, block_voxels / g.seg);
   int64_t nblocks = (units + upb - 1) / upb;
   const int64_t max_blocks = std::max<int64_t>(1, kMaxBlockDoubles / per_block);
   if (nblocks > max_blocks) {  // many streams x bins: fewer, larger blocks (each < 2^31 voxels)

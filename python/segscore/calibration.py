@@ -377,6 +377,8 @@ class _Setup:
     def kernel_kwargs(self) -> dict:
         conv = self.conv
         r = conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0)
+        if conv.edge_dtype == "confidence" and self.logits and self.dtype == np.float32:
+            r = True  # torchmetrics' sigmoid of float32 logits is a float32 tensor
         clip, lo, hi = False, 0.0, 1.0
         if conv.clip_eps:
             eps = np.finfo(self.dtype).eps

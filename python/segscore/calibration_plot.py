@@ -37,12 +37,10 @@ def plot_reliability(data, target=None, *, ax=None, path=None, title=None, show_
     :func:`segscore.reliability`).  One stream: bars of the accuracy per bin,
     the gap to the mean confidence (red), the diagonal, and the voxel count per
     bin below (log scale).  Class-wise: one accuracy-vs-confidence line per
-    class.  ``path`` saves the figure (any matplotlib format)."""
-    import matplotlib
-
-    if ax is None and path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    class.  ``path`` saves the figure (any matplotlib format).  Without
+    ``ax`` a new ``matplotlib.figure.Figure`` is made (pyplot's state and
+    backend are left alone; a notebook displays the returned figure)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend switch
 
     if isinstance(data, Reliability):
         rel = data
@@ -55,10 +53,11 @@ def plot_reliability(data, target=None, *, ax=None, path=None, title=None, show_
 
     if ax is None:
         if show_counts and rel.count.ndim == 1:
-            fig, (ax, axc) = plt.subplots(2, 1, figsize=(5, 6), sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
+            fig = Figure(figsize=(5, 6))
+            ax, axc = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
         else:
-            fig, ax = plt.subplots(figsize=(5, 5))
+            fig = Figure(figsize=(5, 5))
+            ax = fig.subplots()
             axc = None
     else:
         fig, axc = ax.figure, None
@@ -97,12 +96,14 @@ def plot_reliability(data, target=None, *, ax=None, path=None, title=None, show_
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy")
     bins = rel.count.shape[-1]
+    e = np.asarray(rel.edges, dtype=np.float64)
+    nbins = f"{bins} bins" if not (e.ndim == 1 and e[-1] == e[-2]) else f"{bins - 1} bins + p = 1"
     head = title if title is not None else f"Reliability ({rel.mode}, {rel.convention})"
     try:
-        e = rel.ece()
+        err = rel.ece()
     except ValueError:
-        e = math.nan
-    ax.set_title(f"{head}\n{ece_txt} = {e:.4f} ({bins} bins)" if not math.isnan(e) else head, fontsize=10)
+        err = math.nan
+    ax.set_title(f"{head}\n{ece_txt} = {err:.4f} ({nbins})" if not math.isnan(err) else head, fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
     if path is not None:
         fig.savefig(path, dpi=120, bbox_inches="tight")
