@@ -108,6 +108,29 @@ def test_segscore_bins_are_exact_k_over_n():
         assert got.tolist() == ref.tolist()
 
 
+def test_edge_rule_options():
+    p = np.array([0.0, 0.5, 1.0, 1.0])
+    t = np.array([0, 1, 1, 0])
+    assert ss.reliability(p, t, n_bins=2).count.tolist() == [1, 3]                      # [l, u), 1 clamped
+    assert ss.reliability(p, t, n_bins=2, closed="right").count.tolist() == [2, 2]      # (l, u], 0 clamped
+    assert ss.reliability(p, t, n_bins=2, closed="right", ends="drop").count.tolist() == [1, 2]
+    assert ss.reliability(p, t, n_bins=2, ends="drop").count.tolist() == [1, 1]
+    rel = ss.reliability(p, t, n_bins=2, ends="extra")
+    assert rel.count.tolist() == [1, 1, 2] and rel.edges.tolist() == [0.0, 0.5, 1.0, 1.0]
+    # torchmetrics' rule on segscore's edges gives torchmetrics' numbers here
+    assert ss.ece(p, t, n_bins=2, ends="extra") == ss.ece(p, t, n_bins=2, convention="torchmetrics")
+    # MONAI without its drop-free first bin: MetricsReloaded's rule
+    assert ss.reliability(p, t, n_bins=2, convention="monai", ends="drop").count.tolist() == [1, 2]
+    acc = ss.Calibration(n_bins=2, ends="extra").update(p, t)
+    assert acc.reliability().count.tolist() == [1, 1, 2]
+    with pytest.raises(ValueError, match="closed"):
+        ss.ece(p, t, closed="both")
+    with pytest.raises(ValueError, match="ends"):
+        ss.ece(p, t, ends="wrap")
+    with pytest.raises(ValueError, match="extra"):
+        ss.ece(p, t, closed="right", ends="extra")
+
+
 def test_classwise_hand_example():
     # two classes, class-wise (MONAI's mode), 2 bins (l, u]
     probs = np.array([[0.9, 0.2, 0.6, 0.3], [0.1, 0.8, 0.4, 0.7]])

@@ -290,6 +290,25 @@ void bin_segment(const CalibParams& k, const CalibOptions& opt, const T* p, int6
   h.scored += scored;
 }
 
+// Range check and floor bins of a contiguous float32 segment in one pass:
+// the number of values outside [0, 1] (NaN included) is returned, and the bins
+// min(floor(c * n), n - 1) are valid when it is 0.  Vectorises; an AVX2 clone
+// is picked at load time where the CPU has it (the build targets baseline x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+int32_t range_and_bins_f32(const float* __restrict p, int64_t n, double dn, double top, int32_t* __restrict bin) {
+  int32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float c = p[i];
+    bad += !((c >= 0.0f) & (c <= 1.0f));
+    const double g = double(c) * dn;
+    const double h = g < top ? g : top;  // NaN -> top
+    bin[i] = int32_t(h > 0.0 ? h : 0.0);
+  }
+  return bad;
+}
+
 // The hottest configuration on its own: binary P(class 1), positive class,
 // raw probabilities, exact floor binning (segscore's default bins).  A
 // vectorisable pre-pass checks the value range of the segment; then the voxel
@@ -307,7 +326,17 @@ void bin_segment_binary_exact(const CalibParams& k, const CalibOptions&, const T
   const uint8_t* __restrict use = b.use.data();
   const int32_t* __restrict lab = b.label.data();
   int64_t bad = 0;
-  if (ps == 1 && !HasUse && !std::is_same<T, uint16_t>::value) {  // branch-free: vectorises
+  int32_t* __restrict bin = b.bin.data();
+  const double top = double(nb - 1);
+  bool have_bins = false;
+  if constexpr (std::is_same<T, float>::value) {
+    if (ps == 1 && !HasUse) {
+      bad = range_and_bins_f32(p, n, dn, top, bin);
+      have_bins = true;
+    }
+  }
+  if (have_bins) {
+  } else if (ps == 1 && !HasUse && !std::is_same<T, uint16_t>::value) {  // branch-free: vectorises
     int32_t nbad = 0;
     for (int64_t i = 0; i < n; ++i) nbad += !((p[i] >= T(0)) & (p[i] <= T(1)));
     bad = nbad;
@@ -338,9 +367,8 @@ void bin_segment_binary_exact(const CalibParams& k, const CalibOptions&, const T
     return;
   }
   // bin of every voxel first (vectorises): floor(min(c * n, n - 1)), so c = 1 lands in the last bin
-  int32_t* __restrict bin = b.bin.data();
-  const double top = double(nb - 1);
-  if (ps == 1 && !std::is_same<T, uint16_t>::value) {
+  if (have_bins) {
+  } else if (ps == 1 && !std::is_same<T, uint16_t>::value) {
     for (int64_t i = 0; i < n; ++i) {
       const double g = double(p[i]) * dn;
       const double h = g < top ? g : top;  // NaN -> top: masked-out values are never out of range

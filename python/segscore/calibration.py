@@ -75,7 +75,11 @@ MetricsReloaded's ECE has no multi-class top-label form; segscore computes the
 defined mode instead.  A metric a convention does not define (ACE for
 torchmetrics, Brier for MONAI, ...) raises ``ValueError`` naming those that do.
 
+``closed`` ("left" / "right") and ``ends`` ("clamp" / "drop" / "extra")
+override a convention's bin edge rule: where p = 0 and p = 1 land.
+
 Empty input (no voxel counted) gives nan.  ACE and MCE skip empty bins.
+See docs/calibration.md.
 """
 
 from __future__ import annotations
@@ -641,9 +645,32 @@ def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False
                        first["nll_sum"], int(first["scored"]), setup.n_classes)
 
 
+def _edge_rule(conv: CalibrationConvention, closed, ends) -> CalibrationConvention:
+    """The convention with its bin edge rule overridden: ``closed`` "left" ([l, u)) or "right"
+    ((l, u]); ``ends`` what happens to a value on the outer side of the end edges (p = 0 under
+    (l, u], p = 1 under [l, u)): "clamp" into the end bin, "drop", or "extra" (a bin of its own
+    above the last edge, as torchmetrics does with p = 1.0)."""
+    if closed is None and ends is None:
+        return conv
+    right = conv.right_closed
+    if closed is not None:
+        if closed not in ("left", "right"):
+            raise ValueError(f"closed must be 'left' ([l, u)) or 'right' ((l, u]), got {closed!r}")
+        right = closed == "right"
+    below, above = conv.below, conv.above
+    if ends is not None:
+        if ends not in _OUTSIDE_CODE:
+            raise ValueError(f"ends must be one of {tuple(_OUTSIDE_CODE)}, got {ends!r}")
+        if ends == "extra" and right:
+            raise ValueError("ends='extra' gives the values above the last edge a bin of their own; with "
+                             "closed='right' p = 0 is the end value: use ends='clamp' or 'drop'")
+        below, above = ("clamp" if ends == "extra" else ends), ends
+    return replace(conv, right_closed=right, below=below, above=above)
+
+
 def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, target_mode, positive_class, mask,
-         ignore_label, threads, scores=False, brier_sum_form=0) -> Reliability:
-    conv = get_convention(convention)
+         ignore_label, threads, scores=False, brier_sum_form=0, closed=None, ends=None) -> Reliability:
+    conv = _edge_rule(get_convention(convention), closed, ends)
     inp = _prepare(probs, target, mask, class_axis, logits)
     setup = _make_setup(conv, inp, n_bins, binning, target_mode, positive_class, logits)
     return _reliability(inp, setup, _check_ignore(ignore_label), check_threads(threads), scores, brier_sum_form)
@@ -655,21 +682,23 @@ def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, targ
 
 def reliability(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *,
                 binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-                threads=None) -> Reliability:
+                closed=None, ends=None, threads=None) -> Reliability:
     """Per-bin counts, mean confidence and accuracy (a :class:`Reliability`).
 
     ``n_bins=None`` takes the convention's default (segscore 15, torchmetrics
-    15, monai 20, metricsreloaded 10, netcal 10, curvas 50)."""
+    15, monai 20, metricsreloaded 10, netcal 10, curvas 50).  ``closed``
+    ("left" / "right") and ``ends`` ("clamp" / "drop" / "extra") override the
+    convention's bin edge rule and where p = 0 / p = 1 land."""
     conv = get_convention(convention)
     _require(conv, "reliability", "a reliability diagram")
     return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                 binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-                ignore_label=ignore_label, threads=threads)
+                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
 
 
 def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, norm="l1",
         binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-        include_background=True, reduction="mean", threads=None):
+        include_background=True, reduction="mean", closed=None, ends=None, threads=None):
     """Expected calibration error: sum over bins of (n_b / N) |accuracy_b - confidence_b|.
 
     ``norm="l2"`` gives the root-mean-square calibration error and ``"max"``
@@ -681,7 +710,7 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
     return rel.ece(norm, reduction, include_background)
 
 
@@ -695,7 +724,7 @@ def _check_mr_mce(conv, probs, target, class_axis, target_mode) -> None:
 
 def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", threads=None):
+        reduction="mean", closed=None, ends=None, threads=None):
     """Maximum calibration error: max over non-empty bins of |accuracy_b - confidence_b|."""
     conv = get_convention(convention)
     _require(conv, "mce", "MCE")
@@ -703,19 +732,19 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
     return rel.mce(reduction, include_background)
 
 
 def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", threads=None):
+        reduction="mean", closed=None, ends=None, threads=None):
     """Average calibration error: unweighted mean of |accuracy_b - confidence_b| over non-empty bins."""
     conv = get_convention(convention)
     _require(conv, "ace", "ACE")
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
     return rel.ace(reduction, include_background)
 
 
@@ -788,8 +817,8 @@ class Calibration:
 
     def __init__(self, n_bins=None, convention="segscore", *, class_axis=0, logits=False, norm="l1",
                  target_mode=None, positive_class=1, ignore_label=None, include_background=True,
-                 binning="uniform", scores=None, threads=None):
-        self.conv = get_convention(convention)
+                 binning="uniform", closed=None, ends=None, scores=None, threads=None):
+        self.conv = _edge_rule(get_convention(convention), closed, ends)
         if binning != "uniform":
             raise ValueError("Calibration accumulates uniform bins only: equal-mass edges depend on all the data; "
                              "call ss.ece(..., binning='equal-mass') on the whole data instead")
