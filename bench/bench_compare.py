@@ -565,7 +565,7 @@ def plot(rows, path):
         ax.set_xlim(min(vals) / 2, max(vals) * 30)
     for ax in axes.ravel()[len(groups):]:
         ax.axis("off")
-    fig.suptitle("segscore vs reference libraries: median time per call, ms (log); (x) = slower than segscore by",
+    fig.suptitle("segscore vs reference libraries: median time per call (log scale); (N.Nx) = that library's time / segscore's",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -608,6 +608,7 @@ def main(argv=None):
     keys = [k for k in makers if not a.cases or k in a.cases.split(",")]
     memory = []
     load_before = os.getloadavg()
+    git_at_start = git_state()  # the tree may move while a long run goes on
     t_start = time.perf_counter()
     for key in keys:
         c = makers[key]()
@@ -658,7 +659,7 @@ def main(argv=None):
                  "repeats": a.repeats, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                    "processor": platform.processor()},
                  "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
-                 "wall_s": time.perf_counter() - t_start, "versions": versions(), "git": git_state(),
+                 "wall_s": time.perf_counter() - t_start, "versions": versions(), "git": git_at_start,
                  "peers": b.peers},
         "cases": b.case_info,
         "results": rows,

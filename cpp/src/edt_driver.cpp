@@ -93,6 +93,21 @@ void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labe
       const int64_t b0 = blk * kBlock;
       const int64_t nb = std::min(kBlock, n_inner - b0);
       T* base = out + out_off + b0 * si_out;
+      {
+        // A tile whose input is all zero (binary: background; multi-label:
+        // label 0) holds zeros after the first pass and keeps them (every
+        // voxel is its own root with value 0): skip it.  Reading the input
+        // (1 byte per voxel for masks and uint8 label maps) is much cheaper
+        // than gathering and scattering the float tile; sparse masks (an
+        // organ in a CT volume) skip almost every tile of the later passes.
+        const L* lbase = labels + in_off + b0 * si_in;
+        bool any = false;
+        for (int64_t i = 0; i < n && !any; ++i) {
+          const L* row = lbase + i * sa_in;
+          for (int64_t b = 0; b < nb; ++b) any |= row[b * si_in] != L(0);
+        }
+        if (!any) continue;  // finish(0) == 0, so the last pass has nothing to do either
+      }
       // gather: tile[b*n + i]
       for (int64_t i = 0; i < n; ++i) {
         const T* row = base + i * sa_out;

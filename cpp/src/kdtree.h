@@ -18,17 +18,19 @@ class KdTree {
 
   KdTree(const int32_t* pts, int64_t n, int nd, const double* spacing) : nd_(nd), n_(n) {
     for (int d = 0; d < nd; ++d) sp_[d] = spacing[d];
-    pts_.assign(pts, pts + n * nd);
     if (n == 0) return;
-    std::vector<int64_t> idx(n);
-    for (int64_t i = 0; i < n; ++i) idx[i] = i;
-    nodes_.reserve(size_t(2 * n / kLeaf + 2));
-    build(idx, 0, n);
-    // store points in leaf order for locality
-    std::vector<int32_t> sorted(size_t(n * nd));
+    // Build on a contiguous copy of the points (3 coordinates each, padded
+    // with 0): nth_element and the box scans move and read the points
+    // themselves, not indices into them, so the build streams through memory.
+    std::vector<P3> work(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
-      for (int d = 0; d < nd; ++d) sorted[i * nd + d] = pts_[idx[i] * nd + d];
-    pts_.swap(sorted);
+      for (int d = 0; d < 3; ++d) work[i].v[d] = d < nd ? pts[i * nd + d] : 0;
+    nodes_.reserve(size_t(2 * n / kLeaf + 2));
+    build(work, 0, n);
+    // store points in leaf order for locality
+    pts_.resize(size_t(n * nd));
+    for (int64_t i = 0; i < n; ++i)
+      for (int d = 0; d < nd; ++d) pts_[i * nd + d] = work[i].v[d];
   }
 
   bool empty() const { return n_ == 0; }
@@ -89,40 +91,43 @@ class KdTree {
     return s;
   }
 
-  int64_t build(std::vector<int64_t>& idx, int64_t b, int64_t e) {
+  struct P3 {
+    int32_t v[3];
+  };
+
+  int64_t build(std::vector<P3>& w, int64_t b, int64_t e) {
     const int64_t id = int64_t(nodes_.size());
     nodes_.push_back(Node{b, e, -1, -1, {0, 0, 0}, {0, 0, 0}});
-    Node nd_box{b, e, -1, -1, {0, 0, 0}, {0, 0, 0}};
-    for (int d = 0; d < nd_; ++d) {
-      nd_box.lo[d] = std::numeric_limits<int32_t>::max();
-      nd_box.hi[d] = std::numeric_limits<int32_t>::min();
+    int32_t lo[3], hi[3];
+    for (int d = 0; d < 3; ++d) {
+      lo[d] = std::numeric_limits<int32_t>::max();
+      hi[d] = std::numeric_limits<int32_t>::min();
     }
     for (int64_t i = b; i < e; ++i)
-      for (int d = 0; d < nd_; ++d) {
-        const int32_t v = pts_[idx[i] * nd_ + d];
-        nd_box.lo[d] = std::min(nd_box.lo[d], v);
-        nd_box.hi[d] = std::max(nd_box.hi[d], v);
+      for (int d = 0; d < 3; ++d) {
+        const int32_t v = w[i].v[d];
+        lo[d] = std::min(lo[d], v);
+        hi[d] = std::max(hi[d], v);
       }
-    for (int d = 0; d < nd_; ++d) {
-      nodes_[id].lo[d] = nd_box.lo[d];
-      nodes_[id].hi[d] = nd_box.hi[d];
+    for (int d = 0; d < 3; ++d) {
+      nodes_[id].lo[d] = d < nd_ ? lo[d] : 0;
+      nodes_[id].hi[d] = d < nd_ ? hi[d] : 0;
     }
     if (e - b <= kLeaf) return id;
     int axis = 0;
     double ext = -1;
     for (int d = 0; d < nd_; ++d) {
-      const double x = double(nd_box.hi[d] - nd_box.lo[d]) * sp_[d];
+      const double x = double(hi[d] - lo[d]) * sp_[d];
       if (x > ext) {
         ext = x;
         axis = d;
       }
     }
     const int64_t m = b + (e - b) / 2;
-    std::nth_element(idx.begin() + b, idx.begin() + m, idx.begin() + e, [&](int64_t x, int64_t y) {
-      return pts_[x * nd_ + axis] < pts_[y * nd_ + axis];
-    });
-    const int64_t l = build(idx, b, m);
-    const int64_t r = build(idx, m, e);
+    std::nth_element(w.begin() + b, w.begin() + m, w.begin() + e,
+                     [axis](const P3& x, const P3& y) { return x.v[axis] < y.v[axis]; });
+    const int64_t l = build(w, b, m);
+    const int64_t r = build(w, m, e);
     nodes_[id].left = l;
     nodes_[id].right = r;
     return id;

@@ -36,8 +36,27 @@ bool in_set(int64_t v, const std::vector<int64_t>& s) {
   return std::binary_search(s.begin(), s.end(), v);
 }
 
+// Compare a contiguous line of raw labels against one label value (no
+// widening to int64 first); returns the number of matches.
+template <typename T>
+int64_t match_line(const T* x, int64_t n, int64_t lab, uint8_t* out) {
+  const bool fits = lab >= int64_t(std::numeric_limits<T>::min()) &&
+                    (lab <= 0 || uint64_t(lab) <= uint64_t(std::numeric_limits<T>::max()));
+  if (!fits) return 0;  // the crop is zero-initialised
+  const T v = T(lab);
+  int64_t cnt = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint8_t m = x[k] == v;
+    out[k] = m;
+    cnt += m;
+  }
+  return cnt;
+}
+
+// Fills the padded crop masks and returns the voxel counts of both regions
+// (the crop holds every voxel of the region, so these are the region's counts).
 void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, int64_t ignore, Crop& c,
-               int threads) {
+               int threads, int64_t* n_pred, int64_t* n_ref) {
   const int nd = pred.ndim;
   c.nd = nd;
   c.size = 1;
@@ -55,8 +74,12 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
   for (int d = 0; d < inner; ++d) nlines *= reg.hi[d] - reg.lo[d] + 1;
   const bool single = reg.labels.size() == 1;
   const int64_t lab = reg.labels[0];
+  // raw path: one label, no ignore label, contiguous inner axis of both maps
+  const bool raw = single && ignore < 0 && pred.strides[inner] == 1 && ref.strides[inner] == 1;
+  std::atomic<int64_t> cnt_a{0}, cnt_b{0};
   parallel_for(nlines, threads, [&](int64_t b, int64_t e, int) {
-    std::vector<int64_t> pl(n), rl(n);
+    std::vector<int64_t> pl(raw ? 0 : n), rl(raw ? 0 : n);
+    int64_t ca = 0, cb = 0;
     for (int64_t li = b; li < e; ++li) {
       int64_t r = li, po = reg.lo[inner] * pred.strides[inner], ro = reg.lo[inner] * ref.strides[inner];
       int64_t co = 1 * c.str[inner];
@@ -68,14 +91,27 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
         ro += (i + reg.lo[d]) * ref.strides[d];
         co += (i + 1) * c.str[d];
       }
-      rp.read(po, pred.strides[inner], n, pl.data());
-      rr.read(ro, ref.strides[inner], n, rl.data());
       uint8_t* A = &c.a[co];
       uint8_t* B = &c.b[co];
+      if (raw) {
+        dispatch_int(pred.dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          ca += match_line(static_cast<const T*>(pred.data) + po, n, lab, A);
+        });
+        dispatch_int(ref.dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          cb += match_line(static_cast<const T*>(ref.data) + ro, n, lab, B);
+        });
+        continue;
+      }
+      rp.read(po, pred.strides[inner], n, pl.data());
+      rr.read(ro, ref.strides[inner], n, rl.data());
       if (single && ignore < 0) {
         for (int64_t k = 0; k < n; ++k) {
           A[k] = pl[k] == lab;
           B[k] = rl[k] == lab;
+          ca += A[k];
+          cb += B[k];
         }
         continue;
       }
@@ -83,9 +119,15 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
         if (ignore >= 0 && rl[k] == ignore) continue;
         A[k] = in_set(pl[k], reg.labels);
         B[k] = in_set(rl[k], reg.labels);
+        ca += A[k];
+        cb += B[k];
       }
     }
+    cnt_a += ca;
+    cnt_b += cb;
   }, 256);
+  *n_pred = cnt_a.load();
+  *n_ref = cnt_b.load();
 }
 
 // Neighbour offsets (in padded elements) of the connectivity structure.
@@ -270,26 +312,49 @@ void directed(const Points& from, const Points& to_pts, const Crop& c, std::vect
   };
   for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 1;
   const int64_t noff = int64_t(table.d2.size());
+  // Linear element offsets of the table and its reach per axis: a query at
+  // least `reach` away from every crop face needs no bounds checks, so its
+  // scan is one add and one byte load per offset.
+  std::vector<int64_t> lin_off(static_cast<size_t>(noff));
+  int64_t reach[3] = {0, 0, 0};
+  for (int64_t o = 0; o < noff; ++o) {
+    lin_off[o] = lin(&table.delta[o * nd]);
+    for (int d = 0; d < nd; ++d) reach[d] = std::max<int64_t>(reach[d], std::abs(table.delta[o * nd + d]));
+  }
   std::vector<uint8_t> miss(size_t(n), 0);
   std::atomic<int64_t> nmiss{0};
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
     int64_t local_miss = 0;
+    const uint8_t* mk = mark.data();
     for (int64_t i = b; i < e; ++i) {
       const int32_t* q = &from.xyz[i * nd];
       bool found = false;
-      for (int64_t o = 0; o < noff; ++o) {
-        const int32_t* dl = &table.delta[o * nd];
-        bool inside = true;
-        int64_t li = 0;
-        for (int d = 0; d < nd; ++d) {
-          const int64_t x = int64_t(q[d]) + dl[d];
-          inside &= x >= 0 && x < c.dim[d];
-          li += x * c.str[d];
+      bool interior = true;
+      for (int d = 0; d < nd; ++d) interior &= q[d] >= reach[d] && q[d] + reach[d] < c.dim[d];
+      if (interior) {
+        const uint8_t* base = mk + lin(q);
+        for (int64_t o = 0; o < noff; ++o) {
+          if (base[lin_off[o]]) {
+            out[i] = std::sqrt(table.d2[o]);
+            found = true;
+            break;
+          }
         }
-        if (inside && mark[li]) {
-          out[i] = std::sqrt(table.d2[o]);
-          found = true;
-          break;
+      } else {
+        for (int64_t o = 0; o < noff; ++o) {
+          const int32_t* dl = &table.delta[o * nd];
+          bool inside = true;
+          int64_t li = 0;
+          for (int d = 0; d < nd; ++d) {
+            const int64_t x = int64_t(q[d]) + dl[d];
+            inside &= x >= 0 && x < c.dim[d];
+            li += x * c.str[d];
+          }
+          if (inside && mk[li]) {
+            out[i] = std::sqrt(table.d2[o]);
+            found = true;
+            break;
+          }
         }
       }
       if (!found) {
@@ -381,12 +446,8 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   const int nd = pred.ndim;
   PhaseTimer timer;
   Crop c;
-  fill_crop(pred, ref, reg, opt.ignore_label, c, inner_threads);
+  fill_crop(pred, ref, reg, opt.ignore_label, c, inner_threads, &res.n_pred_voxels, &res.n_ref_voxels);
   timer.lap("crop");
-  for (int64_t i = 0; i < c.size; ++i) {
-    res.n_pred_voxels += c.a[i];
-    res.n_ref_voxels += c.b[i];
-  }
   if (!res.n_pred_voxels && !res.n_ref_voxels) return;
   Points pa, pb;
   const auto off = neighbour_offsets(c, opt.connectivity);
