@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -296,14 +297,18 @@ struct OffsetTable {
   }
 };
 
-void directed(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
-              const OffsetTable& table, const double* spacing, std::vector<double>& out, int threads) {
+// Offset-table pass of one direction; returns how many queries missed (their
+// `miss` flag is set and they need the k-d tree fallback).
+int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
+                      const OffsetTable& table, std::vector<double>& out, std::vector<uint8_t>& miss,
+                      int threads) {
   const int nd = c.nd;
   const int64_t n = from.size(), nt = to_pts.size();
   out.resize(size_t(n));
+  miss.assign(size_t(n), 0);
   if (nt == 0) {
     std::fill(out.begin(), out.end(), std::numeric_limits<double>::infinity());
-    return;
+    return 0;
   }
   auto lin = [&](const int32_t* x) {
     int64_t i = 0;
@@ -321,7 +326,6 @@ void directed(const Points& from, const Points& to_pts, const Crop& c, std::vect
     lin_off[o] = lin(&table.delta[o * nd]);
     for (int d = 0; d < nd; ++d) reach[d] = std::max<int64_t>(reach[d], std::abs(table.delta[o * nd + d]));
   }
-  std::vector<uint8_t> miss(size_t(n), 0);
   std::atomic<int64_t> nmiss{0};
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
     int64_t local_miss = 0;
@@ -365,8 +369,13 @@ void directed(const Points& from, const Points& to_pts, const Crop& c, std::vect
     nmiss += local_miss;
   }, 1024);
   for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 0;
-  if (nmiss.load() == 0) return;
-  KdTree tree(to_pts.xyz.data(), nt, nd, spacing);
+  return nmiss.load();
+}
+
+// k-d tree queries for the misses of directed_scan.
+void directed_fallback(const Points& from, const KdTree& tree, const std::vector<uint8_t>& miss, int nd,
+                       const double* spacing, std::vector<double>& out, int threads) {
+  const int64_t n = from.size();
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
     int64_t arg = -1;
     for (int64_t i = b; i < e; ++i) {
@@ -469,8 +478,17 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
       keep_b = c.b;
     }
     std::fill(mark.begin(), mark.end(), 0);
-    directed(pa, pb, c, mark, table, opt.spacing, res.d_pred, inner_threads);
-    directed(pb, pa, c, mark, table, opt.spacing, res.d_ref, inner_threads);
+    std::vector<uint8_t> miss_a, miss_b;
+    const int64_t na = directed_scan(pa, pb, c, mark, table, res.d_pred, miss_a, inner_threads);
+    const int64_t nb = directed_scan(pb, pa, c, mark, table, res.d_ref, miss_b, inner_threads);
+    // the fallback trees of both directions are built concurrently
+    std::unique_ptr<KdTree> tree_b, tree_a;
+    parallel_items(2, inner_threads, [&](int64_t which, int) {
+      if (which == 0 && na) tree_b.reset(new KdTree(pb.xyz.data(), pb.size(), nd, opt.spacing));
+      if (which == 1 && nb) tree_a.reset(new KdTree(pa.xyz.data(), pa.size(), nd, opt.spacing));
+    });
+    if (na) directed_fallback(pa, *tree_b, miss_a, nd, opt.spacing, res.d_pred, inner_threads);
+    if (nb) directed_fallback(pb, *tree_a, miss_b, nd, opt.spacing, res.d_ref, inner_threads);
     if (opt.biou_width >= 0) {
       c.a.swap(keep_a);
       c.b.swap(keep_b);
