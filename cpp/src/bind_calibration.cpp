@@ -25,19 +25,6 @@ bool native_order(const py::dtype& dt) {
   return little ? bo == '<' : bo == '>';
 }
 
-template <typename V>
-void fill_layout(V& v, const py::array& a) {
-  v.data = a.data();
-  v.ndim = int(a.ndim());
-  if (v.ndim > kMaxDim) throw py::value_error("segscore._cpu: at most 8 dimensions are supported");
-  for (int d = 0; d < v.ndim; ++d) {
-    v.shape[d] = a.shape(d);
-    if (a.strides(d) % a.itemsize() != 0)
-      throw py::value_error("segscore._cpu: array strides must be multiples of the item size");
-    v.strides[d] = a.strides(d) / a.itemsize();
-  }
-}
-
 ProbView prob_view(const py::array& a) {
   const py::dtype dt = a.dtype();
   if (!native_order(dt)) throw py::type_error("segscore._cpu: probs must be in native byte order");

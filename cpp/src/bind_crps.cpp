@@ -24,15 +24,7 @@ ArrayView float_view(const py::array& a, const char* what) {
   else
     throw py::type_error(std::string("segscore._cpu: ") + what + " must be float32 or float64, got " +
                          std::string(py::str(dt)));
-  v.data = a.data();
-  v.ndim = int(a.ndim());
-  if (v.ndim > kMaxDim) throw py::value_error("segscore._cpu: at most 8 dimensions are supported");
-  for (int d = 0; d < v.ndim; ++d) {
-    v.shape[d] = a.shape(d);
-    if (a.strides(d) % a.itemsize() != 0)
-      throw py::value_error("segscore._cpu: array strides must be multiples of the item size");
-    v.strides[d] = a.strides(d) / a.itemsize();
-  }
+  fill_layout(v, a);
   return v;
 }
 

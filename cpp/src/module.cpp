@@ -48,16 +48,8 @@ DType dtype_of(const py::array& a) {
 
 ArrayView view_of(const py::array& a) {
   ArrayView v;
-  v.data = a.data();
+  fill_layout(v, a);
   v.dtype = dtype_of(a);
-  v.ndim = int(a.ndim());
-  if (v.ndim > kMaxDim) throw py::value_error("segscore: at most 8 dimensions are supported");
-  const auto item = a.itemsize();
-  for (int d = 0; d < v.ndim; ++d) {
-    v.shape[d] = a.shape(d);
-    if (a.strides(d) % item != 0) throw py::value_error("segscore: array strides must be multiples of the item size");
-    v.strides[d] = a.strides(d) / item;
-  }
   return v;
 }
 

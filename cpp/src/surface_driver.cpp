@@ -133,22 +133,9 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
 
 // Neighbour offsets (in padded elements) of the connectivity structure.
 std::vector<int64_t> neighbour_offsets(const Crop& c, int connectivity) {
-  std::vector<int64_t> off;
-  const int nd = c.nd;
-  int total = 1;
-  for (int d = 0; d < nd; ++d) total *= 3;
-  for (int t = 0; t < total; ++t) {
-    int r = t, nz = 0;
-    int64_t o = 0;
-    for (int d = nd - 1; d >= 0; --d) {
-      const int v = r % 3 - 1;
-      r /= 3;
-      if (v) ++nz;
-      o += v * c.str[d];
-    }
-    if (nz > 0 && nz <= connectivity) off.push_back(o);
-  }
-  return off;
+  int64_t buf[26];
+  const int n = segscore::neighbour_offsets(c.str, c.nd, connectivity, buf);
+  return std::vector<int64_t>(buf, buf + n);
 }
 
 struct Points {
