@@ -177,6 +177,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("segscore: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        print(f"segscore: error: {exc}; the command line needs the I/O extras: pip install 'segscore[io]'",
+              file=sys.stderr)
+        return 1
     except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         print(f"segscore: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (ValueError, TypeError)) else 1
