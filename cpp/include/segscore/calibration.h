@@ -223,6 +223,25 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_top_label(const CalibParams& k, const 
   return 0;
 }
 
+// Validates the C class values of a voxel (finite logits, or probabilities in
+// [0, 1]): returns how many are invalid; when none, *mx is their maximum and
+// `copy` (may be null) holds the values.
+template <typename T>
+SEGSCORE_HD SEGSCORE_INLINE int32_t calib_scan_classes(const CalibParams& k, const T* p, int64_t cs, double* mx,
+                                                       double* copy) {
+  int32_t bad = 0;
+  for (int32_t c = 0; c < k.n_classes; ++c) {
+    const double v = calib_load(p + c * cs);
+    if (k.logits ? !calib_is_finite(v) : !calib_is_prob(v)) {
+      ++bad;
+      continue;
+    }
+    if (c == 0 || v > *mx) *mx = v;
+    if (copy) copy[c] = v;
+  }
+  return bad;
+}
+
 // Probability of class `cls` (0 <= cls < max(C, 2)).  Every class value of
 // the voxel is validated.
 template <typename T>
@@ -239,17 +258,8 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_class_prob(const CalibParams& k, const
     *out = calib_finish(k, calib_clip(k, cls == 1 ? v : 1.0 - v));
     return 0;
   }
-  int32_t bad = 0;
   double mx = 0;
-  for (int32_t c = 0; c < k.n_classes; ++c) {
-    const double v = calib_load(p + c * cs);
-    if (k.logits ? !calib_is_finite(v) : !calib_is_prob(v)) {
-      ++bad;
-      continue;
-    }
-    if (c == 0 || v > mx) mx = v;
-  }
-  if (bad) return bad;
+  if (const int32_t bad = calib_scan_classes(k, p, cs, &mx, nullptr)) return bad;
   if (k.logits) {
     double s = 0;
     for (int32_t c = 0; c < k.n_classes; ++c) s += exp(calib_load(p + c * cs) - mx);
@@ -277,18 +287,8 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_all_probs(const CalibParams& k, const 
     out[1] = calib_finish(k, calib_clip(k, v));
     return 0;
   }
-  int32_t bad = 0;
   double mx = 0;
-  for (int32_t c = 0; c < k.n_classes; ++c) {
-    const double v = calib_load(p + c * cs);
-    if (k.logits ? !calib_is_finite(v) : !calib_is_prob(v)) {
-      ++bad;
-      continue;
-    }
-    if (c == 0 || v > mx) mx = v;
-    out[c] = v;
-  }
-  if (bad) return bad;
+  if (const int32_t bad = calib_scan_classes(k, p, cs, &mx, out)) return bad;
   if (k.logits) {
     double s = 0;
     for (int32_t c = 0; c < k.n_classes; ++c) {
