@@ -31,13 +31,13 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
         raise ValueError(f"{name} has {a.ndim} axes; at most 8 are supported")
     sp = V.check_spacing(spacing, a.ndim)
     t = resolve_threads(threads)
-    if multilabel and a.dtype.kind in "iu" and a.size and a.dtype.kind == "i" and a.min() < 0:
+    if multilabel and a.dtype.kind == "i" and a.size and a.min() < 0:
         raise ValueError(f"{name} contains negative labels; labels must lie in [0, 2**31)")
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN; the EDT needs a binary (zero / nonzero) input")
     # output in the input's memory order (F-ordered input -> F-ordered output)
     order = "F" if (a.flags.f_contiguous and not a.flags.c_contiguous) else "C"
     out = np.empty(a.shape, dtype=_out_dtype(dtype), order=order)
-    if a.dtype.kind == "f" and np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN; the EDT needs a binary (zero / nonzero) input")
     cpu().edt(a, out, list(sp), bool(squared), bool(multilabel), t)
     return out
 

@@ -158,7 +158,8 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
     sds = {}
     if surface_cols:
         sds = compute(case, conv, keys, user, widths[0] if widths else None, connectivity, tolerance)
-        extra_widths = widths[1:]
+    # each further boundary-IoU width: one more C++ call for all labels
+    by_width = {w: compute(case, conv, keys, user, w, connectivity) for w in widths[1:]}
     rows = {}
     for k in keys:
         tp, fp, fn, tn = case.counts(case.regions[k])
@@ -185,11 +186,7 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
                 elif c.startswith("nsd@"):
                     row[c] = sd.nsd(float(c[4:]))
                 elif c.startswith("biou@"):
-                    w = float(c[5:])
-                    if w != widths[0]:
-                        row[c] = compute(case, conv, [k], user, w, connectivity)[k].boundary_iou()
-                    else:
-                        row[c] = sd.boundary_iou()
+                    row[c] = by_width.get(float(c[5:]), sds)[k].boundary_iou()
         rows[k] = row
     meta = {
         "version": __version__,
