@@ -13,6 +13,7 @@
 #endif
 
 #include "segscore/gpu_kernels.h"
+#include "segscore/gpu_score_kernels.h"
 
 namespace segscore {
 namespace cuda {
@@ -151,6 +152,62 @@ void surface(const SurfaceLaunch& a, void* s) {
          a.rt, a.rows, a.nreg, a.nd, a.kind, a.spacing, a.d, a.w, a.biou, a.width, a.strict, a.res);
   launch(&k_region_counts, a.grid_regions, a.block, s, a.pos, a.rows, a.nreg, a.res);
   check("surface launch");
+}
+
+namespace {
+
+template <typename T>
+void calib_typed(const CalibLaunch& a, void* s) {
+  const T* p = static_cast<const T*>(a.probs);
+  if (a.stream_index >= 0) {
+    launch(&k_calib_conf<T>, a.grid, a.block, s, p, a.target, a.mask, a.geo, a.ci, a.cd, a.stream_index, a.conf);
+    return;
+  }
+  const int64_t words = a.copies * a.keys * 4;
+  launch(&k_calib_init, a.grid_init, a.block, s, a.hist, words, a.counters);
+  launch(&k_calib<T>, a.grid, a.block, s, p, a.target, a.mask, a.geo, a.ci, a.cd, a.hist, a.counters, a.partial);
+  launch(&k_calib_reduce, a.grid_reduce, a.block, s, static_cast<const uint64_t*>(a.hist), a.copies, a.keys, a.out);
+  if (a.partial)
+    launch(&k_sum_chunks, a.grid_chunks, a.block, s, static_cast<const double*>(a.partial), 2 * a.grid * a.block,
+           a.chunk, a.partial_sums);
+}
+
+template <typename TM>
+void ensemble_typed(const CrpsLaunch& a, void* s) {
+  if (a.c == nullptr) {
+    launch(&k_crps_ensemble<TM, TM>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
+           static_cast<const TM*>(nullptr), a.geo, a.n, a.ws, a.out);
+  } else if (a.types & 4) {
+    launch(&k_crps_ensemble<TM, double>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
+           static_cast<const double*>(a.c), a.geo, a.n, a.ws, a.out);
+  } else {
+    launch(&k_crps_ensemble<TM, float>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
+           static_cast<const float*>(a.c), a.geo, a.n, a.ws, a.out);
+  }
+}
+
+}  // namespace
+
+void calibration(const CalibLaunch& a, void* s) {
+  switch (a.ptype) {
+    case 0: calib_typed<uint16_t>(a, s); break;
+    case 1: calib_typed<float>(a, s); break;
+    case 2: calib_typed<double>(a, s); break;
+    default: throw std::invalid_argument("segscore._cuda: bad probability type code");
+  }
+  check("calibration launch");
+}
+
+void crps(const CrpsLaunch& a, void* s) {
+  if (a.n <= 0) return;
+  if (a.kind == 0) {
+    launch(&k_crps_gaussian, a.grid, a.block, s, a.a, a.b, a.c, a.types, a.geo, a.n, a.out, a.bad);
+  } else if (a.types & 2) {
+    ensemble_typed<double>(a, s);
+  } else {
+    ensemble_typed<float>(a, s);
+  }
+  check("CRPS launch");
 }
 
 #if defined(SEGSCORE_CUDA_EMULATION)

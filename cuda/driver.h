@@ -81,10 +81,51 @@ struct SurfaceLaunch {
   EdtLaunch edt;             // fields: in = nb, out = F (2V or 4V doubles)
 };
 
+// Calibration binning pass (segscore/gpu_score_kernels.h): init, one pass,
+// the reduction of the private histograms and of the Brier / NLL partials.
+struct CalibLaunch {
+  const void* probs = nullptr;
+  int ptype = 1;               // 0 float16 (bits), 1 float32, 2 float64
+  const void* target = nullptr;
+  const void* mask = nullptr;  // null: no mask (CI_MCODE -1)
+  const int64_t* geo = nullptr;
+  const int64_t* ci = nullptr;
+  const double* cd = nullptr;
+  uint64_t* hist = nullptr;    // copies x keys x 4
+  int64_t copies = 1, keys = 0;
+  int64_t* counters = nullptr; // CC_W
+  uint64_t* out = nullptr;     // keys x 4, the reduced histogram
+  double* partial = nullptr;   // 2 x grid x block (scores only, else null)
+  double* partial_sums = nullptr;  // 2 x ceil(grid x block / chunk)
+  int64_t chunk = 256;
+  int64_t grid = 1, grid_init = 1, grid_reduce = 1, grid_chunks = 1;
+  int block = 256;
+  int64_t stream_index = -1;   // >= 0: write that stream's confidences to conf instead of binning
+  double* conf = nullptr;
+};
+
+// CRPS, elementwise (gaussian) or one thread per observation (ensemble).
+struct CrpsLaunch {
+  int kind = 0;                // 0 gaussian, 1 ensemble
+  const void* a = nullptr;     // obs
+  const void* b = nullptr;     // mu / members
+  const void* c = nullptr;     // sigma / weights (may be null)
+  int types = 0;               // bit i: operand i is float64 (else float32)
+  const int64_t* geo = nullptr;
+  int64_t n = 0;
+  double* out = nullptr;
+  int64_t* bad = nullptr;      // gaussian: count of sigma < 0
+  double* ws = nullptr;        // ensemble: sort scratch
+  int64_t grid = 1;
+  int block = 128;
+};
+
 void set_device(int device);
 void edt_passes(const EdtLaunch& a, void* stream);
 void stats(const StatsLaunch& a, void* stream);
 void surface(const SurfaceLaunch& a, void* stream);
+void calibration(const CalibLaunch& a, void* stream);
+void crps(const CrpsLaunch& a, void* stream);
 
 int device_count();
 int runtime_version();

@@ -10,6 +10,7 @@
 
 #include "driver.h"
 #include "segscore/gpu_kernels.h"
+#include "segscore/gpu_score_kernels.h"
 
 #ifndef SEGSCORE_CUDA_MODULE_NAME
 #define SEGSCORE_CUDA_MODULE_NAME _cuda
@@ -126,6 +127,58 @@ void py_surface(int device, uintptr_t stream, py::dict k) {
   surface(a, P<void>(stream));
 }
 
+void py_calibration(int device, uintptr_t stream, py::dict k) {
+  auto u = [&](const char* key) { return k[key].cast<uintptr_t>(); };
+  auto i64 = [&](const char* key) { return k[key].cast<int64_t>(); };
+  CalibLaunch a;
+  a.probs = P<const void>(u("probs"));
+  a.ptype = int(i64("ptype"));
+  a.target = P<const void>(u("target"));
+  a.mask = P<const void>(u("mask"));
+  a.geo = P<const int64_t>(u("geo"));
+  a.ci = P<const int64_t>(u("ci"));
+  a.cd = P<const double>(u("cd"));
+  a.hist = P<uint64_t>(u("hist"));
+  a.copies = i64("copies");
+  a.keys = i64("keys");
+  a.counters = P<int64_t>(u("counters"));
+  a.out = P<uint64_t>(u("out"));
+  a.partial = P<double>(u("partial"));
+  a.partial_sums = P<double>(u("partial_sums"));
+  a.chunk = i64("chunk");
+  a.grid = i64("grid");
+  a.grid_init = i64("grid_init");
+  a.grid_reduce = i64("grid_reduce");
+  a.grid_chunks = i64("grid_chunks");
+  a.block = int(i64("block"));
+  a.stream_index = i64("stream_index");
+  a.conf = P<double>(u("conf"));
+  py::gil_scoped_release nogil;
+  set_device(device);
+  calibration(a, P<void>(stream));
+}
+
+void py_crps(int device, uintptr_t stream, py::dict k) {
+  auto u = [&](const char* key) { return k[key].cast<uintptr_t>(); };
+  auto i64 = [&](const char* key) { return k[key].cast<int64_t>(); };
+  CrpsLaunch a;
+  a.kind = int(i64("kind"));
+  a.a = P<const void>(u("a"));
+  a.b = P<const void>(u("b"));
+  a.c = P<const void>(u("c"));
+  a.types = int(i64("types"));
+  a.geo = P<const int64_t>(u("geo"));
+  a.n = i64("n");
+  a.out = P<double>(u("out"));
+  a.bad = P<int64_t>(u("bad"));
+  a.ws = P<double>(u("ws"));
+  a.grid = i64("grid");
+  a.block = int(i64("block"));
+  py::gil_scoped_release nogil;
+  set_device(device);
+  crps(a, P<void>(stream));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
@@ -143,6 +196,8 @@ PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
         py::arg("rcode"), py::arg("geo"), py::arg("nd"), py::arg("ignore"), py::arg("K"), py::arg("seg"),
         py::arg("st"), py::arg("grid_init"), py::arg("grid"), py::arg("block"));
   m.def("surface", &py_surface, py::arg("device"), py::arg("stream"), py::arg("args"));
+  m.def("calibration", &py_calibration, py::arg("device"), py::arg("stream"), py::arg("args"));
+  m.def("crps", &py_crps, py::arg("device"), py::arg("stream"), py::arg("args"));
   m.attr("built_with_cuda") = built_with();
   m.attr("architectures") = SEGSCORE_CUDA_ARCHS;
   py::dict layout;
@@ -160,5 +215,10 @@ PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
   layout["RT_LAB0"] = int(RT_LAB0);
   layout["RT_LAB1"] = int(RT_LAB1);
   layout["RT_W"] = int(RT_W);
+  layout["CG_W"] = int(CG_W);
+  layout["CI_W"] = int(CI_W);
+  layout["CD_EDGES"] = int(CD_EDGES);
+  layout["CC_W"] = int(CC_W);
+  layout["XG_W"] = int(XG_W);
   m.attr("layout") = layout;
 }

@@ -312,3 +312,167 @@ def check_union_regions(dev, conv, seed=21):
                               device=dev.backend)
     for k in sw:
         compare_sd(sg[k], sw[k], RTOL64, f"{conv} {k}")
+
+
+# ----------------------------------------------------------------------------- calibration
+
+CALIB_CONVENTIONS = ("segscore", "torchmetrics", "monai", "metricsreloaded", "netcal", "curvas")
+
+
+def calib_case(rng, nd, n_classes, dtype, logits, class_axis=0):
+    """(probs, target): P(class 1) shaped like target when n_classes == 0, else classes on
+    class_axis; probabilities with exact 0 and 1 and bin-edge values mixed in."""
+    shape = rand_shape(rng, nd, 2, 9)
+    c = 2 if n_classes == 0 else n_classes
+    target = rng.integers(0, c, shape)
+    if n_classes == 0:
+        p = rng.random(shape)
+        k = rng.random(shape)
+        p[k < 0.1] = 0.0
+        p[(k >= 0.1) & (k < 0.2)] = 1.0
+        p[(k >= 0.2) & (k < 0.3)] = rng.integers(0, 16, int(np.count_nonzero((k >= 0.2) & (k < 0.3)))) / 15
+        if logits:
+            p = rng.normal(0, 3, shape)
+        return p.astype(dtype), target
+    if logits:
+        p = rng.normal(0, 3, (c,) + shape)
+    else:
+        p = rng.gamma(0.3, size=(c,) + shape)
+        p /= p.sum(0)
+        sure = rng.random(shape) < 0.2
+        onehot = (np.arange(c).reshape((c,) + (1,) * nd) == target).astype(float)
+        p = np.where(sure, onehot, p)
+    p = np.moveaxis(p, 0, class_axis)
+    return np.ascontiguousarray(p.astype(dtype)), target
+
+
+def _calib_kwargs(conv, n_classes, rng):
+    kw = {"convention": conv}
+    c = ss.calibration.get_convention(conv)
+    modes = ["positive-class", "top-label", "class-wise"]
+    if conv in ("segscore",):
+        kw["target_mode"] = modes[int(rng.integers(0, 3))]
+        if kw["target_mode"] == "positive-class":
+            kw["positive_class"] = int(rng.integers(0, 2 if n_classes == 0 else n_classes))
+    if "equal-mass" in c.binnings and rng.random() < 0.3:
+        kw["binning"] = "equal-mass"
+    return kw
+
+
+def compare_reliability(got, want, what):
+    assert got.mode == want.mode and got.voxels == want.voxels and got.scored == want.scored, what
+    np.testing.assert_array_equal(np.asarray(got.edges), np.asarray(want.edges), err_msg=what)
+    np.testing.assert_array_equal(got.count, want.count, err_msg=what)
+    np.testing.assert_array_equal(got.correct, want.correct, err_msg=what)
+    assert_close(got.sum_confidence, want.sum_confidence, RTOL64, what + " sum_confidence")
+    for name in ("brier_sum", "nll_sum"):
+        assert_scalar(float(getattr(got, name)), float(getattr(want, name)), RTOL64, f"{what} {name}")
+
+
+def check_calibration(dev, rng, nd, n_classes, dtype, layout="C", logits=False, mask=False, ignore=False,
+                      class_axis=0, target_dtype=np.int64):
+    """ss.reliability / ece / brier / nll on the device == the CPU path (counts exactly, sums to
+    1e-12), for every calibration convention."""
+    probs, target = calib_case(rng, nd, n_classes, dtype, logits, class_axis)
+    target = target.astype(target_dtype)
+    hp, dp = make_view(dev, probs, layout)
+    ht, dt = make_view(dev, target, layout)
+    extra, dextra = {}, {}
+    if mask:
+        m = rng.random(target.shape) < 0.7
+        extra["mask"], dextra["mask"] = make_view(dev, m, layout)
+    if ignore:
+        c = 2 if n_classes == 0 else n_classes
+        extra["ignore_label"] = dextra["ignore_label"] = c  # an extra label value, skipped
+        sel = rng.random(target.shape) < 0.2
+        t2 = np.where(sel, c, target).astype(target_dtype)
+        ht, dt = make_view(dev, t2, layout)
+    for conv in CALIB_CONVENTIONS:
+        kw = _calib_kwargs(conv, n_classes, rng)
+        kw["class_axis"] = class_axis
+        kw["logits"] = logits
+        what = f"{dev} {conv} {kw} nd={nd} C={n_classes} {dtype} {layout} mask={mask} ignore={ignore}"
+        c = ss.calibration.get_convention(conv)
+        if c.defines("reliability"):
+            want = ss.reliability(hp, ht, **kw, **extra)
+            got = ss.reliability(dp, dt, device=dev.backend, **kw, **dextra)
+            compare_reliability(got, want, what)
+        if c.defines("ece"):
+            assert_scalar(ss.ece(dp, dt, device=dev.backend, **kw, **dextra), ss.ece(hp, ht, **kw, **extra), RTOL64,
+                          what + " ece")
+        for fn in ("brier", "nll"):
+            if c.defines(fn):
+                skw = {k: v for k, v in kw.items() if k in ("convention", "class_axis", "logits")}
+                want = getattr(ss, fn)(hp, ht, **skw, **extra)
+                got = getattr(ss, fn)(dp, dt, device=dev.backend, **skw, **dextra)
+                assert_scalar(got, want, RTOL64, f"{what} {fn}")
+
+
+def check_calibration_stream(dev, rng):
+    """ss.Calibration over device chunks == over the same chunks on the host."""
+    probs, target = calib_case(rng, 3, 4, np.float32, False)
+    acc_h = ss.Calibration(convention="segscore", scores=True)
+    acc_d = ss.Calibration(convention="segscore", scores=True, device=dev.backend)
+    for k in range(probs.shape[1]):
+        acc_h.update(probs[:, k], target[k])
+        acc_d.update(dev.up(np.ascontiguousarray(probs[:, k])), dev.up(np.ascontiguousarray(target[k])))
+    want, got = acc_h.compute(), acc_d.compute()
+    assert got.keys() == want.keys()
+    for key in want:
+        assert_scalar(float(got[key]), float(want[key]), RTOL64, key)
+
+
+# ----------------------------------------------------------------------------- CRPS
+
+def check_crps_gaussian(dev, rng, dtype, layout="C"):
+    shape = rand_shape(rng, int(rng.integers(1, 4)), 1, 40)
+    obs = rng.normal(size=shape).astype(dtype)
+    mu = rng.normal(size=shape[-1:]).astype(dtype)  # broadcast along the leading axes
+    sigma = np.abs(rng.normal(size=shape)).astype(dtype)
+    sigma.flat[:: 7] = 0.0
+    obs.flat[:: 11] = np.nan
+    ho, do = make_view(dev, obs, layout)
+    hs, ds = make_view(dev, sigma, layout)
+    want = ss.crps_gaussian(ho, mu, hs)
+    got = ss.crps_gaussian(do, dev.up(mu), ds, device=dev.backend)
+    assert dev.is_native(got)
+    g = dev.host(got)
+    assert np.array_equal(np.isnan(g), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert_close(g[ok], want[ok], RTOL64, f"{dev} crps_gaussian {dtype} {layout}")
+    # scalars join device arrays
+    got = dev.host(ss.crps_gaussian(do, 0.25, 2.0, device=dev.backend))
+    want = ss.crps_gaussian(ho, 0.25, 2.0)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert_close(got[ok], want[ok], RTOL64, f"{dev} crps_gaussian scalars")
+
+
+def check_crps_ensemble(dev, rng, dtype, layout="C", weighted=False, axis=-1):
+    batch = rand_shape(rng, int(rng.integers(1, 3)), 1, 30)
+    m = int(rng.choice([1, 2, 5, 8, 9, 31, 50]))
+    members = rng.normal(size=batch + (m,)).astype(dtype)
+    members[rng.random(members.shape) < 0.05] = np.nan
+    if m > 2:
+        members[..., 2] = members[..., 1]  # ties
+    obs = rng.normal(size=batch).astype(dtype)
+    obs.flat[:: 13] = np.nan
+    w = None
+    if weighted:
+        w = rng.random(m).astype(dtype)  # one weight vector for every ensemble
+        if m > 2:
+            w[1] = 0.0
+    ax = axis % (len(batch) + 1)
+    hx = np.moveaxis(members, -1, ax)
+    hx, dx = make_view(dev, np.ascontiguousarray(hx), layout)
+    ho, do = make_view(dev, obs, layout)
+    wshape = [1] * (len(batch) + 1)
+    wshape[ax] = m
+    hw = None if w is None else w.reshape(wshape)
+    want = ss.crps_ensemble(ho, hx, hw, axis=axis)
+    got = ss.crps_ensemble(do, dx, None if w is None else dev.up(hw), axis=axis, device=dev.backend)
+    assert dev.is_native(got)
+    g = np.atleast_1d(dev.host(got))
+    want = np.atleast_1d(want)
+    assert np.array_equal(np.isnan(g), np.isnan(want)), f"{dev} NaN pattern"
+    ok = ~np.isnan(want)
+    assert_close(g[ok], want[ok], RTOL64, f"{dev} crps_ensemble {dtype} m={m} {layout} w={weighted} axis={axis}")

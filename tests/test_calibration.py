@@ -711,6 +711,22 @@ def test_target_modes_and_positive_class():
     assert ss.ece(q, y, target_mode="top-label") == pytest.approx(ss.ece(np.stack([1 - q, q]), y), rel=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_binary_positive_class_zero_bins_one_minus_p(dtype):
+    """positive_class=0 of a binary input bins 1 - p against (label == 0), in every dtype
+    (float32 / float16 once took a fast path that binned p itself)."""
+    rng = np.random.default_rng(41)
+    p = rng.random((7, 9)).astype(dtype)
+    y = rng.integers(0, 2, (7, 9))
+    c = 1.0 - p.astype(np.float64)
+    bins = np.minimum((c * 15).astype(int), 14)
+    rel = ss.reliability(p, y, target_mode="positive-class", positive_class=0)
+    np.testing.assert_array_equal(rel.count, np.bincount(bins.ravel(), minlength=15))
+    np.testing.assert_array_equal(rel.correct, np.bincount(bins.ravel(), weights=(y == 0).ravel(), minlength=15))
+    np.testing.assert_allclose(rel.sum_confidence, np.bincount(bins.ravel(), weights=c.ravel(), minlength=15),
+                               rtol=1e-13)
+
+
 def test_threads_bit_identical():
     rng = np.random.default_rng(6)
     p, t = _rand_multi(rng, 4, (33, 47, 29), dtype=np.float32)

@@ -230,3 +230,96 @@ def test_layout_constants_match_the_module(emu):
 @pytest.mark.parametrize("conv", ["segscore", "metricsreloaded", "monai"])
 def test_union_regions_absent_labels_and_ignore(dev, conv):
     S.check_union_regions(dev, conv)
+
+
+# ----------------------------------------------------------------------------- calibration and CRPS
+
+@pytest.mark.parametrize("n_classes", [0, 2, 4])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_calibration(dev, n_classes, dtype):
+    rng = np.random.default_rng(400 + n_classes + 10 * np.dtype(dtype).itemsize)
+    for i, layout in enumerate(S.layouts(dev)):
+        S.check_calibration(dev, rng, 1 + i % 3, n_classes, dtype, layout)
+
+
+@pytest.mark.parametrize("n_classes", [0, 3])
+def test_calibration_logits_mask_ignore(dev, n_classes):
+    rng = np.random.default_rng(450 + n_classes)
+    S.check_calibration(dev, rng, 3, n_classes, np.float32, "C", logits=True)
+    S.check_calibration(dev, rng, 2, n_classes, np.float64, "F", mask=True, target_dtype=np.uint8)
+    S.check_calibration(dev, rng, 3, n_classes, np.float32, "strided", ignore=True, target_dtype=np.int16)
+    S.check_calibration(dev, rng, 2, n_classes, np.float64, "C", logits=True, mask=True, ignore=True)
+    if n_classes:
+        S.check_calibration(dev, rng, 3, n_classes, np.float32, "C", class_axis=-1)
+
+
+def test_calibration_streaming(dev):
+    S.check_calibration_stream(dev, np.random.default_rng(460))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crps_gaussian(dev, dtype):
+    rng = np.random.default_rng(470)
+    for layout in S.layouts(dev):
+        S.check_crps_gaussian(dev, rng, dtype, layout)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crps_ensemble(dev, dtype, weighted):
+    rng = np.random.default_rng(480 + weighted)
+    for i, layout in enumerate(S.layouts(dev)):
+        S.check_crps_ensemble(dev, rng, dtype, layout, weighted, axis=(-1, 0)[i % 2])
+
+
+def test_calibration_gpu_errors(emu):
+    p = np.array([[0.2, np.nan, 0.9], [0.5, 1.5, 0.1]])
+    t = np.zeros((2, 3), np.int64)
+    with pytest.raises(ValueError, match=r"1 NaN value and 1 value outside \[0, 1\]"):
+        ss.ece(E.EmuArray(p), E.EmuArray(t), device="cuda")
+    with pytest.raises(ValueError, match="logits must be finite"):
+        ss.ece(E.EmuArray(np.array([[0.0, np.inf]])), E.EmuArray(np.zeros((1, 2), np.int64)), logits=True,
+               device="cupy")
+    q = np.full((3, 4), 0.5)
+    with pytest.raises(ValueError, match=r"target holds labels in \[0, 2\]"):
+        ss.ece(E.EmuArray(q), E.EmuArray(np.array([[0, 1, 2, 0]] * 3)), device="cuda")
+    with pytest.raises(TypeError, match="mix host and GPU arrays"):
+        ss.ece(E.EmuArray(q), np.zeros((3, 4), np.int64))
+
+
+def test_crps_gpu_errors_and_outputs(emu):
+    sig = np.array([1.0, -1.0, 2.0])
+    with pytest.raises(ValueError, match=r"sigma must be >= 0.*1 negative"):
+        ss.crps_gaussian(E.EmuArray(np.zeros(3)), 0.0, E.EmuArray(sig), device="cuda")
+    with pytest.raises(TypeError, match="mix host and GPU arrays"):
+        ss.crps_gaussian(E.EmuArray(np.zeros(3)), np.zeros(3), 1.0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ss.crps_ensemble(E.EmuArray(np.zeros(2)), E.EmuArray(np.zeros((2, 3), np.int32)), device="cupy")
+    with pytest.raises(ValueError, match="do not broadcast to members"):
+        ss.crps_ensemble(E.EmuArray(np.zeros(2)), E.EmuArray(np.zeros((2, 3))), E.EmuArray(np.ones(4)),
+                         device="cuda")
+    # host inputs forced onto the GPU give host results, as on the CPU path
+    assert ss.crps_gaussian(0.5, 0.0, 1.0, device="cuda") == pytest.approx(ss.crps_gaussian(0.5, 0.0, 1.0),
+                                                                           rel=1e-12)
+    x = np.array([0.1, 0.7, 0.3])
+    got = ss.crps_ensemble(np.array([0.2, 0.4]), np.stack([x, x]), device="cupy")
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_allclose(got, ss.crps_ensemble(np.array([0.2, 0.4]), np.stack([x, x])), rtol=1e-12)
+    # device="cpu" copies device arrays to the host
+    assert isinstance(ss.crps_gaussian(E.EmuArray(np.zeros(3)), 0.0, 1.0, device="cpu"), np.ndarray)
+
+
+def test_calibration_sums_do_not_depend_on_the_launch(emu, monkeypatch):
+    """Fixed-point confidence sums: the same bits for any grid and number of private histograms."""
+    from segscore._gpu import plan
+
+    rng = np.random.default_rng(490)
+    p = rng.random((3, 40, 30)).astype(np.float32)
+    t = rng.integers(0, 3, (40, 30))
+    base = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cuda", target_mode="class-wise")
+    for blocks, words in ((1, 64), (3, 1 << 10), (7, 1 << 16)):
+        monkeypatch.setattr(plan, "SCORE_MAX_BLOCKS", blocks)
+        monkeypatch.setattr(plan, "HIST_WORDS", words)
+        r = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cupy", target_mode="class-wise")
+        np.testing.assert_array_equal(r.sum_confidence, base.sum_confidence)
+        np.testing.assert_array_equal(r.count, base.count)

@@ -439,7 +439,7 @@ template <typename T>
 SegFn pick_segment_fn(const CalibParams& k, bool scores, bool has_use) {
   const bool flags[4] = {k.n_classes == 0, k.logits != 0, scores, has_use};
   const bool fast = k.exact_floor && !k.logits && !scores && !k.clip && !k.round_f32;
-  if (fast && k.mode == kCalibPositiveClass && k.n_classes == 0)
+  if (fast && k.mode == kCalibPositiveClass && k.n_classes == 0 && k.positive == 1)  // bins P(class 1) itself
     return has_use ? &bin_segment_binary_exact_erased<T, true> : &bin_segment_binary_exact_erased<T, false>;
   switch (k.mode) {
     case kCalibPositiveClass:

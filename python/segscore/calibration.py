@@ -282,11 +282,24 @@ class _Input:
     class_axis: int      # -1: binary input
     n_classes: int       # 0: binary input
     dtype: np.dtype
+    gpu: bool = False    # probs/target/mask are DeviceArrays (segscore._gpu)
 
 
-def _prepare(probs, target, mask, class_axis, logits) -> _Input:
-    p = as_host_array(probs, "probs")
-    t = as_host_array(target, "target")
+def _located(probs, target, mask, device) -> tuple:
+    """(probs, target, mask, on_gpu): numpy arrays for the CPU path, DeviceArrays for the GPU
+    path (GPU inputs, or device='cuda'/'cupy'); device='cpu' copies GPU inputs to the host."""
+    from . import _gpu
+
+    arrays = [probs, target] + ([mask] if mask is not None else [])
+    devs = _gpu.prepare(arrays, ["probs", "target", "mask"][:len(arrays)], device)
+    if devs is not None:
+        return devs[0], devs[1], devs[2] if mask is not None else None, True
+    m = None if mask is None else as_host_array(mask, "mask")
+    return as_host_array(probs, "probs"), as_host_array(target, "target"), m, False
+
+
+def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
+    p, t, m, gpu = _located(probs, target, mask, device)
     if p.dtype.kind != "f" or p.dtype.itemsize not in (2, 4, 8):
         what = "logits" if logits else "probabilities"
         raise TypeError(
@@ -299,15 +312,13 @@ def _prepare(probs, target, mask, class_axis, logits) -> _Input:
             f"target has dtype {t.dtype}; it must hold integer class labels in [0, C) (or bool for a binary "
             f"task){hint}"
         )
-    m = None
-    if mask is not None:
-        m = as_host_array(mask, "mask")
+    if m is not None:
         if m.dtype.kind not in "biu":
             raise TypeError(f"mask has dtype {m.dtype}; pass a bool (or integer) array, nonzero = counted")
         if m.shape != t.shape:
             raise ValueError(f"mask has shape {m.shape} but target has shape {t.shape}; they must match")
     if p.shape == t.shape:
-        return _Input(p, t, m, -1, 0, p.dtype)
+        return _Input(p, t, m, -1, 0, p.dtype, gpu)
     if p.ndim == t.ndim + 1:
         if isinstance(class_axis, bool) or not isinstance(class_axis, int | np.integer):
             raise TypeError(f"class_axis must be an integer axis of probs, got {class_axis!r}")
@@ -328,7 +339,7 @@ def _prepare(probs, target, mask, class_axis, logits) -> _Input:
                 f"probs has a single class channel (shape {p.shape}, class_axis={class_axis}); for a binary task "
                 "pass P(class 1) shaped like target (e.g. probs[0]), or both classes"
             )
-        return _Input(p, t, m, ax, c, p.dtype)
+        return _Input(p, t, m, ax, c, p.dtype, gpu)
     if t.ndim == p.ndim + 1:
         raise ValueError(
             f"target has shape {t.shape} and probs {p.shape}: target has the extra axis. target must hold "
@@ -421,9 +432,14 @@ def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class,
 
 
 def _raise_invalid(inp: _Input, logits: bool, n_invalid: int) -> None:
-    p = inp.probs
-    if inp.mask is not None:
-        m = inp.mask.astype(bool, copy=False)
+    p, mask = inp.probs, inp.mask
+    if inp.gpu:  # the error path: look at the values on the host
+        from ._gpu import to_host
+
+        p = to_host(p)
+        mask = None if mask is None else to_host(mask)
+    if mask is not None:
+        m = mask.astype(bool, copy=False)
         p = (np.moveaxis(p, inp.class_axis, 0)[:, m] if inp.class_axis >= 0 else p[m])
     p = np.asarray(p, dtype=np.float64)
     nan = int(np.count_nonzero(np.isnan(p)))
@@ -453,13 +469,22 @@ def _check_labels(setup: _Setup, tmin: int, tmax: int, ignore_label) -> None:
                          f"{kind}{hint}")
 
 
+def _module(inp: _Input):
+    """segscore._cpu, or the GPU operations with the same signatures."""
+    if inp.gpu:
+        from ._gpu import score_ops
+
+        return score_ops
+    return cpu()
+
+
 def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=False, brier_sum_form=0) -> dict:
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     conv = setup.conv
     off, scale, tol = _candidate(edges)
     exact = conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed
     kw = setup.kernel_kwargs()
-    r = cpu().calibration_stats(
+    r = _module(inp).calibration_stats(
         inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label, edges, int(conv.right_closed),
         _OUTSIDE_CODE[conv.below], _OUTSIDE_CODE[conv.above], off, scale, tol, exact, kw["n_classes"],
         kw["logits"], kw["mode"], kw["positive"], kw["round_f32"], kw["clip"], kw["clip_lo"], kw["clip_hi"],
@@ -620,7 +645,7 @@ def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False
                            setup.n_classes)
     # equal-mass: edges from the quantiles of each stream's confidences, then one binning pass per stream
     kw = setup.kernel_kwargs()
-    cr = cpu().calibration_confidences(inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label,
+    cr = _module(inp).calibration_confidences(inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label,
                                        kw["n_classes"], kw["logits"], kw["mode"], kw["positive"], kw["round_f32"],
                                        kw["clip"], kw["clip_lo"], kw["clip_hi"], threads)
     if cr["invalid"]:
@@ -669,9 +694,9 @@ def _edge_rule(conv: CalibrationConvention, closed, ends) -> CalibrationConventi
 
 
 def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, target_mode, positive_class, mask,
-         ignore_label, threads, scores=False, brier_sum_form=0, closed=None, ends=None) -> Reliability:
+         ignore_label, threads, scores=False, brier_sum_form=0, closed=None, ends=None, device=None) -> Reliability:
     conv = _edge_rule(get_convention(convention), closed, ends)
-    inp = _prepare(probs, target, mask, class_axis, logits)
+    inp = _prepare(probs, target, mask, class_axis, logits, device)
     setup = _make_setup(conv, inp, n_bins, binning, target_mode, positive_class, logits)
     return _reliability(inp, setup, _check_ignore(ignore_label), check_threads(threads), scores, brier_sum_form)
 
@@ -682,7 +707,7 @@ def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, targ
 
 def reliability(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *,
                 binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-                closed=None, ends=None, threads=None) -> Reliability:
+                closed=None, ends=None, threads=None, device=None) -> Reliability:
     """Per-bin counts, mean confidence and accuracy (a :class:`Reliability`).
 
     ``n_bins=None`` takes the convention's default (segscore 15, torchmetrics
@@ -693,12 +718,12 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     _require(conv, "reliability", "a reliability diagram")
     return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                 binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
+                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
 
 
 def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, norm="l1",
         binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-        include_background=True, reduction="mean", closed=None, ends=None, threads=None):
+        include_background=True, reduction="mean", closed=None, ends=None, threads=None, device=None):
     """Expected calibration error: sum over bins of (n_b / N) |accuracy_b - confidence_b|.
 
     ``norm="l2"`` gives the root-mean-square calibration error and ``"max"``
@@ -710,7 +735,7 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
     return rel.ece(norm, reduction, include_background)
 
 
@@ -724,7 +749,7 @@ def _check_mr_mce(conv, probs, target, class_axis, target_mode) -> None:
 
 def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", closed=None, ends=None, threads=None):
+        reduction="mean", closed=None, ends=None, threads=None, device=None):
     """Maximum calibration error: max over non-empty bins of |accuracy_b - confidence_b|."""
     conv = get_convention(convention)
     _require(conv, "mce", "MCE")
@@ -732,19 +757,19 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
     return rel.mce(reduction, include_background)
 
 
 def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", closed=None, ends=None, threads=None):
+        reduction="mean", closed=None, ends=None, threads=None, device=None):
     """Average calibration error: unweighted mean of |accuracy_b - confidence_b| over non-empty bins."""
     conv = get_convention(convention)
     _require(conv, "ace", "ACE")
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
     return rel.ace(reduction, include_background)
 
 
@@ -757,9 +782,9 @@ def _brier_from(rel: Reliability, form: str) -> float:
     return float(b)
 
 
-def _scores_rel(probs, target, class_axis, logits, convention, mask, ignore_label, threads, form):
+def _scores_rel(probs, target, class_axis, logits, convention, mask, ignore_label, threads, form, device=None):
     conv = get_convention(convention)
-    inp = _prepare(probs, target, mask, class_axis, logits)
+    inp = _prepare(probs, target, mask, class_axis, logits, device)
     # the binning is irrelevant here; any valid setup runs the pass
     setup = _make_setup(conv, inp, 1, "uniform", "positive-class" if inp.n_classes == 0 else "top-label", 1,
                         logits)
@@ -769,7 +794,7 @@ def _scores_rel(probs, target, class_axis, logits, convention, mask, ignore_labe
 
 
 def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, form=None, mask=None,
-          ignore_label=None, threads=None) -> float:
+          ignore_label=None, threads=None, device=None) -> float:
     """Brier score, mean over voxels (``n_bins`` is accepted for a signature
     uniform with the binned metrics and ignored: nothing is binned).
 
@@ -782,19 +807,19 @@ def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="se
     form = conv.brier_form if form is None else form
     if form not in ("auto", "sum"):
         raise ValueError(f"form must be 'auto' or 'sum' (or None for the convention's), got {form!r}")
-    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, form)
+    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, form, device)
     return _brier_from(rel, form)
 
 
 def nll(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, mask=None,
-        ignore_label=None, threads=None) -> float:
+        ignore_label=None, threads=None, device=None) -> float:
     """Negative log-likelihood -mean(log p_label), natural log, no clipping
     (``n_bins`` is accepted for a uniform signature and ignored):
     a zero probability on the true label gives inf.  With logits=True the
     log-softmax (log-sigmoid) is computed stably."""
     conv = get_convention(convention)
     _require(conv, "nll", "the NLL")
-    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, "auto")
+    rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, "auto", device)
     return float(rel.nll_sum / rel.scored) if rel.scored else math.nan
 
 
@@ -817,7 +842,7 @@ class Calibration:
 
     def __init__(self, n_bins=None, convention="segscore", *, class_axis=0, logits=False, norm="l1",
                  target_mode=None, positive_class=1, ignore_label=None, include_background=True,
-                 binning="uniform", closed=None, ends=None, scores=None, threads=None):
+                 binning="uniform", closed=None, ends=None, scores=None, threads=None, device=None):
         self.conv = _edge_rule(get_convention(convention), closed, ends)
         if binning != "uniform":
             raise ValueError("Calibration accumulates uniform bins only: equal-mass edges depend on all the data; "
@@ -836,6 +861,9 @@ class Calibration:
         self.include_background = include_background
         self.scores = (self.conv.defines("brier") or self.conv.defines("nll")) if scores is None else bool(scores)
         self.threads = check_threads(threads)
+        from ._gpu import check_device
+
+        self.device = check_device(device)
         self.reset()
 
     def reset(self) -> None:
@@ -851,7 +879,7 @@ class Calibration:
     def update(self, probs, target, mask=None) -> "Calibration":
         """Add one case (or chunk).  Every update must have the same number of
         classes and probability dtype."""
-        inp = _prepare(probs, target, mask, self.class_axis, self.logits)
+        inp = _prepare(probs, target, mask, self.class_axis, self.logits, self.device)
         setup = _make_setup(self.conv, inp, self.n_bins, "uniform", self.target_mode, self.positive_class,
                             self.logits)
         if self._setup is not None and setup != self._setup:

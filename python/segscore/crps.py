@@ -35,10 +35,10 @@ _MAX_DIM = 8
 
 def _as_float(x, name: str) -> np.ndarray:
     """A float32/float64 numpy view of x (scalars allowed); other real dtypes -> float64."""
-    if is_device_array(x):
-        raise NotImplementedError(
-            f"{name} is a GPU array; CRPS runs on the CPU in this build: pass a host array (e.g. .get() / .cpu())"
-        )
+    if is_device_array(x):  # device="cpu": one explicit copy
+        from ._gpu import to_host
+
+        x = to_host(x, name)
     if type(x).__module__.startswith("torch"):
         x = x.detach().numpy()
     arr = np.asarray(x)
@@ -62,7 +62,30 @@ def _result(out: np.ndarray):
     return float(out) if out.ndim == 0 else out
 
 
-def crps_gaussian(obs, mu, sigma, threads=None):
+def _on_gpu(values: dict, device):
+    """{name: DeviceArray} when the call runs on the GPU (GPU inputs, or device='cuda' /
+    'cupy'), else None."""
+    from . import _gpu
+
+    return _gpu.prepare_values({k: v for k, v in values.items() if v is not None}, device)
+
+
+def _gpu_result(out, g: dict):
+    """A GPU call's output: an array of the inputs' library (0-d for a single value), or,
+    when host inputs were uploaded because device= asked for it, numpy / a float."""
+    if next(iter(g.values())).uploaded:
+        from ._gpu import to_host
+
+        return _result(to_host(out))
+    return out
+
+
+def _negative_sigma(n: int, lo) -> ValueError:
+    at = "" if lo is None else f", min {lo}"
+    return ValueError(f"sigma must be >= 0 (a standard deviation); it has {n} negative value(s){at}")
+
+
+def crps_gaussian(obs, mu, sigma, threads=None, device=None):
     """CRPS of the Normal forecast N(mu, sigma^2) against ``obs``, elementwise.
 
     ``obs``, ``mu`` and ``sigma`` broadcast together (numpy rules); the result has the
@@ -74,7 +97,21 @@ def crps_gaussian(obs, mu, sigma, threads=None):
     ``sigma = 0`` gives ``|obs - mu|`` (point mass); ``sigma < 0`` raises ``ValueError``;
     NaN in any input gives NaN there.  Matches ``properscoring.crps_gaussian`` (0.1) to
     rounding for sigma > 0.
+
+    GPU arrays (CuPy, torch CUDA; float32/float64) are scored on their device and give an
+    array of their library; scalars may join them.  ``device`` forces "cpu", "cuda" or "cupy".
     """
+    g = _on_gpu({"obs": obs, "mu": mu, "sigma": sigma}, device)
+    if g is not None:
+        from ._gpu import score_ops
+
+        shape = _broadcast({k: d.shape for k, d in g.items()})
+        if len(shape) > _MAX_DIM:
+            raise ValueError(f"at most {_MAX_DIM} dimensions are supported, got shape {shape}")
+        out, neg = score_ops.crps_gaussian(g["obs"], g["mu"], g["sigma"], shape)
+        if neg:
+            raise _negative_sigma(neg, None)
+        return _gpu_result(out, g)
     o = _as_float(obs, "obs")
     m = _as_float(mu, "mu")
     s = _as_float(sigma, "sigma")
@@ -82,17 +119,14 @@ def crps_gaussian(obs, mu, sigma, threads=None):
     if len(shape) > _MAX_DIM:
         raise ValueError(f"at most {_MAX_DIM} dimensions are supported, got shape {shape}")
     if s.size and np.any(s < 0):
-        raise ValueError(
-            f"sigma must be >= 0 (a standard deviation); it has {int(np.count_nonzero(s < 0))} negative value(s), "
-            f"min {float(np.nanmin(s))}"
-        )
+        raise _negative_sigma(int(np.count_nonzero(s < 0)), float(np.nanmin(s)))
     out = np.empty(shape, dtype=np.float64)
     cpu().crps_gaussian(np.broadcast_to(o, shape), np.broadcast_to(m, shape), np.broadcast_to(s, shape), out,
                         resolve_threads(threads))
     return _result(out)
 
 
-def crps_ensemble(obs, members, weights=None, axis=-1, threads=None):
+def crps_ensemble(obs, members, weights=None, axis=-1, threads=None, device=None):
     """Exact CRPS of ensemble forecasts against ``obs``.
 
     ``members`` holds the ensemble along ``axis`` (m >= 1 members); its other axes form
@@ -112,9 +146,36 @@ def crps_ensemble(obs, members, weights=None, axis=-1, threads=None):
     * infinite members or observations give inf or NaN as properscoring does.
 
     Without weights this equals ``mean|X - y| - 0.5 mean|X - X'|`` over the members.
+
+    GPU arrays (CuPy, torch CUDA; float32/float64) are scored on their device, one thread
+    per observation, and give an array of their library; ``device`` forces "cpu", "cuda" or
+    "cupy".
     """
-    o = _as_float(obs, "obs")
-    x = _as_float(members, "members")
+    g = _on_gpu({"obs": obs, "members": members, "weights": weights}, device)
+    if g is not None:
+        o, x, w = g["obs"], g["members"], g.get("weights")
+    else:
+        o = _as_float(obs, "obs")
+        x = _as_float(members, "members")
+        w = None if weights is None else _as_float(weights, "weights")
+    axis, batch = _ensemble_shapes(o, x, w, axis)
+    if g is not None:
+        from ._gpu import score_ops
+
+        return _gpu_result(score_ops.crps_ensemble(o, x, w, axis, batch), g)
+    m = x.shape[axis]
+    if w is not None:
+        w = np.moveaxis(np.broadcast_to(w, x.shape), axis, -1)
+    x = np.moveaxis(x, axis, -1)
+    out = np.empty(batch, dtype=np.float64)
+    xb = np.broadcast_to(x, batch + (m,))
+    wb = None if w is None else np.broadcast_to(w, batch + (m,))
+    cpu().crps_ensemble(np.broadcast_to(o, batch), xb, wb, out, resolve_threads(threads))
+    return _result(out)
+
+
+def _ensemble_shapes(o, x, w, axis) -> tuple:
+    """Validated (axis, batch shape) of an ensemble call (numpy or device arrays)."""
     if x.ndim == 0:
         raise ValueError("members must have an ensemble axis (ndim >= 1); for a point forecast use abs(obs - x)")
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
@@ -122,29 +183,23 @@ def crps_ensemble(obs, members, weights=None, axis=-1, threads=None):
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis} is out of range for members with shape {x.shape}")
     axis = int(axis) % x.ndim
-    w = None
-    if weights is not None:
-        w = _as_float(weights, "weights")
+    if w is not None:
         try:
-            w = np.broadcast_to(w, x.shape)
+            ok = np.broadcast_shapes(w.shape, x.shape) == tuple(x.shape)
         except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(
-                f"weights with shape {w.shape} do not broadcast to members with shape {x.shape}; "
+                f"weights with shape {tuple(w.shape)} do not broadcast to members with shape {tuple(x.shape)}; "
                 "give one weight per member, in the members' layout"
-            ) from None
-        w = np.moveaxis(w, axis, -1)
-    x = np.moveaxis(x, axis, -1)
-    m = x.shape[-1]
-    if m == 0:
+            )
+    if x.shape[axis] == 0:
         raise ValueError(f"the ensemble axis (axis={axis}) is empty; an ensemble needs at least one member")
-    batch = _broadcast({"obs": o.shape, "members (without the ensemble axis)": x.shape[:-1]})
+    rest = tuple(x.shape[:axis]) + tuple(x.shape[axis + 1:])
+    batch = _broadcast({"obs": tuple(o.shape), "members (without the ensemble axis)": rest})
     if len(batch) + 1 > _MAX_DIM:
         raise ValueError(f"at most {_MAX_DIM - 1} batch dimensions are supported, got batch shape {batch}")
-    out = np.empty(batch, dtype=np.float64)
-    xb = np.broadcast_to(x, batch + (m,))
-    wb = None if w is None else np.broadcast_to(w, batch + (m,))
-    cpu().crps_ensemble(np.broadcast_to(o, batch), xb, wb, out, resolve_threads(threads))
-    return _result(out)
+    return axis, batch
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
 // an EDT pass, rows of a crop, segments of a counting pass): any launch
 // shape is correct, no kernel needs shared memory or __syncthreads, and the
 // only cross-thread writes are integer atomics (counts, boxes), so results
-// do not depend on scheduling.  The math lives in edt.h and surface.h.
+// do not depend on scheduling.  The math lives in edt.h and surface.h;
+// the calibration and CRPS kernels are in gpu_score_kernels.h.
 //
 // Layouts shared with the Python planner (python/segscore/_gpu/plan.py):
 //  * field table (FD_*): one row of FD_W int64 per EDT field (a strided box);

@@ -85,6 +85,53 @@ def prepare(arrays, names, device=None):
     return devs
 
 
+def prepare_values(values: dict, device=None):
+    """Like `prepare` for numeric operands that may include scalars (CRPS): None for the CPU
+    path, else {name: DeviceArray}.  Scalars (Python numbers, 0-d arrays) join a GPU call as
+    0-d float64 device arrays; host arrays may not join GPU arrays."""
+    check_device(device)
+    on_dev = {k: is_device_array(v) for k, v in values.items()}
+    if device == "cpu" or (device is None and not any(on_dev.values())):
+        return None
+    scalar = {k: (not on_dev[k]) and np.ndim(v) == 0 for k, v in values.items()}
+    hosts = [k for k in values if not on_dev[k] and not scalar[k]]
+    if any(on_dev.values()) and hosts:
+        desc = ", ".join(f"{k} is {_describe(values[k])}" for k in values if not scalar[k])
+        raise TypeError(f"inputs mix host and GPU arrays ({desc}); pass all of them on the same device, e.g. "
+                        "cupy.asarray(x) / x.cuda(), or all on the host (x.get() / x.cpu())")
+    out = {}
+    if any(on_dev.values()):
+        for k, v in values.items():
+            if on_dev[k]:
+                out[k] = wrap(v, k)
+        first = next(iter(out.values()))
+        lib, dev, uploaded = first.lib, first.device, False
+    else:
+        lib, dev = _upload_lib()
+        uploaded = True
+    with lib.device_ctx(dev):
+        for k, v in values.items():
+            if k not in out:
+                if not scalar[k]:
+                    from .._validate import as_host_array
+
+                    v = as_host_array(v, k)
+                a = np.asarray(v)
+                if a.dtype.kind not in "biuf":
+                    raise TypeError(f"{k} has dtype {a.dtype}; pass real numbers")
+                if a.dtype not in (np.float32, np.float64):
+                    a = a.astype(np.float64)
+                out[k] = lib.wrap(lib.from_host(a, dev))
+    if len({d.device for d in out.values()}) > 1:
+        raise ValueError("inputs are on different CUDA devices (" +
+                         ", ".join(f"{n}: cuda:{d.device}" for n, d in out.items()) + "); move them to one device")
+    be = _backend.choose(device, dev)
+    for d in out.values():
+        d.backend = be
+        d.uploaded = uploaded
+    return out
+
+
 def backend_name(d: DeviceArray) -> str:
     return getattr(d.backend, "name", "cuda")
 

@@ -202,7 +202,8 @@ class TorchLib(ArrayLib):
         global _TORCH_TO_NP
         if _TORCH_TO_NP is None:
             m = {torch.bool: np.bool_, torch.uint8: np.uint8, torch.int8: np.int8, torch.int16: np.int16,
-                 torch.int32: np.int32, torch.int64: np.int64, torch.float32: np.float32, torch.float64: np.float64}
+                 torch.int32: np.int32, torch.int64: np.int64, torch.float16: np.float16, torch.float32: np.float32,
+                 torch.float64: np.float64}
             for name, npt in (("uint16", np.uint16), ("uint32", np.uint32), ("uint64", np.uint64)):
                 if hasattr(torch, name):
                     m[getattr(torch, name)] = npt
@@ -216,7 +217,8 @@ class TorchLib(ArrayLib):
 
     def wrap(self, x):
         if x.dtype not in self.to_np:
-            raise TypeError(f"torch dtype {x.dtype} is not supported; use an integer, bool, float32 or float64 tensor")
+            raise TypeError(f"torch dtype {x.dtype} is not supported; use an integer, bool, float16, float32 or "
+                            "float64 tensor")
         return DeviceArray(x, self, x.data_ptr(), tuple(x.shape), tuple(x.stride()), self.to_np[x.dtype],
                            x.device.index if x.device.index is not None else self.torch.cuda.current_device())
 

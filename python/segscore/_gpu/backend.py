@@ -41,6 +41,12 @@ class CompiledBackend:
     def surface(self, device, stream, args):
         self.mod.surface(device, stream, args)
 
+    def calibration(self, device, stream, args):
+        self.mod.calibration(device, stream, args)
+
+    def crps(self, device, stream, args):
+        self.mod.crps(device, stream, args)
+
 
 def _cupy_module(code, options, names, device):
     import cupy
@@ -148,6 +154,41 @@ class CupyBackend:
             _i32(a["biou"]), _f64(a["width"]), _i32(a["strict"]), _u(a["res"])))
         go("k_region_counts", a["grid_regions"], (_u(a["pos"]), _u(a["rows"]), _i32(a["nreg"]), _u(a["res"])))
 
+    def calibration(self, device, stream, a):
+        T = S.PROB_CTYPES[a["ptype"]]
+        key = ("calib", a["ptype"])
+        B = a["block"]
+        tables = (_u(a["probs"]), _u(a["target"]), _u(a["mask"]), _u(a["geo"]), _u(a["ci"]), _u(a["cd"]))
+        if a["stream_index"] >= 0:
+            self._launch(device, stream, key, f"k_calib_conf<{T}>", a["grid"], B,
+                         tables + (_i64(a["stream_index"]), _u(a["conf"])))
+            return
+        words = a["copies"] * a["keys"] * 4
+        self._launch(device, stream, key, "k_calib_init", a["grid_init"], B,
+                     (_u(a["hist"]), _i64(words), _u(a["counters"])))
+        self._launch(device, stream, key, f"k_calib<{T}>", a["grid"], B,
+                     tables + (_u(a["hist"]), _u(a["counters"]), _u(a["partial"])))
+        self._launch(device, stream, key, "k_calib_reduce", a["grid_reduce"], B,
+                     (_u(a["hist"]), _i64(a["copies"]), _i64(a["keys"]), _u(a["out"])))
+        if a["partial"]:
+            self._launch(device, stream, key, "k_sum_chunks", a["grid_chunks"], B,
+                         (_u(a["partial"]), _i64(2 * a["grid"] * B), _i64(a["chunk"]), _u(a["partial_sums"])))
+
+    def crps(self, device, stream, a):
+        if a["n"] <= 0:
+            return
+        key = ("crps",)
+        if a["kind"] == 0:
+            self._launch(device, stream, key, "k_crps_gaussian", a["grid"], a["block"],
+                         (_u(a["a"]), _u(a["b"]), _u(a["c"]), _i32(a["types"]), _u(a["geo"]), _i64(a["n"]),
+                          _u(a["out"]), _u(a["bad"])))
+            return
+        TM = S.T_CTYPES[bool(a["types"] & 2)]
+        TW = TM if not a["c"] else S.T_CTYPES[bool(a["types"] & 4)]
+        self._launch(device, stream, key, f"k_crps_ensemble<{TM}, {TW}>", a["grid"], a["block"],
+                     (_u(a["a"]), _i32(a["types"] & 1), _u(a["b"]), _u(a["c"]), _u(a["geo"]), _i64(a["n"]),
+                      _u(a["ws"]), _u(a["out"])))
+
 
 # ----------------------------------------------------------------------------- selection
 
@@ -243,3 +284,4 @@ def forced(name, backend):
         yield backend
     finally:
         override(name, old)
+

@@ -3,7 +3,8 @@
 Pure numpy, no device access: computed once per call and shared by both
 launch backends (the compiled ``segscore._cuda`` and the CuPy RawModule
 path), so the two differ only in who launches the kernels.  The table
-layouts mirror ``cpp/include/segscore/gpu_kernels.h`` (FD_*, RT_*).
+layouts mirror ``cpp/include/segscore/gpu_kernels.h`` (FD_*, RT_*) and
+``gpu_score_kernels.h`` (CG_*, CI_*, CD_*, CC_*, XG_*).
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ FD_ND, FD_SHAPE, FD_ISTR, FD_OSTR, FD_AXES, FD_IOFF, FD_OOFF, FD_W = 0, 1, 9, 17
 MAX_DIMS = 8
 # region table (gpu_kernels.h RegionLayout)
 RT_DIM, RT_LO, RT_OFF, RT_LAB0, RT_LAB1, RT_W = 0, 3, 6, 7, 8, 9
+# calibration and CRPS tables (gpu_score_kernels.h CalibGeo, CalibInts, CalibDoubles, CalibCounters, CrpsGeo)
+CG_ND, CG_SHAPE, CG_PSTR, CG_TSTR, CG_MSTR, CG_CSTR, CG_W = 0, 1, 9, 17, 25, 33, 34
+(CI_NBINS, CI_RIGHT, CI_BELOW, CI_ABOVE, CI_EXACT, CI_NCLASS, CI_LOGITS, CI_MODE, CI_POS, CI_ROUND, CI_CLIP,
+ CI_SCORES, CI_BRIER_SUM, CI_IGNORE_ON, CI_IGNORE, CI_TCODE, CI_MCODE, CI_COPIES, CI_W) = range(19)
+CD_OFF, CD_SCALE, CD_TOL, CD_CLIP_LO, CD_CLIP_HI, CD_EDGES = range(6)
+CC_VOXELS, CC_SCORED, CC_INVALID, CC_TMIN, CC_TMAX, CC_W = range(6)
+XG_ND, XG_SHAPE, XG_STR0, XG_STR1, XG_STR2, XG_M, XG_MSTR1, XG_MSTR2, XG_W = 0, 1, 9, 17, 25, 33, 34, 35, 36
 LAYOUT = {
     "FD_ND": FD_ND, "FD_SHAPE": FD_SHAPE, "FD_ISTR": FD_ISTR, "FD_OSTR": FD_OSTR, "FD_AXES": FD_AXES,
     "FD_IOFF": FD_IOFF, "FD_OOFF": FD_OOFF, "FD_W": FD_W,
     "RT_DIM": RT_DIM, "RT_LO": RT_LO, "RT_OFF": RT_OFF, "RT_LAB0": RT_LAB0, "RT_LAB1": RT_LAB1, "RT_W": RT_W,
+    "CG_W": CG_W, "CI_W": CI_W, "CD_EDGES": CD_EDGES, "CC_W": CC_W, "XG_W": XG_W,
 }
 
 BLOCK = 128
@@ -331,3 +340,123 @@ def batches(sizes, budget):
     if cur:
         out.append(cur)
     return out
+
+
+# ----------------------------------------------------------------------------- calibration and CRPS
+
+SCORE_BLOCK = 256
+SCORE_MAX_BLOCKS = 1024       # grid of the calibration pass: a function of the input size only (reproducible sums)
+SUM_CHUNK = 256               # Brier / NLL partials added per thread of k_sum_chunks
+HIST_WORDS = 1 << 16          # budget of the private calibration histograms (uint64 words)
+CRPS_BLOCK = 128
+ENSEMBLE_WS_BYTES = 1 << 28   # sort scratch of the ensemble CRPS (caps its threads)
+
+
+def merge_axes(shape, *strides) -> tuple:
+    """Drop length-1 axes and merge neighbours that every operand walks contiguously
+    (stride[d] == stride[d+1] * shape[d+1]).  Returns (shape, [strides per operand]), with at
+    least one axis."""
+    keep = [d for d, n in enumerate(shape) if n != 1]
+    shp = [int(shape[d]) for d in keep]
+    strs = [[int(s[d]) for d in keep] for s in strides]
+    d = len(shp) - 2
+    while d >= 0:
+        if all(st[d] == st[d + 1] * shp[d + 1] for st in strs):
+            shp[d] *= shp[d + 1]
+            for st in strs:
+                st[d] = st[d + 1]
+                del st[d + 1]
+            del shp[d + 1]
+        d -= 1
+    if not shp:
+        return [1], [[0] for _ in strides]
+    return shp, strs
+
+
+def _geo_rows(base: int, width: int, shape, strides_list, offsets) -> np.ndarray:
+    g = np.zeros(width, dtype=np.int64)
+    g[0] = len(shape)
+    g[base:base + len(shape)] = shape
+    for off, st in zip(offsets, strides_list):
+        g[off:off + len(st)] = st
+    return g
+
+
+@dataclass
+class CalibPlan:
+    geo: np.ndarray
+    ci: np.ndarray
+    cd: np.ndarray
+    keys: int
+    copies: int
+    grid: int
+    grid_init: int
+    grid_reduce: int
+    grid_chunks: int
+    partials: int      # doubles of thread partials (2 per thread), 0 without scores
+    sums: int          # chunk sums of the partials
+
+
+def calib_plan(shape, pstr, tstr, mstr, cstr, edges, params: dict, streams: int, slots: int, scores: bool,
+               brier_sum_form: int, ignore, tcode: int, mcode: int) -> CalibPlan:
+    """Tables and launch shape of the calibration pass over spatial `shape` (element
+    strides of probs' class-0 plane, target and mask; `mstr` None without a mask)."""
+    ops = [pstr, tstr] + ([mstr] if mstr is not None else [])
+    shp, strs = merge_axes(shape, *ops)
+    if len(shp) > MAX_DIMS:
+        raise ValueError(f"at most {MAX_DIMS} spatial axes are supported")
+    geo = _geo_rows(CG_SHAPE, CG_W, shp, strs, [CG_PSTR, CG_TSTR, CG_MSTR][:len(strs)])
+    geo[CG_CSTR] = int(cstr)
+    nvox = int(np.prod(shp))
+    keys = int(streams) * int(slots)
+    copies = int(max(1, min(64, HIST_WORDS // (4 * keys))))
+    ci = np.zeros(CI_W, dtype=np.int64)
+    ci[CI_NBINS] = len(edges) - 1
+    for name, idx in (("right_closed", CI_RIGHT), ("below", CI_BELOW), ("above", CI_ABOVE), ("exact", CI_EXACT),
+                      ("n_classes", CI_NCLASS), ("logits", CI_LOGITS), ("mode", CI_MODE), ("positive", CI_POS),
+                      ("round_f32", CI_ROUND), ("clip", CI_CLIP)):
+        ci[idx] = int(params[name])
+    ci[CI_SCORES] = int(bool(scores))
+    ci[CI_BRIER_SUM] = int(brier_sum_form)
+    ci[CI_IGNORE_ON] = int(ignore is not None)
+    ci[CI_IGNORE] = 0 if ignore is None else int(ignore)
+    ci[CI_TCODE] = tcode
+    ci[CI_MCODE] = mcode
+    ci[CI_COPIES] = copies
+    cd = np.concatenate([[params["off"], params["scale"], params["tol"], params["clip_lo"], params["clip_hi"]],
+                         np.asarray(edges, dtype=np.float64)])
+    items = nvox * (streams if params["mode"] == 2 else 1)
+    grid = max(1, min(SCORE_MAX_BLOCKS, -(-items // (4 * SCORE_BLOCK))))  # >= 4 items per thread
+    threads = grid * SCORE_BLOCK
+    partials = 2 * threads if scores else 0
+    sums = -(-partials // SUM_CHUNK) if scores else 0
+    words = copies * keys * 4
+    return CalibPlan(geo, ci, cd.astype(np.float64), keys, copies, grid,
+                     max(1, min(SCORE_MAX_BLOCKS, -(-(words + CC_W) // SCORE_BLOCK))),
+                     max(1, min(SCORE_MAX_BLOCKS, -(-keys // SCORE_BLOCK))),
+                     max(1, -(-sums // SCORE_BLOCK)) if sums else 0, partials, sums)
+
+
+def fixed_to_double(lo, hi) -> np.ndarray:
+    """Exact 2^-88 fixed-point sums (128-bit, low and high uint64 words) as the nearest doubles."""
+    lo = np.asarray(lo, dtype=np.uint64).ravel()
+    hi = np.asarray(hi, dtype=np.uint64).ravel()
+    return np.array([((int(h) << 64) | int(lo_)) / (1 << 88) for lo_, h in zip(lo, hi)], dtype=np.float64)
+
+
+def broadcast_strides(shape, arr_shape, arr_strides) -> list:
+    """Element strides of an operand broadcast to `shape` (numpy rules: 0 on broadcast axes)."""
+    pad = len(shape) - len(arr_shape)
+    out = [0] * pad
+    for n, s in zip(arr_shape, arr_strides):
+        out.append(0 if n == 1 else int(s))
+    return out
+
+
+def crps_geo(shape, strides, m: int = 0, mstr1: int = 0, mstr2: int = 0) -> tuple:
+    """CRPS geometry table over the batch `shape` (up to three operands' strides); returns
+    (table, items)."""
+    shp, strs = merge_axes(shape, *strides) if len(shape) else ([1], [[0] for _ in strides])
+    g = _geo_rows(XG_SHAPE, XG_W, shp, strs, [XG_STR0, XG_STR1, XG_STR2][:len(strs)])
+    g[XG_M], g[XG_MSTR1], g[XG_MSTR2] = int(m), int(mstr1), int(mstr2)
+    return g, int(np.prod(shape)) if len(shape) else 1

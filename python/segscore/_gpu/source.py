@@ -2,8 +2,8 @@
 
 The wheel ships ``cpp/include/segscore/*.h`` as ``segscore/include/segscore``
 (found with importlib.resources; an editable install falls back to the
-source tree).  `kernel_source()` inlines ``gpu_kernels.h`` and the headers
-it includes into one string, so CuPy's on-disk kernel cache is keyed by the
+source tree).  `kernel_source()` inlines ``gpu_kernels.h``, ``gpu_score_kernels.h``
+and the headers they include into one string, so CuPy's on-disk kernel cache is keyed by the
 actual code, and the test-suite compiles exactly this string with NVRTC.
 Kernels are compiled in small groups (per dtype) with NVRTC name
 expressions; `GROUPS` names them.
@@ -71,16 +71,19 @@ def inline(name: str, root: Path | None = None, seen=None) -> str:
 
 @functools.cache
 def kernel_source() -> str:
-    return inline("segscore/gpu_kernels.h")
+    seen = set()
+    return inline("segscore/gpu_kernels.h", seen=seen) + inline("segscore/gpu_score_kernels.h", seen=seen)
 
 
 T_CTYPES = {False: "float", True: "double"}
+PROB_CTYPES = ["unsigned short", "float", "double"]  # float16 probabilities are read by their bits
 
 
 def group(key) -> tuple:
     """Name expressions of one compile group.
 
-    key: ("edt", in_code, f64) | ("edt_ml", in_code, f64) | ("stats",) | ("surface",)
+    key: ("edt", in_code, f64) | ("edt_ml", in_code, f64) | ("stats",) | ("surface",) | ("calib", ptype)
+    | ("crps",)
     """
     kind = key[0]
     if kind == "edt":
@@ -91,6 +94,13 @@ def group(key) -> tuple:
         return (f"{NS}k_edt_first_ml<{L}, {T}>", f"{NS}k_edt_parabola_ml<{L}, {T}>")
     if kind == "stats":
         return (f"{NS}k_stats_init", f"{NS}k_stats")
+    if kind == "calib":
+        T = PROB_CTYPES[key[1]]
+        return (f"{NS}k_calib_init", f"{NS}k_calib<{T}>", f"{NS}k_calib_reduce", f"{NS}k_sum_chunks",
+                f"{NS}k_calib_conf<{T}>")
+    if kind == "crps":
+        return (f"{NS}k_crps_gaussian",) + tuple(f"{NS}k_crps_ensemble<{m}, {w}>" for m in ("float", "double")
+                                                 for w in ("float", "double"))
     if kind == "surface":
         return tuple(NS + k for k in ("k_crop_fill", "k_crop_boundary", "k_scan_partial", "k_scan_sums",
                                       "k_scan_apply", "k_crop_gather", "k_region_counts")) + group(("edt", 0, True))
@@ -98,7 +108,7 @@ def group(key) -> tuple:
 
 
 def all_groups() -> list:
-    keys = [("stats",), ("surface",)]
+    keys = [("stats",), ("surface",), ("crps",)] + [("calib", t) for t in range(3)]
     for f64 in (False, True):
         keys += [("edt", c, f64) for c in range(6)]
         keys += [("edt_ml", c, f64) for c in range(4)]

@@ -1,0 +1,202 @@
+"""GPU calibration binning and CRPS: plan, allocate with the input's library, launch, collect.
+
+`calibration_stats` and `calibration_confidences` take the arguments of
+``segscore._cpu.calibration_stats`` / ``calibration_confidences`` (DeviceArray
+inputs) and return the same dictionaries, so ``segscore.calibration`` only
+chooses the module.  One host synchronisation per call: the copy of the
+reduced histogram, the counters and the Brier / NLL chunk sums (one buffer).
+
+Confidence sums come back exact (128-bit fixed point, see
+gpu_score_kernels.h) and are rounded once to double here; the CPU driver adds
+doubles in a fixed order, so the two agree to about 1e-15 relative, and the
+GPU numbers are identical from run to run and for any launch shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import plan as P
+from .arrays import DeviceArray
+from .ops import _Alloc
+
+_PTYPE = {2: 0, 4: 1, 8: 2}
+
+
+def _spatial(probs: DeviceArray, class_axis: int):
+    """Spatial shape, class-0 plane strides and class stride of probs."""
+    if class_axis < 0:
+        return probs.shape, probs.strides, 0
+    sh = probs.shape[:class_axis] + probs.shape[class_axis + 1:]
+    st = probs.strides[:class_axis] + probs.strides[class_axis + 1:]
+    return sh, st, probs.strides[class_axis]
+
+
+def _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, below, above, off, scale, tol, exact,
+           n_classes, logits, mode, positive, round_f32, clip, clip_lo, clip_hi, scores, brier_sum_form):
+    if probs.dtype.kind != "f" or probs.itemsize not in _PTYPE:
+        raise TypeError(f"probs must be float16, float32 or float64, got {probs.dtype}")
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    shape, pstr, cstr = _spatial(probs, class_axis)
+    if tuple(shape) != tuple(target.shape):
+        raise ValueError("segscore GPU calibration: probs' spatial shape does not match target")
+    if mask is not None and tuple(mask.shape) != tuple(target.shape):
+        raise ValueError("segscore GPU calibration: mask shape mismatch")
+    params = dict(right_closed=right_closed, below=below, above=above, exact=exact, n_classes=n_classes,
+                  logits=logits, mode=mode, positive=positive, round_f32=round_f32, clip=clip, off=off, scale=scale,
+                  tol=tol, clip_lo=clip_lo, clip_hi=clip_hi)
+    streams = (2 if n_classes == 0 else n_classes) if mode == 2 else 1
+    slots = len(edges) - 1 + (1 if above == 2 else 0)
+    plan = P.calib_plan(shape, pstr, target.strides, None if mask is None else mask.strides, cstr, edges, params,
+                        streams, slots, scores, brier_sum_form, ignore_label, P.label_code(target.dtype),
+                        -1 if mask is None else P.label_code(mask.dtype))
+    return plan, streams, slots
+
+
+def _launch_args(probs, target, mask, plan, A: _Alloc) -> dict:
+    ints = A.upload(np.concatenate([plan.geo, plan.ci]))
+    dbls = A.upload(plan.cd)
+    ip = A.ptr(ints)
+    return dict(probs=probs.ptr, ptype=_PTYPE[probs.itemsize], target=target.ptr, mask=0 if mask is None else mask.ptr,
+                geo=ip, ci=ip + 8 * plan.geo.size, cd=A.ptr(dbls), copies=plan.copies, keys=plan.keys,
+                chunk=P.SUM_CHUNK, grid=plan.grid, grid_init=plan.grid_init, grid_reduce=plan.grid_reduce,
+                grid_chunks=plan.grid_chunks, block=P.SCORE_BLOCK, stream_index=-1, conf=0, hist=0, counters=0,
+                out=0, partial=0, partial_sums=0)
+
+
+def _labels_range(counters) -> tuple:
+    if int(counters[P.CC_VOXELS]) == 0:
+        return 0, -1
+    return int(counters[P.CC_TMIN]), int(counters[P.CC_TMAX])
+
+
+def calibration_stats(probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, edges, right_closed,
+                      below, above, off, scale, tol, exact, n_classes, logits, mode, positive, round_f32, clip,
+                      clip_lo, clip_hi, scores, brier_sum_form, threads=0) -> dict:
+    """segscore._cpu.calibration_stats on the GPU."""
+    plan, streams, slots = _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, below, above,
+                                  off, scale, tol, exact, n_classes, logits, mode, positive, round_f32, clip, clip_lo,
+                                  clip_hi, scores, brier_sum_form)
+    lib, dev = probs.lib, probs.device
+    with lib.device_ctx(dev):
+        A = _Alloc(lib, dev, "the calibration pass")
+        a = _launch_args(probs, target, mask, plan, A)
+        hist = A.empty(plan.copies * plan.keys * 4, np.int64)  # uint64 words (torch lacks uint64 ops)
+        n_out = plan.keys * 4 + P.CC_W + plan.sums
+        res = A.empty(n_out, np.int64)  # reduced histogram | counters (int64) | chunk sums (double)
+        partial = A.empty(plan.partials, np.float64) if plan.partials else None
+        base = A.ptr(res)
+        a.update(hist=A.ptr(hist), out=base, counters=base + 8 * plan.keys * 4,
+                 partial=A.ptr(partial) if partial is not None else 0,
+                 partial_sums=base + 8 * (plan.keys * 4 + P.CC_W) if plan.sums else 0)
+        probs.backend.calibration(dev, lib.stream(dev), a)
+        host = np.asarray(lib.to_host(res))[:n_out].view(np.uint64)
+    h = host[:plan.keys * 4].reshape(plan.keys, 4)
+    counters = host[plan.keys * 4:plan.keys * 4 + P.CC_W].view(np.int64)
+    sums = host[plan.keys * 4 + P.CC_W:].view(np.float64)
+    half = len(sums) // 2
+    tmin, tmax = _labels_range(counters)
+    shape = (streams, slots)
+    return dict(count=h[:, 0].astype(np.int64).reshape(shape), correct=h[:, 1].astype(np.int64).reshape(shape),
+                sum_conf=P.fixed_to_double(h[:, 2], h[:, 3]).reshape(shape),
+                brier_sum=math.fsum(sums[:half]) if scores else 0.0,
+                nll_sum=math.fsum(sums[half:]) if scores else 0.0,
+                scored=int(counters[P.CC_SCORED]), voxels=int(counters[P.CC_VOXELS]),
+                invalid=int(counters[P.CC_INVALID]), target_min=tmin, target_max=tmax)
+
+
+def calibration_confidences(probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, n_classes, logits,
+                            mode, positive, round_f32, clip, clip_lo, clip_hi, threads=0) -> dict:
+    """segscore._cpu.calibration_confidences on the GPU: the confidences of each stream are
+    computed on the device and copied to the host (NaN marks skipped voxels), where the
+    equal-mass edges are taken with numpy.  The label range and invalid count come from a
+    binning pass with one bin."""
+    edges = np.array([0.0, 1.0])
+    args = (probs, target, mask, class_axis, ignore_label, edges, 0, 0, 0, 0.0, 0.0, 0.0, False, n_classes, logits,
+            mode, positive, round_f32, clip, clip_lo, clip_hi, False, 0)
+    st = calibration_stats(*args)
+    plan, streams, _ = _setup(*args)
+    lib, dev = probs.lib, probs.device
+    nvox = int(np.prod(target.shape)) if target.shape else 1
+    rows = []
+    with lib.device_ctx(dev):
+        A = _Alloc(lib, dev, "the confidences of the equal-mass binning")
+        a = _launch_args(probs, target, mask, plan, A)
+        conf = A.empty(nvox, np.float64)
+        grid = max(1, min(P.SCORE_MAX_BLOCKS, -(-nvox // (4 * P.SCORE_BLOCK))))
+        for s in range(streams):
+            a.update(stream_index=s, conf=A.ptr(conf), grid=grid)
+            probs.backend.calibration(dev, lib.stream(dev), a)
+            v = np.asarray(lib.to_host(conf))[:nvox]
+            rows.append(v[~np.isnan(v)])
+    n = min((len(r) for r in rows), default=0)
+    values = np.stack([r[:n] for r in rows]) if rows else np.zeros((streams, 0))
+    return dict(values=values, voxels=st["voxels"], invalid=st["invalid"], target_min=st["target_min"],
+                target_max=st["target_max"])
+
+
+# ----------------------------------------------------------------------------- CRPS
+
+def _real_code(d: DeviceArray, name: str) -> int:
+    if d.dtype == np.float64:
+        return 1
+    if d.dtype == np.float32:
+        return 0
+    raise TypeError(f"{name} is a GPU array of dtype {d.dtype}; the GPU CRPS takes float32 or float64 arrays "
+                    "(convert with .astype(float64))")
+
+
+def _out(lib, dev, shape, A: _Alloc):
+    n = int(np.prod(shape)) if shape else 1
+    return A._guard(lambda: lib.empty(tuple(shape), np.float64, dev), 8 * n)
+
+
+def crps_gaussian(obs: DeviceArray, mu: DeviceArray, sigma: DeviceArray, shape):
+    """Elementwise Gaussian CRPS over the broadcast `shape`; returns (array of the inputs'
+    library, number of negative sigmas)."""
+    lib, dev = obs.lib, obs.device
+    types = _real_code(obs, "obs") | _real_code(mu, "mu") << 1 | _real_code(sigma, "sigma") << 2
+    strides = [P.broadcast_strides(shape, d.shape, d.strides) for d in (obs, mu, sigma)]
+    geo, n = P.crps_geo(shape, strides)
+    with lib.device_ctx(dev):
+        A = _Alloc(lib, dev, "the Gaussian CRPS")
+        out = _out(lib, dev, shape, A)
+        tab = A.upload(geo)
+        bad = A.upload(np.zeros(1, dtype=np.int64))
+        a = dict(kind=0, a=obs.ptr, b=mu.ptr, c=sigma.ptr, types=types, geo=A.ptr(tab), n=n, out=lib.ptr(out),
+                 bad=A.ptr(bad), ws=0, grid=max(1, min(P.MAX_BLOCKS, -(-n // P.CRPS_BLOCK))), block=P.CRPS_BLOCK)
+        obs.backend.crps(dev, lib.stream(dev), a)
+        neg = int(np.asarray(lib.to_host(bad))[0])
+    return out, neg
+
+
+def crps_ensemble(obs: DeviceArray, members: DeviceArray, weights, axis: int, batch):
+    """Ensemble CRPS, one thread per observation; `batch` is the broadcast batch shape."""
+    lib, dev = obs.lib, obs.device
+    m = members.shape[axis]
+    mstr = members.strides[axis]
+    drop = lambda t: t[:axis] + t[axis + 1:]  # noqa: E731
+    types = _real_code(obs, "obs") | _real_code(members, "members") << 1
+    strides = [P.broadcast_strides(batch, obs.shape, obs.strides),
+               P.broadcast_strides(batch, drop(members.shape), drop(members.strides))]
+    wstr = 0
+    if weights is not None:
+        types |= _real_code(weights, "weights") << 2
+        wfull = P.broadcast_strides(members.shape, weights.shape, weights.strides)
+        wstr = wfull[axis]
+        strides.append(P.broadcast_strides(batch, drop(members.shape), drop(tuple(wfull))))
+    geo, n = P.crps_geo(batch, strides, m, mstr, wstr)
+    per_thread = (4 if weights is not None else 2) * m * 8
+    threads = max(P.CRPS_BLOCK, min(n, P.ENSEMBLE_WS_BYTES // per_thread))
+    grid = max(1, min(P.MAX_BLOCKS, -(-threads // P.CRPS_BLOCK)))
+    with lib.device_ctx(dev):
+        A = _Alloc(lib, dev, "the ensemble CRPS")
+        out = _out(lib, dev, batch, A)
+        tab = A.upload(geo)
+        ws = A.empty(grid * P.CRPS_BLOCK * per_thread // 8, np.float64)
+        a = dict(kind=1, a=obs.ptr, b=members.ptr, c=0 if weights is None else weights.ptr, types=types,
+                 geo=A.ptr(tab), n=n, out=lib.ptr(out), bad=0, ws=A.ptr(ws), grid=grid, block=P.CRPS_BLOCK)
+        obs.backend.crps(dev, lib.stream(dev), a)
+    return out
