@@ -42,6 +42,12 @@ empty CuPy kernel cache: first call minus warm call), the device's measured
 device-to-device copy bandwidth, and the issue-4 targets (H100, ~3 TB/s):
 EDT 512^3 <= 3 ms f32 / <= 5 ms f64, binary case <= 10 ms, 14-label case
 <= 20 ms, >= 10x MONAI, CuPy path within 1.5x of the compiled module.
+Calibration and CRPS (issue 5): ss.ece over a 512^3 float32 P(class 1) map with
+uint8 labels (target: >= 60 % of the memory bandwidth; floor = one read of both),
+top-label and MONAI class-wise ECE of a (4, 256^3) float16 map, against
+torchmetrics' binary_calibration_error on CUDA tensors and the CPU path;
+crps_gaussian on 16 M float64 values (floor 32 bytes per value) and crps_ensemble
+on 1 M x 50 members (compute-bound: one sort per observation).
 Writes bench/results/gpu.json.
 """
 
@@ -373,6 +379,72 @@ def main(argv=None) -> int:
             add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{ss._backend.default_threads()} threads")
         del pd, rd
 
+    # ---- calibration and CRPS (issue 5) ---------------------------------------------------------
+    cal_shape = (128, 128, 128) if q else (512, 512, 512)
+    mc_shape = (64, 64, 64) if q else (256, 256, 256)
+    n_gauss, n_ens, m_ens = (1 << 20, 1 << 14, 50) if q else (1 << 24, 1 << 20, 50)
+    if args.emulate:
+        cal_shape, mc_shape, n_gauss, n_ens = (24, 24, 24), (16, 16, 16), 4096, 512
+    rng = np.random.default_rng(6)
+    t = (rng.random(cal_shape) < 0.15).astype(np.uint8)
+    p = np.where(t == 1, rng.uniform(0.55, 1.0, cal_shape), rng.uniform(0.0, 0.1, cal_shape)).astype(np.float32)
+    mt = rng.integers(0, 4, mc_shape).astype(np.uint8)
+    mp = rng.dirichlet(np.ones(4) * 0.3, mc_shape).astype(np.float16)
+    mp = np.ascontiguousarray(np.moveaxis(mp, -1, 0))
+    for case, probs, target, kw in (
+        (f"ece_binary_{cal_shape[0]}^3_f32", p, t, {}),
+        (f"ece_top4_{mc_shape[0]}^3_f16", mp, mt, {}),
+        (f"ece_classwise4_{mc_shape[0]}^3_f16", mp, mt, {"convention": "monai"}),
+    ):
+        print(f"\n{case}: ss.ece{kw or ''}")
+        nbytes = probs.nbytes + target.nbytes  # one read of probabilities and labels
+        dp_, dt_ = gpu.up(probs), gpu.up(target)
+        want = ss.ece(probs, target, **kw)
+
+        def check(name, got, want=want, case=case):
+            assert got == want or abs(got - want) <= 1e-12 * abs(want), f"{name}: {case}: GPU {got} != CPU {want}"
+
+        gpu_rows(case, lambda name, dp_=dp_, dt_=dt_, kw=kw: (lambda: ss.ece(dp_, dt_, device=name, **kw)), nbytes,
+                 check)
+        if torch is not None and case.startswith("ece_binary"):
+            from torchmetrics.functional.classification import binary_calibration_error
+
+            tp_, tt_ = torch.from_numpy(probs).cuda(), torch.from_numpy(target).cuda()
+            med, best = timeit(lambda: binary_calibration_error(tp_.ravel(), tt_.ravel(), n_bins=15),
+                               torch.cuda.synchronize, args.repeat)
+            add(case, "torchmetrics-cuda", med * 1e3, best * 1e3, nbytes, "binary_calibration_error")
+            del tp_, tt_
+        if not args.no_cpu:
+            med, best = timeit(lambda probs=probs, target=target, kw=kw: ss.ece(probs, target, **kw), lambda: None,
+                               args.cpu_repeat)
+            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{ss._backend.default_threads()} threads")
+        del dp_, dt_
+
+    obs, mu, sig = (rng.normal(size=n_gauss) for _ in range(3))
+    sig = np.abs(sig)
+    case = f"crps_gaussian_{n_gauss}"
+    print(f"\n{case}")
+    do_, dm_, ds_ = gpu.up(obs), gpu.up(mu), gpu.up(sig)
+    want = ss.crps_gaussian(obs, mu, sig)
+    gpu_rows(case, lambda name: (lambda: ss.crps_gaussian(do_, dm_, ds_, device=name)), 32 * n_gauss,
+             lambda name, out: np.testing.assert_allclose(gpu.host(out), want, rtol=1e-12))
+    if not args.no_cpu:
+        med, best = timeit(lambda: ss.crps_gaussian(obs, mu, sig), lambda: None, args.cpu_repeat)
+        add(case, "segscore-cpu", med * 1e3, best * 1e3, 32 * n_gauss, f"{ss._backend.default_threads()} threads")
+    del do_, dm_, ds_
+    eo, ex = rng.normal(size=n_ens), rng.normal(size=(n_ens, m_ens))
+    case = f"crps_ensemble_{n_ens}x{m_ens}"
+    print(f"\n{case}")
+    do_, dx_ = gpu.up(eo), gpu.up(ex)
+    want = ss.crps_ensemble(eo, ex)
+    nb = 8 * n_ens * (m_ens + 2)
+    gpu_rows(case, lambda name: (lambda: ss.crps_ensemble(do_, dx_, device=name)), nb,
+             lambda name, out: np.testing.assert_allclose(gpu.host(out), want, rtol=1e-12))
+    if not args.no_cpu:
+        med, best = timeit(lambda: ss.crps_ensemble(eo, ex), lambda: None, args.cpu_repeat)
+        add(case, "segscore-cpu", med * 1e3, best * 1e3, nb, f"{ss._backend.default_threads()} threads")
+    del do_, dx_
+
     # ---- cold NVRTC compile ---------------------------------------------------------------------
     cold = None
     if not args.no_cold and backends["cupy"] is None:
@@ -395,6 +467,10 @@ def main(argv=None) -> int:
                                                        "segscore-cpu"))
         best = comp if comp is not None else cpy
         line = {"case": case}
+        if case.startswith("ece_binary") and best is not None and not q:
+            fl = next(r_["x_floor"] for r_ in rows if r_["case"] == case and r_["median_ms"] == best)
+            line["bandwidth_fraction"] = 1 / fl if fl else None
+            line["meets_60pct_bandwidth"] = bool(fl and 1 / fl >= 0.6)
         if key and best is not None and not q:
             line["target_ms"] = TARGETS_MS[key]
             line["meets_time"] = best <= TARGETS_MS[key]
