@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "edt_driver.h"
 #include "overlap_driver.h"
+#include "percentile.h"
 #include "surface_driver.h"
 #include "thread_pool.h"
 
@@ -158,6 +159,27 @@ py::list py_surface_distances(const py::array& pred, const py::array& ref, const
   return out;
 }
 
+// Weighted nearest-rank percentile of float64 (d, w) at p in [0, 1]; None
+// when the numpy formulation must decide (see percentile.h), and for inputs
+// that are not contiguous 1-D float64 (no silent copies).
+py::object py_rank_percentile(const py::array& d, const py::array& w, double p) {
+  auto usable = [](const py::array& a) {
+    return a.ndim() == 1 && a.dtype().equal(py::dtype::of<double>()) && (a.flags() & py::array::c_style);
+  };
+  if (!usable(d) || !usable(w) || d.shape(0) != w.shape(0)) return py::none();
+  const auto* pd = static_cast<const double*>(d.data());
+  const auto* pw = static_cast<const double*>(w.data());
+  const int64_t n = int64_t(d.shape(0));
+  bool ok = false;
+  double v;
+  {
+    py::gil_scoped_release nogil;
+    v = rank_percentile(pd, pw, n, p, &ok);
+  }
+  if (!ok) return py::none();
+  return py::float_(v);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
@@ -169,6 +191,7 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("surface_distances", &py_surface_distances, py::arg("pred"), py::arg("ref"), py::arg("regions"),
         py::arg("boundary"), py::arg("connectivity"), py::arg("spacing"), py::arg("ignore_label"),
         py::arg("biou_width"), py::arg("biou_strict"), py::arg("biou_unit_spacing"), py::arg("threads"));
+  m.def("rank_percentile", &py_rank_percentile, py::arg("d"), py::arg("w"), py::arg("p"));
   m.def("default_threads", &default_threads);
   bind_calibration(m);
   bind_crps(m);

@@ -1,6 +1,7 @@
 // CPU driver for boundary distances: per region, crop to its box, extract
 // both boundaries, and find for every boundary element the exact distance to
-// the nearest element of the other boundary with a k-d tree.
+// the nearest element of the other boundary: an offset-table scan of the
+// marked grid, and a cell tree (kdtree.h) for what the table does not cover.
 #include "surface_driver.h"
 
 #include <algorithm>
@@ -248,7 +249,7 @@ void corner_grid(const Crop& c, const std::vector<uint8_t>& m, const double* tab
 // Exact nearest distance by scanning grid offsets in increasing distance:
 // the first offset that lands on a marked element is the nearest one, as
 // long as its distance is within the radius the offset table fully covers;
-// otherwise the query falls back to the k-d tree.
+// otherwise the query falls back to the cell tree (kdtree.h).
 struct OffsetTable {
   std::vector<int32_t> delta;  // nd per offset, sorted by distance
   std::vector<double> d2;
@@ -285,10 +286,10 @@ struct OffsetTable {
 };
 
 // Offset-table pass of one direction; returns how many queries missed (their
-// `miss` flag is set and they need the k-d tree fallback).
+// `miss` flag is set and they need the cell-tree fallback).
 int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
-                      const OffsetTable& table, std::vector<double>& out, std::vector<uint8_t>& miss,
-                      int threads) {
+                      const OffsetTable& table, const double* spacing, std::vector<double>& out,
+                      std::vector<uint8_t>& miss, int threads) {
   const int nd = c.nd;
   const int64_t n = from.size(), nt = to_pts.size();
   out.resize(size_t(n));
@@ -313,26 +314,44 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
     lin_off[o] = lin(&table.delta[o * nd]);
     for (int d = 0; d < nd; ++d) reach[d] = std::max<int64_t>(reach[d], std::abs(table.delta[o * nd + d]));
   }
+  // Offset radii (mm), non-decreasing.  A query's distance is at least the
+  // previous query's distance (its lower bound: the covered radius after a
+  // miss) minus the distance between the two queries, so the offsets closer
+  // than that cannot hit and the scan starts past them.  The first hit is the
+  // same offset as from 0, so the result is unchanged; the margin absorbs
+  // rounding of the bound.
+  std::vector<double> radius(static_cast<size_t>(noff));
+  for (int64_t o = 0; o < noff; ++o) radius[o] = std::sqrt(table.d2[o]);
+  const double covered = std::sqrt(table.covered2);
   std::atomic<int64_t> nmiss{0};
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
     int64_t local_miss = 0;
     const uint8_t* mk = mark.data();
+    double prev_lb = 0;              // lower bound of the previous query's distance
+    const int32_t* prev = nullptr;   // the previous query
     for (int64_t i = b; i < e; ++i) {
       const int32_t* q = &from.xyz[i * nd];
+      int64_t start = 0;
+      if (prev && prev_lb > 0) {
+        const double lb = prev_lb - std::sqrt(grid_dist2(prev, q, spacing, nd));
+        const double safe = lb - 1e-9 * (1.0 + prev_lb);
+        if (safe > 0) start = std::lower_bound(radius.begin(), radius.end(), safe) - radius.begin();
+      }
       bool found = false;
       bool interior = true;
       for (int d = 0; d < nd; ++d) interior &= q[d] >= reach[d] && q[d] + reach[d] < c.dim[d];
       if (interior) {
         const uint8_t* base = mk + lin(q);
-        for (int64_t o = 0; o < noff; ++o) {
+        for (int64_t o = start; o < noff; ++o) {
           if (base[lin_off[o]]) {
-            out[i] = std::sqrt(table.d2[o]);
+            out[i] = radius[o];
+            prev_lb = radius[o];
             found = true;
             break;
           }
         }
       } else {
-        for (int64_t o = 0; o < noff; ++o) {
+        for (int64_t o = start; o < noff; ++o) {
           const int32_t* dl = &table.delta[o * nd];
           bool inside = true;
           int64_t li = 0;
@@ -342,7 +361,8 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
             li += x * c.str[d];
           }
           if (inside && mk[li]) {
-            out[i] = std::sqrt(table.d2[o]);
+            out[i] = radius[o];
+            prev_lb = radius[o];
             found = true;
             break;
           }
@@ -351,7 +371,9 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
       if (!found) {
         miss[i] = 1;
         ++local_miss;
+        prev_lb = covered;  // nothing within the covered radius
       }
+      prev = q;
     }
     nmiss += local_miss;
   }, 1024);
@@ -359,8 +381,8 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
   return nmiss.load();
 }
 
-// k-d tree queries for the misses of directed_scan.
-void directed_fallback(const Points& from, const KdTree& tree, const std::vector<uint8_t>& miss, int nd,
+// Cell-tree queries for the misses of directed_scan.
+void directed_fallback(const Points& from, const CellTree& tree, const std::vector<uint8_t>& miss, int nd,
                        const double* spacing, std::vector<double>& out, int threads) {
   const int64_t n = from.size();
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
@@ -466,13 +488,14 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
     }
     std::fill(mark.begin(), mark.end(), 0);
     std::vector<uint8_t> miss_a, miss_b;
-    const int64_t na = directed_scan(pa, pb, c, mark, table, res.d_pred, miss_a, inner_threads);
-    const int64_t nb = directed_scan(pb, pa, c, mark, table, res.d_ref, miss_b, inner_threads);
+    const int64_t na = directed_scan(pa, pb, c, mark, table, opt.spacing, res.d_pred, miss_a, inner_threads);
+    const int64_t nb = directed_scan(pb, pa, c, mark, table, opt.spacing, res.d_ref, miss_b, inner_threads);
+    timer.lap("scan");  // offset-table pass of both directions
     // the fallback trees of both directions are built concurrently
-    std::unique_ptr<KdTree> tree_b, tree_a;
+    std::unique_ptr<CellTree> tree_b, tree_a;
     parallel_items(2, inner_threads, [&](int64_t which, int) {
-      if (which == 0 && na) tree_b.reset(new KdTree(pb.xyz.data(), pb.size(), nd, opt.spacing));
-      if (which == 1 && nb) tree_a.reset(new KdTree(pa.xyz.data(), pa.size(), nd, opt.spacing));
+      if (which == 0 && na) tree_b.reset(new CellTree(pb.xyz.data(), pb.size(), nd, opt.spacing, c.dim));
+      if (which == 1 && nb) tree_a.reset(new CellTree(pa.xyz.data(), pa.size(), nd, opt.spacing, c.dim));
     });
     if (na) directed_fallback(pa, *tree_b, miss_a, nd, opt.spacing, res.d_pred, inner_threads);
     if (nb) directed_fallback(pb, *tree_a, miss_b, nd, opt.spacing, res.d_ref, inner_threads);
@@ -481,7 +504,7 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
       c.b.swap(keep_b);
     }
   }
-  timer.lap("distances");
+  timer.lap("fallback");  // cell trees and their queries
   res.w_pred = std::move(pa.w);
   res.w_ref = std::move(pb.w);
   if (opt.biou_width >= 0) {
