@@ -323,3 +323,28 @@ def test_calibration_sums_do_not_depend_on_the_launch(emu, monkeypatch):
         r = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cupy", target_mode="class-wise")
         np.testing.assert_array_equal(r.sum_confidence, base.sum_confidence)
         np.testing.assert_array_equal(r.count, base.count)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_calibration_float_path_equals_general_path(emu, monkeypatch, dtype):
+    """The float path (integer floors and fixed point from the bits) gives the general path's
+    bits: counts and exact sums, for every target mode."""
+    from segscore._gpu import plan
+
+    rng = np.random.default_rng(495)
+    taken = []
+    orig = plan.calib_float_path
+    monkeypatch.setattr(plan, "calib_float_path", lambda *a: (taken.append(orig(*a)), taken[-1])[1])
+    for n_classes, mode, pos in ((0, "positive-class", 1), (3, "top-label", 1), (3, "positive-class", 2),
+                                 (4, "class-wise", 1)):
+        p, t = S.calib_case(rng, 3, n_classes, dtype, False)
+        kw = dict(target_mode=mode, positive_class=pos)
+        taken.clear()
+        fast = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cuda", **kw)
+        assert taken == [True]
+        monkeypatch.setattr(plan, "calib_float_path", lambda *a: False)
+        slow = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cupy", **kw)
+        monkeypatch.setattr(plan, "calib_float_path", lambda *a: (taken.append(orig(*a)), taken[-1])[1])
+        np.testing.assert_array_equal(fast.count, slow.count)
+        np.testing.assert_array_equal(fast.correct, slow.correct)
+        np.testing.assert_array_equal(fast.sum_confidence, slow.sum_confidence)

@@ -60,6 +60,7 @@ enum CalibInts : int {
   CI_TCODE,      // label code (LC_*) of the target
   CI_MCODE,      // label code of the mask, -1: no mask
   CI_COPIES,     // private histograms
+  CI_FAST,       // 1: the float path (calib_conf_f32, integer floors); see the planner
   CI_W
 };
 enum CalibDoubles : int { CD_OFF = 0, CD_SCALE, CD_TOL, CD_CLIP_LO, CD_CLIP_HI, CD_EDGES };
@@ -110,13 +111,122 @@ SEGSCORE_HD SEGSCORE_INLINE int64_t calib_voxels(const int64_t* g) {
   return n;
 }
 
-// c in [0, 1] as a 2^-88 fixed-point value: hi = floor(c 2^24), lo = the rest in 2^-88 units.
-// Every step is exact for c >= 2^-88 with 53 significant bits; smaller bits are truncated.
+// ---- exact integer forms of the per-voxel arithmetic ----------------------------------
+// GPUs convert between 64-bit and other types at a small fraction of their arithmetic rate
+// (16 per clock per SM on sm_80 / sm_90), so the binning pass takes its floors and fixed-point
+// values from the bits: integer shifts and one multiply, exact by construction.
+
+SEGSCORE_HD SEGSCORE_INLINE uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t b;
+  __builtin_memcpy(&b, &f, sizeof(b));
+  return b;
+#endif
+}
+
+SEGSCORE_HD SEGSCORE_INLINE uint64_t double_bits(double f) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint64_t>(__double_as_longlong(f));
+#else
+  uint64_t b;
+  __builtin_memcpy(&b, &f, sizeof(b));
+  return b;
+#endif
+}
+
+// m 2^s truncated to an integer, as (hi, lo) 64-bit words; m < 2^53, s <= 64 + 11.
+SEGSCORE_HD SEGSCORE_INLINE void shift128(uint64_t m, int s, uint64_t* hi, uint64_t* lo) {
+  if (s >= 64) {
+    *hi = m << (s - 64);
+    *lo = 0;
+  } else if (s > 0) {
+    *hi = m >> (64 - s);
+    *lo = m << s;
+  } else {
+    *hi = 0;
+    *lo = -s < 64 ? m >> -s : 0;
+  }
+}
+
+// c in [0, 1] as a 2^-88 fixed-point value floor(c 2^88), split into 64-bit words: exact for
+// c >= 2^-88 with 53 significant bits; smaller bits are truncated.  c = m 2^(e - 1075).
 SEGSCORE_HD SEGSCORE_INLINE void calib_fixed(double c, uint64_t* hi, uint64_t* lo) {
-  const double a = c * 16777216.0;  // 2^24
-  const double h = floor(a);
-  *hi = uint64_t(h);
-  *lo = uint64_t((a - h) * 18446744073709551616.0);  // 2^64
+  const uint64_t b = double_bits(c);
+  const int e = int((b >> 52) & 0x7ff);
+  const uint64_t m = (b & 0xfffffffffffffull) | (e ? (1ull << 52) : 0ull);
+  shift128(m, (e ? e : 1) - 987, hi, lo);
+}
+
+// The same for a float32 value c = m 2^(e - 150): equal to calib_fixed(double(c)).
+SEGSCORE_HD SEGSCORE_INLINE void calib_fixed_f32(float c, uint64_t* hi, uint64_t* lo) {
+  const uint32_t b = float_bits(c);
+  const int e = int((b >> 23) & 0xff);
+  const uint64_t m = uint64_t(b & 0x7fffffu) | (e ? 0x800000ull : 0ull);
+  shift128(m, (e ? e : 1) - 62, hi, lo);
+}
+
+// floor(c n) for a float32 c in [0, 1] and 0 < n < 2^26: exact (m n < 2^50), so it equals
+// the CPU's int(double(c) * n) (that product is exact in double too).
+SEGSCORE_HD SEGSCORE_INLINE int64_t calib_floor_times(float c, int64_t n) {
+  const uint32_t b = float_bits(c);
+  const int e = int((b >> 23) & 0xff);
+  const uint64_t m = uint64_t(b & 0x7fffffu) | (e ? 0x800000ull : 0ull);
+  const int sh = 150 - (e ? e : 1);  // c = m 2^-sh, sh >= 23 for c <= 1
+  return sh >= 64 ? 0 : int64_t((m * uint64_t(n)) >> sh);
+}
+
+template <typename T>
+SEGSCORE_HD SEGSCORE_INLINE float calib_loadf(const T* p) {
+  return float(*p);
+}
+template <>
+SEGSCORE_HD SEGSCORE_INLINE float calib_loadf<uint16_t>(const uint16_t* p) {
+  return half_bits_to_float(*p);
+}
+
+// Confidence of item (stream s) on the float path: float16 / float32 probabilities whose
+// confidence is a stored value (no logits, clipping or 1 - p; the host sets CI_FAST only
+// then).  Same validation and first-maximum rule as calibration.h, in float (exact: every
+// value is a float).  Returns the number of invalid values.
+template <typename T>
+SEGSCORE_HD SEGSCORE_INLINE int32_t calib_conf_f32(const CalibParams& k, const T* p, int64_t cs, int64_t s, float* conf,
+                                                  int32_t* cls) {
+  if (k.n_classes == 0) {  // binary input, positive class 1
+    const float v = calib_loadf(p);
+    *conf = v;
+    *cls = 1;
+    return (v >= 0.0f && v <= 1.0f) ? 0 : 1;
+  }
+  if (k.mode == kCalibClassWise && s > 0) {  // stream 0 validated the voxel
+    const float v = calib_loadf(p + s * cs);
+    *conf = v;
+    *cls = int32_t(s);
+    return (v >= 0.0f && v <= 1.0f) ? 0 : 1;
+  }
+  int32_t bad = 0, arg = 0;
+  float best = 0.0f;
+  for (int32_t c = 0; c < k.n_classes; ++c) {
+    const float v = calib_loadf(p + c * cs);
+    if (!(v >= 0.0f && v <= 1.0f)) {
+      ++bad;
+      continue;
+    }
+    if (c == 0 || v > best) {
+      best = v;
+      arg = c;
+    }
+  }
+  if (k.mode == kCalibTopLabel) {
+    *conf = best;
+    *cls = arg;
+  } else {
+    const int32_t c = k.mode == kCalibClassWise ? 0 : k.positive;
+    *conf = calib_loadf(p + c * cs);
+    *cls = c;
+  }
+  return bad;
 }
 
 // ---- CRPS ----------------------------------------------------------------------------
@@ -170,13 +280,12 @@ SEGSCORE_DEVICE void calib_flush(uint64_t* H, CalibRun& r) {
   r.count = r.correct = r.lo = r.hi = 0;
 }
 
-SEGSCORE_DEVICE void calib_add(uint64_t* H, CalibRun& r, int64_t key, bool correct, double conf) {
+// Adds one voxel (its confidence as 2^-88 fixed point, hi / lo words) to the run.
+SEGSCORE_DEVICE void calib_add(uint64_t* H, CalibRun& r, int64_t key, bool correct, uint64_t hi, uint64_t lo) {
   if (key != r.key) {
     calib_flush(H, r);
     r.key = key;
   }
-  uint64_t hi, lo;
-  calib_fixed(conf, &hi, &lo);
   r.count += 1;
   r.correct += correct ? 1u : 0u;
   r.lo += lo;
@@ -215,6 +324,7 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
   CalibRun run;
   int64_t voxels = 0, scored = 0, invalid = 0, tmin = kI64Max, tmax = kI64Min;
   double bsum = 0.0, nsum = 0.0;
+  const bool fast = ci[CI_FAST] != 0;
   for (int64_t it = thread_index(); it < items; it += thread_count()) {
     const int64_t s = classwise ? it / nvox : 0;
     const int64_t v = classwise ? it - s * nvox : it;
@@ -224,6 +334,24 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
     const int64_t t = load_label(target, tcode, to);
     if (ignore_on && t == ignore) continue;
     const T* p = probs + po;
+    if (fast) {  // no scores on this path
+      float c;
+      int32_t cls;
+      const int32_t bad = calib_conf_f32(k, p, cs, s, &c, &cls);
+      if (s == 0) {
+        ++voxels;
+        tmin = t < tmin ? t : tmin;
+        tmax = t > tmax ? t : tmax;
+        invalid += bad;
+      }
+      if (bad) continue;
+      int64_t slot = calib_floor_times(c, k.n_bins);
+      if (slot >= k.n_bins) slot = calib_bin(k, double(c));  // c = 1: the convention's last-edge rule
+      uint64_t hi, lo;
+      calib_fixed_f32(c, &hi, &lo);
+      if (slot >= 0) calib_add(H, run, s * slots + slot, int64_t(cls) == t, hi, lo);
+      continue;
+    }
     double conf = 0.0;
     bool correct = false;
     int32_t bad = 0;
@@ -258,7 +386,9 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
     }
     if (bad) continue;
     const int32_t slot = calib_bin(k, conf);
-    if (slot >= 0) calib_add(H, run, s * slots + slot, correct, conf);
+    uint64_t hi, lo;
+    calib_fixed(conf, &hi, &lo);
+    if (slot >= 0) calib_add(H, run, s * slots + slot, correct, hi, lo);
   }
   calib_flush(H, run);
   if (voxels) atomic_add(counters + CC_VOXELS, voxels);

@@ -22,7 +22,7 @@ RT_DIM, RT_LO, RT_OFF, RT_LAB0, RT_LAB1, RT_W = 0, 3, 6, 7, 8, 9
 # calibration and CRPS tables (gpu_score_kernels.h CalibGeo, CalibInts, CalibDoubles, CalibCounters, CrpsGeo)
 CG_ND, CG_SHAPE, CG_PSTR, CG_TSTR, CG_MSTR, CG_CSTR, CG_W = 0, 1, 9, 17, 25, 33, 34
 (CI_NBINS, CI_RIGHT, CI_BELOW, CI_ABOVE, CI_EXACT, CI_NCLASS, CI_LOGITS, CI_MODE, CI_POS, CI_ROUND, CI_CLIP,
- CI_SCORES, CI_BRIER_SUM, CI_IGNORE_ON, CI_IGNORE, CI_TCODE, CI_MCODE, CI_COPIES, CI_W) = range(19)
+ CI_SCORES, CI_BRIER_SUM, CI_IGNORE_ON, CI_IGNORE, CI_TCODE, CI_MCODE, CI_COPIES, CI_FAST, CI_W) = range(20)
 CD_OFF, CD_SCALE, CD_TOL, CD_CLIP_LO, CD_CLIP_HI, CD_EDGES = range(6)
 CC_VOXELS, CC_SCORED, CC_INVALID, CC_TMIN, CC_TMAX, CC_W = range(6)
 XG_ND, XG_SHAPE, XG_STR0, XG_STR1, XG_STR2, XG_M, XG_MSTR1, XG_MSTR2, XG_W = 0, 1, 9, 17, 25, 33, 34, 35, 36
@@ -397,8 +397,20 @@ class CalibPlan:
     sums: int          # chunk sums of the partials
 
 
+def calib_float_path(params: dict, itemsize: int, scores: bool) -> bool:
+    """Whether the pass can take gpu_score_kernels.h's float path: float16 / float32
+    probabilities whose confidence is a stored value (not logits, not clipped, not 1 - p of a
+    binary input), exact floor bins, no Brier / NLL.  It gives the same bins and the same exact
+    sums as the general path, with integer arithmetic instead of 64-bit conversions."""
+    if not params["exact"] or itemsize not in (2, 4) or params["logits"] or params["clip"] or scores:
+        return False
+    if params["n_classes"] == 0:
+        return params["mode"] == 0 and params["positive"] == 1
+    return True
+
+
 def calib_plan(shape, pstr, tstr, mstr, cstr, edges, params: dict, streams: int, slots: int, scores: bool,
-               brier_sum_form: int, ignore, tcode: int, mcode: int) -> CalibPlan:
+               brier_sum_form: int, ignore, tcode: int, mcode: int, fast: bool = False) -> CalibPlan:
     """Tables and launch shape of the calibration pass over spatial `shape` (element
     strides of probs' class-0 plane, target and mask; `mstr` None without a mask)."""
     ops = [pstr, tstr] + ([mstr] if mstr is not None else [])
@@ -423,6 +435,7 @@ def calib_plan(shape, pstr, tstr, mstr, cstr, edges, params: dict, streams: int,
     ci[CI_TCODE] = tcode
     ci[CI_MCODE] = mcode
     ci[CI_COPIES] = copies
+    ci[CI_FAST] = int(bool(fast))
     cd = np.concatenate([[params["off"], params["scale"], params["tol"], params["clip_lo"], params["clip_hi"]],
                          np.asarray(edges, dtype=np.float64)])
     items = nvox * (streams if params["mode"] == 2 else 1)
