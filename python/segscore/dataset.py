@@ -313,8 +313,7 @@ class RaterScorer:
     """Multi-rater columns on the reference rows: ``consensus_dice`` (CURVAS 2024: the prediction
     against the voxels every rater marks, dissensus voxels ignored) and, with probabilities,
     ``vol_crps_ml`` (CRPS of the predicted volume against the raters' volumes, Gaussian) and
-    ``soft_dice`` (against the rater-mean map).  Uses segscore.multirater / segscore.crps when
-    present; the consensus Dice falls back on ss.evaluate with dissensus voxels ignored."""
+    ``soft_dice`` (against the rater-mean map), from segscore.multirater / segscore.crps."""
 
     name = "raters"
 
@@ -326,47 +325,25 @@ class RaterScorer:
             return out
         arrays = [img.array for img in case.raters.values()]
         regions = _regions(cfg, case, extra=arrays)
-        cdice = getattr(segscore, "consensus_dice", None)
-        if cdice is not None:
-            vals = cdice(case.pred.array, arrays, labels=_labels_arg(regions), empty=cfg.empty, threads=cfg.threads)
-        else:
-            vals = _consensus_dice_fallback(case, arrays, regions, cfg)
+        vals = segscore.consensus_dice(case.pred.array, arrays, labels=_labels_arg(regions), empty=cfg.empty,
+                                       threads=cfg.threads)
         for k, v in vals.items():
             out.rows.setdefault(("ref", _key(k)), {})["consensus_dice"] = float(v)
         if case.probs is not None:
-            vcrps = getattr(segscore, "volume_crps", None)
-            sdice = getattr(segscore, "soft_dice", None)
             for key, members in regions.items():
                 pk = _prob_of(case.probs, members)
                 if pk is None:
                     continue
                 lab = members[0] if len(members) == 1 else tuple(members)
                 row = out.rows.setdefault(("ref", _key(key)), {})
-                if vcrps is not None:
-                    row["vol_crps_ml"] = float(vcrps(pk, arrays, spacing=case.spacing, unit="ml", labels=lab,
-                                                     threads=cfg.threads))
-                if sdice is not None:
-                    row["soft_dice"] = float(sdice(pk, arrays, labels=lab, threads=cfg.threads))
+                row["vol_crps_ml"] = float(segscore.volume_crps(pk, arrays, spacing=case.spacing, unit="ml",
+                                                                labels=lab, threads=cfg.threads))
+                row["soft_dice"] = float(segscore.soft_dice(pk, arrays, labels=lab, threads=cfg.threads))
         return out
 
 
 def _labels_arg(regions: dict) -> dict:
     return {k: (m if len(m) > 1 else m[0]) for k, m in regions.items()}
-
-
-def _consensus_dice_fallback(case, arrays, regions, cfg) -> dict:
-    from .evaluate import evaluate
-
-    first = arrays[0]
-    agree = np.ones(first.shape, dtype=bool)
-    for a in arrays[1:]:
-        agree &= a == first
-    ign = _free_label(cfg, arrays + [case.pred.array])
-    dtype = np.int32 if first.dtype.itemsize >= 4 or ign > 65535 else np.uint16
-    cons = np.where(agree, first.astype(dtype, copy=False), dtype(ign))
-    res = evaluate(case.pred.array, cons, spacing=case.spacing, labels=_labels_arg(regions), metrics=["dice"],
-                   convention=cfg.convention, empty=cfg.empty, ignore_label=ign, threads=cfg.threads)
-    return {k: v["dice"] for k, v in res.to_dict().items()}
 
 
 def _prob_of(probs: Image, members):
@@ -385,21 +362,10 @@ def _prob_of(probs: Image, members):
     return np.minimum(out, 1, out=out)
 
 
-def _free_label(cfg, arrays) -> int:
-    top = 0
-    for a in arrays:
-        if a.size and a.dtype != np.bool_:
-            top = max(top, int(a.max()))
-    if cfg.ignore_label is not None:
-        top = max(top, int(cfg.ignore_label))
-    return top + 1
-
-
 class ProbabilityScorer:
     """Calibration of probability maps: per label (one-vs-rest) ECE, Brier score and the
     probabilistic volume; the top-label reliability bin sums go to ``extras`` for the
-    dataset-level reliability diagram.  Uses ss.ece when the calibration module provides it,
-    a numpy binning (uniform bins (l, u], p = 0 in the first) otherwise.
+    dataset-level reliability diagram (ss.ece / ss.reliability, segscore's convention).
 
     A probability file is (x, y, z, C) with channel c = label value c (channel 0 background),
     or (x, y, z) = P(label 1)."""
@@ -407,6 +373,8 @@ class ProbabilityScorer:
     name = "probabilities"
 
     def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        import segscore
+
         out = ScorerOutput()
         if case.probs is None:
             return out
@@ -424,7 +392,7 @@ class ProbabilityScorer:
                 continue
             target = np.isin(ref, members) if len(members) > 1 else ref == members[0]
             row = out.rows.setdefault(("ref", _key(key)), {})
-            row["ece"] = _ece(pk, target, cfg.n_bins)
+            row["ece"] = float(segscore.ece(pk, target, n_bins=cfg.n_bins))
             d = np.subtract(pk, target, dtype=np.float32)
             row["brier"] = float(np.sum(np.square(d, out=d), dtype=np.float64)) / max(d.size, 1)
             row["vol_prob_ml"] = float(np.sum(pk, dtype=np.float64)) * voxel_ml
@@ -455,50 +423,17 @@ def _regions(cfg, case, extra=()) -> dict:
     return _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
 
 
-def _ece(prob, target, n_bins) -> float:
-    import segscore
-
-    fn = getattr(segscore, "ece", None)
-    if fn is not None:
-        return float(fn(prob, target, n_bins=n_bins))
-    b = _bins(prob, target, n_bins)
-    n = b["count"].sum()
-    return float(np.abs(b["conf"] - b["acc"]).sum() / n) if n else math.nan
-
-
-def _bins(conf, hit, n_bins) -> dict:
-    """count, sum of confidence and number of hits per uniform bin (l, u] (p = 0 in the first bin)."""
-    c = conf.reshape(-1, order="A")
-    idx = np.ceil(c * np.float32(n_bins)).astype(np.intp)
-    idx -= 1
-    np.clip(idx, 0, n_bins - 1, out=idx)
-    return {"count": np.bincount(idx, minlength=n_bins).astype(np.float64),
-            "conf": np.bincount(idx, weights=c, minlength=n_bins),
-            "acc": np.bincount(idx[hit.reshape(-1, order="A")], minlength=n_bins).astype(np.float64)}
-
-
 def _top_label_bins(p, ref, n_bins) -> dict:
+    """The case's top-label reliability bin sums (segscore's one-pass binning), for the
+    dataset-level reliability diagram."""
     import segscore
 
-    rel_fn = getattr(segscore, "reliability", None)
-    if rel_fn is not None:  # the calibration module's one-pass binning
-        rel = rel_fn(p, ref, n_bins=n_bins, class_axis=3) if p.ndim == 4 else rel_fn(p, ref == 1, n_bins=n_bins)
-        return {"n_bins": n_bins, "count": np.asarray(rel.count, np.float64).tolist(),
-                "conf": np.asarray(rel.sum_confidence, np.float64).tolist(),
-                "acc": np.asarray(rel.correct, np.float64).tolist(),
-                "edges": np.asarray(rel.edges, np.float64).tolist()}
-    if p.ndim == 4:
-        conf = p[..., 0].copy()
-        pred = np.zeros(conf.shape, dtype=np.int32, order="F")
-        for c in range(1, p.shape[3]):
-            better = p[..., c] > conf
-            conf[better] = p[..., c][better]
-            pred[better] = c
-    else:
-        conf = np.maximum(p, 1 - p)
-        pred = (p > 0.5).astype(np.int32)
-    b = _bins(conf, pred == ref, n_bins)
-    return {"n_bins": n_bins, "count": b["count"].tolist(), "conf": b["conf"].tolist(), "acc": b["acc"].tolist()}
+    rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3) if p.ndim == 4 else \
+        segscore.reliability(p, ref == 1, n_bins=n_bins)
+    return {"n_bins": n_bins, "count": np.asarray(rel.count, np.float64).tolist(),
+            "conf": np.asarray(rel.sum_confidence, np.float64).tolist(),
+            "acc": np.asarray(rel.correct, np.float64).tolist(),
+            "edges": np.asarray(rel.edges, np.float64).tolist()}
 
 
 def default_scorers(cfg: Config) -> list:
