@@ -348,3 +348,16 @@ def test_calibration_float_path_equals_general_path(emu, monkeypatch, dtype):
         np.testing.assert_array_equal(fast.count, slow.count)
         np.testing.assert_array_equal(fast.correct, slow.correct)
         np.testing.assert_array_equal(fast.sum_confidence, slow.sum_confidence)
+
+
+def test_crps_ensemble_scratch_budget_caps_threads(emu, monkeypatch):
+    """Large ensembles: fewer threads (and a smaller block) so the sort scratch fits its budget."""
+    from segscore._gpu import plan
+
+    monkeypatch.setattr(plan, "ENSEMBLE_WS_BYTES", 40 * 4 * 8 * 3)  # room for 3 threads at m = 40, weighted
+    rng = np.random.default_rng(497)
+    obs, x, w = rng.normal(size=11), rng.normal(size=(11, 40)), rng.random((11, 40))
+    before = len(emu.allocated)
+    got = ss.crps_ensemble(E.EmuArray(obs), E.EmuArray(x), E.EmuArray(w), device="cuda")
+    assert max(emu.allocated[before:]) <= 40 * 4 * 8 * 3
+    np.testing.assert_allclose(got.a, ss.crps_ensemble(obs, x, w), rtol=1e-12)

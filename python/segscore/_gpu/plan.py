@@ -347,6 +347,7 @@ def batches(sizes, budget):
 SCORE_BLOCK = 256
 SCORE_MAX_BLOCKS = 1024       # grid of the calibration pass: a function of the input size only (reproducible sums)
 SUM_CHUNK = 256               # Brier / NLL partials added per thread of k_sum_chunks
+assert SCORE_BLOCK % SUM_CHUNK == 0  # so no chunk mixes the Brier half of the partials with the NLL half
 HIST_WORDS = 1 << 16          # budget of the private calibration histograms (uint64 words)
 CRPS_BLOCK = 128
 ENSEMBLE_WS_BYTES = 1 << 28   # sort scratch of the ensemble CRPS (caps its threads)

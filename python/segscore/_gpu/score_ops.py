@@ -189,15 +189,16 @@ def crps_ensemble(obs: DeviceArray, members: DeviceArray, weights, axis: int, ba
         wstr = wfull[axis]
         strides.append(P.broadcast_strides(batch, drop(members.shape), drop(tuple(wfull))))
     geo, n = P.crps_geo(batch, strides, m, mstr, wstr)
-    per_thread = (4 if weights is not None else 2) * m * 8
-    threads = max(P.CRPS_BLOCK, min(n, P.ENSEMBLE_WS_BYTES // per_thread))
-    grid = max(1, min(P.MAX_BLOCKS, -(-threads // P.CRPS_BLOCK)))
+    per_thread = (4 if weights is not None else 2) * m * 8  # sort scratch bytes
+    threads = max(1, min(n, P.ENSEMBLE_WS_BYTES // per_thread))  # the scratch budget caps the threads
+    block = min(P.CRPS_BLOCK, threads)
+    grid = max(1, min(P.MAX_BLOCKS, -(-threads // block)))
     with lib.device_ctx(dev):
         A = _Alloc(lib, dev, "the ensemble CRPS")
         out = _out(lib, dev, batch, A)
         tab = A.upload(geo)
-        ws = A.empty(grid * P.CRPS_BLOCK * per_thread // 8, np.float64)
+        ws = A.empty(grid * block * per_thread // 8, np.float64)
         a = dict(kind=1, a=obs.ptr, b=members.ptr, c=0 if weights is None else weights.ptr, types=types,
-                 geo=A.ptr(tab), n=n, out=lib.ptr(out), bad=0, ws=A.ptr(ws), grid=grid, block=P.CRPS_BLOCK)
+                 geo=A.ptr(tab), n=n, out=lib.ptr(out), bad=0, ws=A.ptr(ws), grid=grid, block=block)
         obs.backend.crps(dev, lib.stream(dev), a)
     return out
