@@ -325,29 +325,41 @@ def test_calibration_sums_do_not_depend_on_the_launch(emu, monkeypatch):
         np.testing.assert_array_equal(r.count, base.count)
 
 
+@pytest.mark.parametrize("conv,path", [("segscore", 1), ("torchmetrics", 2), ("monai", 2), ("curvas", 2),
+                                       ("metricsreloaded", 0), ("netcal", 0)])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
-def test_calibration_float_path_equals_general_path(emu, monkeypatch, dtype):
-    """The float path (integer floors and fixed point from the bits) gives the general path's
-    bits: counts and exact sums, for every target mode."""
+def test_calibration_float_path_equals_general_path(emu, monkeypatch, conv, path, dtype):
+    """The float paths (1: integer floor of exact k/n bins, 2: bins by the edges' float32 bit
+    patterns; fixed point from the bits) give the general path's bits: counts and exact sums,
+    for every target mode; conventions whose edges are not float32 values (or that clip) take
+    the general path."""
     from segscore._gpu import plan
 
     rng = np.random.default_rng(495)
     taken = []
     orig = plan.calib_float_path
-    monkeypatch.setattr(plan, "calib_float_path", lambda *a: (taken.append(orig(*a)), taken[-1])[1])
-    for n_classes, mode, pos in ((0, "positive-class", 1), (3, "top-label", 1), (3, "positive-class", 2),
-                                 (4, "class-wise", 1)):
+
+    def spy(*a):
+        taken.append(orig(*a))
+        return taken[-1]
+
+    cases = [(0, "positive-class", 1), (3, "top-label", 1), (3, "positive-class", 2), (4, "class-wise", 1)]
+    for n_classes, mode, pos in cases:
         p, t = S.calib_case(rng, 3, n_classes, dtype, False)
-        kw = dict(target_mode=mode, positive_class=pos)
+        if conv == "metricsreloaded" and mode == "top-label":
+            continue  # not defined there
+        kw = dict(target_mode=mode, positive_class=pos, convention=conv)
+        monkeypatch.setattr(plan, "calib_float_path", spy)
         taken.clear()
         fast = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cuda", **kw)
-        assert taken == [True]
-        monkeypatch.setattr(plan, "calib_float_path", lambda *a: False)
+        assert taken == [path], (conv, mode, taken)
+        monkeypatch.setattr(plan, "calib_float_path", lambda *a: 0)
         slow = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cupy", **kw)
-        monkeypatch.setattr(plan, "calib_float_path", lambda *a: (taken.append(orig(*a)), taken[-1])[1])
         np.testing.assert_array_equal(fast.count, slow.count)
         np.testing.assert_array_equal(fast.correct, slow.correct)
         np.testing.assert_array_equal(fast.sum_confidence, slow.sum_confidence)
+        want = ss.reliability(p, t, **kw)
+        np.testing.assert_array_equal(fast.count, want.count)
 
 
 def test_crps_ensemble_scratch_budget_caps_threads(emu, monkeypatch):

@@ -60,7 +60,8 @@ enum CalibInts : int {
   CI_TCODE,      // label code (LC_*) of the target
   CI_MCODE,      // label code of the mask, -1: no mask
   CI_COPIES,     // private histograms
-  CI_FAST,       // 1: the float path (calib_conf_f32, integer floors); see the planner
+  CI_FAST,       // the float path (calib_conf_f32): 0 off, 1 exact k/n bins (integer floor), 2 bins by the
+                 // float32 bit patterns of the edges, stored after the parameters (ci[CI_W + i], n_bins + 1)
   CI_W
 };
 enum CalibDoubles : int { CD_OFF = 0, CD_SCALE, CD_TOL, CD_CLIP_LO, CD_CLIP_HI, CD_EDGES };
@@ -175,6 +176,33 @@ SEGSCORE_HD SEGSCORE_INLINE int64_t calib_floor_times(float c, int64_t n) {
   const uint64_t m = uint64_t(b & 0x7fffffu) | (e ? 0x800000ull : 0ull);
   const int sh = 150 - (e ? e : 1);  // c = m 2^-sh, sh >= 23 for c <= 1
   return sh >= 64 ? 0 : int64_t((m * uint64_t(n)) >> sh);
+}
+
+// Slot of a float confidence c in [0, 1] (the sign bit of -0 is dropped) against edges given
+// as float32 bit patterns eb[0..n]: calib_bin's rules, with unsigned integer compares (the order
+// of non-negative IEEE values is the order of their bits) instead of conversions to double.
+SEGSCORE_HD SEGSCORE_INLINE int32_t calib_bin_bits(const CalibParams& k, float c, const int64_t* eb) {
+  const int64_t cb = int64_t(float_bits(c) & 0x7fffffffu);
+  const int32_t n = k.n_bins;
+  int32_t i;
+  if (k.right_closed ? cb <= eb[0] : cb < eb[0]) {
+    i = -1;
+  } else if (k.right_closed ? cb > eb[n] : cb >= eb[n]) {
+    i = n;
+  } else {
+    int32_t lo = 0, hi = n + 1;
+    while (lo < hi) {
+      const int32_t mid = (lo + hi) >> 1;
+      if (k.right_closed ? eb[mid] < cb : eb[mid] <= cb)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    i = lo - 1;
+  }
+  if (i < 0) return k.below == kCalibDrop ? -1 : 0;
+  if (i >= n) return k.above == kCalibDrop ? -1 : (k.above == kCalibExtraBin ? n : n - 1);
+  return i;
 }
 
 template <typename T>
@@ -324,7 +352,7 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
   CalibRun run;
   int64_t voxels = 0, scored = 0, invalid = 0, tmin = kI64Max, tmax = kI64Min;
   double bsum = 0.0, nsum = 0.0;
-  const bool fast = ci[CI_FAST] != 0;
+  const int64_t fast = ci[CI_FAST];
   for (int64_t it = thread_index(); it < items; it += thread_count()) {
     const int64_t s = classwise ? it / nvox : 0;
     const int64_t v = classwise ? it - s * nvox : it;
@@ -345,8 +373,13 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
         invalid += bad;
       }
       if (bad) continue;
-      int64_t slot = calib_floor_times(c, k.n_bins);
-      if (slot >= k.n_bins) slot = calib_bin(k, double(c));  // c = 1: the convention's last-edge rule
+      int64_t slot;
+      if (fast == 1) {
+        slot = calib_floor_times(c, k.n_bins);
+        if (slot >= k.n_bins) slot = calib_bin(k, double(c));  // c = 1: the convention's last-edge rule
+      } else {
+        slot = calib_bin_bits(k, c, ci + CI_W);
+      }
       uint64_t hi, lo;
       calib_fixed_f32(c, &hi, &lo);
       if (slot >= 0) calib_add(H, run, s * slots + slot, int64_t(cls) == t, hi, lo);

@@ -398,20 +398,28 @@ class CalibPlan:
     sums: int          # chunk sums of the partials
 
 
-def calib_float_path(params: dict, itemsize: int, scores: bool) -> bool:
-    """Whether the pass can take gpu_score_kernels.h's float path: float16 / float32
+def calib_float_path(params: dict, itemsize: int, scores: bool, edges) -> int:
+    """Which float path of gpu_score_kernels.h the pass can take (0: none): float16 / float32
     probabilities whose confidence is a stored value (not logits, not clipped, not 1 - p of a
-    binary input), exact floor bins, no Brier / NLL.  It gives the same bins and the same exact
-    sums as the general path, with integer arithmetic instead of 64-bit conversions."""
-    if not params["exact"] or itemsize not in (2, 4) or params["logits"] or params["clip"] or scores:
-        return False
-    if params["n_classes"] == 0:
-        return params["mode"] == 0 and params["positive"] == 1
-    return True
+    binary input), no Brier / NLL; then 1 for exact k/n bins (an integer floor), 2 for edges
+    that are all float32 values >= +0 (compared by their bit patterns).  Either gives the
+    general path's bins and exact sums, with integer arithmetic instead of 64-bit conversions."""
+    if itemsize not in (2, 4) or params["logits"] or params["clip"] or scores:
+        return 0
+    if params["n_classes"] == 0 and not (params["mode"] == 0 and params["positive"] == 1):
+        return 0
+    if params["exact"]:
+        return 1
+    e = np.asarray(edges, dtype=np.float64)
+    f = e.astype(np.float32)
+    if np.all(np.isfinite(f)) and np.all(f.astype(np.float64) == e) and not np.any(np.signbit(e)) \
+            and np.all(np.diff(f) > 0):
+        return 2
+    return 0
 
 
 def calib_plan(shape, pstr, tstr, mstr, cstr, edges, params: dict, streams: int, slots: int, scores: bool,
-               brier_sum_form: int, ignore, tcode: int, mcode: int, fast: bool = False) -> CalibPlan:
+               brier_sum_form: int, ignore, tcode: int, mcode: int, fast: int = 0) -> CalibPlan:
     """Tables and launch shape of the calibration pass over spatial `shape` (element
     strides of probs' class-0 plane, target and mask; `mstr` None without a mask)."""
     ops = [pstr, tstr] + ([mstr] if mstr is not None else [])
@@ -436,7 +444,10 @@ def calib_plan(shape, pstr, tstr, mstr, cstr, edges, params: dict, streams: int,
     ci[CI_TCODE] = tcode
     ci[CI_MCODE] = mcode
     ci[CI_COPIES] = copies
-    ci[CI_FAST] = int(bool(fast))
+    ci[CI_FAST] = int(fast)
+    if fast == 2:  # the edges' float32 bit patterns
+        ci = np.concatenate([ci, np.asarray(edges, dtype=np.float64).astype(np.float32).view(np.uint32)
+                             .astype(np.int64)])
     cd = np.concatenate([[params["off"], params["scale"], params["tol"], params["clip_lo"], params["clip_hi"]],
                          np.asarray(edges, dtype=np.float64)])
     items = nvox * (streams if params["mode"] == 2 else 1)

@@ -52,7 +52,7 @@ def _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, b
     plan = P.calib_plan(shape, pstr, target.strides, None if mask is None else mask.strides, cstr, edges, params,
                         streams, slots, scores, brier_sum_form, ignore_label, P.label_code(target.dtype),
                         -1 if mask is None else P.label_code(mask.dtype),
-                        P.calib_float_path(params, probs.itemsize, scores))
+                        P.calib_float_path(params, probs.itemsize, scores, edges))
     return plan, streams, slots
 
 
