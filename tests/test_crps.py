@@ -148,6 +148,41 @@ def test_ensemble_vs_properscoring(m, weighted):
 
 
 @pytest.mark.peers
+@pytest.mark.parametrize("m", [8, 9, 31, 32, 63, 64, 65, 128])
+@pytest.mark.parametrize("layout", ["c", "f", "reversed"])
+def test_ensemble_lane_kernels_vs_properscoring(m, layout):
+    """The CPU lane kernels at their size boundaries (networks unrolled for 8/16/32/64
+    members, the generic network above 64), contiguous rows (transposed 8 x 8 tiles) and
+    strided ones, a batch that is not a multiple of 8, missing members in some lanes only,
+    ties, infinities and weights."""
+    ps = _ps()
+    if not _ps_has_numba():
+        pytest.skip("properscoring without numba uses a different fallback")
+    rng = np.random.default_rng(m)
+    n = 203
+    obs = rng.normal(size=n) * 2
+    fc = rng.normal(size=(n, m))
+    fc[::5] = np.round(fc[::5])  # ties
+    obs[::13] = fc[::13, -1]
+    fc[rng.random((n, m)) < 0.03] = np.nan  # some lanes miss members
+    fc[7, :] = np.nan
+    fc[9, 0] = np.inf
+    fc[10, -1] = -np.inf
+    obs[11] = np.inf
+    w = rng.uniform(0.0, 2.0, size=(n, m))
+    w[20, 3] = -1.0
+    if layout == "f":
+        fc, w = np.asfortranarray(fc), np.asfortranarray(w)
+    elif layout == "reversed":
+        fc, w = fc[:, ::-1], w[:, ::-1]
+    for weights in (None, w):
+        with np.errstate(invalid="ignore"):
+            ref = ps.crps_ensemble(obs, fc, weights=weights)
+        _close(ss.crps_ensemble(obs, fc, weights=weights), ref)
+        _close(ss.crps_ensemble(obs, fc, weights=weights, threads=1), ref)
+
+
+@pytest.mark.peers
 def test_ensemble_nan_handling_vs_properscoring():
     ps = _ps()
     if not _ps_has_numba():
@@ -417,3 +452,32 @@ def test_ensemble_infinities_vs_properscoring(m):
     with np.errstate(invalid="ignore"):
         ref = ps.crps_ensemble(obs, fc)
     _close(ss.crps_ensemble(obs, fc), ref)
+
+
+@pytest.mark.peers
+def test_generic_lane_kernel_matches_the_fixed_networks():
+    """SEGSCORE_CRPS_GENERIC=1 forces the generic lane kernel (what CPUs without AVX-512
+    run) on any machine: same numbers as the fixed networks, to rounding."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, segscore as ss\n"
+        "rng = np.random.default_rng(5)\n"
+        "out = []\n"
+        "for m in (8, 9, 31, 50, 64):\n"
+        "    obs = rng.normal(size=101); fc = rng.normal(size=(101, m)); fc[::7, 0] = np.nan\n"
+        "    w = rng.uniform(0, 2, size=(101, m))\n"
+        "    out.append(ss.crps_ensemble(obs, fc)); out.append(ss.crps_ensemble(obs, fc, weights=w))\n"
+        "np.save(__import__('sys').argv[1], np.concatenate(out))\n"
+    )
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        res = {}
+        for name, env in (("fixed", {}), ("generic", {"SEGSCORE_CRPS_GENERIC": "1"})):
+            path = os.path.join(d, name + ".npy")
+            subprocess.run([sys.executable, "-c", code, path], check=True, env={**os.environ, **env})
+            res[name] = np.load(path)
+    np.testing.assert_allclose(res["generic"], res["fixed"], rtol=1e-13)
