@@ -480,3 +480,25 @@ def check_crps_ensemble(dev, rng, dtype, layout="C", weighted=False, axis=-1):
     assert np.array_equal(np.isnan(g), np.isnan(want)), f"{dev} NaN pattern"
     ok = ~np.isnan(want)
     assert_close(g[ok], want[ok], RTOL64, f"{dev} crps_ensemble {dtype} m={m} {layout} w={weighted} axis={axis}")
+
+
+def check_calibration_near_edges(dev):
+    """Confidences one rounding step either side of every edge k/n: float64 probabilities,
+    sums like 0.7 + 0.2, logits and float32 inputs bin exactly as on the CPU (the exact-floor
+    shortcut only where it is valid)."""
+    for n in (10, 15, 20, 50):
+        k = np.arange(1, n)
+        e = k / n
+        vals = np.concatenate([e, np.nextafter(e, 0), np.nextafter(e, 1), [0.7 + 0.2, 0.1 + 0.2, 0.0, 1.0]])
+        t = (np.arange(vals.size) % 2).astype(np.int64)
+        inner = vals[:-2]  # without 0 and 1
+        for probs, kw in ((vals, {}), (vals.astype(np.float32), {}), (np.log(inner / (1 - inner)),
+                                                                       {"logits": True})):
+            tt = t[:probs.size]
+            for conv in ("segscore", "torchmetrics", "monai"):
+                for mode in ("positive-class", "top-label"):
+                    kw2 = dict(kw, n_bins=n, convention=conv, target_mode=mode)
+                    want = ss.reliability(probs, tt, **kw2)
+                    got = ss.reliability(dev.up(probs), dev.up(tt), device=dev.backend, **kw2)
+                    what = f"{dev} near edges n={n} {probs.dtype} {kw2}"
+                    compare_reliability(got, want, what)

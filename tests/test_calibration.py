@@ -612,6 +612,8 @@ def test_shape_errors_name_shapes_and_class_axis():
         ss.ece(np.full((4, 5), 0.3), np.zeros((3, 4, 5), int))
     with pytest.raises(ValueError, match="single class channel"):
         ss.ece(np.full((1, 4, 5), 0.3), np.zeros((4, 5), int))
+    with pytest.raises(ValueError, match="empty class axis"):
+        ss.ece(np.zeros((0, 5)), np.zeros(5, int))
     with pytest.raises(ValueError, match="batch"):
         ss.ece(np.full((2, 3, 4, 5), 0.3), np.zeros((4, 5), int))
     # classes last with class_axis=-1

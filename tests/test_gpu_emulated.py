@@ -373,3 +373,12 @@ def test_crps_ensemble_scratch_budget_caps_threads(emu, monkeypatch):
     got = ss.crps_ensemble(E.EmuArray(obs), E.EmuArray(x), E.EmuArray(w), device="cuda")
     assert max(emu.allocated[before:]) <= 40 * 4 * 8 * 3
     np.testing.assert_allclose(got.a, ss.crps_ensemble(obs, x, w), rtol=1e-12)
+
+
+def test_calibration_near_edges(dev):
+    S.check_calibration_near_edges(dev)
+
+
+def test_crps_negative_sigma_message_counts_sigma_itself(emu):
+    with pytest.raises(ValueError, match=r"it has 1 negative value\(s\), min -1"):
+        ss.crps_gaussian(E.EmuArray(np.zeros(4)), 0.0, -1.0, device="cuda")

@@ -483,6 +483,7 @@ struct ThreadAcc {
 
 // exact_floor is only sound when every confidence is a float32 value: raw
 // float16/32 probabilities, not 1 - p, a softmax or a sigmoid.
+// Mirrored by the GPU planner (python/segscore/_gpu/score_ops.py _setup): keep the two in step.
 CalibParams effective_params(const CalibInput& in, const CalibParams& k0) {
   CalibParams k = k0;
   const bool f32_values = in.probs.type != ProbType::F64 || k.round_f32;

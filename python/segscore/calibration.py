@@ -334,6 +334,9 @@ def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
                 f"(default 0, i.e. probs shaped (C, *spatial)); pass class_axis= for another layout"
             )
         c = p.shape[ax]
+        if c == 0:
+            raise ValueError(f"probs has an empty class axis (shape {p.shape}, class_axis={class_axis}); pass at least "
+                             "two classes, or P(class 1) shaped like target")
         if c == 1:
             raise ValueError(
                 f"probs has a single class channel (shape {p.shape}, class_axis={class_axis}); for a binary task "

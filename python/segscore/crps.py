@@ -109,8 +109,11 @@ def crps_gaussian(obs, mu, sigma, threads=None, device=None):
         if len(shape) > _MAX_DIM:
             raise ValueError(f"at most {_MAX_DIM} dimensions are supported, got shape {shape}")
         out, neg = score_ops.crps_gaussian(g["obs"], g["mu"], g["sigma"], shape)
-        if neg:
-            raise _negative_sigma(neg, None)
+        if neg:  # counted over the broadcast shape on the device; the message counts sigma's own values
+            from ._gpu import to_host
+
+            s = np.asarray(to_host(g["sigma"]))
+            raise _negative_sigma(int(np.count_nonzero(s < 0)), float(np.nanmin(s)))
         return _gpu_result(out, g)
     o = _as_float(obs, "obs")
     m = _as_float(mu, "mu")

@@ -82,3 +82,7 @@ def test_crps_ensemble_many_observations(dev):
     x = rng.normal(size=(100_000, 300))  # 2^28 bytes of sort scratch serve about 56 k threads
     got = dev.host(ss.crps_ensemble(dev.up(obs), dev.up(x), device=dev.backend))
     S.assert_close(got, ss.crps_ensemble(obs, x), S.RTOL64, "many observations")
+
+
+def test_calibration_near_edges(dev):
+    S.check_calibration_near_edges(dev)
