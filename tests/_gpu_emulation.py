@@ -250,6 +250,9 @@ class EmuLib:
     def min_value(self, x):
         return x.a.min()
 
+    def astype(self, x, dtype):
+        return EmuArray(x.a.astype(dtype))
+
 
 def install(lib=None, compiled=None, cupy=None):
     """Register the emulated array library and backends; returns an undo callable."""

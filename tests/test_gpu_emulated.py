@@ -293,8 +293,10 @@ def test_crps_gpu_errors_and_outputs(emu):
         ss.crps_gaussian(E.EmuArray(np.zeros(3)), 0.0, E.EmuArray(sig), device="cuda")
     with pytest.raises(TypeError, match="mix host and GPU arrays"):
         ss.crps_gaussian(E.EmuArray(np.zeros(3)), np.zeros(3), 1.0)
-    with pytest.raises(TypeError, match="float32 or float64"):
-        ss.crps_ensemble(E.EmuArray(np.zeros(2)), E.EmuArray(np.zeros((2, 3), np.int32)), device="cupy")
+    # integer GPU arrays are converted to float64, as host arrays are
+    xi = np.arange(6, dtype=np.int32).reshape(2, 3)
+    np.testing.assert_allclose(ss.crps_ensemble(E.EmuArray(np.zeros(2)), E.EmuArray(xi), device="cupy").a,
+                               ss.crps_ensemble(np.zeros(2), xi), rtol=1e-12)
     with pytest.raises(ValueError, match="do not broadcast to members"):
         ss.crps_ensemble(E.EmuArray(np.zeros(2)), E.EmuArray(np.zeros((2, 3))), E.EmuArray(np.ones(4)),
                          device="cuda")

@@ -98,8 +98,9 @@ def crps_gaussian(obs, mu, sigma, threads=None, device=None):
     NaN in any input gives NaN there.  Matches ``properscoring.crps_gaussian`` (0.1) to
     rounding for sigma > 0.
 
-    GPU arrays (CuPy, torch CUDA; float32/float64) are scored on their device and give an
-    array of their library; scalars may join them.  ``device`` forces "cpu", "cuda" or "cupy".
+    GPU arrays (CuPy, torch CUDA; other real dtypes converted to float64) are scored on their
+    device and give an array of their library; scalars may join them.  ``device`` forces
+    "cpu", "cuda" or "cupy".
     """
     g = _on_gpu({"obs": obs, "mu": mu, "sigma": sigma}, device)
     if g is not None:
@@ -150,9 +151,9 @@ def crps_ensemble(obs, members, weights=None, axis=-1, threads=None, device=None
 
     Without weights this equals ``mean|X - y| - 0.5 mean|X - X'|`` over the members.
 
-    GPU arrays (CuPy, torch CUDA; float32/float64) are scored on their device, one thread
-    per observation, and give an array of their library; ``device`` forces "cpu", "cuda" or
-    "cupy".
+    GPU arrays (CuPy, torch CUDA; other real dtypes converted to float64) are scored on their
+    device, one thread per observation, and give an array of their library; ``device``
+    forces "cpu", "cuda" or "cupy".
     """
     g = _on_gpu({"obs": obs, "members": members, "weights": weights}, device)
     if g is not None:

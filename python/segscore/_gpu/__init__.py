@@ -103,7 +103,13 @@ def prepare_values(values: dict, device=None):
     if any(on_dev.values()):
         for k, v in values.items():
             if on_dev[k]:
-                out[k] = wrap(v, k)
+                d = wrap(v, k)
+                if d.dtype.kind not in "biuf":
+                    raise TypeError(f"{k} has dtype {d.dtype}; pass real numbers")
+                if d.dtype not in (np.float32, np.float64):  # bool, integers, float16: explicit, as on the CPU
+                    with d.lib.device_ctx(d.device):
+                        d = d.lib.wrap(d.lib.astype(d.obj, np.float64))
+                out[k] = d
         first = next(iter(out.values()))
         lib, dev, uploaded = first.lib, first.device, False
     else:

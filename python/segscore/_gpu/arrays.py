@@ -124,6 +124,10 @@ class ArrayLib:
     def min_value(self, x):
         raise NotImplementedError
 
+    def astype(self, x, dtype):
+        """A converted copy of device array x (an explicit conversion, e.g. integers to float64)."""
+        raise NotImplementedError
+
     def ptr(self, x) -> int:
         return self.wrap(x).ptr
 
@@ -187,6 +191,10 @@ class CupyLib(ArrayLib):
     def min_value(self, x):
         with self.cp.cuda.Device(x.device.id):
             return x.min().item()
+
+    def astype(self, x, dtype):
+        with self.cp.cuda.Device(x.device.id):
+            return x.astype(dtype)
 
 
 _TORCH_TO_NP = None
@@ -265,6 +273,9 @@ class TorchLib(ArrayLib):
 
     def min_value(self, x):
         return x.min().item()
+
+    def astype(self, x, dtype):
+        return x.to(self.from_np[np.dtype(dtype)])
 
 
 # ----------------------------------------------------------------------------- registry
