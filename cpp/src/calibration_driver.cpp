@@ -479,17 +479,27 @@ struct ThreadAcc {
   int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
 };
 
+// Label range over the threads' counted voxels: (0, -1) when there are none.
+template <typename Acc>
+void label_range(const std::vector<Acc>& acc, int64_t voxels, int64_t* lo, int64_t* hi) {
+  *lo = std::numeric_limits<int64_t>::max();
+  *hi = std::numeric_limits<int64_t>::min();
+  for (const auto& a : acc) {
+    *lo = std::min(*lo, a.tmin);
+    *hi = std::max(*hi, a.tmax);
+  }
+  if (voxels == 0) {
+    *lo = 0;
+    *hi = -1;
+  }
+}
+
 }  // namespace
 
-// exact_floor is only sound when every confidence is a float32 value: raw
-// float16/32 probabilities, not 1 - p, a softmax or a sigmoid.
-// Mirrored by the GPU planner (python/segscore/_gpu/score_ops.py _setup): keep the two in step.
+// exact_floor only where calibration.h allows it (the GPU kernels apply the same rule).
 CalibParams effective_params(const CalibInput& in, const CalibParams& k0) {
   CalibParams k = k0;
-  const bool f32_values = in.probs.type != ProbType::F64 || k.round_f32;
-  const bool raw = !k.logits && !(k.n_classes == 0 && k.mode != kCalibPositiveClass);
-  const bool clip_ok = !k.clip || (double(float(k.clip_lo)) == k.clip_lo && double(float(k.clip_hi)) == k.clip_hi);
-  k.exact_floor = k.exact_floor && f32_values && raw && clip_ok && !k.right_closed && k.n_bins < (1 << 26);
+  k.exact_floor = calib_exact_floor_ok(k, in.probs.type != ProbType::F64);
   return k;
 }
 
@@ -573,7 +583,6 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
   s.count.assign(width, 0);
   s.correct.assign(width, 0);
   s.sum_conf.assign(width, 0.0);
-  int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
   for (auto& a : acc) {
     for (int32_t j = 0; j < width; ++j) {
       s.count[j] += a.cnt[j];
@@ -582,8 +591,6 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
     s.voxels += a.voxels;
     s.invalid += a.invalid;
     s.scored += a.scored;
-    tmin = std::min(tmin, a.tmin);
-    tmax = std::max(tmax, a.tmax);
   }
   for (int64_t blk = 0; blk < nblocks; ++blk) {
     const double* src = block_sums.data() + blk * per_block;
@@ -591,12 +598,7 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
     s.brier_sum += src[width];
     s.nll_sum += src[width + 1];
   }
-  if (s.voxels == 0) {
-    tmin = 0;
-    tmax = -1;
-  }
-  s.target_min = tmin;
-  s.target_max = tmax;
+  label_range(acc, s.voxels, &s.target_min, &s.target_max);
   return s;
 }
 
@@ -667,19 +669,11 @@ CalibConfidences calibration_confidences(const CalibInput& in, const CalibOption
       dst = std::copy(v.begin(), v.end(), dst);
     }
   }
-  int64_t tmin = std::numeric_limits<int64_t>::max(), tmax = std::numeric_limits<int64_t>::min();
   for (auto& a : acc) {
     out.voxels += a.voxels;
     out.invalid += a.invalid;
-    tmin = std::min(tmin, a.tmin);
-    tmax = std::max(tmax, a.tmax);
   }
-  if (out.voxels == 0) {
-    tmin = 0;
-    tmax = -1;
-  }
-  out.target_min = tmin;
-  out.target_max = tmax;
+  label_range(acc, out.voxels, &out.target_min, &out.target_max);
   return out;
 }
 

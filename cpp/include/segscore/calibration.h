@@ -92,6 +92,18 @@ struct CalibParams {
   double clip_lo, clip_hi;
 };
 
+// Whether k.exact_floor may be honoured: floor(c n) is the bin only when every
+// confidence is a float32 value (float16/32 input, or rounded to float32) and a raw
+// probability (no logits; 1 - p of a binary input is on a 2^-24 grid, far from any
+// k/n), clip bounds are float32 values, bins are [l, u) and n_bins < 2^26 (c n exact
+// in double).  The CPU driver and the GPU kernels both clear the flag otherwise.
+SEGSCORE_HD SEGSCORE_INLINE int32_t calib_exact_floor_ok(const CalibParams& k, bool float_input) {
+  const bool f32_values = float_input || k.round_f32;
+  const bool raw = !k.logits && !(k.n_classes == 0 && k.mode != kCalibPositiveClass);
+  const bool clip_ok = !k.clip || (double(float(k.clip_lo)) == k.clip_lo && double(float(k.clip_hi)) == k.clip_hi);
+  return (k.exact_floor && f32_values && raw && clip_ok && !k.right_closed && k.n_bins < (1 << 26)) ? 1 : 0;
+}
+
 // Number of histogram slots per stream: n_bins, plus one for an extra bin.
 SEGSCORE_HD SEGSCORE_INLINE int32_t calib_slots(const CalibParams& k) {
   return k.n_bins + (k.above == kCalibExtraBin ? 1 : 0);

@@ -338,7 +338,8 @@ SEGSCORE_KERNEL void k_calib_init(uint64_t* hist, int64_t words, int64_t* counte
 template <typename T>
 SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mask, const int64_t* geo,
                              const int64_t* ci, const double* cd, uint64_t* hist, int64_t* counters, double* partial) {
-  const CalibParams k = calib_params(ci, cd);
+  CalibParams k = calib_params(ci, cd);
+  k.exact_floor = calib_exact_floor_ok(k, sizeof(T) != 8);
   const int64_t nvox = calib_voxels(geo);
   const int64_t cs = geo[CG_CSTR];
   const bool classwise = k.mode == kCalibClassWise;
@@ -374,8 +375,8 @@ SEGSCORE_KERNEL void k_calib(const T* probs, const void* target, const void* mas
       }
       if (bad) continue;
       int64_t slot;
-      if (fast == 1) {
-        slot = calib_floor_times(c, k.n_bins);
+      if (fast == 1) {  // exact k/n edges: the floor where calibration.h allows it, else the edges
+        slot = k.exact_floor ? calib_floor_times(c, k.n_bins) : k.n_bins;
         if (slot >= k.n_bins) slot = calib_bin(k, double(c));  // c = 1: the convention's last-edge rule
       } else {
         slot = calib_bin_bits(k, c, ci + CI_W);

@@ -44,12 +44,7 @@ def _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, b
         raise ValueError("segscore GPU calibration: probs' spatial shape does not match target")
     if mask is not None and tuple(mask.shape) != tuple(target.shape):
         raise ValueError("segscore GPU calibration: mask shape mismatch")
-    # exact floor bins only where the CPU driver allows them (calibration_driver.cpp effective_params):
-    # float32 confidences, raw probabilities, float32 clip bounds, [l, u) bins, n_bins < 2^26
-    f32_values = probs.itemsize != 8 or bool(round_f32)
-    raw = not logits and not (n_classes == 0 and mode != 0)
-    clip_ok = not clip or (float(np.float32(clip_lo)) == clip_lo and float(np.float32(clip_hi)) == clip_hi)
-    exact = bool(exact) and f32_values and raw and clip_ok and not right_closed and len(edges) - 1 < (1 << 26)
+    # exact is the requested shortcut; the kernel keeps it only where calibration.h allows it
     params = dict(right_closed=right_closed, below=below, above=above, exact=exact, n_classes=n_classes,
                   logits=logits, mode=mode, positive=positive, round_f32=round_f32, clip=clip, off=off, scale=scale,
                   tol=tol, clip_lo=clip_lo, clip_hi=clip_hi)
