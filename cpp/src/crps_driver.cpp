@@ -66,6 +66,15 @@ struct Shape {
   int64_t n;
 };
 
+// Element strides of a C-contiguous array of shape s.
+void c_strides(const Shape& s, int64_t* st) {
+  int64_t acc = 1;
+  for (int d = s.nd - 1; d >= 0; --d) {
+    st[d] = acc;
+    acc *= s.shape[d];
+  }
+}
+
 Shape shape_of(const ArrayView& v, int ndim) {
   Shape s;
   s.nd = ndim > 0 ? ndim : 1;
@@ -435,12 +444,7 @@ void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& s
   strides_of(obs, obs.ndim, st[0]);
   strides_of(mu, obs.ndim, st[1]);
   strides_of(sigma, obs.ndim, st[2]);
-  // out is C-contiguous
-  int64_t acc = 1;
-  for (int d = s.nd - 1; d >= 0; --d) {
-    st[3][d] = acc;
-    acc *= s.shape[d];
-  }
+  c_strides(s, st[3]);  // out is C-contiguous
   const int64_t* sp[4] = {st[0], st[1], st[2], st[3]};
   if (threads <= 0) threads = default_threads();
   dispatch_float(obs.dtype, [&](auto to) {
@@ -492,11 +496,7 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
     strides_of(*weights, nd, st[2]);
   else
     strides_of(obs, 0, st[2]);
-  int64_t acc = 1;
-  for (int d = s.nd - 1; d >= 0; --d) {
-    st[3][d] = acc;
-    acc *= s.shape[d];
-  }
+  c_strides(s, st[3]);
   const int64_t* sp[4] = {st[0], st[1], st[2], st[3]};
   if (threads <= 0) threads = default_threads();
   const DType wdt = weights ? weights->dtype : DType::F64;

@@ -412,14 +412,19 @@ def _conf_dtype(conv: CalibrationConvention, n_classes: int, dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
+def _check_option(conv: CalibrationConvention, name: str, value, known: tuple, attr: str) -> None:
+    """`value` of option `name` is one of `known` and one the convention defines (its `attr`)."""
+    if value not in known:
+        raise ValueError(f"{name} must be one of {known}, got {value!r}")
+    if value not in getattr(conv, attr):
+        have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if value in getattr(c, attr))
+        raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {value!r} {name}; conventions with it: "
+                         f"{have}")
+
+
 def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class, logits) -> _Setup:
     n = _check_bins(n_bins, conv)
-    if binning not in BINNINGS:
-        raise ValueError(f"binning must be one of {BINNINGS}, got {binning!r}")
-    if binning not in conv.binnings:
-        have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if binning in c.binnings)
-        raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {binning!r} binning; conventions with "
-                         f"it: {have}")
+    _check_option(conv, "binning", binning, BINNINGS, "binnings")
     mode = _resolve_mode(conv, inp, target_mode)
     if isinstance(positive_class, bool) or not isinstance(positive_class, int | np.integer):
         raise TypeError(f"positive_class must be an integer class index, got {positive_class!r}")
@@ -584,12 +589,7 @@ class Reliability:
     def ece(self, norm: str = "l1", reduction: str = "mean", include_background: bool = True):
         """Expected calibration error: l1 (ECE), l2 (RMSCE) or max (MCE)."""
         conv = self._conv()
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        if norm not in conv.norms:
-            have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if norm in c.norms)
-            raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {norm!r} norm; conventions with it: "
-                             f"{have}")
+        _check_option(conv, "norm", norm, NORMS, "norms")
         all_voxels = conv.classwise_all_voxels and self.mode == "class-wise"
 
         def one(cnt, cor, sc):

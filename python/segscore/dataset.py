@@ -232,15 +232,10 @@ def _evaluate_kwargs(cfg: Config, spacing) -> dict:
               convention=cfg.convention, empty=cfg.empty, ignore_label=cfg.ignore_label, threads=cfg.threads)
     dev = _auto_device() if cfg.device in (None, "auto") else cfg.device
     if dev is not None:
-        if _evaluate_has_device():
-            kw["device"] = dev
-        elif dev != "cpu":
-            raise CaseError("compute", f"device={dev!r} requested but this segscore build's evaluate() has no "
-                            "device= option (see segscore.backends())")
+        kw["device"] = dev
     return kw
 
 
-_HAS_DEVICE = None
 _AUTO_DEVICE: list = []
 
 
@@ -261,17 +256,6 @@ def _auto_device():
             dev = None
         _AUTO_DEVICE.append(dev)
     return _AUTO_DEVICE[0]
-
-
-def _evaluate_has_device() -> bool:
-    global _HAS_DEVICE
-    if _HAS_DEVICE is None:
-        import inspect
-
-        from .evaluate import evaluate
-
-        _HAS_DEVICE = "device" in inspect.signature(evaluate).parameters
-    return _HAS_DEVICE
 
 
 def _metric_list(cfg: Config):
