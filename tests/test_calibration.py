@@ -34,8 +34,9 @@ def _rand_binary(rng, shape, rounded=False, dtype=np.float64):
 
 def _rand_multi(rng, c, shape, rounded=False, dtype=np.float64):
     p = rng.dirichlet(np.ones(c), size=shape)  # (*shape, C)
-    if rounded:
-        p = np.round(p * 8) / 8
+    if rounded:  # multiples of 1/8 that still sum to 1 per voxel
+        p[..., :-1] = np.floor(p[..., :-1] * 8) / 8
+        p[..., -1] = 1.0 - p[..., :-1].sum(axis=-1)
     t = rng.integers(0, c, size=shape)
     return np.ascontiguousarray(np.moveaxis(p, -1, 0)).astype(dtype), t
 

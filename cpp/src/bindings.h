@@ -12,6 +12,16 @@ namespace segscore {
 // data / ndim / shape[] / strides[] members (ArrayView, ProbView).
 template <typename V>
 void fill_layout(V& v, const pybind11::array& a) {
+  // The drivers read raw memory: bytes in another order would be read as other numbers.
+  // Python converts byte order at the API boundary; this is the last guard.
+  const char bo = a.dtype().byteorder();
+  if (bo == '>' || bo == '<') {
+    const uint16_t probe = 1;
+    const bool little = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    if ((bo == '>') == little)
+      throw pybind11::type_error("segscore._cpu: arrays must be in native byte order (convert with "
+                                 "a.astype(a.dtype.newbyteorder('=')))");
+  }
   v.data = a.data();
   v.ndim = int(a.ndim());
   if (v.ndim > kMaxDim) throw pybind11::value_error("segscore._cpu: at most 8 dimensions are supported");

@@ -17,7 +17,11 @@ namespace segscore {
 int default_threads() {
   if (const char* env = std::getenv("SEGSCORE_NUM_THREADS")) {
     int v = std::atoi(env);
-    if (v > 0) return v;
+    // capped as segscore._backend.max_threads caps it (4 per core): a pool thread lives
+    // as long as the process
+    const unsigned hc = std::thread::hardware_concurrency();
+    const int cap = 4 * int(hc ? hc : 1);
+    if (v > 0) return std::min(v, cap);
   }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 
+import numpy as np
+
 _cpu = None
 _cpu_error = None
 try:  # the compiled CPU core is required for everything but backends()
@@ -20,6 +22,37 @@ def cpu():
     return _cpu
 
 
+THREADS_PER_CORE_MAX = 4  # more threads than this per core only costs memory and switches
+
+
+def max_threads() -> int:
+    """The most CPU threads segscore starts: a few per core of this machine (results do not
+    depend on the thread count, so capping changes only speed)."""
+    return THREADS_PER_CORE_MAX * (os.cpu_count() or 1)
+
+
+_warned_caps: set = set()
+
+
+def _capped(v: int, what: str) -> int:
+    cap = max_threads()
+    if v <= cap:
+        return v
+    if (what, v) not in _warned_caps:
+        _warned_caps.add((what, v))
+        import warnings
+
+        import sys
+
+        pkg = os.path.dirname(os.path.abspath(__file__))
+        level, f = 1, sys._getframe(0)
+        while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+            level, f = level + 1, f.f_back  # point the warning at the caller's line
+        warnings.warn(f"{what}={v} is more than {THREADS_PER_CORE_MAX} threads per core of this machine "
+                      f"({os.cpu_count() or 1} cores); using {cap}", RuntimeWarning, stacklevel=level)
+    return cap
+
+
 def default_threads() -> int:
     env = os.environ.get("SEGSCORE_NUM_THREADS")
     if env:
@@ -28,16 +61,16 @@ def default_threads() -> int:
         except ValueError:
             raise ValueError(f"SEGSCORE_NUM_THREADS={env!r} is not an integer") from None
         if v > 0:
-            return v
+            return _capped(v, "SEGSCORE_NUM_THREADS")
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def resolve_threads(threads) -> int:
     if threads is None:
         return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+    if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    return threads
+    return _capped(int(threads), "threads")
 
 
 def _try_cuda():

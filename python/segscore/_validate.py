@@ -11,6 +11,11 @@ from numbers import Integral, Real
 import numpy as np
 
 MAX_LABEL = 2**31
+# Spacing segscore computes with (mm per axis).  Within this range squared distances,
+# surfel areas and voxel volumes stay normal float64 numbers on any image that fits in
+# memory; float32 distance transforms rescale by a power of two (see edt.py).
+SPACING_RANGE = (1e-30, 1e30)
+SPACING_RATIO_MAX = 1e12
 
 
 def is_device_array(x) -> bool:
@@ -33,11 +38,23 @@ def as_host_array(x, name: str) -> np.ndarray:
         arr = x.detach().numpy()
     else:
         arr = np.asarray(x)
+    arr = native_byte_order(arr)
     if arr.dtype == object:
         raise TypeError(f"{name} has dtype object; pass a numeric array")
     if arr.ndim == 0:
         raise ValueError(f"{name} is a 0-d array (a scalar); pass an image array with at least one axis")
     return arr
+
+
+def native_byte_order(arr: np.ndarray) -> np.ndarray:
+    """`arr` itself when its bytes are in this machine's order, else a converted copy
+    with the same values and memory layout (big-endian NIfTI data, ``'>i4'``).
+
+    The compiled core reads raw memory; converting here, at the boundary, is what keeps
+    a byte-swapped array from being read as other numbers."""
+    if arr.dtype.isnative:
+        return arr
+    return arr.astype(arr.dtype.newbyteorder("="), order="K")
 
 
 def check_label_map(arr: np.ndarray, name: str) -> None:
@@ -77,16 +94,29 @@ def check_spacing(spacing, ndim: int) -> tuple:
     for s in sp:
         if not math.isfinite(s) or s <= 0:
             raise ValueError(f"spacing must be finite and > 0 on every axis, got {sp}")
+    lo, hi = min(sp), max(sp)
+    if lo < SPACING_RANGE[0] or hi > SPACING_RANGE[1] or hi / lo > SPACING_RATIO_MAX:
+        raise ValueError(
+            f"spacing {sp} is outside the supported range: every value in [{SPACING_RANGE[0]:g}, "
+            f"{SPACING_RANGE[1]:g}] mm and largest / smallest <= {SPACING_RATIO_MAX:g}, so that squared "
+            "distances, areas and volumes cannot overflow or underflow; give the spacing in mm"
+        )
     return sp
 
 
-def check_label_range(stats: dict) -> None:
-    for which in ("pred", "ref"):
+def check_label_range(stats: dict, names=("pred", "ref"), dtypes=(None, None)) -> None:
+    """Refuse labels outside [0, 2**31), naming the input (`names`: what the user
+    called the two maps).  The counting pass reports min / max as int64, so a uint64
+    value >= 2**63 arrives negative: `dtypes` lets the message give the real value."""
+    for which, name, dt in zip(("pred", "ref"), names, dtypes):
         lo, hi = stats[f"{which}_min"], stats[f"{which}_max"]
         if lo < 0:
-            raise ValueError(f"{which} contains negative label {lo}; labels must lie in [0, 2**31)")
+            if dt is not None and np.dtype(dt).kind == "u":
+                raise ValueError(f"{name} contains label {int(lo) + 2**64} >= 2**31 (dtype {np.dtype(dt)}); "
+                                 "labels must lie in [0, 2**31)")
+            raise ValueError(f"{name} contains negative label {lo}; labels must lie in [0, 2**31)")
         if hi >= MAX_LABEL:
-            raise ValueError(f"{which} contains label {hi} >= 2**31; labels must lie in [0, 2**31)")
+            raise ValueError(f"{name} contains label {hi} >= 2**31; labels must lie in [0, 2**31)")
 
 
 def check_label_value(v, what: str) -> int:

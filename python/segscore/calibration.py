@@ -128,6 +128,7 @@ class CalibrationConvention:
     norms: tuple = ("l1", "max")
     binnings: tuple = ("uniform",)
     brier_form: str | None = None  # "auto" (scikit-learn) or "sum" (MetricsReloaded)
+    check_row_sums: bool = False  # refuse (C, ...) probabilities whose classes do not sum to 1
     notes: str = ""
 
     def defines(self, metric: str) -> bool:
@@ -139,7 +140,7 @@ _ALL = frozenset({"ece", "mce", "ace", "brier", "nll", "reliability"})
 CALIBRATION_CONVENTIONS = {
     "segscore": CalibrationConvention(
         "segscore", "segscore", 15, "exact", False, "clamp", "clamp", "positive-class", "top-label",
-        "top-label", metrics=_ALL, norms=NORMS, binnings=BINNINGS, brier_form="auto",
+        "top-label", metrics=_ALL, norms=NORMS, binnings=BINNINGS, brier_form="auto", check_row_sums=True,
     ),
     "torchmetrics": CalibrationConvention(
         "torchmetrics", "torchmetrics 1.9", 15, "torch", False, "clamp", "extra", "positive-class", "top-label",
@@ -500,7 +501,54 @@ def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=Fals
     if r["invalid"]:
         _raise_invalid(inp, setup.logits, r["invalid"])
     _check_labels(setup, r["target_min"], r["target_max"], ignore_label)
+    if conv.check_row_sums and inp.n_classes and not setup.logits:
+        _check_row_sums(inp, ignore_label)
     return r
+
+
+# |sum over classes - 1| allowed per voxel: rounding of a softmax stored in the input's dtype is
+# far below this; an input that is not one probability per class (sigmoid channels, scores) is
+# far above it.
+ROW_SUM_TOL = {2: 1e-2, 4: 1e-3, 8: 1e-3}
+_ROW_CHUNK = 1 << 22  # elements summed per step on the host (bounded temporaries)
+
+
+def _check_row_sums(inp: _Input, ignore_label) -> None:
+    """Refuse a (C, ...) input whose class probabilities do not sum to 1 at some counted
+    voxel (masked-out and ignore_label voxels are not looked at)."""
+    tol = ROW_SUM_TOL[inp.dtype.itemsize]
+    p, t, m, ax = inp.probs, inp.target, inp.mask, inp.class_axis
+    if inp.gpu:  # the array's own library reduces on its device
+        s = p.obj.sum(axis=ax)
+        bad = abs(s - 1) > tol
+        if m is not None:
+            bad &= m.obj != 0
+        if ignore_label is not None:
+            bad &= t.obj != ignore_label
+        n_bad = int(bad.sum())
+        worst = float(abs(s - 1)[bad].max()) if n_bad else 0.0
+    else:
+        pm = np.moveaxis(p, ax, -1)  # (*spatial, C) view: spatial axes in target's order
+        rows = max(1, _ROW_CHUNK // max(1, pm[0].size))
+        n_bad, worst = 0, 0.0
+        for i in range(0, pm.shape[0], rows):
+            dev = np.abs(pm[i:i + rows].sum(axis=-1, dtype=np.float64) - 1.0)
+            bad = dev > tol
+            if m is not None:
+                bad &= m[i:i + rows] != 0
+            if ignore_label is not None:
+                bad &= t[i:i + rows] != ignore_label
+            k = int(np.count_nonzero(bad))
+            if k:
+                n_bad += k
+                worst = max(worst, float(dev[bad].max()))
+    if n_bad:
+        raise ValueError(
+            f"probs has {n_bad} voxel(s) whose {inp.n_classes} class probabilities do not sum to 1 (largest "
+            f"|sum - 1| = {worst:.3g} > {tol:g}); the segscore convention needs one probability per class "
+            "on class_axis (a softmax output). Pass logits=True for raw scores, P(class 1) shaped like "
+            "target for a binary task, or a convention named after a library that accepts such input"
+        )
 
 
 def _check_ignore(ignore_label):

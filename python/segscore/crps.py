@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import cpu, resolve_threads
-from ._validate import is_device_array
+from ._validate import is_device_array, native_byte_order
 
 _MAX_DIM = 8
 
@@ -41,7 +41,7 @@ def _as_float(x, name: str) -> np.ndarray:
         x = to_host(x, name)
     if type(x).__module__.startswith("torch"):
         x = x.detach().numpy()
-    arr = np.asarray(x)
+    arr = native_byte_order(np.asarray(x))
     kind = arr.dtype.kind
     if kind == "f" and arr.dtype.itemsize in (4, 8):
         return arr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _validate as V
@@ -17,11 +19,48 @@ def _out_dtype(dtype):
     return _DTYPES[key]
 
 
+# Spacings whose squares stay far from float32's limits are used as given; others are
+# divided by a power of two first and the result multiplied back (exact in binary floating
+# point), so a float32 transform at 1e-30 mm or 1e30 mm neither underflows nor overflows.
+_PLAIN_SPACING = (2.0**-20, 2.0**20)
+
+
+def _power_of_two_scale(sp: tuple):
+    """(spacing to compute with, factor to multiply the distances by) for a checked spacing."""
+    if _PLAIN_SPACING[0] <= min(sp) and max(sp) <= _PLAIN_SPACING[1]:
+        return sp, 1.0
+    e = math.frexp(max(sp))[1]
+    return tuple(math.ldexp(s, -e) for s in sp), math.ldexp(1.0, e)
+
+
+def _scale_back(out, factor, squared):
+    """Multiply a transform computed at spacing / factor by factor (factor**2 when
+    squared), refusing when a finite nonzero distance does not fit in the output dtype."""
+    if factor == 1.0:
+        return out
+    f = factor * factor if squared else factor
+    fi = np.finfo(np.dtype(str(out.dtype).replace("torch.", "")))
+    big = (out > float(fi.max) / f) & (out != math.inf) if f > 1 else None
+    small = (out > 0) & (out < float(fi.tiny) / f) if f < 1 else None
+    if bool((big if f > 1 else small).any()):
+        raise ValueError(
+            f"the {'squared ' if squared else ''}distances at this spacing do not fit in {fi.dtype} "
+            f"(normal range [{fi.tiny:.3g}, {fi.max:.3g}]); pass dtype='float64'"
+            + ("" if squared else " or give the spacing in another unit"))
+    out *= f
+    return out
+
+
 def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
     from . import _gpu
 
     if _gpu.check_device(device) not in (None, "cpu") or (device is None and V.is_device_array(x)):
-        return _gpu.edt(x, spacing, _out_dtype(dtype), squared, multilabel, name, device)
+        shape = getattr(x, "shape", None)
+        factor = 1.0
+        if spacing is not None and shape is not None and len(shape):
+            spacing, factor = _power_of_two_scale(V.check_spacing(spacing, len(shape)))
+        out = _gpu.edt(x, spacing, _out_dtype(dtype), squared, multilabel, name, device)
+        return _scale_back(out, factor, squared)
     a = V.as_host_array(x, name)
     if multilabel:
         V.check_label_map(a, name)
@@ -29,7 +68,7 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
         raise TypeError(f"{name} has unsupported dtype {a.dtype}; pass a bool or numeric array")
     if a.ndim > 8:
         raise ValueError(f"{name} has {a.ndim} axes; at most 8 are supported")
-    sp = V.check_spacing(spacing, a.ndim)
+    sp, factor = _power_of_two_scale(V.check_spacing(spacing, a.ndim))
     t = resolve_threads(threads)
     if multilabel and a.dtype.kind == "i" and a.size and a.min() < 0:
         raise ValueError(f"{name} contains negative labels; labels must lie in [0, 2**31)")
@@ -39,7 +78,7 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
     order = "F" if (a.flags.f_contiguous and not a.flags.c_contiguous) else "C"
     out = np.empty(a.shape, dtype=_out_dtype(dtype), order=order)
     cpu().edt(a, out, list(sp), bool(squared), bool(multilabel), t)
-    return out
+    return _scale_back(out, factor, squared)
 
 
 def edt(mask, spacing=None, dtype="float64", squared=False, threads=None, device=None):

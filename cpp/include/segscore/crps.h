@@ -124,7 +124,10 @@ SEGSCORE_HD SEGSCORE_CRPS_INLINE double crps_gaussian(double y, double mu, doubl
   const double e = exp_nonpos(-0.5 * z * z);
   const double c = sigma * (z * erf_nonneg_with_exp(z * kCrpsInvSqrt2, e) + (2.0 * kCrpsInvSqrt2Pi) * e -
                             kCrpsInvSqrtPi);
-  return sigma == 0.0 ? fabs(d) : c;
+  // z > 40: exp(-z^2 / 2) underflows to 0 and erf(z / sqrt 2) rounds to 1, so c is
+  // sigma * z - sigma / sqrt(pi) = |d| - sigma / sqrt(pi) to rounding; written that way
+  // because z itself overflows when sigma is subnormal (sigma * inf would give inf).
+  return sigma == 0.0 ? fabs(d) : (z > 40.0 ? fabs(d) - sigma * kCrpsInvSqrtPi : c);
 }
 
 // ---------------------------------------------------------------------------------------
