@@ -134,30 +134,44 @@ def region_mask(rater: np.ndarray, members) -> np.ndarray:
     return np.isin(rater, np.asarray(members, dtype=np.int64))
 
 
-def label_counts(rater: np.ndarray, threads: int) -> dict:
-    """{label: voxel count} of an integer label map (one C++ pass), labels validated."""
+def label_table(rater: np.ndarray, threads: int, name: str = "raters"):
+    """(sorted labels, voxel counts) of an integer label map: one C++ pass, labels
+    validated (an out-of-range label is reported under `name`, e.g. 'raters[2]')."""
     stats = cpu().overlap_stats(rater, rater, -1, threads)
-    V.check_label_range(stats)
-    return {int(a): int(n) for a, _, n in stats["pairs"]}
+    V.check_label_range(stats, names=(name, name), dtypes=(rater.dtype, rater.dtype))
+    pairs = np.asarray(stats["pairs"], dtype=np.int64).reshape(-1, 3)
+    if len(pairs) > 1 and not np.all(pairs[1:, 0] > pairs[:-1, 0]):
+        pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    return pairs[:, 0].copy(), pairs[:, 2].copy()
 
 
-def region_counts(maps, regions, is_mask: bool, threads: int) -> np.ndarray:
+def label_counts(rater: np.ndarray, threads: int, name: str = "raters") -> dict:
+    """{label: voxel count} of an integer label map (one C++ pass), labels validated."""
+    labs, cnt = label_table(rater, threads, name)
+    return dict(zip(labs.tolist(), cnt.tolist()))
+
+
+def rater_names(maps, name: str = "raters") -> list:
+    return [f"{name}[{k}]" for k in range(len(maps))]
+
+
+def region_counts(maps, regions, is_mask: bool, threads: int, name: str = "raters") -> np.ndarray:
     """Voxel counts, shape (K raters, R regions)."""
     out = np.zeros((len(maps), len(regions)), dtype=np.int64)
     for k, r in enumerate(maps):
         if is_mask:
             out[k, :] = np.count_nonzero(r)
             continue
-        cnt = label_counts(r, threads)
+        cnt = label_counts(r, threads, f"{name}[{k}]")
         for i, (_, _, mem) in enumerate(regions):
             out[k, i] = sum(cnt.get(v, 0) for v in mem)
     return out
 
 
-def present_labels(maps, threads: int) -> list:
-    """Sorted non-zero labels present in any of the integer label maps."""
-    found = set()
-    for r in maps:
-        found.update(label_counts(r, threads))
-    found.discard(0)
-    return sorted(found)
+def present_labels(maps, threads: int, names=None) -> list:
+    """Sorted non-zero labels present in any of the integer label maps (`names`: what
+    to call each map in an error; default raters[k])."""
+    names = rater_names(maps) if names is None else names
+    found = [label_table(r, threads, nm)[0] for r, nm in zip(maps, names)]
+    u = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    return [int(v) for v in u if v != 0]

@@ -56,8 +56,9 @@ def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=No
     _check_dims(conv, case.ndim)
     conn = _connectivity(conv, connectivity, case.ndim)
     regs = []
+    boxes = case.region_boxes(keys)
     for k in keys:
-        box = case.box(case.regions[k])
+        box = boxes[k]
         if box is None:
             regs.append((list(case.regions[k]), [], [], True))
         else:

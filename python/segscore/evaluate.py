@@ -161,8 +161,9 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
     # each further boundary-IoU width: one more C++ call for all labels
     by_width = {w: compute(case, conv, keys, user, w, connectivity) for w in widths[1:]}
     rows = {}
+    counts = case.region_counts(keys)
     for k in keys:
-        tp, fp, fn, tn = case.counts(case.regions[k])
+        tp, fp, fn, tn = counts[k]
         row = {}
         for c in cols:
             if c in OVERLAP:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _raters as R
 from . import _validate as V
-from ._backend import resolve_threads
+from ._backend import cpu, resolve_threads
 from ._case import _parse_labels
 
 
@@ -31,14 +31,18 @@ class ConsensusMasks(NamedTuple):
     dissensus: np.ndarray
 
 
-def _regions(maps, is_mask, labels, threads, extra=()):
-    """{key: members or None} for the raters (plus `extra` label maps for labels=None)."""
+def _regions(maps, is_mask, labels, threads, extra=(), extra_names=(), name="raters"):
+    """{key: members or None} for the raters (plus `extra` label maps for labels=None).
+
+    Label maps are validated here (one counting pass each): a label outside [0, 2**31)
+    is reported under the map's name (raters[k], or `extra_names`)."""
     if is_mask:
         if labels is not None:
             raise ValueError("labels= applies to integer label maps; bool masks have one region")
         return {1: None}
+    present = R.present_labels(list(maps) + list(extra), threads, R.rater_names(maps, name) + list(extra_names))
     if labels is None:
-        return {v: (v,) for v in R.present_labels(list(maps) + list(extra), threads)}
+        return {v: (v,) for v in present}
     return _parse_labels(labels, -1)
 
 
@@ -88,15 +92,57 @@ def consensus_dice(pred, raters, labels=None, empty=None, threads=None):
     if (p.dtype == np.bool_) != is_mask:
         raise TypeError("pass pred and raters both as bool masks or both as integer label maps")
     threads = resolve_threads(threads)
-    regs = _regions(maps, is_mask, labels, threads, extra=() if is_mask else (p,))
+    regs = _regions(maps, is_mask, labels, threads, extra=() if is_mask else (p,),
+                    extra_names=() if is_mask else ("pred",))
+    single = {} if is_mask else {key: mem[0] for key, mem in regs.items() if len(mem) == 1}
+    if single:  # single labels: every label's counts from a few passes, not one pass per label
+        from . import conventions as _conv
+        from . import empty as _empty
+        from .overlap import overlap_value
+
+        user, conv = _empty.normalize(empty), _conv.get("segscore")
+        table = _consensus_counts(p, maps, list(single.values()), threads)
     out = {}
     for key, members in regs.items():
+        if key in single:
+            out[key] = overlap_value("dice", *table[single[key]], user, conv.empty)
+            continue
         n = _votes(maps, members)
         fg = n == len(maps)
         dis = (n > 0) & ~fg
         pm = R.region_mask(p, members) & ~dis
         out[key] = dice(pm, fg, empty=empty, threads=threads)
     return out[1] if is_mask else out
+
+
+def _consensus_counts(p, maps, values, threads):
+    """{label: (tp, fp, fn, tn)} of consensus Dice for single labels, all labels from a
+    few passes over the voxels (not one pass per label): tp = pred and every rater mark
+    the label, fp = pred marks it and no rater does, fn = consensus foreground - tp."""
+    from ._case import lookup
+
+    r0 = maps[0]
+    agree = np.ones(r0.shape, dtype=bool)
+    for r in maps[1:]:
+        agree &= r == r0
+    none = np.ones(r0.shape, dtype=bool)
+    for r in maps:
+        none &= r != p
+    zero = np.zeros((), dtype=r0.dtype)
+    fg_lab = np.where(agree, r0, zero)                           # consensus foreground label
+    tp_lab = np.where(agree & (p == r0), r0, zero)               # ... also predicted
+    fp_lab = np.where(none, p, np.zeros((), dtype=p.dtype))       # predicted, marked by no rater
+    vals = np.asarray(values, dtype=np.int64)
+
+    def get(x):
+        labs, cnt = R.label_table(x, threads)
+        row = lookup(labs, vals)
+        return np.where(row >= 0, cnt[np.maximum(row, 0)], 0) if len(labs) else np.zeros(len(vals), np.int64)
+
+    tp, fp, fg = get(tp_lab), get(fp_lab), get(fg_lab)
+    fn = fg - tp
+    tn = p.size - tp - fp - fn
+    return dict(zip(vals.tolist(), zip(tp.tolist(), fp.tolist(), fn.tolist(), tn.tolist())))
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,8 +213,11 @@ def multirater(pred, raters, metrics=None, spacing=None, labels=None, threads=No
     p = V.as_host_array(pred, "pred")
     V.check_label_map(p, "pred")
     threads = resolve_threads(threads)
-    if labels is None and not is_mask and p.dtype != np.bool_:
-        labels = R.present_labels(list(maps) + [p], threads)
+    if not is_mask and p.dtype != np.bool_:
+        # every map validated here, so that a bad rater label is reported as raters[k]
+        present = R.present_labels(list(maps) + [p], threads, R.rater_names(maps) + ["pred"])
+        if labels is None:
+            labels = present
     per = [evaluate(p, r, spacing=spacing, labels=labels, metrics=metrics, threads=threads, **evaluate_kwargs)
            for r in maps]
     meta = dict(per[0].meta)
@@ -197,9 +246,38 @@ def _pair_counts(flat, members):
     return inter
 
 
+def _pair_counts_labels(samples, values, threads, names):
+    """Intersections (len(values) x N x N, int64) of the samples' single-label masks,
+    every label at once: one counting pass per pair of samples (N (N + 1) / 2 passes),
+    not one pass over every sample per label."""
+    from ._case import lookup
+
+    n = len(samples)
+    vals = np.asarray(values, dtype=np.int64)
+    inter = np.zeros((len(vals), n, n), dtype=np.int64)
+
+    def put(i, j, labs, cnt):
+        row = lookup(labs, vals)
+        hit = row >= 0
+        inter[hit, i, j] = cnt[row[hit]]
+        inter[hit, j, i] = cnt[row[hit]]
+
+    for i, s in enumerate(samples):
+        put(i, i, *R.label_table(s, threads, names[i]))
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs = np.asarray(cpu().overlap_stats(samples[i], samples[j], -1, threads)["pairs"],
+                               dtype=np.int64).reshape(-1, 3)
+            same = pairs[pairs[:, 0] == pairs[:, 1]]
+            same = same[np.argsort(same[:, 0], kind="stable")]
+            put(i, j, same[:, 0], same[:, 2])
+    return inter
+
+
 def _overlap_distance(inter, kind):
-    sizes = np.diag(inter).astype(np.float64)
-    tot = sizes[:, None] + sizes[None, :]
+    """1 - IoU or 1 - Dice of every pair from the intersections (..., N, N)."""
+    sizes = np.diagonal(inter, axis1=-2, axis2=-1).astype(np.float64)
+    tot = sizes[..., :, None] + sizes[..., None, :]
     inter = inter.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "1-iou":
@@ -267,14 +345,32 @@ def ged(samples_a, samples_b, distance="1-iou", include_diagonal=True, labels=No
             if labels is not None:
                 raise ValueError("labels= applies to integer label maps; bool masks have one region")
             regions = [None]
-        elif labels is None:
-            regions = [(v,) for v in R.present_labels(samples, threads)]
         else:
-            regions = list(_parse_labels(labels, -1).values())
+            names = R.rater_names(a, "samples_a") + R.rater_names(b, "samples_b")
+            present = R.present_labels(samples, threads, names)  # validates every sample's labels
+            if labels is None:
+                regions = [(v,) for v in present]
+            else:
+                regions = list(_parse_labels(labels, -1).values())
         if not regions:  # label maps with no foreground at all: every pair is both-empty
             d = np.zeros((na + nb, na + nb))
-        else:
+        elif mask_a:
             d = np.mean([_overlap_distance(_pair_counts(flat, m), distance) for m in regions], axis=0)
+        else:
+            # per-region distance matrices stacked in region order, then one mean (as a
+            # list of matrices would be): single labels all at once, unions one by one
+            n = na + nb
+            dist = np.empty((len(regions), n, n), dtype=np.float64)
+            single = [i for i, m in enumerate(regions) if len(m) == 1]
+            if single:
+                inter = _pair_counts_labels(samples, [regions[i][0] for i in single], threads, names)
+                step = max(1, (1 << 22) // (n * n))
+                for s0 in range(0, len(single), step):
+                    dist[single[s0:s0 + step]] = _overlap_distance(inter[s0:s0 + step], distance)
+            for i, m in enumerate(regions):
+                if len(m) != 1:
+                    dist[i] = _overlap_distance(_pair_counts(flat, m), distance)
+            d = np.mean(dist, axis=0)
     cross, wa, wb = _ged_terms(d, na, include_diagonal)
     value = 2.0 * cross - wa - wb
     if return_terms:
@@ -298,6 +394,8 @@ def soft_dice(prob, raters, labels=None, threads=None):
     maps, is_mask = R.as_raters(raters)
     p = R.as_prob(prob)
     single, regions = R.prob_regions(p, maps[0].shape, is_mask, labels)
+    if not is_mask:
+        R.present_labels(maps, resolve_threads(threads))  # a bad label is reported as raters[k]
     k = float(len(maps))
     out = {}
     for key, ch, members in regions:

@@ -54,7 +54,7 @@ def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, conve
     conv = _conv.get(convention)
     user = _empty.normalize(empty)
     case = Case(pred, ref, None, labels, ignore_label, threads, label)
-    out = {k: overlap_value(metric, *case.counts(m), user, conv.empty) for k, m in case.regions.items()}
+    out = {k: overlap_value(metric, *c, user, conv.empty) for k, c in case.region_counts().items()}
     return next(iter(out.values())) if case.single else out
 
 
@@ -93,8 +93,7 @@ def confusion(pred, ref, labels=None, spacing=None, ignore_label=None, threads=N
     """Raw counts {tp, fp, fn, tn} and volumes (mL, from spacing in mm)."""
     case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
     out = {}
-    for k, m in case.regions.items():
-        tp, fp, fn, tn = case.counts(m)
+    for k, (tp, fp, fn, tn) in case.region_counts().items():
         out[k] = {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
                   "vol_pred_ml": (tp + fp) * case.voxel_mm3 / 1000.0,
                   "vol_ref_ml": (tp + fn) * case.voxel_mm3 / 1000.0}
