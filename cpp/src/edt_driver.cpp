@@ -138,40 +138,89 @@ void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labe
   });
 }
 
+// The first pass along `axis` when that axis is strided in memory (e.g. the last axis
+// of an F-ordered array): kBlock lines, adjacent along `block`, are gathered into a
+// contiguous tile, scanned with the same line routine as the contiguous path (same
+// arithmetic, so the same bits), and scattered back.
+template <typename In, typename T>
+void first_pass_blocked(const Geometry& g, int axis, int block, const In* in, T* out, bool multilabel,
+                        int threads) {
+  const int64_t n = g.shape[axis];
+  const int64_t n_blk = g.shape[block];
+  const int64_t nblk = (n_blk + kBlock - 1) / kBlock;
+  int64_t outer = 1;
+  for (int d = 0; d < g.ndim; ++d)
+    if (d != axis && d != block) outer *= g.shape[d];
+  const int64_t sa_out = g.out_str[axis], sa_in = g.in_str[axis];
+  const int64_t sb_out = g.out_str[block], sb_in = g.in_str[block];
+  parallel_for(outer * nblk, threads, [&](int64_t gb, int64_t ge, int) {
+    std::vector<In> tile(size_t(n * kBlock));
+    std::vector<T> res(size_t(n * kBlock));
+    for (int64_t gi = gb; gi < ge; ++gi) {
+      int64_t r = gi / nblk, in_off = 0, out_off = 0;
+      for (int d = g.ndim - 1; d >= 0; --d) {
+        if (d == axis || d == block) continue;
+        const int64_t i = r % g.shape[d];
+        r /= g.shape[d];
+        in_off += i * g.in_str[d];
+        out_off += i * g.out_str[d];
+      }
+      const int64_t b0 = (gi % nblk) * kBlock, nb = std::min(kBlock, n_blk - b0);
+      const In* ib = in + in_off + b0 * sb_in;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t b = 0; b < nb; ++b) tile[b * n + i] = ib[i * sa_in + b * sb_in];
+      for (int64_t b = 0; b < nb; ++b) {
+        if (multilabel)
+          edt_multilabel_first_line<In, T>(&tile[b * n], 1, &res[b * n], 1, n, g.spacing[axis]);
+        else
+          edt_binary_line<In, T>(&tile[b * n], 1, &res[b * n], 1, n, g.spacing[axis]);
+      }
+      T* ob = out + out_off + b0 * sb_out;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t b = 0; b < nb; ++b) ob[i * sa_out + b * sb_out] = res[b * n + i];
+    }
+  });
+}
+
 template <typename In, typename T>
 void edt_typed(const Geometry& g, const In* in, T* out, const EdtOptions& opt) {
-  // innermost output axis (smallest |out stride|) gets the scan pass
-  int inner = 0;
-  for (int d = 1; d < g.ndim; ++d)
-    if (std::llabs(g.out_str[d]) < std::llabs(g.out_str[inner])) inner = d;
+  // Passes run in the logical axis order (last axis first, axis 0 last) whatever the
+  // memory layout: each pass rounds, so a layout-dependent order would give C- and
+  // F-ordered inputs different bits.  Memory order only chooses how lines are blocked.
+  const int inner = g.ndim - 1;
   const int64_t n = g.shape[inner];
   const int64_t nlines = lines_along(g, inner);
   const bool only = g.ndim == 1;
-  parallel_for(nlines, opt.threads, [&](int64_t b, int64_t e, int) {
-    for_lines(g, inner, b, e, [&](int64_t, int64_t in_off, int64_t out_off) {
-      if (opt.multilabel)
-        edt_multilabel_first_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
-                                         g.spacing[inner]);
-      else
-        edt_binary_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
-                               g.spacing[inner]);
-      if (only)
-        for (int64_t i = 0; i < n; ++i) {
-          T& o = out[out_off + i * g.out_str[inner]];
-          o = finish(o, opt.squared);
-        }
-    });
-  }, 64);
+  int block = 0;  // for a strided last axis: the other axis with the smallest |out stride|
+  for (int d = 1; d < inner; ++d)
+    if (std::llabs(g.out_str[d]) < std::llabs(g.out_str[block])) block = d;
+  if (!only && std::llabs(g.out_str[block]) < std::llabs(g.out_str[inner]))
+    first_pass_blocked<In, T>(g, inner, block, in, out, opt.multilabel, opt.threads);
+  else  // contiguous last axis: scan the lines where they are
+    parallel_for(nlines, opt.threads, [&](int64_t b, int64_t e, int) {
+      for_lines(g, inner, b, e, [&](int64_t, int64_t in_off, int64_t out_off) {
+        if (opt.multilabel)
+          edt_multilabel_first_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
+                                           g.spacing[inner]);
+        else
+          edt_binary_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
+                                 g.spacing[inner]);
+        if (only)
+          for (int64_t i = 0; i < n; ++i) {
+            T& o = out[out_off + i * g.out_str[inner]];
+            o = finish(o, opt.squared);
+          }
+      });
+    }, 64);
   if (only) return;
-  // remaining axes, outermost (largest stride) last
-  std::vector<int> order;
-  for (int d = 0; d < g.ndim; ++d)
-    if (d != inner) order.push_back(d);
-  std::sort(order.begin(), order.end(),
-            [&](int a, int b) { return std::llabs(g.out_str[a]) < std::llabs(g.out_str[b]); });
-  for (size_t k = 0; k < order.size(); ++k)
-    parabola_pass<In, T>(g, order[k], inner, out, in, opt.multilabel, k + 1 == order.size(), opt.squared,
-                         opt.threads);
+  // remaining axes in descending logical order; each pass blocks its lines along the
+  // other axis with the smallest |out stride| (stride 1 for C- and F-ordered output)
+  for (int axis = g.ndim - 2; axis >= 0; --axis) {
+    int block = axis == 0 ? 1 : 0;
+    for (int d = 0; d < g.ndim; ++d)
+      if (d != axis && std::llabs(g.out_str[d]) < std::llabs(g.out_str[block])) block = d;
+    parabola_pass<In, T>(g, axis, block, out, in, opt.multilabel, axis == 0, opt.squared, opt.threads);
+  }
 }
 
 }  // namespace

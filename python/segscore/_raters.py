@@ -59,6 +59,8 @@ def as_prob(prob, name="prob") -> np.ndarray:
         )
     if p.size == 0:
         raise ValueError(f"{name} is empty (shape {p.shape})")
+    if not p.flags.c_contiguous:  # float sums follow the elements' logical order, whatever the layout
+        p = np.ascontiguousarray(p)
     lo, hi = float(np.min(p)), float(np.max(p))
     if np.isnan(lo) or np.isnan(hi):
         raise ValueError(f"{name} contains NaN; probabilities must be finite numbers in [0, 1]")

@@ -296,7 +296,12 @@ def _located(probs, target, mask, device) -> tuple:
     if devs is not None:
         return devs[0], devs[1], devs[2] if mask is not None else None, True
     m = None if mask is None else as_host_array(mask, "mask")
-    return as_host_array(probs, "probs"), as_host_array(target, "target"), m, False
+    p = as_host_array(probs, "probs")
+    if p.dtype.kind == "f" and not p.flags.c_contiguous:
+        # the driver's partial sums follow memory order: a C-ordered copy makes every float
+        # sum follow the elements' logical order, so any layout gives the same bits
+        p = np.ascontiguousarray(p)
+    return p, as_host_array(target, "target"), m, False
 
 
 def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
