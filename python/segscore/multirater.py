@@ -149,6 +149,36 @@ def _consensus_counts(p, maps, values, threads):
 # per-rater metrics
 
 
+def _spread(values):
+    """Mean, std (ddof=0), min and max over the raters of each entry, NaN values left out
+    (all NaN: NaN): `values` is K rater rows of M entries; four float64 arrays of M.
+
+    Entries with the same raters missing (NaN) are reduced together along the rater axis,
+    each row as numpy reduces one 1-D array, so every value is the one
+    np.mean / np.std / np.min / np.max of that entry's non-NaN values gives, and the cost
+    is a few numpy calls per pattern of missing raters instead of per entry."""
+    m = np.array(values, dtype=np.float64).reshape(len(values), -1).T.copy()  # (M, K)
+    out = np.full((4, m.shape[0]), math.nan)
+    if m.size == 0:
+        return out
+    nan = np.isnan(m)
+    _, first, inv = np.unique(nan, axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.flatnonzero(np.diff(inv[order])) + 1
+    for rows in np.split(order, bounds):
+        keep = ~nan[rows[0]]
+        if not keep.any():
+            continue
+        sub = np.ascontiguousarray(m[rows][:, keep])
+        with np.errstate(invalid="ignore"):
+            out[0, rows] = np.mean(sub, axis=1)
+            out[1, rows] = np.std(sub, axis=1)
+            out[2, rows] = np.min(sub, axis=1)
+            out[3, rows] = np.max(sub, axis=1)
+    return out
+
+
 class MultiRaterResult:
     """Per-rater metrics and their spread over the raters.
 
@@ -163,20 +193,13 @@ class MultiRaterResult:
         self.columns = columns
         self.meta = meta
         labels = list(per_rater[0])
+        stats = _spread([[float(r[lab][c]) for lab in labels for c in columns] for r in per_rater])
         self.mean, self.std, self.min, self.max = {}, {}, {}, {}
-        for lab in labels:
-            for name in ("mean", "std", "min", "max"):
-                getattr(self, name)[lab] = {}
-            for c in columns:
-                v = np.array([float(r[lab][c]) for r in per_rater], dtype=np.float64)
-                v = v[~np.isnan(v)]
-                if len(v) == 0:
-                    vals = (math.nan,) * 4
-                else:
-                    with np.errstate(invalid="ignore"):
-                        vals = (float(np.mean(v)), float(np.std(v)), float(np.min(v)), float(np.max(v)))
-                for name, val in zip(("mean", "std", "min", "max"), vals):
-                    getattr(self, name)[lab][c] = val
+        nc = len(columns)
+        for name, col in zip(("mean", "std", "min", "max"), stats):
+            vals = col.tolist()
+            getattr(self, name).update(
+                (lab, dict(zip(columns, vals[i * nc:(i + 1) * nc]))) for i, lab in enumerate(labels))
 
     def to_dict(self) -> dict:
         return {"per_rater": [r.to_dict() for r in self.per_rater], "mean": self.mean, "std": self.std,
