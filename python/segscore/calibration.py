@@ -20,7 +20,12 @@ Inputs
 task), or has one extra axis, ``class_axis`` (default 0, as MONAI and nnU-Net:
 ``(C, *spatial)``), holding one probability per class.  Logits are accepted
 only with ``logits=True`` (sigmoid / softmax); values are never guessed: NaN or
-probabilities outside [0, 1] raise ``ValueError``.  ``target`` holds integer
+probabilities outside [0, 1] raise ``ValueError``.  Under the segscore
+convention a ``(C, *spatial)`` input scored top-label or positive-class must
+hold one probability per class: a counted voxel whose classes do not sum to 1
+(within 1e-3, 1e-2 for float16) raises (sigmoid channels belong to
+``target_mode="class-wise"``); conventions named after a library accept what
+that library accepts.  ``target`` holds integer
 labels in [0, C) (0/1 or bool for a binary task).  float16, float32 and
 float64 are read as they are (no copy, no promotion).  ``mask`` restricts the
 voxels (e.g. a region of interest); ``ignore_label`` skips voxels whose label
@@ -129,6 +134,7 @@ class CalibrationConvention:
     binnings: tuple = ("uniform",)
     brier_form: str | None = None  # "auto" (scikit-learn) or "sum" (MetricsReloaded)
     check_row_sums: bool = False  # refuse (C, ...) probabilities whose classes do not sum to 1
+    #                               (top-label / positive-class; class-wise bins channels apart)
     notes: str = ""
 
     def defines(self, metric: str) -> bool:
@@ -506,7 +512,7 @@ def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=Fals
     if r["invalid"]:
         _raise_invalid(inp, setup.logits, r["invalid"])
     _check_labels(setup, r["target_min"], r["target_max"], ignore_label)
-    if conv.check_row_sums and inp.n_classes and not setup.logits:
+    if conv.check_row_sums and inp.n_classes and not setup.logits and setup.mode != "class-wise":
         _check_row_sums(inp, ignore_label)
     return r
 
@@ -523,7 +529,13 @@ def _check_row_sums(inp: _Input, ignore_label) -> None:
     voxel (masked-out and ignore_label voxels are not looked at)."""
     tol = ROW_SUM_TOL[inp.dtype.itemsize]
     p, t, m, ax = inp.probs, inp.target, inp.mask, inp.class_axis
-    if inp.gpu:  # the array's own library reduces on its device
+    on_device = inp.gpu and all(hasattr(a.obj, "sum") for a in (p, t) + ((m,) if m is not None else ()))
+    if inp.gpu and not on_device:
+        # a CUDA array with no reductions of its own (only __cuda_array_interface__): on the host
+        from ._gpu import to_host
+
+        p, t, m = to_host(p), to_host(t), None if m is None else to_host(m)
+    if on_device:  # the array's own library (CuPy, torch) reduces on its device
         s = p.obj.sum(axis=ax)
         bad = abs(s - 1) > tol
         if m is not None:
