@@ -73,15 +73,10 @@ def blocks(items: int, cap: int = MAX_BLOCKS) -> int:
 
 
 def pass_order(out_strides) -> list:
-    """Axis order of the CPU EDT: the innermost output axis first (its binary
-    scan), then the others by increasing |stride| (edt_driver.cpp)."""
-    nd = len(out_strides)
-    inner = 0
-    for d in range(1, nd):
-        if abs(out_strides[d]) < abs(out_strides[inner]):
-            inner = d
-    rest = sorted((d for d in range(nd) if d != inner), key=lambda d: abs(out_strides[d]))
-    return [inner] + rest
+    """Axis order of the EDT, as edt_driver.cpp runs it: the last axis first (its binary
+    scan), then the others down to axis 0, whatever the memory layout (each pass rounds,
+    so a layout-dependent order would give C- and F-ordered inputs different bits)."""
+    return list(range(len(out_strides) - 1, -1, -1))
 
 
 @dataclass
