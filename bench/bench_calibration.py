@@ -17,7 +17,7 @@ once, round robin, so load drift on a shared machine hits every method alike;
 the table shows each method's median (and best) wall time, the ratio of
 medians, and the median process CPU time (all threads) with its ratio, which
 is less sensitive to other load on the machine.
-Writes bench/results/calibration.json.  Target (issue 5): >= 10x both.
+Writes bench/results/calibration.json.  Target: >= 10x both.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python bench/bench_compare.py --quick    # small sizes, smoke run (~1 min)
 
 Prints a table (median time per call, peer time / segscore time), checks the
-issue-3 targets, and writes bench/results/compare.json and compare.png.
+speed targets, and writes bench/results/compare.json and compare.png.
 
 Cases (bench/cases.py, deterministic numpy): organ-like perturbed-ellipsoid
 pairs with a few far false-positive specks in the prediction, spacing

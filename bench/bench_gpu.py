@@ -39,10 +39,10 @@ those bytes and time / floor time at the device bandwidth.  Floors:
     pass; crops are much smaller than the volume).
 Also: the cold NVRTC compile time of the CuPy path (a fresh process with an
 empty CuPy kernel cache: first call minus warm call), the device's measured
-device-to-device copy bandwidth, and the issue-4 targets (H100, ~3 TB/s):
+device-to-device copy bandwidth, and the GPU targets (H100, ~3 TB/s):
 EDT 512^3 <= 3 ms f32 / <= 5 ms f64, binary case <= 10 ms, 14-label case
 <= 20 ms, >= 10x MONAI, CuPy path within 1.5x of the compiled module.
-Calibration and CRPS (issue 5): ss.ece over a 512^3 float32 P(class 1) map with
+Calibration and CRPS: ss.ece over a 512^3 float32 P(class 1) map with
 uint8 labels (target: >= 60 % of the memory bandwidth; floor = one read of both),
 top-label and MONAI class-wise ECE of a (4, 256^3) float16 map, against
 torchmetrics' binary_calibration_error on CUDA tensors and the CPU path;
@@ -379,7 +379,7 @@ def main(argv=None) -> int:
             add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{ss._backend.default_threads()} threads")
         del pd, rd
 
-    # ---- calibration and CRPS (issue 5) ---------------------------------------------------------
+    # ---- calibration and CRPS ---------------------------------------------------------------
     cal_shape = (128, 128, 128) if q else (512, 512, 512)
     mc_shape = (64, 64, 64) if q else (256, 256, 256)
     n_gauss, n_ens, m_ens = (1 << 20, 1 << 14, 50) if q else (1 << 24, 1 << 20, 50)
@@ -459,7 +459,7 @@ def main(argv=None) -> int:
                 return r_["median_ms"]
         return None
 
-    print("\ntargets (issue 4, H100):")
+    print("\ntargets (H100):")
     checks = {}
     for case in sorted({r_["case"] for r_ in rows}):
         key = case if case in TARGETS_MS else None

@@ -26,7 +26,7 @@ def rng():
     return np.random.default_rng(12345)
 
 
-# ----------------------------------------------------------------------------- shared by the issue-3 suite
+# ----------------------------------------------------------------------------- shared by the peer cross-check suite
 def same_value(got, want, rel=1e-9, abs_=0.0):
     """nan == nan, inf == inf (same sign), else |got - want| <= rel * max(|got|, |want|) + abs_."""
     import math

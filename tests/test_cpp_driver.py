@@ -1,28 +1,48 @@
-"""Run the C++ test driver that the build installs as
-segscore/bin/segscore_core_tests inside the package (CMake option
-SEGSCORE_BUILD_TESTS, on by default)."""
+"""Build and run the C++ test driver (cpp/tests/test_core.cpp) against the CPU drivers.
 
-import importlib.resources
+The driver is not part of the wheel: this test compiles it from the source tree with the
+system C++ compiler (``$CXX`` or g++; -O1 with the standard library's assertions), the six
+sources in parallel, and runs it."""
+
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from conftest import IN_CI
 
-def _driver():
-    try:
-        path = importlib.resources.files("segscore") / "bin" / "segscore_core_tests"
-    except ModuleNotFoundError:  # pragma: no cover
-        return None
-    return str(path) if path.is_file() else None
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["cpp/tests/test_core.cpp"] + [f"cpp/src/{n}.cpp" for n in (
+    "thread_pool", "edt_driver", "overlap_driver", "surface_driver", "percentile")]
+FLAGS = ["-std=c++17", "-O1", "-D_GLIBCXX_ASSERTIONS", f"-I{ROOT / 'cpp/include'}", f"-I{ROOT / 'cpp/src'}"]
 
 
-def test_cpp_core_tests():
-    exe = _driver()
-    if exe is None:
-        pytest.skip("segscore/bin/segscore_core_tests is not installed (built with -DSEGSCORE_BUILD_TESTS=OFF?)")
-    assert os.access(exe, os.X_OK), f"{exe} is not executable"
-    proc = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+def _compiler():
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if cxx is None or not (ROOT / SOURCES[0]).is_file():
+        if IN_CI:
+            pytest.fail("no C++ compiler or no source tree: the C++ driver test cannot run")
+        pytest.skip("needs a C++ compiler and the source tree (cpp/)")
+    return cxx
+
+
+def test_cpp_core_tests(tmp_path):
+    cxx = _compiler()
+    objs, procs = [], []
+    for src in SOURCES:
+        obj = tmp_path / (Path(src).stem + ".o")
+        objs.append(str(obj))
+        procs.append((src, subprocess.Popen([cxx, *FLAGS, "-c", str(ROOT / src), "-o", str(obj)],
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    for src, p in procs:
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, f"compiling {src} failed:\n{out[-4000:]}"
+    exe = tmp_path / "segscore_core_tests"
+    link = subprocess.run([cxx, *objs, "-pthread", "-o", str(exe)], capture_output=True, text=True, timeout=300)
+    assert link.returncode == 0, link.stdout + link.stderr
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{exe} failed with exit code {proc.returncode}:\n{out[-4000:]}"
-    assert "passed" in out.lower(), out[-2000:]
+    assert "all passed" in out.lower(), out[-2000:]
