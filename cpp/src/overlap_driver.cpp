@@ -17,48 +17,133 @@ namespace {
 constexpr int64_t kDensePair = 256;    // dense joint histogram for labels < 256
 constexpr int64_t kDenseBox = 4096;    // dense box table for labels < 4096
 
-struct Box {
-  int64_t lo[kMaxDim], hi[kMaxDim];
-  void init(int nd) {
-    for (int d = 0; d < nd; ++d) {
-      lo[d] = std::numeric_limits<int64_t>::max();
-      hi[d] = std::numeric_limits<int64_t>::min();
+// Open-addressing hash index from 64-bit keys to dense slots 0, 1, 2, ... (linear
+// probing, power-of-two capacity, load <= 1/2).  Beyond the dense tables the labels
+// are sparse and possibly very many (instance maps: 10^5 labels and more); one flat
+// table keeps a lookup at a probe or two, with no allocation per key.
+class FlatIndex {
+ public:
+  // Slot of key k; `fresh` tells whether k was just added (as slot size() - 1).
+  uint32_t get(uint64_t k, bool* fresh) {
+    if ((n_ + 1) * 2 > cap_) grow();
+    size_t i = hash(k) & (cap_ - 1);
+    for (;;) {
+      Entry& e = tab_[i];
+      if (e.slot == kEmpty) {
+        e.key = k;
+        e.slot = uint32_t(n_);
+        *fresh = true;
+        return uint32_t(n_++);
+      }
+      if (e.key == k) {
+        *fresh = false;
+        return e.slot;
+      }
+      i = (i + 1) & (cap_ - 1);
     }
   }
-  bool empty() const { return lo[0] > hi[0]; }
+  size_t size() const { return n_; }
+
+ private:
+  struct Entry {
+    uint64_t key;
+    uint32_t slot;
+  };
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  static uint64_t hash(uint64_t k) {  // murmur3 finaliser: label bits spread over the index
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+  }
+  void grow() {
+    const size_t cap = cap_ ? cap_ * 2 : 64;
+    std::vector<Entry> old(cap, Entry{0, kEmpty});
+    old.swap(tab_);
+    cap_ = cap;
+    for (const Entry& e : old) {
+      if (e.slot == kEmpty) continue;
+      size_t i = hash(e.key) & (cap_ - 1);
+      while (tab_[i].slot != kEmpty) i = (i + 1) & (cap_ - 1);
+      tab_[i] = e;
+    }
+  }
+  std::vector<Entry> tab_;
+  size_t cap_ = 0, n_ = 0;
+};
+
+// (pred, ref) pair -> voxel count, for pairs outside the dense histogram.
+struct SparsePairs {
+  FlatIndex ix;
+  std::vector<uint64_t> key;
+  std::vector<int64_t> cnt;
+  void add(uint64_t k, int64_t c) {
+    bool fresh;
+    const uint32_t i = ix.get(k, &fresh);
+    if (fresh) {
+      key.push_back(k);
+      cnt.push_back(c);
+    } else {
+      cnt[i] += c;
+    }
+  }
+};
+
+// label -> bounding box (nd lo then nd hi per label), for labels outside the dense table.
+struct SparseBoxes {
+  int nd = 0;
+  FlatIndex ix;
+  std::vector<int64_t> label;
+  std::vector<int64_t> lohi;
+  int64_t last = 0;              // the label looked up last and its slot: runs of one
+  uint32_t last_slot = 0xFFFFFFFFu;  // label follow each other along lines and rows
+  int64_t* get(int64_t l) {
+    if (l == last && last_slot != 0xFFFFFFFFu) return &lohi[size_t(last_slot) * 2 * nd];
+    bool fresh;
+    const uint32_t i = ix.get(uint64_t(l), &fresh);
+    if (fresh) {
+      label.push_back(l);
+      lohi.insert(lohi.end(), size_t(nd), std::numeric_limits<int64_t>::max());
+      lohi.insert(lohi.end(), size_t(nd), std::numeric_limits<int64_t>::min());
+    }
+    last = l;
+    last_slot = i;
+    return &lohi[size_t(i) * 2 * nd];
+  }
 };
 
 struct Partial {
   int nd;
   std::vector<int64_t> dense_pairs;
-  std::unordered_map<uint64_t, int64_t> sparse_pairs;
-  std::vector<Box> dense_pred, dense_ref;
-  std::unordered_map<int64_t, Box> sparse_pred, sparse_ref;
+  SparsePairs sparse_pairs;
+  std::vector<int64_t> dense_pred, dense_ref;  // kDenseBox boxes: nd lo then nd hi each
+  SparseBoxes sparse_pred, sparse_ref;
   int64_t pmin = std::numeric_limits<int64_t>::max(), pmax = std::numeric_limits<int64_t>::min();
   int64_t rmin = pmin, rmax = pmax;
   int64_t counted = 0;
 
   explicit Partial(int nd_) : nd(nd_), dense_pairs(kDensePair * kDensePair, 0) {
-    dense_pred.resize(kDenseBox);
-    dense_ref.resize(kDenseBox);
-    for (auto& b : dense_pred) b.init(nd);
-    for (auto& b : dense_ref) b.init(nd);
+    for (auto* d : {&dense_pred, &dense_ref}) {
+      d->resize(size_t(kDenseBox * 2 * nd));
+      for (int64_t l = 0; l < kDenseBox; ++l)
+        for (int k = 0; k < nd; ++k) {
+          (*d)[size_t(l * 2 * nd + k)] = std::numeric_limits<int64_t>::max();
+          (*d)[size_t(l * 2 * nd + nd + k)] = std::numeric_limits<int64_t>::min();
+        }
+    }
+    sparse_pred.nd = sparse_ref.nd = nd;
   }
   void add_pair(int64_t p, int64_t r, int64_t c) {
     if (uint64_t(p) < uint64_t(kDensePair) && uint64_t(r) < uint64_t(kDensePair))
       dense_pairs[p * kDensePair + r] += c;
     else
-      sparse_pairs[(uint64_t(uint32_t(p)) << 32) | uint64_t(uint32_t(r))] += c;
+      sparse_pairs.add((uint64_t(uint32_t(p)) << 32) | uint64_t(uint32_t(r)), c);
   }
-  Box& box(std::vector<Box>& dense, std::unordered_map<int64_t, Box>& sparse, int64_t l) {
-    if (uint64_t(l) < uint64_t(kDenseBox)) return dense[l];
-    auto it = sparse.find(l);
-    if (it == sparse.end()) {
-      Box b;
-      b.init(nd);
-      it = sparse.emplace(l, b).first;
-    }
-    return it->second;
+  int64_t* box(std::vector<int64_t>& dense, SparseBoxes& sparse, int64_t l) {
+    if (uint64_t(l) < uint64_t(kDenseBox)) return &dense[size_t(l * 2 * nd)];
+    return sparse.get(l);
   }
 };
 
@@ -92,12 +177,12 @@ inline int64_t run_end_raw(const T* p, const T* r, int64_t k, int64_t n) {
   return j;
 }
 
-inline void grow(Box& b, const int64_t* idx, int nd, int inner, int64_t k0, int64_t k1) {
+inline void grow(int64_t* b, const int64_t* idx, int nd, int inner, int64_t k0, int64_t k1) {
   for (int d = 0; d < nd; ++d) {
     int64_t lo = d == inner ? k0 : idx[d];
     int64_t hi = d == inner ? k1 : idx[d];
-    if (lo < b.lo[d]) b.lo[d] = lo;
-    if (hi > b.hi[d]) b.hi[d] = hi;
+    if (lo < b[d]) b[d] = lo;
+    if (hi > b[nd + d]) b[nd + d] = hi;
   }
 }
 
@@ -188,31 +273,32 @@ OverlapStats overlap_stats(const ArrayView& pred, const ArrayView& ref, int64_t 
   OverlapStats out;
   out.ndim = nd;
   std::vector<int64_t> dense(kDensePair * kDensePair, 0);
-  std::unordered_map<uint64_t, int64_t> sparse;
-  std::unordered_map<int64_t, Box> bp, br;
-  auto merge_box = [&](std::unordered_map<int64_t, Box>& m, int64_t l, const Box& b) {
-    if (b.empty()) return;
-    auto it = m.find(l);
-    if (it == m.end()) {
-      m.emplace(l, b);
-      return;
-    }
+  SparsePairs sparse;
+  std::vector<int64_t> dp = std::move(parts[0].dense_pred), dr = std::move(parts[0].dense_ref);
+  SparseBoxes bp, br;
+  bp.nd = br.nd = nd;
+  auto merge_box = [&](int64_t* dst, const int64_t* b) {
     for (int d = 0; d < nd; ++d) {
-      it->second.lo[d] = std::min(it->second.lo[d], b.lo[d]);
-      it->second.hi[d] = std::max(it->second.hi[d], b.hi[d]);
+      dst[d] = std::min(dst[d], b[d]);
+      dst[nd + d] = std::max(dst[nd + d], b[nd + d]);
     }
   };
   out.pred_min = out.ref_min = std::numeric_limits<int64_t>::max();
   out.pred_max = out.ref_max = std::numeric_limits<int64_t>::min();
-  for (auto& P : parts) {
+  for (size_t w = 0; w < parts.size(); ++w) {
+    Partial& P = parts[w];
     for (size_t i = 0; i < dense.size(); ++i) dense[i] += P.dense_pairs[i];
-    for (auto& kv : P.sparse_pairs) sparse[kv.first] += kv.second;
-    for (int64_t l = 0; l < kDenseBox; ++l) {
-      merge_box(bp, l, P.dense_pred[l]);
-      merge_box(br, l, P.dense_ref[l]);
+    for (size_t i = 0; i < P.sparse_pairs.key.size(); ++i) sparse.add(P.sparse_pairs.key[i], P.sparse_pairs.cnt[i]);
+    if (w > 0) {
+      for (int64_t l = 0; l < kDenseBox; ++l) {
+        merge_box(&dp[size_t(l * 2 * nd)], &P.dense_pred[size_t(l * 2 * nd)]);
+        merge_box(&dr[size_t(l * 2 * nd)], &P.dense_ref[size_t(l * 2 * nd)]);
+      }
     }
-    for (auto& kv : P.sparse_pred) merge_box(bp, kv.first, kv.second);
-    for (auto& kv : P.sparse_ref) merge_box(br, kv.first, kv.second);
+    for (size_t i = 0; i < P.sparse_pred.label.size(); ++i)
+      merge_box(bp.get(P.sparse_pred.label[i]), &P.sparse_pred.lohi[i * 2 * nd]);
+    for (size_t i = 0; i < P.sparse_ref.label.size(); ++i)
+      merge_box(br.get(P.sparse_ref.label[i]), &P.sparse_ref.lohi[i * 2 * nd]);
     out.pred_min = std::min(out.pred_min, P.pmin);
     out.pred_max = std::max(out.pred_max, P.pmax);
     out.ref_min = std::min(out.ref_min, P.rmin);
@@ -223,23 +309,30 @@ OverlapStats overlap_stats(const ArrayView& pred, const ArrayView& ref, int64_t 
   for (int64_t p = 0; p < kDensePair; ++p)
     for (int64_t r = 0; r < kDensePair; ++r)
       if (dense[p * kDensePair + r]) triples.push_back({p, r, dense[p * kDensePair + r]});
-  for (auto& kv : sparse)
-    triples.push_back({int64_t(int32_t(uint32_t(kv.first >> 32))), int64_t(int32_t(uint32_t(kv.first))), kv.second});
+  for (size_t i = 0; i < sparse.key.size(); ++i) {
+    const uint64_t k = sparse.key[i];
+    triples.push_back({int64_t(int32_t(uint32_t(k >> 32))), int64_t(int32_t(uint32_t(k))), sparse.cnt[i]});
+  }
   std::sort(triples.begin(), triples.end());
+  out.pairs.reserve(triples.size() * 3);
   for (auto& t : triples) out.pairs.insert(out.pairs.end(), t.begin(), t.end());
-  auto emit = [&](std::unordered_map<int64_t, Box>& m, std::vector<int64_t>& dst) {
-    std::vector<int64_t> labels;
-    for (auto& kv : m) labels.push_back(kv.first);
-    std::sort(labels.begin(), labels.end());
-    for (int64_t l : labels) {
-      const Box& b = m[l];
-      dst.push_back(l);
-      for (int d = 0; d < nd; ++d) dst.push_back(b.lo[d]);
-      for (int d = 0; d < nd; ++d) dst.push_back(b.hi[d]);
+  // boxes by label (signed order), the non-empty dense ones and every sparse one
+  auto emit = [&](const std::vector<int64_t>& dn, const SparseBoxes& sp, std::vector<int64_t>& dst) {
+    std::vector<std::pair<int64_t, const int64_t*>> rows;
+    for (int64_t l = 0; l < kDenseBox; ++l) {
+      const int64_t* b = &dn[size_t(l * 2 * nd)];
+      if (b[0] <= b[nd]) rows.push_back({l, b});
+    }
+    for (size_t i = 0; i < sp.label.size(); ++i) rows.push_back({sp.label[i], &sp.lohi[i * 2 * nd]});
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    dst.reserve(rows.size() * size_t(1 + 2 * nd));
+    for (auto& row : rows) {
+      dst.push_back(row.first);
+      dst.insert(dst.end(), row.second, row.second + 2 * nd);
     }
   };
-  emit(bp, out.pred_boxes);
-  emit(br, out.ref_boxes);
+  emit(dp, bp, out.pred_boxes);
+  emit(dr, br, out.ref_boxes);
   return out;
 }
 

@@ -280,9 +280,15 @@ struct OffsetTable {
     std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     for (auto& e : all) {
       d2.push_back(e.first);
-      for (int d = 0; d < nd; ++d) delta.push_back(e.second[d]);
+      radius.push_back(std::sqrt(e.first));
+      for (int d = 0; d < nd; ++d) {
+        delta.push_back(e.second[d]);
+        reach[d] = std::max<int64_t>(reach[d], std::abs(e.second[d]));
+      }
     }
   }
+  std::vector<double> radius;     // sqrt(d2): offset radii (mm), non-decreasing
+  int64_t reach[3] = {0, 0, 0};   // largest |offset| per axis
 };
 
 // Offset-table pass of one direction; returns how many queries missed (their
@@ -307,21 +313,21 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
   const int64_t noff = int64_t(table.d2.size());
   // Linear element offsets of the table and its reach per axis: a query at
   // least `reach` away from every crop face needs no bounds checks, so its
-  // scan is one add and one byte load per offset.
-  std::vector<int64_t> lin_off(static_cast<size_t>(noff));
-  int64_t reach[3] = {0, 0, 0};
-  for (int64_t o = 0; o < noff; ++o) {
-    lin_off[o] = lin(&table.delta[o * nd]);
-    for (int d = 0; d < nd; ++d) reach[d] = std::max<int64_t>(reach[d], std::abs(table.delta[o * nd + d]));
-  }
+  // scan is one add and one byte load per offset.  (A crop too small for any
+  // such query, as a small label's is, skips the linear offsets.)
+  const int64_t* reach = table.reach;
+  bool any_interior = true;
+  for (int d = 0; d < nd; ++d) any_interior &= c.dim[d] > 2 * reach[d];
+  std::vector<int64_t> lin_off(any_interior ? static_cast<size_t>(noff) : 0);
+  if (any_interior)
+    for (int64_t o = 0; o < noff; ++o) lin_off[o] = lin(&table.delta[o * nd]);
   // Offset radii (mm), non-decreasing.  A query's distance is at least the
   // previous query's distance (its lower bound: the covered radius after a
   // miss) minus the distance between the two queries, so the offsets closer
   // than that cannot hit and the scan starts past them.  The first hit is the
   // same offset as from 0, so the result is unchanged; the margin absorbs
   // rounding of the bound.
-  std::vector<double> radius(static_cast<size_t>(noff));
-  for (int64_t o = 0; o < noff; ++o) radius[o] = std::sqrt(table.d2[o]);
+  const std::vector<double>& radius = table.radius;
   const double covered = std::sqrt(table.covered2);
   std::atomic<int64_t> nmiss{0};
   parallel_for(n, threads, [&](int64_t b, int64_t e, int) {
@@ -459,7 +465,7 @@ struct PhaseTimer {
 };
 
 void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, const SurfaceOptions& opt,
-                const double* surfel_table, SurfaceResult& res, int inner_threads) {
+                const double* surfel_table, const OffsetTable& table, SurfaceResult& res, int inner_threads) {
   if (reg.empty) return;
   const int nd = pred.ndim;
   PhaseTimer timer;
@@ -479,7 +485,6 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   });
   timer.lap("boundary");
   {
-    OffsetTable table(nd, opt.spacing);
     std::vector<uint8_t>& mark = c.a;  // reuse: the masks are not needed for distances
     std::vector<uint8_t> keep_a, keep_b;
     if (opt.biou_width >= 0) {
@@ -540,10 +545,14 @@ std::vector<SurfaceResult> surface_distances(const ArrayView& pred, const ArrayV
   std::vector<SurfaceResult> out(regions.size());
   int threads = opt.threads > 0 ? opt.threads : default_threads();
   const int64_t nreg = int64_t(regions.size());
+  // one offset table for every region: it depends on the spacing only, and building it
+  // per region would cost thousands of sorted entries per label on anisotropic grids
+  const OffsetTable offsets(nd, opt.spacing);
   if (nreg >= 2 * threads || threads == 1) {
-    parallel_items(nreg, threads, [&](int64_t i, int) { one_region(pred, ref, regions[i], opt, table, out[i], 1); });
+    parallel_items(nreg, threads,
+                   [&](int64_t i, int) { one_region(pred, ref, regions[i], opt, table, offsets, out[i], 1); });
   } else {
-    for (int64_t i = 0; i < nreg; ++i) one_region(pred, ref, regions[i], opt, table, out[i], threads);
+    for (int64_t i = 0; i < nreg; ++i) one_region(pred, ref, regions[i], opt, table, offsets, out[i], threads);
   }
   return out;
 }
