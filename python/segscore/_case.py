@@ -66,9 +66,10 @@ class Case:
         self.stats = (cpu() if dev is None else _gpu).overlap_stats(p, r, self.ignore, self.threads)
         V.check_label_range(self.stats, dtypes=(p.dtype, r.dtype))
         if regions is None:
-            pairs = self.stats["pairs"]
-            present = np.union1d(pairs[:, 0], pairs[:, 1]) if len(pairs) else np.zeros(0, np.int64)
-            present = [int(v) for v in present if v != 0 and v != self.ignore]
+            pairs = np.asarray(self.stats["pairs"], dtype=np.int64).reshape(-1, 3)
+            present = np.sort(np.concatenate((pairs[:, 0], pairs[:, 1])))  # sorted unique, by a sort
+            present = present[np.concatenate(([True], present[1:] != present[:-1]))] if len(present) else present
+            present = present[(present != 0) & (present != self.ignore)].tolist()
             regions = {v: (v,) for v in present}
         self.regions = regions
 

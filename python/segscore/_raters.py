@@ -175,5 +175,7 @@ def present_labels(maps, threads: int, names=None) -> list:
     to call each map in an error; default raters[k])."""
     names = rater_names(maps) if names is None else names
     found = [label_table(r, threads, nm)[0] for r, nm in zip(maps, names)]
-    u = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
-    return [int(v) for v in u if v != 0]
+    u = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    if len(u):
+        u = u[np.concatenate(([True], u[1:] != u[:-1]))]
+    return u[u != 0].tolist()
