@@ -37,6 +37,26 @@ def popen(*args):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+# `segscore` whose reader opens a FIFO instead of refusing it: a read that never returns, as on a
+# hung network file system (the real reader reports a FIFO as a failed case without opening it)
+HANGING_READ_MAIN = (
+    "import os, stat, sys\n"
+    "import segscore.io as sio\n"
+    "_check = sio.check_regular\n"
+    "def check_regular(path):\n"
+    "    if stat.S_ISFIFO(os.stat(path).st_mode):\n"
+    "        open(path, 'rb').read()\n"
+    "    return _check(path)\n"
+    "sio.check_regular = check_regular\n"
+    "from segscore.cli import main\n"
+    "sys.exit(main())\n")
+
+
+def popen_hanging_read(*args):
+    cmd = [sys.executable, "-c", HANGING_READ_MAIN, *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """6 cases, 3 labels, 3 raters, probabilities, under a path with a space and unicode."""
@@ -233,8 +253,9 @@ def _journal_cases(path):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_resume_after_kill(data, tmp_path, sig):
-    """Kill the run while it waits on a file that never arrives (a FIFO): finished cases are kept;
-    --resume scores the rest; nothing lost, nothing duplicated; the result equals a clean run."""
+    """Kill the run while it waits on a file that never arrives (a FIFO the reader is made to open,
+    as a hung read): finished cases are kept; --resume scores the rest; nothing lost, nothing
+    duplicated; the result equals a clean run."""
     root = tmp_path / "ds"
     shutil.copytree(data["pred"], root / "pred")
     shutil.copytree(data["ref"], root / "ref")
@@ -244,7 +265,8 @@ def test_resume_after_kill(data, tmp_path, sig):
     os.mkfifo(blocked)
     out = tmp_path / "res.parquet"
     journal = tmp_path / "res.journal.jsonl"
-    p = popen("score", root / "pred", root / "ref", "-o", out, "--workers", "1", "--prefetch", "1", "--no-plots")
+    p = popen_hanging_read("score", root / "pred", root / "ref", "-o", out, "--workers", "1", "--prefetch", "1",
+                           "--no-plots")
     try:
         t0 = time.time()
         while len(_journal_cases(journal)) < 3 and time.time() - t0 < 60:

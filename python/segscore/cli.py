@@ -18,15 +18,25 @@ def _metrics(s):
     return [m.strip() for m in s.split(",") if m.strip()] if s else None
 
 
+class OptionError(ValueError):
+    """A command-line option with a bad value (exit code 2)."""
+
+
 def _empty(s):
     if s is None:
         return None
     t = s.strip()
     if t.startswith("{"):
-        return json.loads(t)
+        try:
+            return json.loads(t)
+        except ValueError as exc:
+            raise OptionError(f"--empty {s!r}: not valid JSON ({exc})") from None
     if os.path.isfile(t):
-        with open(t, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(t, encoding="utf-8") as f:
+                return json.load(f)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OptionError(f"--empty file {t}: not valid JSON ({exc})") from None
     try:
         return float(t)
     except ValueError:
@@ -96,15 +106,51 @@ def _raters(values):
     return out
 
 
+def check_options(a) -> None:
+    """OptionError naming the option, before anything is read or written."""
+    import math
+
+    def at_least(name, v, lo, hi=None):
+        if v is not None and (v < lo or (hi is not None and v > hi)):
+            rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+            raise OptionError(f"{name} must be {rng}, got {v}")
+
+    if a.scheduler and a.dask:
+        raise OptionError("give --scheduler or --dask, not both")
+    at_least("--prefetch (cases loaded ahead)", a.prefetch, 1)
+    at_least("--workers", a.workers, 1)
+    at_least("--threads", a.threads, 1)
+    at_least("--bootstrap (resamples; 0: no confidence interval)", a.bootstrap, 0, 10_000_000)
+    at_least("--seed", a.seed, 0)
+    at_least("--bins", a.bins, 1, 100_000)
+    if not math.isfinite(a.geometry_tolerance) or a.geometry_tolerance < 0:
+        raise OptionError(f"--geometry-tolerance must be a finite number >= 0, got {a.geometry_tolerance}")
+    if a.tolerance is not None and (not math.isfinite(a.tolerance) or a.tolerance < 0):
+        raise OptionError(f"--tolerance must be a finite number of mm >= 0, got {a.tolerance}")
+    if a.labels is not None:
+        from .summary import load_labels
+
+        try:
+            load_labels(a.labels)
+        except (ValueError, TypeError, OSError) as exc:
+            raise OptionError(f"--labels: {exc}") from None
+    if a.device not in (None, "auto"):
+        from ._backend import backends
+
+        b = backends().get(a.device.strip().lower().split(":")[0])
+        if b is not None and not b.get("usable"):
+            raise OptionError(f"--device {a.device} is not usable here: {b.get('reason')}; use --device cpu, or "
+                              "leave --device out to use the best usable backend")
+
+
 def run_score(a) -> int:
     from .dataset import score_dataset
 
-    if a.scheduler and a.dask:
-        print("segscore: give --scheduler or --dask, not both", file=sys.stderr)
-        return 2
+    check_options(a)
+    empty = _empty(a.empty)
     res = score_dataset(
         a.pred, a.ref, raters=_raters(a.rater), probs=a.probs, output=a.output, labels=a.labels,
-        metrics=_metrics(a.metrics), tolerance=a.tolerance, convention=a.convention, empty=_empty(a.empty),
+        metrics=_metrics(a.metrics), tolerance=a.tolerance, convention=a.convention, empty=empty,
         ignore_label=a.ignore_label, device=a.device, threads=a.threads, workers=a.workers, prefetch=a.prefetch,
         resume=a.resume, scheduler=a.scheduler or a.dask, seed=a.seed, n_bootstrap=a.bootstrap, format=a.format,
         plots=not a.no_plots, report=not a.no_report, quiet=a.quiet, geometry_tolerance=a.geometry_tolerance,
@@ -181,7 +227,8 @@ def main(argv=None) -> int:
         print(f"segscore: error: {exc}; the command line needs the I/O extras: pip install 'segscore[io]'",
               file=sys.stderr)
         return 1
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        # OSError: an unwritable output, a locked output, an unreachable scheduler, no input files...
         print(f"segscore: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (ValueError, TypeError)) else 1
 

@@ -36,6 +36,7 @@ import numpy as np
 from .io import CaseError, Image, check_geometry, read_image, scan
 
 JOURNAL_VERSION = 1
+DASK_CONNECT_TIMEOUT_S = 10.0
 
 
 # ====================================================================== configuration
@@ -135,14 +136,41 @@ def pair_cases(pred_dir, ref_dir, raters=None, probs_dir=None, cases=None) -> li
         spec = CaseSpec(cid, preds.get(cid), refs.get(cid), problem=problems.get(cid))
         for name, (found, dups) in rater_maps.items():
             spec.raters[name] = found.get(cid)
-            if any(c == cid for c, _ in dups):
-                spec.problem = f"rater {name}: several files for this case"
+            for c, why in dups:
+                if c == cid:
+                    spec.problem = f"rater {name}: {why}"
         if probs is not None:
             spec.probs = probs[0].get(cid)
-            if any(c == cid for c, _ in probs[1]):
-                spec.problem = "probability folder: several files for this case"
+            for c, why in probs[1]:
+                if c == cid:
+                    spec.problem = f"probability folder: {why}"
         out.append(spec)
     return out
+
+
+def _file_identity(path):
+    """[file name, size, mtime_ns] of a case file (size and mtime None when it cannot be stat'ed),
+    None when the case has no such file."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [os.path.basename(path), None, None]
+    return [os.path.basename(path), int(st.st_size), int(st.st_mtime_ns)]
+
+
+def case_identity(spec: CaseSpec) -> dict:
+    """What a case's journal record was scored from: each file's name, size and mtime_ns (and the
+    pairing problem, if any).  A resumed run scores a case again when this differs."""
+    d = {"pred": _file_identity(spec.pred), "ref": _file_identity(spec.ref)}
+    for name, p in spec.raters.items():
+        d[f"rater:{name}"] = _file_identity(p)
+    if spec.probs is not None:
+        d["probs"] = _file_identity(spec.probs)
+    if spec.problem:
+        d["problem"] = spec.problem
+    return d
 
 
 # ====================================================================== loading
@@ -490,20 +518,37 @@ def run_case(spec: CaseSpec, cfg: Config) -> dict:
 
 
 # ====================================================================== journal
+_FOLDER_NAMES = {"pred": "prediction folder (PRED)", "ref": "reference folder (REF)",
+                 "raters": "rater folders (--rater)", "probs": "probability folder (--probs)"}
+
+
 class Journal:
     """Append-only JSON-lines file: a header line, then one line per finished (or failed) case,
-    each flushed and fsynced before the next case is reported done."""
+    each flushed and fsynced before the next case is reported done.
+
+    The header records the options (``config``) and the folders scored (``folders``: absolute
+    paths); each case line records its files' identities (``files``: name, size, mtime_ns).
+    Resuming refuses a journal written with other options or folders; a case whose files changed
+    is scored again (its new line replaces the old one: the last line of a case wins).  A journal
+    written before identities were recorded resumes by scoring every case again."""
 
     def __init__(self, path: str, header: dict, resume: bool):
         self.path = path
         self.records: dict = {}
         self.lock = threading.Lock()
+        self.legacy = False  # a resumed journal without file identities
         if resume and os.path.exists(path):
             old_header, self.records, good_bytes = read_journal(path)
             if old_header is not None and old_header.get("config") != header.get("config"):
                 diff = sorted(k for k in set(old_header.get("config", {})) | set(header["config"])
                               if old_header.get("config", {}).get(k) != header["config"].get(k))
                 raise ValueError(f"cannot resume: {path} was written with different options ({', '.join(diff)}); "
+                                 "rerun without --resume to start over")
+            if old_header is not None:
+                _check_folders(path, old_header, header)
+                self.legacy = "folders" not in old_header
+            elif self.records:
+                raise ValueError(f"cannot resume: {path} has no header line (it is not a complete segscore journal); "
                                  "rerun without --resume to start over")
             with open(path, "r+b") as f:  # drop a line cut by a crash
                 f.truncate(good_bytes)
@@ -514,8 +559,13 @@ class Journal:
             self.f = open(path, "wb")
             self._write(header)
 
-    def done(self) -> set:
-        return {c for c, r in self.records.items() if r.get("status") == "ok"}
+    def done(self, identities: dict | None = None) -> set:
+        """Cases whose last record is ok and, when `identities` ({case: case_identity}) is given,
+        was scored from the same files."""
+        if identities is None:
+            return {c for c, r in self.records.items() if r.get("status") == "ok"}
+        return {c for c, r in self.records.items()
+                if r.get("status") == "ok" and c in identities and r.get("files") == identities[c]}
 
     def _write(self, obj) -> None:
         line = json.dumps(obj, ensure_ascii=False, allow_nan=True, separators=(",", ":")) + "\n"
@@ -532,8 +582,25 @@ class Journal:
         self.f.close()
 
 
+def _check_folders(path: str, old: dict, new: dict) -> None:
+    """ValueError naming the folder when a journal was written for other input folders."""
+    was = old.get("folders")
+    if was is None:  # an older journal: only PRED and REF were recorded
+        was = {k: old[k] for k in ("pred", "ref") if k in old}
+    now = new["folders"]
+    for key, what in _FOLDER_NAMES.items():
+        if key in was and was[key] != now.get(key):
+            def show(v):
+                if isinstance(v, dict):
+                    return ", ".join(f"{n}={d}" for n, d in v.items()) or "none"
+                return "none" if v is None else str(v)
+            raise ValueError(f"cannot resume: {path} was written for the {what} {show(was[key])}, this run scores "
+                             f"{show(now.get(key))}; rerun without --resume to start over, or choose another --output")
+
+
 def read_journal(path: str):
-    """(header, {case: last record}, byte length of the complete lines)."""
+    """(header, {case: last record}, byte length of the complete lines).  The last line of a case
+    wins: a case scored again (its files changed) replaces its earlier record."""
     header = None
     records: dict = {}
     good = 0
@@ -551,12 +618,12 @@ def read_journal(path: str):
         except (ValueError, UnicodeDecodeError):
             continue
         good = pos
+        if not isinstance(obj, dict):
+            continue
         if "segscore_journal" in obj:
             header = obj
         elif "case" in obj:
-            prev = records.get(obj["case"])
-            if prev is None or prev.get("status") != "ok" or obj.get("status") == "ok":
-                records[obj["case"]] = obj
+            records[obj["case"]] = obj
     return header, records, good if good else (len(data) if data.endswith(b"\n") else 0)
 
 
@@ -658,7 +725,13 @@ class _Dask:
             self.client = Client(cluster)
             self.own.insert(0, self.client)
         else:
-            self.client = Client(scheduler)
+            try:
+                self.client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+            except Exception as exc:
+                why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ConnectionError(
+                    f"cannot reach the Dask scheduler {scheduler!r} within {DASK_CONNECT_TIMEOUT_S:g} s ({why}); "
+                    "check the address (e.g. tcp://host:8786) and that the scheduler is running") from None
             self.own.append(self.client)
 
     def nworkers(self):
@@ -715,7 +788,158 @@ def output_paths(output) -> dict:
     return {"table": os.path.abspath(output), "journal": p(".journal.jsonl"), "errors": p(".errors.csv"),
             "summary": p(".summary.csv"), "summary_json": p(".summary.json"), "plots": p("_plots"),
             "report_md": p(".report.md"), "report_html": p(".report.html"), "nnunet": os.path.join(d, "summary.json"),
-            "dir": d, "stem": stem}
+            "lock": p(".lock"), "dir": d, "stem": stem}
+
+
+# ====================================================================== outputs and the run lock
+class OutputError(OSError):
+    """An output path that cannot be written (found before any case is scored)."""
+
+
+class RunLockedError(OutputError):
+    """Another run holds the output's lock."""
+
+
+def check_outputs(paths: dict, format=None, plots=True, report=True) -> None:
+    """Create the output folder and make sure every output can be written: no output name is a
+    folder, no parent is a regular file, the folder is writable (tested by creating a file)."""
+    d = paths["dir"]
+    p = d
+    while not os.path.lexists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    if os.path.lexists(p) and not os.path.isdir(p):
+        raise OutputError(f"output {paths['table']}: {p} is a file, not a folder; choose an --output in a folder")
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {d}: {exc.strerror or exc}; choose a writable "
+                          "--output") from None
+    names = {"table": "output", "journal": "journal", "errors": "errors table", "summary": "summary",
+             "summary_json": "summary", "lock": "lock file"}
+    if report:
+        names.update(report_md="report", report_html="report")
+    if format == "nnunet":
+        names["nnunet"] = "nnU-Net summary"
+    for key, what in names.items():
+        if os.path.isdir(paths[key]):
+            hint = (f"; give a file name, e.g. {os.path.join(paths[key], 'results.parquet')}" if key == "table"
+                    else "; remove it or choose another --output")
+            raise OutputError(f"{what} path {paths[key]} is a folder{hint}")
+    if plots and os.path.lexists(paths["plots"]) and not os.path.isdir(paths["plots"]):
+        raise OutputError(f"plots folder {paths['plots']} is a file; remove it, choose another --output or "
+                          "use --no-plots")
+    for key in ("table", "journal"):
+        if os.path.exists(paths[key]) and not os.access(paths[key], os.W_OK):
+            raise OutputError(f"{names[key]} {paths[key]} is not writable; choose another --output")
+    try:
+        import tempfile
+
+        fd, probe = tempfile.mkstemp(prefix=f".{paths['stem']}.", suffix=".probe", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write in the output folder {d}: {exc.strerror or exc}; choose a writable "
+                          "--output") from None
+
+
+class RunLock:
+    """One run at a time per output: an advisory lock (flock) on ``<stem>.lock`` next to the
+    output, holding the owner's pid, host and start time; removed when the run ends."""
+
+    def __init__(self, path: str, output: str):
+        self.path = path
+        self.fd = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot create the lock file {path}: {exc.strerror or exc}; choose a writable "
+                                  "--output") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _lock_owner(fd)
+                os.close(fd)
+                raise RunLockedError(f"another segscore run is writing {output} ({owner}; lock file {path}); "
+                                     "wait for it to finish, or choose another --output") from None
+            except OSError:  # a file system without flock (some network mounts): go on unlocked
+                os.close(fd)
+                return
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the previous owner removed it between our open and flock: retry
+        import datetime
+        import socket
+
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "command": " ".join(sys.argv)}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        self.fd = fd
+
+    def release(self):
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still holding it: a waiting run re-checks the path
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def _lock_owner(fd) -> str:
+    try:
+        info = json.loads(os.pread(fd, 65536, 0).decode("utf-8"))
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}"
+    except Exception:
+        return "owner unknown"
+
+
+# ====================================================================== option checks
+def _check_int(value, what: str, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{what} must be {rng}, got {value}")
+    return int(value)
+
+
+def check_run_options(workers=None, prefetch=None, seed=0, n_bootstrap=1000, geometry_tolerance=1e-3,
+                      n_bins=15) -> None:
+    """ValueError / TypeError for a run option out of range (before anything is read)."""
+    if workers is not None:
+        _check_int(workers, "workers", 1)
+    if prefetch is not None:
+        _check_int(prefetch, "prefetch (cases loaded ahead)", 1)
+    _check_int(seed, "seed", 0)
+    _check_int(n_bootstrap, "n_bootstrap (bootstrap resamples)", 0, 10_000_000)
+    _check_int(n_bins, "n_bins (calibration bins)", 1, 100_000)
+    if isinstance(geometry_tolerance, bool) or not isinstance(geometry_tolerance, (int, float, np.floating)):
+        raise TypeError(f"geometry_tolerance must be a number, got {geometry_tolerance!r}")
+    if not math.isfinite(geometry_tolerance) or geometry_tolerance < 0:
+        raise ValueError(f"geometry_tolerance must be finite and >= 0, got {geometry_tolerance!r}")
+
+
+def _check_device(device) -> None:
+    """A named GPU backend must be usable here (segscore.backends() says why not)."""
+    if device in (None, "auto") or not isinstance(device, str):
+        return
+    from ._backend import backends
+
+    b = backends().get(device.strip().lower().split(":")[0])
+    if b is not None and not b.get("usable"):
+        raise ValueError(f"device {device!r} is not usable here: {b.get('reason')}; use device 'cpu', or leave "
+                         "the device out to use the best usable backend")
 
 
 # ====================================================================== the entry point
@@ -739,14 +963,14 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
     `workers` processes) or a ``distributed.Client``.  ``format="nnunet"`` also writes nnU-Net v2's
     summary.json.  Returns a `DatasetResult` (``exit_code`` 3 when some cases failed).
     """
-    from . import report as _report
     from . import summary as _summary
-    from .progress import Progress
 
     t_start = time.perf_counter()
     labels_value, ignore_from_map = _summary.load_labels(labels)
     if ignore_label is None:
         ignore_label = ignore_from_map
+    check_run_options(workers=workers, prefetch=prefetch, seed=seed, n_bootstrap=n_bootstrap,
+                      geometry_tolerance=geometry_tolerance, n_bins=n_bins)
     cfg = Config(labels=labels_value, metrics=metrics, tolerance=tolerance, convention=convention, empty=empty,
                  ignore_label=ignore_label, threads=threads, device=device, geometry_tolerance=geometry_tolerance,
                  check_affine=check_affine, n_bins=n_bins, has_raters=bool(raters), has_probs=probs is not None,
@@ -756,33 +980,72 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
         raise ValueError(f"unknown format {format!r}; use 'nnunet' (or None)")
     paths = output_paths(output)
     _summary.check_output_format(paths["table"])
-    os.makedirs(paths["dir"], exist_ok=True)
     specs = pair_cases(pred, ref, raters, probs, cases)
-    header = {"segscore_journal": JOURNAL_VERSION, "config": cfg.fingerprint(),
-              "pred": os.path.abspath(os.fspath(pred)), "ref": os.path.abspath(os.fspath(ref))}
-    journal = Journal(paths["journal"], header, resume)
-    done = journal.done()
-    todo = [s for s in specs if s.case not in done]
+    if not specs:
+        from .io import SUFFIXES
+
+        where = f"the prediction folder {os.fspath(pred)} nor in the reference folder {os.fspath(ref)}"
+        if cases is not None:
+            raise FileNotFoundError(f"none of the {len(list(cases))} requested cases was found in {where[4:]}")
+        raise FileNotFoundError(f"no image files ({', '.join(SUFFIXES)}) found in {where}; check the folders")
+    check_outputs(paths, format=format, plots=plots, report=report)
+    lock = RunLock(paths["lock"], paths["table"])
+    try:
+        return _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler, workers, prefetch,
+                             threads, seed, n_bootstrap, format, plots, report, progress, quiet, log, convention,
+                             t_start)
+    finally:
+        lock.release()
+
+
+def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler, workers, prefetch, threads, seed,
+                  n_bootstrap, format, plots, report, progress, quiet, log, convention, t_start) -> DatasetResult:
+    from . import report as _report
+    from . import summary as _summary
+    from .progress import Progress
+
+    identities = {s.case: case_identity(s) for s in specs}
+    folders = {"pred": os.path.abspath(os.fspath(pred)), "ref": os.path.abspath(os.fspath(ref)),
+               "raters": {n: os.path.abspath(d) for n, d in _rater_names(raters).items()},
+               "probs": None if probs is None else os.path.abspath(os.fspath(probs))}
+    header = {"segscore_journal": JOURNAL_VERSION, "config": cfg.fingerprint(), "pred": folders["pred"],
+              "ref": folders["ref"], "folders": folders}
+    log = log or (lambda msg: None if quiet else print(f"segscore: {msg}", file=sys.stderr, flush=True))
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if workers is None:
         workers = 2 if scheduler == "local" else max(1, min(4, ncpu))
     if prefetch is None:
         prefetch = max(2, workers)
-    log = log or (lambda msg: None if quiet else print(f"segscore: {msg}", file=sys.stderr, flush=True))
+    dask = None
+    if scheduler is not None:  # connected before the journal is touched: an unreachable one changes nothing
+        if scheduler == "local" and threads is None:
+            cfg.threads = max(1, ncpu // workers)
+        dask = _Dask(scheduler, workers, cfg.threads)
+    try:
+        journal = Journal(paths["journal"], header, resume)
+    except BaseException:
+        if dask is not None:
+            dask.close()
+        raise
+    done = journal.done(identities)
+    todo = [s for s in specs if s.case not in done]
+    if resume and journal.legacy and journal.records:
+        log(f"{paths['journal']} records no file identities (an older segscore wrote it): every case is scored again")
+    elif resume:
+        changed = [c for c in journal.done() if c in identities and c not in done]
+        if changed:
+            log(f"{len(changed)} cases changed since the journal was written (file size or time): scoring them again"
+                f" ({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''})")
     prog = Progress(len(specs), initial=len(specs) - len(todo), enabled=not quiet if progress is None else progress,
                     log=log)
     if resume and done:
         log(f"resuming: {len(specs) - len(todo)} of {len(specs)} cases already scored in {paths['journal']}")
     stop = threading.Event()
     interrupted = False
-    dask = None
     records = None
     write_s = 0.0
     try:
-        if scheduler is not None:
-            if scheduler == "local" and threads is None:
-                cfg.threads = max(1, ncpu // workers)
-            dask = _Dask(scheduler, workers, cfg.threads)
+        if dask is not None:
             window = prefetch if prefetch is not None else 2 * dask.nworkers()
             records = _dask_records(todo, cfg, dask.client, max(window, dask.nworkers()), stop)
             mode = f"dask ({scheduler if isinstance(scheduler, str) else 'client'}, {dask.nworkers()} workers)"
@@ -793,6 +1056,7 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
             log(f"scoring {len(todo)} cases: {mode}")
         for rec in records:
             t0 = time.perf_counter()
+            rec["files"] = identities.get(rec["case"])
             journal.append(rec)
             write_s += time.perf_counter() - t0
             prog.update(rec)
@@ -810,7 +1074,8 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
     # ------------------------------------------------------------------ outputs
     t0 = time.perf_counter()
     _, records, _ = read_journal(paths["journal"])
-    order = [s.case for s in specs if s.case in records]
+    # only records of the files as they are now (a changed case not scored again yet is left out)
+    order = [s.case for s in specs if s.case in records and records[s.case].get("files") == identities[s.case]]
     records = {c: records[c] for c in order}
     table, errors, extras = _summary.tables(records, has_raters=cfg.has_raters)
     summ = _summary.summarize(table, seed=seed, n_bootstrap=n_bootstrap)
@@ -841,9 +1106,12 @@ def _validate_options(cfg: Config) -> None:
     """Fail before reading any file when an option is wrong (evaluate on a tiny dummy case)."""
     from .evaluate import evaluate
 
+    _check_device(cfg.device)
     dummy = np.zeros((2, 2, 2), np.uint8)
     kw = _evaluate_kwargs(cfg, (1.0, 1.0, 1.0))
     try:
         evaluate(dummy, dummy, **kw)
     except CaseError as exc:
         raise ValueError(exc.reason) from None
+    except RuntimeError as exc:  # e.g. a device that cannot run here
+        raise ValueError(str(exc)) from None

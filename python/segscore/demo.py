@@ -120,7 +120,14 @@ def _soft(shape, organs, n_labels, temperature_vox=1.5):
         scores[over, 1:] /= fg[over, None]
         fg[over] = 1.0
     scores[..., 0] = 1.0 - fg
-    return np.asfortranarray(np.clip(np.rint(scores * 255.0), 0, 255).astype(np.uint8))
+    # quantise to 1/255 steps so that each voxel's classes still sum to exactly 255 (= 1 after
+    # scaling): largest-remainder rounding, as a softmax map must sum to 1
+    x = np.clip(scores, 0.0, 1.0) * 255.0
+    q = np.floor(x)
+    deficit = (255 - q.sum(axis=-1)).astype(np.int64)
+    rank = np.argsort(np.argsort(q - x, axis=-1, kind="stable"), axis=-1, kind="stable")
+    q += rank < deficit[..., None]
+    return np.asfortranarray(q.astype(np.uint8))
 
 
 def make_case(shape, spacing, n_labels, rng, n_raters=0, probs=False, miss_rate=0.0, fp_rate=0.0,

@@ -17,10 +17,11 @@ never needs them.
 
 from __future__ import annotations
 
-import io as _io
+import errno
 import math
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass, field
 
@@ -69,16 +70,27 @@ def case_id(name: str) -> str | None:
 
 def scan(directory) -> tuple[dict, list]:
     """{case id: path} of the image files in `directory` (not recursive), and a list of
-    (case id, reason) for ids that two files claim."""
+    (case id, reason) for ids that cannot be paired: two files claim the id, or its entry is a
+    broken symbolic link or a link loop (never followed further, never fatal)."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{directory!r} is not a directory")
     found: dict = {}
     clashes: dict = {}
+    broken: dict = {}
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if entry.name.startswith(".") or entry.is_dir():
+        if entry.name.startswith("."):
             continue
         cid = case_id(entry.name)
+        try:
+            if entry.is_dir():
+                continue
+        except OSError as exc:  # a symbolic link loop (ELOOP), a name too long...
+            if cid is not None:
+                why = ("is a symbolic link loop" if exc.errno == errno.ELOOP
+                       else f"cannot be read ({exc.strerror or exc})")
+                broken.setdefault(cid, f"{entry.name} {why}; fix or remove it")
+            continue
         if cid is None:
             continue
         if cid in found:
@@ -86,9 +98,10 @@ def scan(directory) -> tuple[dict, list]:
             continue
         found[cid] = entry.path
     dup = [(cid, f"several files have case id {cid!r}: {', '.join(names)}") for cid, names in clashes.items()]
+    dup += [(cid, why) for cid, why in broken.items() if cid not in clashes]
     for cid, _ in dup:
         found.pop(cid, None)
-    return found, dup
+    return found, sorted(dup)
 
 
 # ---------------------------------------------------------------- gzip
@@ -143,8 +156,71 @@ def _gunzip(data: bytes, path: str) -> bytes:
     return gunzip(data, path)
 
 
+# ---------------------------------------------------------------- opening files
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISDIR, "a directory"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _file_kind(mode) -> str:
+    for test, what in _KINDS:
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_regular(path: str) -> os.stat_result:
+    """stat() of `path` (following links), or CaseError when it is missing, a broken link, a link
+    loop, unreadable, or not a regular file (a FIFO, a device...): such files are never opened."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise CaseError("missing", "broken symbolic link (its target does not exist)", path) from None
+        raise CaseError("missing", "file does not exist", path) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CaseError("read", "symbolic link loop (too many levels of symbolic links); fix or remove the link",
+                            path) from None
+        raise CaseError("read", f"cannot access the file ({exc.strerror or exc})", path) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CaseError("read", f"{_file_kind(st.st_mode)}, not a regular file: not opened; put the image file "
+                        "there instead", path)
+    return st
+
+
+def _open_regular(path: str):
+    """(binary file, size) of a regular file; O_NONBLOCK so that a file replaced by a FIFO
+    after the check cannot block the open."""
+    check_regular(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise CaseError("read", f"cannot open the file ({exc.strerror or exc})", path) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise CaseError("read", f"{_file_kind(st.st_mode)}, not a regular file: not read", path)
+    os.set_blocking(fd, True)
+    return open(fd, "rb"), st.st_size
+
+
 # ---------------------------------------------------------------- NIfTI
-def _nifti_header(raw, path):
+_HEAD_READ = 1 << 18  # compressed bytes read first, to decode the header
+_DEFLATE_MAX_RATIO = 1032  # deflate cannot expand one byte into more than ~1032
+_ZERO_DIMS_NAMES = ("x", "y", "z")
+
+
+@dataclass
+class _Header:
+    hdr: object  # nibabel header, checked
+    shape: tuple
+    dtype: np.dtype
+    offset: int
+    size: int  # offset + data bytes: what the decoded file must hold
+
+
+def _nifti_header(raw, path) -> _Header:
+    """Parse and check the NIfTI-1/2 header at the start of `raw` (the decoded bytes)."""
     import nibabel as nib
 
     if len(raw) < 348:
@@ -152,46 +228,160 @@ def _nifti_header(raw, path):
     size_le = int.from_bytes(raw[:4], "little")
     size_be = int.from_bytes(raw[:4], "big")
     if 348 in (size_le, size_be):
-        klass = nib.Nifti1Header
+        klass, hsize = nib.Nifti1Header, 348
     elif 540 in (size_le, size_be):
-        klass = nib.Nifti2Header
+        klass, hsize = nib.Nifti2Header, 540
+        if len(raw) < 540:
+            raise CaseError("read", f"not a NIfTI file: {len(raw)} bytes, shorter than a NIfTI-2 header", path)
     else:
         raise CaseError("read", f"not a NIfTI file (sizeof_hdr is {size_le}, expected 348 or 540)", path)
+    block = bytes(raw[:hsize])
     try:
-        hdr = klass.from_fileobj(_io.BytesIO(raw), check=True)
+        as_stored = klass(block, check=False)
+        pixdim = [float(v) for v in as_stored["pixdim"]]
+        ndim = int(as_stored["dim"][0])
+        dims = [int(v) for v in as_stored["dim"][1:]]
     except Exception as exc:
         raise CaseError("read", f"invalid NIfTI header ({exc})", path) from None
-    magic = bytes(hdr["magic"]).rstrip(b"\0")
+    if not 1 <= ndim <= 7:
+        raise CaseError("read", f"invalid NIfTI header: dim[0] (the number of dimensions) is {ndim}, "
+                        "expected 1..7", path)
+    if any(d < 0 for d in dims[:ndim]):
+        raise CaseError("read", f"invalid NIfTI header: negative image dimension in dim {dims[:ndim]}", path)
+    # the raw pixdim: nibabel's checks replace a zero voxel size by 1 (a log line only)
+    for i in range(1, min(3, ndim) + 1):
+        v = pixdim[i]
+        if math.isnan(v) or math.isinf(v):
+            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_ZERO_DIMS_NAMES[i - 1]}) is "
+                            f"{'NaN' if math.isnan(v) else 'infinite'}; fix the file's spacing", path)
+        if v == 0:
+            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_ZERO_DIMS_NAMES[i - 1]}) is 0; "
+                            "fix the file's spacing", path)
+    try:
+        hdr = klass(block, check=True)
+        magic = bytes(hdr["magic"]).rstrip(b"\0")
+        shape = tuple(int(s) for s in hdr.get_data_shape())
+        dtype = hdr.get_data_dtype()
+        offset = int(hdr.get_data_offset())
+    except Exception as exc:
+        raise CaseError("read", f"invalid NIfTI header ({exc})", path) from None
     if magic not in (b"n+1", b"n+2"):
         raise CaseError("read", f"NIfTI magic {magic!r}: only single-file NIfTI (.nii/.nii.gz) is supported", path)
-    return hdr
+    if offset < hsize:
+        raise CaseError("read", f"invalid NIfTI header: vox_offset {offset} lies inside the {hsize}-byte header",
+                        path)
+    if dtype.itemsize == 0 or dtype.hasobject:
+        raise CaseError("read", f"invalid NIfTI header: unsupported voxel type {dtype}", path)
+    return _Header(hdr, shape, dtype, offset, offset + math.prod(shape) * dtype.itemsize)
+
+
+def _decode_gzip_nifti(f, size: int, path: str):
+    """(decoded bytes, header, time the file was read) of a gzip-compressed NIfTI file, never decoding more than the header's
+    vox_offset + data size (plus one byte, to tell a stream that holds more)."""
+    _, mod = decompressor()
+    head = os.pread(f.fileno(), min(size, _HEAD_READ), 0)
+    try:
+        head = mod.decompressobj(wbits=31).decompress(head, 544)
+    except Exception as exc:
+        raise CaseError("read", f"corrupt gzip stream ({type(exc).__name__}: {exc})", path) from None
+    h = _nifti_header(head, path)
+    need = h.size
+    if need > size * _DEFLATE_MAX_RATIO + 4096:
+        raise CaseError("read", f"truncated image data: the header promises {need - h.offset} bytes at offset "
+                        f"{h.offset}, more than a {size}-byte gzip file can hold", path)
+    if size > need + need // 8 + (1 << 20):
+        raise CaseError("read", f"the gzip file ({size} bytes) is larger than the {need} bytes of header and image "
+                        "data it declares could take: it holds more data than its header declares", path)
+    data = f.read(size)  # at most the size checked above, even if the file grows meanwhile
+    got = len(data)
+    view = memoryview(data)
+    t_read = time.perf_counter()
+    parts, n, pos = [], 0, 0
+    try:
+        while True:
+            d = mod.decompressobj(wbits=31)
+            out = d.decompress(view[pos:], need + 1 - n)
+            n += len(out)
+            parts.append(out)
+            if n > need:
+                raise CaseError("read", f"the gzip stream holds more data than the header declares ({h.offset} "
+                                f"header bytes + {need - h.offset} image bytes); is the header's dim or datatype "
+                                "wrong?", path)
+            if not d.eof:
+                raise CaseError("read", f"truncated gzip stream (ends after {n} decoded bytes)", path)
+            rest = d.unused_data
+            if not rest or not rest.strip(b"\0"):
+                break
+            pos = got - len(rest)
+    except CaseError:
+        raise
+    except Exception as exc:  # zlib.error and its equivalents
+        raise CaseError("read", f"corrupt gzip stream ({type(exc).__name__}: {exc})", path) from None
+    del data, view
+    raw = parts[0] if len(parts) == 1 else b"".join(parts)
+    return raw, h, t_read
 
 
 _UNIT_TO_MM = {"mm": 1.0, "unknown": 1.0, "meter": 1000.0, "micron": 1e-3}
+_UNIT_CODES = {0: "unknown", 1: "meter", 2: "mm", 3: "micron"}
+
+
+def _slope_inter(hdr, path):
+    """(slope, intercept) of the header's value scaling, (None, None) when it scales nothing
+    (slope 0 or not finite, as nibabel reads it); a non-finite intercept with a slope is refused."""
+    slope, inter = float(hdr["scl_slope"]), float(hdr["scl_inter"])
+    if slope == 0 or not math.isfinite(slope):
+        return None, None
+    if not math.isfinite(inter):
+        raise CaseError("read", f"the header's scl_inter is {inter} while scl_slope is {slope:g}; fix the file's "
+                        "value scaling", path)
+    return slope, inter
 
 
 def _read_nifti(path: str, kind: str) -> Image:
     t0 = time.perf_counter()
-    with open(path, "rb") as f:
-        data = f.read()
-    t1 = time.perf_counter()
-    raw = _gunzip(data, path) if path.lower().endswith(".gz") else data
-    del data
-    hdr = _nifti_header(raw, path)
-    shape = tuple(int(s) for s in hdr.get_data_shape())
-    dtype = hdr.get_data_dtype()
-    offset = int(hdr.get_data_offset())
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if offset + nbytes > len(raw):
+    f, size = _open_regular(path)
+    with f:
+        magic = f.read(2)
+        f.seek(0)
+        if magic == b"\x1f\x8b":  # gzip, whatever the name says
+            raw, h, t1 = _decode_gzip_nifti(f, size, path)
+        else:
+            head = f.read(544)
+            if path.lower().endswith(".gz") and not (len(head) >= 4 and {int.from_bytes(head[:4], o) for o in (
+                    "little", "big")} & {348, 540}):
+                raise CaseError("read", "corrupt gzip stream: the file does not start with gzip's magic bytes "
+                                "(nor with a NIfTI header)", path)
+            h = _nifti_header(head, path)
+            if size > h.size:
+                raise CaseError("read", f"the file ({size} bytes) holds more data than its header declares "
+                                f"({h.offset} header bytes + {h.size - h.offset} image bytes); is the header's "
+                                "dim or datatype wrong?", path)
+            if size < h.size:
+                raise CaseError("read", f"truncated image data: the header promises {h.size - h.offset} bytes at "
+                                f"offset {h.offset}, the file holds {max(size - h.offset, 0)}", path)
+            f.seek(0)
+            raw = f.read(h.size)
+            if len(raw) != h.size:
+                raise CaseError("read", "truncated image data: the file shrank while it was read", path)
+            t1 = time.perf_counter()
+    hdr, shape, dtype, offset = h.hdr, h.shape, h.dtype, h.offset
+    if len(raw) < h.size:
         raise CaseError(
-            "read", f"truncated image data: the header promises {nbytes} bytes at offset {offset}, "
-            f"the file holds {len(raw) - offset}", path)
+            "read", f"truncated image data: the header promises {h.size - offset} bytes at offset {offset}, "
+            f"the file holds {max(len(raw) - offset, 0)}", path)
     arr = np.ndarray(shape, dtype=dtype, buffer=raw, offset=offset, order="F")
     zooms = [float(z) for z in hdr.get_zooms()]
-    unit = hdr.get_xyzt_units()[0]
-    scale = _UNIT_TO_MM.get(unit, 1.0)
-    slope, inter = hdr.get_slope_inter()
+    code = int(hdr["xyzt_units"]) & 0x07
+    if code not in _UNIT_CODES:
+        raise CaseError("read", f"the header's xyzt_units holds spatial unit code {code}, not a NIfTI unit "
+                        "(0 unknown, 1 m, 2 mm, 3 micron)", path)
+    scale = _UNIT_TO_MM[_UNIT_CODES[code]]
+    slope, inter = _slope_inter(hdr, path)
     affine = np.asarray(hdr.get_best_affine(), dtype=float)
+    if not np.isfinite(affine).all():
+        raise CaseError("read", "the header's affine (sform / qform) holds NaN or infinite values; fix the file's "
+                        "orientation", path)
     if scale != 1.0:
         affine = affine.copy()
         affine[:3, :] *= scale
@@ -295,8 +485,7 @@ def read_image(path, kind: str = "label") -> Image:
     Raises `CaseError` with a one-line reason for a missing, truncated or corrupt file.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CaseError("missing", "file does not exist", path)
+    check_regular(path)
     low = path.lower()
     try:
         if low.endswith(NIFTI_SUFFIXES):

@@ -36,10 +36,16 @@ def load_labels(labels):
     if isinstance(labels, (str, os.PathLike)):
         s = os.fspath(labels)
         if os.path.isfile(s):
-            with open(s, encoding="utf-8") as f:
-                obj = json.load(f)
+            try:
+                with open(s, encoding="utf-8") as f:
+                    obj = json.load(f)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ValueError(f"labels file {s}: not valid JSON ({exc})") from None
         elif s.strip().startswith(("{", "[")):
-            obj = json.loads(s)
+            try:
+                obj = json.loads(s)
+            except ValueError as exc:
+                raise ValueError(f"labels {s!r}: not valid JSON ({exc})") from None
         else:
             try:
                 return [int(v) for v in s.replace(" ", "").split(",") if v], None
@@ -49,9 +55,21 @@ def load_labels(labels):
     return labels, None
 
 
+def _label_int(v, what: str) -> int:
+    """A label value from JSON: an integer (an integral float such as 1.0 is accepted), >= 0."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{what}: label value {v!r} is not an integer")
+    if isinstance(v, float) and not (math.isfinite(v) and v == int(v)):
+        raise ValueError(f"{what}: label value {v!r} is not an integer")
+    if v < 0:
+        raise ValueError(f"{what}: label value {int(v)} is negative")
+    return int(v)
+
+
 def _from_json(obj):
     if isinstance(obj, list):
-        return [tuple(v) if isinstance(v, list) else int(v) for v in obj], None
+        return [tuple(_label_int(x, "labels") for x in v) if isinstance(v, list) else _label_int(v, "labels")
+                for v in obj], None
     if not isinstance(obj, dict):
         raise ValueError("a label map must be a JSON object {name: value} or a list of values")
     if "labels" in obj and isinstance(obj["labels"], dict):
@@ -61,12 +79,13 @@ def _from_json(obj):
         obj = {v: int(k) for k, v in obj.items()}  # MSD: {"1": "liver"}
     out, ignore = {}, None
     for name, v in obj.items():
+        what = f"label {name!r}"
         if isinstance(v, list):
-            v = tuple(int(x) for x in v)
+            v = tuple(_label_int(x, what) for x in v)
             if v == (0,):
                 continue
         else:
-            v = int(v)
+            v = _label_int(v, what)
             if v == 0:
                 continue
         if str(name).lower() == "ignore":
