@@ -1,7 +1,9 @@
 """Command line: ``segscore score`` (a whole test set) and ``segscore demo`` (a small example).
 
-Exit codes: 0 all cases scored; 3 some cases failed (see the errors table); 2 bad options;
-1 a fatal error; 130 interrupted (finished cases are kept: run again with --resume).
+Exit codes: 0 all cases scored; 3 some cases failed (see the errors table); 2 bad options
+(checked before any case is read); 1 a fatal error (no input images, an output that cannot be
+written, another run writing the same output, an unreachable scheduler); 130 interrupted
+(finished cases are kept: run again with --resume).  Errors print as ``segscore: error: ...``.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None
                    help="loader threads (default min(4, cores)); Dask local cluster size (default 2)")
     g.add_argument("--prefetch", type=int, default=None,
                    help="cases loaded ahead of the compute, bounds memory (default max(2, workers))")
-    g.add_argument("--resume", action="store_true", help="skip cases already in the journal of a previous run")
+    g.add_argument("--resume", action="store_true", help="skip cases already in the journal of a previous run (same options and folders); "
+                        "cases whose files changed since are scored again")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a Dask distributed scheduler")
     g.add_argument("--dask", choices=["local"], default=None, help="run on a local Dask cluster (--workers processes)")
     g.add_argument("--geometry-tolerance", type=float, default=1e-3,

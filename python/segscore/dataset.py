@@ -10,9 +10,21 @@ Pipeline (one case = one unit of work, everywhere):
 
 The journal ``<stem>.journal.jsonl`` next to the output is the single source
 of truth: a case's line is complete or absent, so a crash or Ctrl-C loses no
-finished case, and ``resume=True`` skips the cases it holds.  The final tables
+finished case, and ``resume=True`` skips the cases it holds.  The journal's
+header records the options and the input folders (absolute paths); each case
+line records its files' name, size and mtime_ns.  A resumed run refuses other
+options or folders, and scores a case again when one of its files changed (the
+last line of a case wins, so its old rows are replaced).  The final tables
 are sorted by case id, so the serial run, a resumed run and a Dask run write
 identical files.
+
+Before any case is read: the options are checked, the input folders must hold
+at least one image, every output path must be writable (no output name is a
+folder, no parent is a file, the folder accepts a new file), and the run takes
+an advisory lock (flock) on ``<stem>.lock`` next to the output, holding its
+pid, host and start time: a second run on the same output fails at once and
+names the first.  A Dask scheduler that cannot be reached within
+DASK_CONNECT_TIMEOUT_S is an error before the journal is touched.
 
 A scorer is any callable ``scorer(case: LoadedCase, cfg: Config) -> ScorerOutput``
 (picklable when Dask is used).  Calibration and multi-rater scorers plug in

@@ -4,7 +4,18 @@ NIfTI (.nii, .nii.gz) is read with nibabel's header classes, but the gzip
 stream is decoded in one call by the fastest decompressor available
 (python-isal, then zlib-ng, then the standard library's zlib; all release
 the GIL, so loader threads decode in parallel) and the voxel array is a view
-into the decoded buffer: no float conversion, no second copy.  Label maps
+into the decoded buffer: no float conversion, no second copy.
+
+Reads are bounded by the header: the first bytes are decoded to read it, then
+the stream is decoded with a limit of vox_offset + prod(dim) * itemsize (+1
+byte, to tell a stream holding more); a stream holding more or less than the
+header declares, a gzip file larger than that data could compress to, or one
+smaller than it could come from (deflate's ~1032:1 limit) is refused, as is a
+plain .nii whose size is not exactly the declared size.  Only regular files
+are opened (a FIFO or device named like an image would block or never end);
+gzip is recognised by its magic bytes, whatever the name says.  The header's
+raw pixdim is checked (nibabel silently turns a zero into 1), and so are the
+affine, the value scaling and the unit code.  Label maps
 come back as stored integers; a label map stored as float is accepted only
 when every value is an integer.  NRRD and MHA/MHD are read with SimpleITK
 when it is installed, transposed to NIfTI's (x, y, z) axis order and with
@@ -207,7 +218,7 @@ def _open_regular(path: str):
 # ---------------------------------------------------------------- NIfTI
 _HEAD_READ = 1 << 18  # compressed bytes read first, to decode the header
 _DEFLATE_MAX_RATIO = 1032  # deflate cannot expand one byte into more than ~1032
-_ZERO_DIMS_NAMES = ("x", "y", "z")
+_AXIS_NAMES = ("x", "y", "z")
 
 
 @dataclass
@@ -252,10 +263,10 @@ def _nifti_header(raw, path) -> _Header:
     for i in range(1, min(3, ndim) + 1):
         v = pixdim[i]
         if math.isnan(v) or math.isinf(v):
-            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_ZERO_DIMS_NAMES[i - 1]}) is "
+            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_AXIS_NAMES[i - 1]}) is "
                             f"{'NaN' if math.isnan(v) else 'infinite'}; fix the file's spacing", path)
         if v == 0:
-            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_ZERO_DIMS_NAMES[i - 1]}) is 0; "
+            raise CaseError("read", f"the header's pixdim[{i}] (voxel size along {_AXIS_NAMES[i - 1]}) is 0; "
                             "fix the file's spacing", path)
     try:
         hdr = klass(block, check=True)
@@ -276,8 +287,9 @@ def _nifti_header(raw, path) -> _Header:
 
 
 def _decode_gzip_nifti(f, size: int, path: str):
-    """(decoded bytes, header, time the file was read) of a gzip-compressed NIfTI file, never decoding more than the header's
-    vox_offset + data size (plus one byte, to tell a stream that holds more)."""
+    """(decoded bytes, header, time the file was read) of a gzip-compressed NIfTI file, never
+    decoding more than the header's vox_offset + data size (plus one byte, to tell a stream that
+    holds more), nor reading a file larger than that data could compress to."""
     _, mod = decompressor()
     head = os.pread(f.fileno(), min(size, _HEAD_READ), 0)
     try:
