@@ -996,10 +996,10 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
     if not specs:
         from .io import SUFFIXES
 
-        where = f"the prediction folder {os.fspath(pred)} nor in the reference folder {os.fspath(ref)}"
+        where = f"in the prediction folder {os.fspath(pred)} or in the reference folder {os.fspath(ref)}"
         if cases is not None:
-            raise FileNotFoundError(f"none of the {len(list(cases))} requested cases was found in {where[4:]}")
-        raise FileNotFoundError(f"no image files ({', '.join(SUFFIXES)}) found in {where}; check the folders")
+            raise FileNotFoundError(f"none of the requested cases is {where}")
+        raise FileNotFoundError(f"no image files ({', '.join(SUFFIXES)}) {where}; check the folders")
     check_outputs(paths, format=format, plots=plots, report=report)
     lock = RunLock(paths["lock"], paths["table"])
     try:
