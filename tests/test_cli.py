@@ -348,3 +348,32 @@ def test_bad_options():
     assert r.returncode != 0 and "not a directory" in r.stderr
     r = cli("score", ".", ".", "--metrics", "nope", "-q")
     assert r.returncode == 2 and "unknown metric" in r.stderr
+
+
+def test_quantised_probabilities_whose_classes_do_not_sum_to_one(tmp_path):
+    """uint8 maps with a 1/255 slope round each class on its own: their class sums miss 1 by
+    up to half a step per class, which the dataset's reliability diagram accepts; a map whose
+    classes are far from summing to 1 is a failed case."""
+    rng = np.random.default_rng(3)
+    shape, c = (12, 10, 8), 4
+    for d in ("pred", "ref", "probs"):
+        (tmp_path / d).mkdir()
+    ref = rng.integers(0, c, shape).astype(np.uint8)
+    p = rng.dirichlet(np.ones(c), size=shape)
+    q = np.round(p * 255).astype(np.uint8)  # each class rounded alone
+    assert np.abs(q.sum(-1) / 255 - 1).max() > 1e-3
+    for case, probs in (("a", q), ("b", np.full(shape + (c,), 200, np.uint8))):
+        write_nifti(tmp_path / "ref" / f"{case}.nii.gz", ref, SPACING)
+        write_nifti(tmp_path / "pred" / f"{case}.nii.gz", ref, SPACING)
+        write_nifti(tmp_path / "probs" / f"{case}.nii.gz", probs, SPACING, slope=1 / 255)
+    out = tmp_path / "out" / "r.csv"
+    r = cli("score", tmp_path / "pred", tmp_path / "ref", "--probs", tmp_path / "probs", "-o", out,
+            "--labels", "1,2,3", "--no-plots")
+    assert r.returncode == 3, r.stderr
+    import pandas as pd
+
+    errors = pd.read_csv(str(out).replace(".csv", ".errors.csv"))
+    assert list(errors["case"]) == ["b"]
+    assert "do not sum to 1" in errors.to_string()
+    table = pd.read_csv(out)
+    assert set(table["case"]) == {"a"} and table["ece"].notna().all()

@@ -25,7 +25,9 @@ convention a ``(C, *spatial)`` input scored top-label or positive-class must
 hold one probability per class: a counted voxel whose classes do not sum to 1
 (within 1e-3, 1e-2 for float16) raises (sigmoid channels belong to
 ``target_mode="class-wise"``); conventions named after a library accept what
-that library accepts.  ``target`` holds integer
+that library accepts.  Maps stored quantised (uint8 with a 1/255 slope) round
+each class on its own: pass a convention with a wider tolerance,
+``dataclasses.replace(get_convention("segscore"), row_sum_tol=0.05)``.  ``target`` holds integer
 labels in [0, C) (0/1 or bool for a binary task).  float16, float32 and
 float64 are read as they are (no copy, no promotion).  ``mask`` restricts the
 voxels (e.g. a region of interest); ``ignore_label`` skips voxels whose label
@@ -135,6 +137,7 @@ class CalibrationConvention:
     brier_form: str | None = None  # "auto" (scikit-learn) or "sum" (MetricsReloaded)
     check_row_sums: bool = False  # refuse (C, ...) probabilities whose classes do not sum to 1
     #                               (top-label / positive-class; class-wise bins channels apart)
+    row_sum_tol: float | None = None  # allowed |sum - 1|; None: ROW_SUM_TOL of the dtype
     notes: str = ""
 
     def defines(self, metric: str) -> bool:
@@ -513,7 +516,7 @@ def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=Fals
         _raise_invalid(inp, setup.logits, r["invalid"])
     _check_labels(setup, r["target_min"], r["target_max"], ignore_label)
     if conv.check_row_sums and inp.n_classes and not setup.logits and setup.mode != "class-wise":
-        _check_row_sums(inp, ignore_label)
+        _check_row_sums(inp, ignore_label, conv.row_sum_tol)
     return r
 
 
@@ -524,10 +527,12 @@ ROW_SUM_TOL = {2: 1e-2, 4: 1e-3, 8: 1e-3}
 _ROW_CHUNK = 1 << 22  # elements summed per step on the host (bounded temporaries)
 
 
-def _check_row_sums(inp: _Input, ignore_label) -> None:
+def _check_row_sums(inp: _Input, ignore_label, tol=None) -> None:
     """Refuse a (C, ...) input whose class probabilities do not sum to 1 at some counted
-    voxel (masked-out and ignore_label voxels are not looked at)."""
-    tol = ROW_SUM_TOL[inp.dtype.itemsize]
+    voxel (masked-out and ignore_label voxels are not looked at).  `tol`: the allowed
+    |sum - 1| (a convention's ``row_sum_tol``, e.g. wider for maps stored quantised);
+    None: ROW_SUM_TOL of the input's dtype."""
+    tol = ROW_SUM_TOL[inp.dtype.itemsize] if tol is None else float(tol)
     p, t, m, ax = inp.probs, inp.target, inp.mask, inp.class_axis
     on_device = inp.gpu and all(hasattr(a.obj, "sum") for a in (p, t) + ((m,) if m is not None else ()))
     if inp.gpu and not on_device:

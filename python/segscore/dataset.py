@@ -420,7 +420,8 @@ class ProbabilityScorer:
             d = np.subtract(pk, target, dtype=np.float32)
             row["brier"] = float(np.sum(np.square(d, out=d), dtype=np.float64)) / max(d.size, 1)
             row["vol_prob_ml"] = float(np.sum(pk, dtype=np.float64)) * voxel_ml
-        out.extras["reliability"] = _top_label_bins(p, ref, cfg.n_bins)
+        tol = _row_sum_tolerance(case.probs, p.shape[3]) if p.ndim == 4 else None
+        out.extras["reliability"] = _top_label_bins(p, ref, cfg.n_bins, tol)
         return out
 
 
@@ -447,13 +448,28 @@ def _regions(cfg, case, extra=()) -> dict:
     return _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
 
 
-def _top_label_bins(p, ref, n_bins) -> dict:
+def _row_sum_tolerance(probs: Image, n_classes: int):
+    """The class-sum tolerance of a probability map stored quantised (integers times the
+    header's slope): each class is rounded on its own, by up to half a step; None (the
+    dtype's default) for maps stored as floats."""
+    slope = probs.info.get("slope")
+    stored = probs.info.get("stored_dtype", "")
+    if slope is None or not stored or np.dtype(stored).kind not in "iu":
+        return None
+    return max(1e-3, n_classes * abs(float(slope)) / 2 + 1e-6)
+
+
+def _top_label_bins(p, ref, n_bins, sum_tol=None) -> dict:
     """The case's top-label reliability bin sums (segscore's one-pass binning), for the
     dataset-level reliability diagram."""
-    import segscore
+    import dataclasses
 
-    rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3) if p.ndim == 4 else \
-        segscore.reliability(p, ref == 1, n_bins=n_bins)
+    import segscore
+    from .calibration import get_convention
+
+    conv = dataclasses.replace(get_convention("segscore"), row_sum_tol=sum_tol)
+    rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3, convention=conv) if p.ndim == 4 else \
+        segscore.reliability(p, ref == 1, n_bins=n_bins, convention=conv)
     return {"n_bins": n_bins, "count": np.asarray(rel.count, np.float64).tolist(),
             "conf": np.asarray(rel.sum_confidence, np.float64).tolist(),
             "acc": np.asarray(rel.correct, np.float64).tolist(),
