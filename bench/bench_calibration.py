@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import segscore as ss
-    from segscore._backend import resolve_threads
+    from segscore._core.backends import resolve_threads
 
     threads = resolve_threads(args.threads)
     n, nb = args.size, args.bins

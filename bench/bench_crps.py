@@ -46,7 +46,7 @@ def main(argv=None):
     import properscoring._crps as psc
 
     import segscore as ss
-    from segscore._backend import resolve_threads
+    from segscore._core.backends import resolve_threads
 
     has_numba = psc._crps_ensemble_core is not psc._crps_ensemble_vectorized
     if not has_numba:

@@ -33,8 +33,8 @@ N_LABELS = 14
 
 
 def generate(root, n_cases, seed=2024):
-    from segscore.demo import make_case
-    from segscore.io import write_nifti
+    from segscore.app.demo import make_case
+    from segscore.app.io import write_nifti
 
     pred_dir, ref_dir = os.path.join(root, "pred"), os.path.join(root, "ref")
     os.makedirs(pred_dir, exist_ok=True)
@@ -61,7 +61,7 @@ def run_segscore(pred_dir, ref_dir, out_dir, metrics, extra=()):
     code = ("import sys, atexit, resource\n"
             "atexit.register(lambda: sys.stderr.write('PEAK_RSS_KB=%d\\n' % "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
-            "from segscore.cli import main\nsys.exit(main())")
+            "from segscore.app.cli import main\nsys.exit(main())")
     cmd = [sys.executable, "-c", code, "score", pred_dir, ref_dir, "-o", out, "--metrics", metrics, "--no-plots",
            "--no-report", "-q", *extra]
     t0 = time.perf_counter()

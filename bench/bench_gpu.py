@@ -247,7 +247,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import segscore as ss
-    from segscore._gpu import backend as B
+    from segscore.gpu import backend as B
 
     gpu = Gpu(args.device, args.emulate)
     if args.emulate:

@@ -4,7 +4,7 @@
   sequences of segscore._cuda) built with g++ against
   tests/gpu_emulation/cuda_emulation.h as the module ``_cuda_emu``.
 * `cupy_backend()`: the CuPy path's Python launch sequence, with its exact
-  kernel source string (segscore._gpu.source) compiled by g++ instead of
+  kernel source string (segscore.gpu.source) compiled by g++ instead of
   NVRTC and launched through a cuLaunchKernel-style ``void**`` ABI that
   checks every argument's size against the kernel's parameter.
 * `EmuArray` / `EmuLib`: "device" arrays backed by numpy, exposing
@@ -84,7 +84,7 @@ def build_compiled_module():
 
 
 def compiled_backend():
-    from segscore._gpu.backend import CompiledBackend
+    from segscore.gpu.backend import CompiledBackend
 
     b = CompiledBackend(build_compiled_module())
     b.name = "cuda"
@@ -147,7 +147,7 @@ def _emu_launch(fn, grid, block, args, device, stream):
 
 
 def cupy_backend():
-    from segscore._gpu.backend import CupyBackend
+    from segscore.gpu.backend import CupyBackend
 
     return CupyBackend(module_factory=_emu_module_factory, launcher=_emu_launch)
 
@@ -190,7 +190,7 @@ def _garbage(shape, dtype, order="C"):
 
 
 class EmuLib:
-    """ArrayLib over EmuArray (see segscore._gpu.arrays.ArrayLib)."""
+    """ArrayLib over EmuArray (see segscore._core.arrays.ArrayLib)."""
 
     name = "emu"
     oom_errors = (EmuOOM,)
@@ -203,7 +203,7 @@ class EmuLib:
         return isinstance(x, EmuArray)
 
     def wrap(self, x):
-        from segscore._gpu.arrays import DeviceArray
+        from segscore._core.arrays import DeviceArray
 
         a = x.a
         strides = [s // a.itemsize for s in a.strides]
@@ -256,7 +256,8 @@ class EmuLib:
 
 def install(lib=None, compiled=None, cupy=None):
     """Register the emulated array library and backends; returns an undo callable."""
-    from segscore._gpu import arrays, backend
+    from segscore._core import arrays
+    from segscore.gpu import backend
 
     lib = lib or EmuLib()
     arrays.register(lib)

@@ -60,6 +60,6 @@ class _NoCpp:
 @pytest.fixture
 def no_cpp(monkeypatch):
     """Make any call into the compiled core fail: validation must happen first."""
-    import segscore._backend as backend
+    import segscore._core.backends as backend
 
     monkeypatch.setattr(backend, "_cpu", _NoCpp())

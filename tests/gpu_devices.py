@@ -38,7 +38,7 @@ def have_device(lib: str) -> str | None:
 
 
 def backend_reason(backend: str) -> str | None:
-    from segscore._gpu import backend as B
+    from segscore.gpu import backend as B
 
     return B.why_not(backend, 0)
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import segscore as ss
-from segscore import conventions as _conv
+from segscore.metrics.surface import conventions as _conv
 
 RTOL64 = 1e-12
 RTOL32 = 1e-6
@@ -170,7 +170,7 @@ def check_edt_multilabel(dev, rng, nd, dtype, layout, lab_dtype=np.int32):
 # ----------------------------------------------------------------------------- counting pass
 
 def check_stats(dev, rng, nd, layout, big_labels=0, ignore=False, dtypes=(np.int32, np.uint8)):
-    from segscore._case import Case
+    from segscore.metrics.case import Case
 
     shape = rand_shape(rng, nd, 2, 14)
     labs = [int(v) for v in rng.choice(np.arange(1, 9), size=4, replace=False)]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from segscore.calibration import CALIBRATION_CONVENTIONS, _torch_linspace
+from segscore.calibration.functional import CALIBRATION_CONVENTIONS, _torch_linspace
 
 from conftest import need_peer
 from test_nvrtc import compile_source, nvrtc  # noqa: F401  (the NVRTC fixture)
@@ -900,7 +900,7 @@ __global__ void calib_probe(CalibParams k, const T* p, long long n, long long cs
 
 def test_calibration_kernels_instantiate_under_nvrtc(nvrtc):  # noqa: F811
     """The per-voxel functions compile for the GPU (float16 by its bits, float32, float64)."""
-    from segscore._gpu import source
+    from segscore.gpu import source
 
     names = [f"calib_probe<{t}>" for t in ("float", "double", "unsigned short")]
     lowered = compile_source(nvrtc, _NVRTC_PROBE, names, options=("-std=c++17", f"-I{source.include_dir()}"),

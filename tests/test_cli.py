@@ -19,8 +19,8 @@ pytest.importorskip("nibabel")
 pd = pytest.importorskip("pandas")
 
 import segscore as ss  # noqa: E402
-from segscore.demo import generate  # noqa: E402
-from segscore.io import read_image, write_nifti  # noqa: E402
+from segscore.app.demo import generate  # noqa: E402
+from segscore.app.io import read_image, write_nifti  # noqa: E402
 
 SHAPE = (32, 32, 24)
 SPACING = (0.8, 0.8, 2.5)
@@ -28,12 +28,12 @@ SPACING = (0.8, 0.8, 2.5)
 
 def cli(*args, timeout=120, **kw):
     """Run `segscore ...` in a fresh interpreter (the installed entry point's main)."""
-    cmd = [sys.executable, "-c", "import sys; from segscore.cli import main; sys.exit(main())", *map(str, args)]
+    cmd = [sys.executable, "-c", "import sys; from segscore.app.cli import main; sys.exit(main())", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def popen(*args):
-    cmd = [sys.executable, "-c", "import sys; from segscore.cli import main; sys.exit(main())", *map(str, args)]
+    cmd = [sys.executable, "-c", "import sys; from segscore.app.cli import main; sys.exit(main())", *map(str, args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -41,14 +41,14 @@ def popen(*args):
 # hung network file system (the real reader reports a FIFO as a failed case without opening it)
 HANGING_READ_MAIN = (
     "import os, stat, sys\n"
-    "import segscore.io as sio\n"
+    "import segscore.app.io as sio\n"
     "_check = sio.check_regular\n"
     "def check_regular(path):\n"
     "    if stat.S_ISFIFO(os.stat(path).st_mode):\n"
     "        open(path, 'rb').read()\n"
     "    return _check(path)\n"
     "sio.check_regular = check_regular\n"
-    "from segscore.cli import main\n"
+    "from segscore.app.cli import main\n"
     "sys.exit(main())\n")
 
 

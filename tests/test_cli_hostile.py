@@ -21,11 +21,11 @@ import pytest
 pytest.importorskip("nibabel")
 pd = pytest.importorskip("pandas")
 
-from segscore.io import write_nifti  # noqa: E402
+from segscore.app.io import write_nifti  # noqa: E402
 
 SHAPE = (16, 16, 16)
 SPACING = (1.0, 1.0, 2.0)
-MAIN = "import sys; from segscore.cli import main; sys.exit(main())"
+MAIN = "import sys; from segscore.app.cli import main; sys.exit(main())"
 
 
 def cli(*args, timeout=120, main=MAIN):
@@ -36,14 +36,14 @@ def cli(*args, timeout=120, main=MAIN):
 # the reader made to open a FIFO (a read that never returns), to hold a run at one case
 HANGING_READ_MAIN = (
     "import os, stat, sys\n"
-    "import segscore.io as sio\n"
+    "import segscore.app.io as sio\n"
     "_check = sio.check_regular\n"
     "def check_regular(path):\n"
     "    if stat.S_ISFIFO(os.stat(path).st_mode):\n"
     "        open(path, 'rb').read()\n"
     "    return _check(path)\n"
     "sio.check_regular = check_regular\n"
-    "from segscore.cli import main\n"
+    "from segscore.app.cli import main\n"
     "sys.exit(main())\n")
 
 
@@ -295,7 +295,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     # a journal of an earlier run is left alone when the scheduler cannot be reached
     assert cli("score", pred, ref, "-o", out, "-q", "--no-plots", "--no-report").returncode == 0
     before = open(tmp_path / "r.journal.jsonl", "rb").read()
-    main = "import sys, segscore.dataset as d; d.DASK_CONNECT_TIMEOUT_S = 2.0\n" + MAIN
+    main = "import sys, segscore.app.dataset as d; d.DASK_CONNECT_TIMEOUT_S = 2.0\n" + MAIN
     t0 = time.time()
     r = cli("score", pred, ref, "-o", out, "--scheduler", "tcp://127.0.0.1:9", "-q", main=main, timeout=90)
     assert time.time() - t0 < 60
@@ -330,7 +330,7 @@ def test_read_only_output_folder(tmp_path, monkeypatch):
     import tempfile
 
     import segscore as ss
-    import segscore.dataset as sd
+    import segscore.app.dataset as sd
 
     pred, ref = make_ds(tmp_path, n=1)
     real = tempfile.mkstemp
@@ -419,7 +419,7 @@ def test_decompression_bomb_is_bounded_and_a_failed_case(tmp_path):
     bomb = tmp_path / "bomb.nii.gz"
     bomb.write_bytes(blob)
     code = ("import resource, sys\n"
-            "from segscore.io import read_image, CaseError\n"
+            "from segscore.app.io import read_image, CaseError\n"
             "try:\n"
             "    read_image(sys.argv[1])\n"
             "    print('read')\n"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import segscore as ss
 from conftest import need_peer
-from segscore.crps import curvas2024_volume_crps
+from segscore.probabilistic.crps import curvas2024_volume_crps
 
 RTOL = 1e-9
 

@@ -23,7 +23,7 @@ def test_cuda_module_was_built():
     assert isinstance(m.probe(0), str)
     for name in ("edt", "stats", "surface"):
         assert callable(getattr(m, name))
-    from segscore._gpu import plan
+    from segscore.gpu import plan
 
     assert dict(m.layout) == plan.LAYOUT  # the C++ and Python table layouts agree
     import segscore as ss

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from segscore import io as sio
-from segscore.io import CaseError, case_id, read_image, write_nifti
+from segscore.app import io as sio
+from segscore.app.io import CaseError, case_id, read_image, write_nifti
 
 SPACING = (0.8, 0.8, 2.5)
 
@@ -20,7 +20,7 @@ def test_importable_without_io_stack():
     code = ("import sys\n"
             "for m in ('nibabel', 'pandas', 'matplotlib', 'SimpleITK', 'distributed', 'pyarrow'):\n"
             "    sys.modules[m] = None\n"
-            "import segscore, segscore.dataset, segscore.io, segscore.cli\n"
+            "import segscore, segscore.app.dataset, segscore.app.io, segscore.app.cli\n"
             "assert callable(segscore.score_dataset)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -152,7 +152,7 @@ def test_score_dataset_api(tmp_path):
 
 
 def test_custom_scorer_plugs_in(tmp_path):
-    from segscore.dataset import ScorerOutput
+    from segscore.app.dataset import ScorerOutput
 
     class VoxelCount:
         name = "voxels"
@@ -161,7 +161,7 @@ def test_custom_scorer_plugs_in(tmp_path):
             return ScorerOutput(rows={("ref", 1): {"n_voxels": int(case.ref.array.size)}})
 
     pred, ref = _dataset(tmp_path, n=2)
-    from segscore.dataset import MetricsScorer
+    from segscore.app.dataset import MetricsScorer
 
     res = ss.score_dataset(pred, ref, output=tmp_path / "r.csv", quiet=True, plots=False, report=False,
                            scorers=[MetricsScorer(), VoxelCount()])
@@ -171,7 +171,7 @@ def test_custom_scorer_plugs_in(tmp_path):
 
 
 def test_journal_is_source_of_truth(tmp_path):
-    from segscore.dataset import read_journal
+    from segscore.app.dataset import read_journal
 
     pred, ref = _dataset(tmp_path, n=3)
     out = tmp_path / "r.parquet"
@@ -191,8 +191,8 @@ def test_journal_is_source_of_truth(tmp_path):
 
 
 def test_labels_and_value_checks(tmp_path):
-    from segscore.dataset import check_label_values
-    from segscore.summary import load_labels
+    from segscore.app.dataset import check_label_values
+    from segscore.app.summary import load_labels
 
     (tmp_path / "d.json").write_text(json.dumps({"labels": {"background": 0, "liver": 1, "tumour": [1, 2],
                                                             "ignore": 4}}))
@@ -211,7 +211,7 @@ def test_labels_and_value_checks(tmp_path):
 
 
 def test_summary_statistics():
-    from segscore.summary import bootstrap_ci, describe
+    from segscore.app.summary import bootstrap_ci, describe
 
     x = np.array([0.5, 0.7, np.nan, 0.9, np.inf])
     d = describe(x, np.random.SeedSequence([0, 0]), 500)

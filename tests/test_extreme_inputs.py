@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from segscore._validate import SPACING_RANGE, SPACING_RATIO_MAX
+from segscore._core.validate import SPACING_RANGE, SPACING_RATIO_MAX
 
 
 def _cube(shape=(10, 10, 10)):
@@ -116,7 +116,7 @@ def test_spacing_constants_documented_in_message():
 
 
 def test_threads_capped_with_warning():
-    from segscore._backend import max_threads
+    from segscore._core.backends import max_threads
 
     m = _cube()
     with pytest.warns(RuntimeWarning, match="threads=100000 is more than 4 threads per core"):
@@ -139,13 +139,13 @@ def test_threads_2000_leaves_no_2000_os_threads():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    from segscore._backend import max_threads
+    from segscore._core.backends import max_threads
 
     assert int(out.stdout.split()[-1]) <= max_threads() + 8
 
 
 def test_env_threads_capped(monkeypatch):
-    from segscore._backend import default_threads, max_threads
+    from segscore._core.backends import default_threads, max_threads
 
     monkeypatch.setenv("SEGSCORE_NUM_THREADS", "50000")
     with pytest.warns(RuntimeWarning, match="SEGSCORE_NUM_THREADS=50000"):

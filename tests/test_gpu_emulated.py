@@ -124,7 +124,7 @@ def test_compiled_and_cupy_paths_agree(emu):
 def test_constant_launches_and_syncs(emu, monkeypatch):
     """All labels in a constant number of launches; host synchronisations
     (device-to-host copies) do not grow with the number of labels."""
-    from segscore._gpu import backend
+    from segscore.gpu import backend
 
     cupy_b = backend.get("cupy")
     launches, copies = [], []
@@ -149,7 +149,7 @@ def test_regions_split_into_batches_when_memory_is_short(emu, monkeypatch):
     p = S.blob_labels(rng, (16, 16, 12), 6)
     r = S.perturb(rng, p)
     want = ss.surface_distances(p, r, spacing=(1, 1, 1.5))
-    from segscore._gpu import ops
+    from segscore.gpu import ops
 
     batches = []
     orig = ops._surface_batch
@@ -222,7 +222,7 @@ def test_gpu_validation_messages(emu):
 
 
 def test_layout_constants_match_the_module(emu):
-    from segscore._gpu import plan
+    from segscore.gpu import plan
 
     assert E.build_compiled_module().layout == plan.LAYOUT
 
@@ -313,7 +313,7 @@ def test_crps_gpu_errors_and_outputs(emu):
 
 def test_calibration_sums_do_not_depend_on_the_launch(emu, monkeypatch):
     """Fixed-point confidence sums: the same bits for any grid and number of private histograms."""
-    from segscore._gpu import plan
+    from segscore.gpu import plan
 
     rng = np.random.default_rng(490)
     p = rng.random((3, 40, 30)).astype(np.float32)
@@ -335,7 +335,7 @@ def test_calibration_float_path_equals_general_path(emu, monkeypatch, conv, path
     patterns; fixed point from the bits) give the general path's bits: counts and exact sums,
     for every target mode; conventions whose edges are not float32 values (or that clip) take
     the general path."""
-    from segscore._gpu import plan
+    from segscore.gpu import plan
 
     rng = np.random.default_rng(495)
     taken = []
@@ -366,7 +366,7 @@ def test_calibration_float_path_equals_general_path(emu, monkeypatch, conv, path
 
 def test_crps_ensemble_scratch_budget_caps_threads(emu, monkeypatch):
     """Large ensembles: fewer threads (and a smaller block) so the sort scratch fits its budget."""
-    from segscore._gpu import plan
+    from segscore.gpu import plan
 
     monkeypatch.setattr(plan, "ENSEMBLE_WS_BYTES", 40 * 4 * 8 * 3)  # room for 3 threads at m = 40, weighted
     rng = np.random.default_rng(497)

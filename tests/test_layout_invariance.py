@@ -227,7 +227,7 @@ def test_big_endian_reproductions():
 
 def test_binding_refuses_non_native_byte_order():
     """The compiled core's last guard: a byte-swapped array reaching it raises, never is misread."""
-    from segscore._backend import cpu
+    from segscore._core.backends import cpu
 
     a = np.ones((4, 4), ">f8")
     out = np.empty((4, 4))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from segscore._case import Case
+from segscore.metrics.case import Case
 
 SHAPE = (14, 15, 16)
 

@@ -9,7 +9,7 @@ import pytest
 import segscore as ss
 from conftest import blob
 
-mr = importlib.import_module("segscore.multirater")  # the module (ss.multirater is the function)
+mr = importlib.import_module("segscore.probabilistic.multirater")  # the module (ss.multirater is the function)
 
 
 def _raters(shape=(10, 11, 9), k=3, seed=0, labels=(1, 2)):

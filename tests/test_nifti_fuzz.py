@@ -21,7 +21,7 @@ import pytest
 
 nib = pytest.importorskip("nibabel")
 
-from segscore.io import write_nifti  # noqa: E402
+from segscore.app.io import write_nifti  # noqa: E402
 
 SEED = 20240601
 MEMORY_CAP = 1536 << 20  # bytes of address space for the reader
@@ -33,7 +33,7 @@ RUNNER = r'''
 import json, os, resource, select, signal, sys, time
 cap, timeout = int(sys.argv[1]), float(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-from segscore.io import CaseError, decompressor, read_image
+from segscore.app.io import CaseError, decompressor, read_image
 import nibabel  # imported once here, not in every forked reader
 decompressor()
 

@@ -6,7 +6,7 @@ It compiles, for compute_80:
   * each header installed in the package (segscore/include/segscore/*.h) on
     its own, so every kernel header stays usable from NVRTC;
   * the exact source string and name expressions of every compile group of
-    the CuPy RawModule path (segscore._gpu.source), and checks that NVRTC
+    the CuPy RawModule path (segscore.gpu.source), and checks that NVRTC
     lowers every kernel name, so the CuPy fallback cannot break unnoticed.
 """
 
@@ -84,13 +84,13 @@ def compile_source(lib, src, names=(), options=(), name="segscore.cu"):
 
 
 def _headers():
-    from segscore._gpu import source
+    from segscore.gpu import source
 
     return source.shipped_headers()
 
 
 def test_headers_are_shipped():
-    from segscore._gpu import source
+    from segscore.gpu import source
 
     names = {p.name for p in _headers()}
     assert {"common.h", "edt.h", "surface.h", "surfel_tables.h", "overlap.h", "gpu_kernels.h"} <= names
@@ -101,7 +101,7 @@ def test_headers_are_shipped():
 
 @pytest.mark.parametrize("header", [p.name for p in _headers()])
 def test_header_compiles_with_nvrtc(nvrtc, header):
-    from segscore._gpu import source
+    from segscore.gpu import source
 
     inc = str(source.include_dir())
     compile_source(nvrtc, f'#include "segscore/{header}"\n', options=("-std=c++17", f"-I{inc}"),
@@ -110,7 +110,7 @@ def test_header_compiles_with_nvrtc(nvrtc, header):
 
 def test_cupy_kernel_source_compiles(nvrtc):
     """Every compile group of the CuPy path: its exact source, options and name expressions."""
-    from segscore._gpu import source
+    from segscore.gpu import source
 
     src = source.kernel_source()
     assert "#include \"segscore/" not in src  # fully inlined (CuPy's cache keys on the text)

@@ -8,9 +8,9 @@
 
 __version__ = "0.1.0"
 
-from ._backend import backends
-from .conventions import CONVENTIONS
-from .distance import (
+from ._core.backends import backends
+from .metrics.surface.conventions import CONVENTIONS
+from .metrics.surface.functional import (
     assd,
     boundary_iou,
     hausdorff,
@@ -20,17 +20,25 @@ from .distance import (
     surface_distances,
     surface_overlap,
 )
-from .edt import edt, edt_multilabel
-from .empty import EmptyMaskError
-from .dataset import score_dataset
-from .evaluate import Result, evaluate
-from .overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
-from .surface import SurfaceDistances
-from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
-from .calibration_plot import plot_reliability
-from .crps import crps_ensemble, crps_gaussian, volume_crps
-from .curvas import CurvasResult, curvas
-from .multirater import ConsensusMasks, MultiRaterResult, consensus, consensus_dice, ged, multirater, soft_dice
+from .metrics.edt import edt, edt_multilabel
+from .metrics.empty import EmptyMaskError
+from .app.dataset import score_dataset
+from .metrics.evaluate import Result, evaluate
+from .metrics.overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
+from .metrics.surface.distances import SurfaceDistances
+from .calibration.functional import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
+from .calibration.plot import plot_reliability
+from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
+from .protocols.curvas2024 import CurvasResult, curvas
+from .probabilistic.multirater import (
+    ConsensusMasks,
+    MultiRaterResult,
+    consensus,
+    consensus_dice,
+    ged,
+    multirater,
+    soft_dice,
+)
 
 __all__ = [
     "CONVENTIONS", "EmptyMaskError", "Result", "SurfaceDistances", "assd", "backends", "boundary_iou",

@@ -124,7 +124,7 @@ def test_other_device():
 
 def test_memory_errors_are_clear(dev, monkeypatch):
     p, r = _case(6)
-    from segscore._gpu.arrays import wrap
+    from segscore._core.arrays import wrap
 
     lib = wrap(dev.up(p)).lib
     monkeypatch.setattr(type(lib), "mem_available", lambda self, device: 100_000)
@@ -158,7 +158,7 @@ def test_no_per_label_synchronisation(monkeypatch):
     if have_device("cupy"):
         pytest.skip(have_device("cupy"))
     import cupy
-    from segscore._gpu.arrays import lib_named
+    from segscore._core.arrays import lib_named
 
     lib = lib_named("cupy")
     copies = []

@@ -12,38 +12,15 @@ expressions; `GROUPS` names them.
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import os
 import re
 from pathlib import Path
 
+from .._core.headers import include_dir
 from .plan import EDT_IN_CTYPES
 
 NVRTC_OPTIONS = ("-std=c++17", "--fmad=false")
 NS = "segscore::gpu::"
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"(segscore/[A-Za-z0-9_]+\.h)"\s*$')
-
-
-def include_dir() -> Path:
-    """Directory holding segscore/*.h (installed package data or source tree)."""
-    env = os.environ.get("SEGSCORE_INCLUDE_DIR")
-    candidates = []
-    if env:
-        candidates.append(Path(env))
-    try:
-        candidates.append(Path(str(importlib.resources.files("segscore") / "include")))
-    except Exception:  # pragma: no cover - unusual loaders
-        pass
-    here = Path(__file__).resolve()
-    candidates.append(here.parents[1] / "include")       # installed wheel layout
-    candidates.append(here.parents[3] / "cpp" / "include")  # editable install / source tree
-    for c in candidates:
-        if (c / "segscore" / "gpu_kernels.h").is_file():
-            return c
-    raise FileNotFoundError(
-        "segscore's kernel headers (segscore/include/segscore/*.h) were not found; reinstall segscore "
-        "(pip install .) or set SEGSCORE_INCLUDE_DIR to the directory holding segscore/gpu_kernels.h"
-    )
 
 
 def shipped_headers() -> list:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .calibration import Reliability, reliability
+from .functional import Reliability, reliability
 
 __all__ = ["plot_reliability", "reliability_diagram"]
 

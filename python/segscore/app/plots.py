@@ -3,7 +3,7 @@
 - ``box_plots``: one figure per metric, one box per label (NaN and inf left out and counted
   in the title, since a box cannot show them);
 - ``reliability_diagram``: accuracy against confidence per bin, with the bin counts, from the
-  calibration bin sums summed over cases (reuses segscore.calibration's plotting function
+  calibration bin sums summed over cases (reuses segscore.calibration.functional's plotting function
   when that module provides one);
 - ``worst_cases``: the worst (case, label) pairs for the headline metrics, as a table figure.
 """
@@ -119,9 +119,9 @@ def reliability_diagram(bins: dict, path: str, title: str = "Reliability (top la
 
 
 def _calibration_plotter():
-    """The calibration module's reliability-diagram function (segscore.calibration_plot), if present."""
+    """The calibration module's reliability-diagram function (segscore.calibration.plot), if present."""
     try:
-        from .calibration_plot import plot_reliability
+        from ..calibration.plot import plot_reliability
     except Exception:
         return None
     return plot_reliability

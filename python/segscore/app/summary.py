@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -356,3 +357,30 @@ def _nnunet_keys(cfg) -> dict:
                 else str(v[0] if isinstance(v, (tuple, list)) else v))
         return out
     return {}
+
+
+def print_summary(res) -> None:
+    """The end-of-run lines on stderr (counts, timing, mean Dice / HD95 per label, failed cases,
+    written files) of `segscore score` and `segscore demo`."""
+    info, t = res.info, res.timing
+    out = sys.stderr
+    print(f"segscore: {info['n_scored']} of {info['n_cases']} cases scored, {info['n_failed']} failed; "
+          f"device {info['device']}; {t['wall_s']:.1f} s (read {t['read_s']:.1f} s, decode {t['decode_s']:.1f} s, "
+          f"compute {t['compute_s']:.1f} s summed over cases)", file=out)
+    s = res.summary
+    if len(s):
+        if "reference" in s.columns:
+            s = s[s["reference"] == "ref"]
+        for m in ("dice", "hd95"):
+            sm = s[s["metric"] == m]
+            if len(sm):
+                vals = ", ".join(f"{r['label']}: {r['mean']:.4g}" for _, r in sm.head(20).iterrows())
+                print(f"segscore: mean {m} per label: {vals}", file=out)
+    if len(res.errors):
+        print(f"segscore: {len(res.errors)} cases failed (errors table: {res.paths['errors']}):", file=out)
+        for _, r in res.errors.head(20).iterrows():
+            print(f"  {r['case']}: {r['stage']}: {r['reason']}", file=out)
+    p = res.paths
+    print(f"segscore: wrote {p['table']}", file=out)
+    if os.path.exists(p["report_html"]):
+        print(f"segscore: report {p['report_md']} / {p['report_html']}", file=out)

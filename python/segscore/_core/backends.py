@@ -10,7 +10,7 @@ import numpy as np
 _cpu = None
 _cpu_error = None
 try:  # the compiled CPU core is required for everything but backends()
-    from . import _cpu  # type: ignore[no-redef]
+    from .. import _cpu  # type: ignore[no-redef]
 except ImportError as exc:  # pragma: no cover - only on a broken install
     _cpu_error = f"segscore._cpu failed to import ({exc}); reinstall with `pip install .`"
 
@@ -44,7 +44,7 @@ def _capped(v: int, what: str) -> int:
 
         import sys
 
-        pkg = os.path.dirname(os.path.abspath(__file__))
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the segscore package
         level, f = 1, sys._getframe(0)
         while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
             level, f = level + 1, f.f_back  # point the warning at the caller's line
@@ -101,7 +101,7 @@ def _try_cupy():
     except Exception as exc:
         return f"cupy is installed but CUDA is unusable ({exc})"
     try:
-        from ._gpu.source import include_dir
+        from .headers import include_dir
 
         include_dir()
     except FileNotFoundError as exc:

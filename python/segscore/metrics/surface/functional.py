@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from . import conventions as _conv
-from . import empty as _empty
-from . import _gpu
-from ._backend import cpu
-from ._case import Case
-from .surface import SurfaceDistances
+from .. import empty as _empty
+from ... import gpu as _gpu
+from ..._core.backends import cpu
+from ..case import Case
+from .distances import SurfaceDistances
 
 
 def _check_dims(conv, ndim):
@@ -44,7 +44,7 @@ def precheck(conv, pred, connectivity=None, tolerance=None, needs_tolerance=Fals
         _check_dims(conv, nd)
         _connectivity(conv, connectivity, nd)
     if tolerance is not None:
-        from ._validate import check_positive
+        from ..._core.validate import check_positive
 
         check_positive(tolerance, "tolerance")
     elif needs_tolerance and conv.default_tolerance is None:
@@ -90,7 +90,7 @@ def surface_distances(pred, ref, spacing=None, convention="segscore", label=None
     """
     conv = _conv.get(convention)
     if biou_width is not None:
-        from ._validate import check_positive
+        from ..._core.validate import check_positive
 
         biou_width = check_positive(biou_width, "biou_width")
     precheck(conv, pred, connectivity, tolerance)
@@ -115,7 +115,7 @@ def _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, th
 def hausdorff(pred, ref, percentile=100, spacing=None, convention="segscore", directed=False, label=None,
               labels=None, empty=None, ignore_label=None, threads=None, connectivity=None):
     """Hausdorff distance (mm) at `percentile` (100: the maximum)."""
-    from .surface import _check_percentile
+    from .distances import _check_percentile
 
     q = _check_percentile(percentile)
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
@@ -165,7 +165,7 @@ def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", lab
     """Boundary IoU: IoU of the inner bands of width `width` mm (default 1 mm)
     along each mask's voxel border (MetricsReloaded: distance < width;
     segscore: distance <= width)."""
-    from ._validate import check_positive
+    from ..._core.validate import check_positive
 
     conv = _conv.get(convention)
     _conv.require(conv, "biou", "boundary IoU")

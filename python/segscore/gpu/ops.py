@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import plan as P
-from .arrays import DeviceArray
+from .._core.arrays import DeviceArray
 
 GIB = float(1 << 30)
 
@@ -134,8 +134,8 @@ def overlap_stats(pred: DeviceArray, ref: DeviceArray, ignore_label: int, thread
             if not overflow:
                 break
             if hi + 1 > P.STATS_K_MAX:
-                from .._backend import cpu
-                from .arrays import to_host
+                from .._core.backends import cpu
+                from .._core.arrays import to_host
 
                 s = cpu().overlap_stats(to_host(pred), to_host(ref), int(ignore_label), int(threads or 0))
                 break

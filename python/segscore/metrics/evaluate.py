@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from . import conventions as _conv
+from .surface import conventions as _conv
 from . import empty as _empty
-from ._case import Case
-from .distance import compute
+from .case import Case
+from .surface.functional import compute
 from .overlap import overlap_value
 
 OVERLAP = ("dice", "iou", "precision", "recall", "specificity", "vs")
@@ -135,11 +135,11 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
     GPU arrays (CuPy, torch CUDA) are scored on their device, all labels in
     one batch; `device` ("cpu", "cuda", "cupy") forces a backend.
     """
-    from . import __version__
+    from .. import __version__
 
     conv = _conv.get(convention)
     if tolerance is not None:
-        from ._validate import check_positive
+        from .._core.validate import check_positive
 
         tolerance = check_positive(tolerance, "tolerance")
     user = _empty.normalize(empty)
@@ -147,7 +147,7 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
     # (the real spacing only matters for a default tolerance, parsed again below)
     early = parse_metrics(metrics, conv, tolerance, (1.0,))
     if any(c not in OVERLAP and c not in COUNTS for c in early):
-        from .distance import precheck
+        from .surface.functional import precheck
 
         precheck(conv, pred, connectivity)
     case = Case(pred, ref, spacing, labels, ignore_label, threads, device=device)

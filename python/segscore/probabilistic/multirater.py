@@ -13,10 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _raters as R
-from . import _validate as V
-from ._backend import cpu, resolve_threads
-from ._case import _parse_labels
+from . import raters as R
+from .._core import validate as V
+from .._core.backends import cpu, resolve_threads
+from ..metrics.case import _parse_labels
 
 
 class ConsensusMasks(NamedTuple):
@@ -82,7 +82,7 @@ def consensus_dice(pred, raters, labels=None, empty=None, threads=None):
     volumetric).  ``empty=`` as in :func:`segscore.dice` (default: both empty -> nan,
     one empty -> 0).  Bool masks give a float, label maps ``{label: float}``.
     """
-    from .overlap import dice
+    from ..metrics.overlap import dice
 
     maps, is_mask = R.as_raters(raters)
     p = V.as_host_array(pred, "pred")
@@ -96,9 +96,9 @@ def consensus_dice(pred, raters, labels=None, empty=None, threads=None):
                     extra_names=() if is_mask else ("pred",))
     single = {} if is_mask else {key: mem[0] for key, mem in regs.items() if len(mem) == 1}
     if single:  # single labels: every label's counts from a few passes, not one pass per label
-        from . import conventions as _conv
-        from . import empty as _empty
-        from .overlap import overlap_value
+        from ..metrics.surface import conventions as _conv
+        from ..metrics import empty as _empty
+        from ..metrics.overlap import overlap_value
 
         user, conv = _empty.normalize(empty), _conv.get("segscore")
         table = _consensus_counts(p, maps, list(single.values()), threads)
@@ -119,7 +119,7 @@ def _consensus_counts(p, maps, values, threads):
     """{label: (tp, fp, fn, tn)} of consensus Dice for single labels, all labels from a
     few passes over the voxels (not one pass per label): tp = pred and every rater mark
     the label, fp = pred marks it and no rater does, fn = consensus foreground - tp."""
-    from ._case import lookup
+    from ..metrics.case import lookup
 
     r0 = maps[0]
     agree = np.ones(r0.shape, dtype=bool)
@@ -223,14 +223,14 @@ class MultiRaterResult:
 
 
 def multirater(pred, raters, metrics=None, spacing=None, labels=None, threads=None, **evaluate_kwargs):
-    """Score ``pred`` against every rater with :func:`segscore.evaluate`, then summarise.
+    """Score ``pred`` against every rater with :func:`segscore.metrics.evaluate`, then summarise.
 
     Any metric of ``evaluate`` (and its options: ``convention=``, ``tolerance=``,
     ``empty=``, ...) is computed against each rater; every rater is scored on the same
     labels (``labels=None``: those present in the prediction or in any rater).  Returns a
     :class:`MultiRaterResult` with the per-rater results and their mean and spread.
     """
-    from .evaluate import evaluate
+    from ..metrics.evaluate import evaluate
 
     maps, is_mask = R.as_raters(raters)
     p = V.as_host_array(pred, "pred")
@@ -273,7 +273,7 @@ def _pair_counts_labels(samples, values, threads, names):
     """Intersections (len(values) x N x N, int64) of the samples' single-label masks,
     every label at once: one counting pass per pair of samples (N (N + 1) / 2 passes),
     not one pass over every sample per label."""
-    from ._case import lookup
+    from ..metrics.case import lookup
 
     n = len(samples)
     vals = np.asarray(values, dtype=np.int64)

@@ -98,12 +98,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._backend import cpu
-from ._validate import as_host_array, check_threads
+from .._core.backends import cpu
+from .._core.validate import as_host_array, check_threads
 
 __all__ = [
     "CALIBRATION_CONVENTIONS", "Calibration", "CalibrationConvention", "Reliability", "ace", "brier", "ece",
-    "mce", "nll", "plot_reliability", "reliability",
+    "mce", "nll", "reliability",
 ]
 
 MODES = ("positive-class", "top-label", "class-wise")
@@ -292,13 +292,13 @@ class _Input:
     class_axis: int      # -1: binary input
     n_classes: int       # 0: binary input
     dtype: np.dtype
-    gpu: bool = False    # probs/target/mask are DeviceArrays (segscore._gpu)
+    gpu: bool = False    # probs/target/mask are DeviceArrays (segscore.gpu)
 
 
 def _located(probs, target, mask, device) -> tuple:
     """(probs, target, mask, on_gpu): numpy arrays for the CPU path, DeviceArrays for the GPU
     path (GPU inputs, or device='cuda'/'cupy'); device='cpu' copies GPU inputs to the host."""
-    from . import _gpu
+    from .. import gpu as _gpu
 
     arrays = [probs, target] + ([mask] if mask is not None else [])
     devs = _gpu.prepare(arrays, ["probs", "target", "mask"][:len(arrays)], device)
@@ -457,7 +457,7 @@ def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class,
 def _raise_invalid(inp: _Input, logits: bool, n_invalid: int) -> None:
     p, mask = inp.probs, inp.mask
     if inp.gpu:  # the error path: look at the values on the host
-        from ._gpu import to_host
+        from ..gpu import to_host
 
         p = to_host(p)
         mask = None if mask is None else to_host(mask)
@@ -495,7 +495,7 @@ def _check_labels(setup: _Setup, tmin: int, tmax: int, ignore_label) -> None:
 def _module(inp: _Input):
     """segscore._cpu, or the GPU operations with the same signatures."""
     if inp.gpu:
-        from ._gpu import score_ops
+        from ..gpu import score_ops
 
         return score_ops
     return cpu()
@@ -537,7 +537,7 @@ def _check_row_sums(inp: _Input, ignore_label, tol=None) -> None:
     on_device = inp.gpu and all(hasattr(a.obj, "sum") for a in (p, t) + ((m,) if m is not None else ()))
     if inp.gpu and not on_device:
         # a CUDA array with no reductions of its own (only __cuda_array_interface__): on the host
-        from ._gpu import to_host
+        from ..gpu import to_host
 
         p, t, m = to_host(p), to_host(t), None if m is None else to_host(m)
     if on_device:  # the array's own library (CuPy, torch) reduces on its device
@@ -934,7 +934,7 @@ class Calibration:
         self.include_background = include_background
         self.scores = (self.conv.defines("brier") or self.conv.defines("nll")) if scores is None else bool(scores)
         self.threads = check_threads(threads)
-        from ._gpu import check_device
+        from ..gpu import check_device
 
         self.device = check_device(device)
         self.reset()
@@ -1047,9 +1047,3 @@ class Calibration:
         return (f"Calibration(convention={self.conv.name!r}, n_bins={self.n_bins}, voxels={self._voxels}"
                 f"{'' if self._setup is None else ', ' + self._describe(self._setup)})")
 
-
-def plot_reliability(*args, **kwargs):
-    """Reliability diagram; see :func:`segscore.calibration_plot.plot_reliability`."""
-    from .calibration_plot import plot_reliability as _plot
-
-    return _plot(*args, **kwargs)

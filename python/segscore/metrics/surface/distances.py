@@ -17,8 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import conventions as _conv
-from . import empty as _empty
-from ._backend import _cpu
+from .. import empty as _empty
+from ..._core.backends import _cpu
 
 _rank_cpu = getattr(_cpu, "rank_percentile", None)  # None: numpy only (no/older compiled core)
 

@@ -7,8 +7,8 @@ from numbers import Integral
 
 import numpy as np
 
-from . import _validate as V
-from ._backend import cpu, resolve_threads
+from .._core import validate as V
+from .._core.backends import cpu, resolve_threads
 
 
 class Case:
@@ -20,7 +20,7 @@ class Case:
 
     def __init__(self, pred, ref, spacing=None, labels=None, ignore_label=None, threads=None, label=None,
                  device=None):
-        from . import _gpu
+        from .. import gpu as _gpu
 
         dev = _gpu.prepare([pred, ref], ["pred", "ref"], device)  # None: the CPU path
         if dev is None:

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import cpu, resolve_threads
-from ._validate import is_device_array, native_byte_order
+from .._core.backends import cpu, resolve_threads
+from .._core.validate import is_device_array, native_byte_order
 
 _MAX_DIM = 8
 
@@ -36,7 +36,7 @@ _MAX_DIM = 8
 def _as_float(x, name: str) -> np.ndarray:
     """A float32/float64 numpy view of x (scalars allowed); other real dtypes -> float64."""
     if is_device_array(x):  # device="cpu": one explicit copy
-        from ._gpu import to_host
+        from ..gpu import to_host
 
         x = to_host(x, name)
     if type(x).__module__.startswith("torch"):
@@ -65,7 +65,7 @@ def _result(out: np.ndarray):
 def _on_gpu(values: dict, device):
     """{name: DeviceArray} when the call runs on the GPU (GPU inputs, or device='cuda' /
     'cupy'), else None."""
-    from . import _gpu
+    from .. import gpu as _gpu
 
     return _gpu.prepare_values({k: v for k, v in values.items() if v is not None}, device)
 
@@ -74,7 +74,7 @@ def _gpu_result(out, g: dict):
     """A GPU call's output: an array of the inputs' library (0-d for a single value), or,
     when host inputs were uploaded because device= asked for it, numpy / a float."""
     if next(iter(g.values())).uploaded:
-        from ._gpu import to_host
+        from ..gpu import to_host
 
         return _result(to_host(out))
     return out
@@ -104,14 +104,14 @@ def crps_gaussian(obs, mu, sigma, threads=None, device=None):
     """
     g = _on_gpu({"obs": obs, "mu": mu, "sigma": sigma}, device)
     if g is not None:
-        from ._gpu import score_ops
+        from ..gpu import score_ops
 
         shape = _broadcast({k: d.shape for k, d in g.items()})
         if len(shape) > _MAX_DIM:
             raise ValueError(f"at most {_MAX_DIM} dimensions are supported, got shape {shape}")
         out, neg = score_ops.crps_gaussian(g["obs"], g["mu"], g["sigma"], shape)
         if neg:  # counted over the broadcast shape on the device; the message counts sigma's own values
-            from ._gpu import to_host
+            from ..gpu import to_host
 
             s = np.asarray(to_host(g["sigma"]))
             raise _negative_sigma(int(np.count_nonzero(s < 0)), float(np.nanmin(s)))
@@ -164,7 +164,7 @@ def crps_ensemble(obs, members, weights=None, axis=-1, threads=None, device=None
         w = None if weights is None else _as_float(weights, "weights")
     axis, batch = _ensemble_shapes(o, x, w, axis)
     if g is not None:
-        from ._gpu import score_ops
+        from ..gpu import score_ops
 
         return _gpu_result(score_ops.crps_ensemble(o, x, w, axis, batch), g)
     m = x.shape[axis]
@@ -326,8 +326,8 @@ def _volume_score(pred_volume: float, rater_volumes: np.ndarray, convention: str
 
 def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=None):
     """Predicted and rater volumes per label: (single, {key: (pred_volume, rater_volumes)})."""
-    from . import _raters as R
-    from ._validate import check_spacing
+    from . import raters as R
+    from .._core.validate import check_spacing
 
     if unit not in ("mm3", "ml"):
         raise ValueError(f"unit must be 'mm3' or 'ml', got {unit!r}")

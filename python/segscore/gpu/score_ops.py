@@ -2,7 +2,7 @@
 
 `calibration_stats` and `calibration_confidences` take the arguments of
 ``segscore._cpu.calibration_stats`` / ``calibration_confidences`` (DeviceArray
-inputs) and return the same dictionaries, so ``segscore.calibration`` only
+inputs) and return the same dictionaries, so ``segscore.calibration.functional`` only
 chooses the module.  One host synchronisation per call: the copy of the
 reduced histogram, the counters and the Brier / NLL chunk sums (one buffer).
 
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from . import plan as P
-from .arrays import DeviceArray
+from .._core.arrays import DeviceArray
 from .ops import _Alloc
 
 _PTYPE = {2: 0, 4: 1, 8: 2}

@@ -21,7 +21,7 @@ SPACING_RATIO_MAX = 1e12
 def is_device_array(x) -> bool:
     """True for CuPy arrays, torch CUDA tensors and other CUDA arrays
     (``__cuda_array_interface__`` or a CUDA DLPack device)."""
-    from ._gpu.arrays import is_device_array as on_gpu
+    from .arrays import is_device_array as on_gpu
 
     return on_gpu(x)
 
@@ -31,9 +31,9 @@ def as_host_array(x, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         arr = x
     elif is_device_array(x):  # a code path without GPU kernels (or device="cpu"): one explicit copy
-        from . import _gpu
+        from .arrays import to_host
 
-        arr = _gpu.to_host(x, name)
+        arr = to_host(x, name)
     elif type(x).__module__.startswith("torch"):
         arr = x.detach().numpy()
     else:
@@ -129,7 +129,7 @@ def check_label_value(v, what: str) -> int:
 
 
 def check_threads(threads):
-    from ._backend import resolve_threads
+    from .backends import resolve_threads
 
     return resolve_threads(threads)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as _backend
-from .arrays import DeviceArray, is_device_array, to_host, upload_libs, wrap
+from .._core.arrays import DeviceArray, is_device_array, to_host, upload_libs, wrap
 from .ops import overlap_stats, surface_distances
 
 DEVICES = (None, "cpu", "cuda", "cupy")
@@ -64,7 +64,7 @@ def prepare(arrays, names, device=None):
         devs = [wrap(a, n) for a, n in zip(arrays, names)]
         uploaded = False
     else:
-        from .._validate import as_host_array
+        from .._core.validate import as_host_array
 
         lib, dev = _upload_lib()
         devs = [lib.wrap(lib.from_host(np.asarray(as_host_array(a, n)), dev)) for a, n in zip(arrays, names)]
@@ -119,7 +119,7 @@ def prepare_values(values: dict, device=None):
         for k, v in values.items():
             if k not in out:
                 if not scalar[k]:
-                    from .._validate import as_host_array
+                    from .._core.validate import as_host_array
 
                     v = as_host_array(v, k)
                 a = np.asarray(v)
@@ -145,7 +145,7 @@ def backend_name(d: DeviceArray) -> str:
 def edt(x, spacing, dtype, squared, multilabel, name, device):
     """ss.edt / ss.edt_multilabel on the GPU (x a device array, or a host
     array with device='cuda'/'cupy')."""
-    from .. import _validate as V
+    from .._core import validate as V
 
     (d,) = prepare([x], [name], device)
     if multilabel:

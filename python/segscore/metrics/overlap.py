@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from . import empty as _empty
-from ._case import Case
+from .case import Case
 
 NAN = math.nan
 
@@ -49,7 +49,7 @@ def overlap_value(metric, tp, fp, fn, tn, user_empty=None, defaults=None):
 
 
 def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, convention):
-    from . import conventions as _conv
+    from .surface import conventions as _conv
 
     conv = _conv.get(convention)
     user = _empty.normalize(empty)

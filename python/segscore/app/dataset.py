@@ -218,7 +218,7 @@ def _allowed_values(cfg: Config):
     """Label values a map may hold when a label map was given (None: any)."""
     if cfg.labels is None:
         return None
-    from ._case import _parse_labels
+    from ..metrics.case import _parse_labels
 
     regions = _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
     allowed = {0}
@@ -285,7 +285,7 @@ def _auto_device():
     if not _AUTO_DEVICE:
         dev = None
         try:
-            from ._backend import backends
+            from .._core.backends import backends
 
             b = backends()
             for name in ("cuda", "cupy"):
@@ -320,7 +320,7 @@ class MetricsScorer:
     name = "metrics"
 
     def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
-        from .evaluate import evaluate
+        from ..metrics.evaluate import evaluate
 
         out = ScorerOutput()
         kw = _evaluate_kwargs(cfg, case.spacing)
@@ -337,7 +337,7 @@ class RaterScorer:
     """Multi-rater columns on the reference rows: ``consensus_dice`` (CURVAS 2024: the prediction
     against the voxels every rater marks, dissensus voxels ignored) and, with probabilities,
     ``vol_crps_ml`` (CRPS of the predicted volume against the raters' volumes, Gaussian) and
-    ``soft_dice`` (against the rater-mean map), from segscore.multirater / segscore.crps."""
+    ``soft_dice`` (against the rater-mean map), from segscore.probabilistic.multirater / segscore.probabilistic.crps."""
 
     name = "raters"
 
@@ -443,7 +443,7 @@ def _regions(cfg, case, extra=()) -> dict:
         for a in (case.ref.array, case.pred.array, *extra):
             vals |= _present(a)
         return {v: (v,) for v in sorted(vals) if v != 0 and v != cfg.ignore_label}
-    from ._case import _parse_labels
+    from ..metrics.case import _parse_labels
 
     return _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
 
@@ -465,7 +465,7 @@ def _top_label_bins(p, ref, n_bins, sum_tol=None) -> dict:
     import dataclasses
 
     import segscore
-    from .calibration import get_convention
+    from ..calibration.functional import get_convention
 
     conv = dataclasses.replace(get_convention("segscore"), row_sum_tol=sum_tol)
     rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3, convention=conv) if p.ndim == 4 else \
@@ -962,7 +962,7 @@ def _check_device(device) -> None:
     """A named GPU backend must be usable here (segscore.backends() says why not)."""
     if device in (None, "auto") or not isinstance(device, str):
         return
-    from ._backend import backends
+    from .._core.backends import backends
 
     b = backends().get(device.strip().lower().split(":")[0])
     if b is not None and not b.get("usable"):
@@ -1112,7 +1112,7 @@ def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler
             "n_failed": len(errors), "interrupted": interrupted, "device": _summary.devices(records),
             "seed": seed, "n_bootstrap": n_bootstrap, "convention": convention, "pred": os.fspath(pred),
             "ref": os.fspath(ref), "raters": _rater_names(raters), "probs": None if probs is None else os.fspath(probs),
-            "decompressor": __import__("segscore.io", fromlist=["decompressor"]).decompressor()[0],
+            "decompressor": __import__("segscore.app.io", fromlist=["decompressor"]).decompressor()[0],
             "mode": "dask" if scheduler is not None else "local", "workers": workers}
     _summary.write_table(table, paths["table"])
     _summary.write_errors(errors, paths["errors"])
@@ -1132,7 +1132,7 @@ def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler
 
 def _validate_options(cfg: Config) -> None:
     """Fail before reading any file when an option is wrong (evaluate on a tiny dummy case)."""
-    from .evaluate import evaluate
+    from ..metrics.evaluate import evaluate
 
     _check_device(cfg.device)
     dummy = np.zeros((2, 2, 2), np.uint8)

@@ -138,7 +138,7 @@ def check_options(a) -> None:
         except (ValueError, TypeError, OSError) as exc:
             raise OptionError(f"--labels: {exc}") from None
     if a.device not in (None, "auto"):
-        from ._backend import backends
+        from .._core.backends import backends
 
         b = backends().get(a.device.strip().lower().split(":")[0])
         if b is not None and not b.get("usable"):
@@ -161,38 +161,15 @@ def run_score(a) -> int:
         progress=None if a.progress == "auto" else a.progress in ("bar", "log"),
     )
     if not a.quiet:
-        _print_summary(res)
+        from .summary import print_summary
+
+        print_summary(res)
     if res.info.get("interrupted"):
         # a loader thread may be stuck in a read; the results are written: leave now
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
     return res.exit_code
-
-
-def _print_summary(res) -> None:
-    info, t = res.info, res.timing
-    out = sys.stderr
-    print(f"segscore: {info['n_scored']} of {info['n_cases']} cases scored, {info['n_failed']} failed; "
-          f"device {info['device']}; {t['wall_s']:.1f} s (read {t['read_s']:.1f} s, decode {t['decode_s']:.1f} s, "
-          f"compute {t['compute_s']:.1f} s summed over cases)", file=out)
-    s = res.summary
-    if len(s):
-        if "reference" in s.columns:
-            s = s[s["reference"] == "ref"]
-        for m in ("dice", "hd95"):
-            sm = s[s["metric"] == m]
-            if len(sm):
-                vals = ", ".join(f"{r['label']}: {r['mean']:.4g}" for _, r in sm.head(20).iterrows())
-                print(f"segscore: mean {m} per label: {vals}", file=out)
-    if len(res.errors):
-        print(f"segscore: {len(res.errors)} cases failed (errors table: {res.paths['errors']}):", file=out)
-        for _, r in res.errors.head(20).iterrows():
-            print(f"  {r['case']}: {r['stage']}: {r['reason']}", file=out)
-    p = res.paths
-    print(f"segscore: wrote {p['table']}", file=out)
-    if os.path.exists(p["report_html"]):
-        print(f"segscore: report {p['report_md']} / {p['report_html']}", file=out)
 
 
 def run_demo(a) -> int:
@@ -203,7 +180,7 @@ def run_demo(a) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="segscore", description="Score medical image segmentations.")
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"segscore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -235,8 +235,8 @@ def run_demo(directory="segscore-demo", cases=3, seed=0, quiet=False, score=True
     res = score_dataset(paths["pred"], paths["ref"], raters=paths["raters"], probs=paths["probs"],
                         labels=paths["labels"], output=out, seed=seed, quiet=quiet, workers=workers)
     if not quiet:
-        from .cli import _print_summary
+        from .summary import print_summary
 
-        _print_summary(res)
+        print_summary(res)
         log(f"done in {time.perf_counter() - t0:.1f} s; open {res.paths['report_html']}")
     return res.exit_code

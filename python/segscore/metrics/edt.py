@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from . import _validate as V
-from ._backend import cpu, resolve_threads
+from .._core import validate as V
+from .._core.backends import cpu, resolve_threads
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -52,7 +52,7 @@ def _scale_back(out, factor, squared):
 
 
 def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
-    from . import _gpu
+    from .. import gpu as _gpu
 
     if _gpu.check_device(device) not in (None, "cpu") or (device is None and V.is_device_array(x)):
         shape = getattr(x, "shape", None)

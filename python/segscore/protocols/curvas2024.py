@@ -65,7 +65,7 @@ Step by step
    organ probabilities x voxel volume, rater volumes = label voxel counts x voxel volume.
 
    * curvas2024: the challenge's tabulated-CDF integral over mu +- 3 sigma
-     (:func:`segscore.crps.curvas2024_volume_crps`; sigma = 0 gives 0), by default with
+     (:func:`segscore.probabilistic.crps.curvas2024_volume_crps`; sigma = 0 gives 0), by default with
      the challenge's own adaptive quadrature (``integration="quad"``, its published
      digits); ``integration="exact"`` integrates exactly (the two differ by up to ~2 %).  The challenge
      indexes ``np.unique``'s counts by position, which equals the label's count only
@@ -84,10 +84,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _raters as R
-from . import _validate as V
-from ._backend import resolve_threads
-from .crps import _volume_score
+from ..probabilistic import raters as R
+from .._core import validate as V
+from .._core.backends import resolve_threads
+from ..probabilistic.crps import _volume_score
 
 N_BINS = 50
 CONVENTIONS = ("curvas2024", "segscore")
@@ -312,7 +312,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         if convention == "curvas2024":
             dice[key] = _monai_rowwise_dice(pm, fg)
         else:
-            from .overlap import dice as _dice
+            from ..metrics.overlap import dice as _dice
 
             dice[key] = _dice(pm, fg, threads=threads)
         ch = p[i]
@@ -328,6 +328,6 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
 
     ece, softmax = _ece_per_rater(p, maps, values, convention)
     meta = {"convention": convention, "labels": dict(zip(keys, values)), "spacing": sp, "crop": box,
-            "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.curvas (numpy)",
+            "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.protocols.curvas2024 (numpy)",
             "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration}
     return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)

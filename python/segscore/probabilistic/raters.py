@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as V
-from ._backend import cpu
-from ._case import _key_of, _members
+from .._core import validate as V
+from .._core.backends import cpu
+from ..metrics.case import _key_of, _members
 
 
 def as_raters(raters, name="raters"):

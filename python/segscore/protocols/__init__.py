@@ -1,0 +1,1 @@
+"""Challenge protocols: one scoring recipe of a named challenge each (curvas2024)."""
