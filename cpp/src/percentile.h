@@ -4,7 +4,7 @@
 
 namespace segscore {
 
-// The value python/segscore/surface.py::_rank_percentile_numpy returns for
+// The value python/segscore/metrics/surface/distances.py::_rank_percentile_numpy returns for
 // float64 (d, w) and p = q / 100:
 //     order = np.lexsort((w, d)); cum = np.cumsum(w[order]) / np.sum(w[order])
 //     d[order][min(np.searchsorted(cum, p), n - 1)]

@@ -17,7 +17,7 @@ namespace segscore {
 int default_threads() {
   if (const char* env = std::getenv("SEGSCORE_NUM_THREADS")) {
     int v = std::atoi(env);
-    // capped as segscore._backend.max_threads caps it (4 per core): a pool thread lives
+    // capped as segscore._core.backends.max_threads caps it (4 per core): a pool thread lives
     // as long as the process
     const unsigned hc = std::thread::hardware_concurrency();
     const int cap = 4 * int(hc ? hc : 1);

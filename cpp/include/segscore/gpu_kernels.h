@@ -1,7 +1,7 @@
 // segscore/gpu_kernels.h - the CUDA kernels, written once.
 //
 // Compiled by nvcc into segscore._cuda (cuda/driver.cu), by NVRTC at run
-// time for the CuPy path (python/segscore/_gpu/source.py inlines this file
+// time for the CuPy path (python/segscore/gpu/source.py inlines this file
 // and its includes) and, in the test-suite, by g++ with a sequential CUDA
 // emulation (SEGSCORE_CUDA_EMULATION, tests/gpu_emulation/) so that the
 // launch sequences can be checked against the CPU driver without a GPU.
@@ -13,7 +13,7 @@
 // do not depend on scheduling.  The math lives in edt.h and surface.h;
 // the calibration and CRPS kernels are in gpu_score_kernels.h.
 //
-// Layouts shared with the Python planner (python/segscore/_gpu/plan.py):
+// Layouts shared with the Python planner (python/segscore/gpu/plan.py):
 //  * field table (FD_*): one row of FD_W int64 per EDT field (a strided box);
 //    spacing table: 8 doubles per field; line prefix: per pass, nfields+1
 //    int64 (prefix[f] = lines of fields before f along that pass's axis);
@@ -30,7 +30,7 @@
 namespace segscore {
 namespace gpu {
 
-// ---- layouts (mirrored in python/segscore/_gpu/plan.py) ----------------------
+// ---- layouts (mirrored in python/segscore/gpu/plan.py) ----------------------
 enum FieldLayout : int {
   FD_ND = 0,      // number of axes (1..8)
   FD_SHAPE = 1,   // 8 extents

@@ -24,7 +24,7 @@
 //   order.  For a given input size the launch shape is fixed (plan.py), so
 //   these sums are reproducible run to run.
 //
-// Layouts (mirrored in python/segscore/_gpu/plan.py):
+// Layouts (mirrored in python/segscore/gpu/plan.py):
 //   CG_*  int64 geometry: nd spatial axes (merged where the strides allow),
 //         shape, element strides of probs (spatial), target, mask, and the
 //         class stride of probs;
