@@ -9,8 +9,9 @@ distances, the worst score otherwise) or ``"error"`` (raise, as MedPy does).
 from __future__ import annotations
 
 import math
-import re
 from numbers import Real
+
+from . import registry as _registry
 
 CASES = ("ref", "pred", "both")
 _NAMED = {"nan": math.nan, "inf": math.inf, "+inf": math.inf}
@@ -21,13 +22,10 @@ class EmptyMaskError(ValueError):
 
 
 def family(metric: str) -> str:
-    """Policy family of a metric name: hd95 / hd99.5 -> hdp, nsd@2 -> nsd, ..."""
-    m = metric.split("@")[0]
-    if m == "hd":
-        return "hd"
-    if re.fullmatch(r"hd\d+(\.\d+)?", m) or m == "hdp":
-        return "hdp"
-    return m
+    """Policy family of a metric name: hd95 / hd99.5 -> hdp, nsd@2 -> nsd, ... (the metric
+    registry's ``family``; a name it does not know is its own family, without any "@...")."""
+    hit = _registry.match(metric, aliases=False) or _registry.match(metric.split("@")[0], aliases=False)
+    return hit[0].family if hit is not None else metric.split("@")[0]
 
 
 def _check_value(v, where):

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
-from .surface import conventions as _conv
 from . import empty as _empty
+from . import registry as _registry
+from .surface import conventions as _conv
 from .case import Case
 from .surface.functional import compute
 from .overlap import overlap_value
 
-OVERLAP = ("dice", "iou", "precision", "recall", "specificity", "vs")
-COUNTS = ("tp", "fp", "fn", "tn", "vol_pred_ml", "vol_ref_ml")
-SURFACE_DEFAULT = ("hd", "hd95", "assd", "masd")
-
-_HDP = re.compile(r"hd(\d+(?:\.\d+)?)$")
-_PARAM = re.compile(r"(nsd|biou)(?:@(.+))?$")
+# the columns by kind, in the registry's order (kept for importers; the registry is the source)
+OVERLAP = _registry.names(scope=_registry.EVALUATE, kind=_registry.OVERLAP)
+COUNTS = _registry.names(scope=_registry.EVALUATE, kind=(_registry.COUNT, _registry.VOLUME))
+SURFACE_DEFAULT = _registry.names(scope=_registry.EVALUATE, kind=_registry.SURFACE, default=True)
+_NAMES = frozenset(_registry.names(scope=_registry.EVALUATE))
 
 
 class Result:
@@ -57,12 +55,30 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _default_names(conv, tolerance) -> list:
+    """ss.evaluate's columns when metrics=None, in the registry's order: every metric whose
+    ``default`` is True (a boundary metric only where the convention defines it), and those
+    whose default names an argument (NSD: tolerance=) when that argument is given."""
+    out = []
+    for m in _registry.select(scope=_registry.EVALUATE):
+        if m.default is True:
+            if m.kind != _registry.SURFACE or conv.defines(m.family):
+                out.append(m.name)
+        elif m.default == "tolerance" and tolerance is not None:
+            out.append(m.name)
+    return out
+
+
 def parse_metrics(metrics, conv, tolerance, spacing):
-    """Normalise metric names to columns; returns (columns, percentiles, nsd taus, biou widths)."""
+    """Normalise metric names (the metric registry's names, aliases and parameterised forms)
+    to columns, unique, in the order given."""
+    return [c for c, _, _ in _parse(metrics, conv, tolerance, spacing)]
+
+
+def _parse(metrics, conv, tolerance, spacing) -> list:
+    """[(column, registry entry, argument as a float or None)], unique by column, in order."""
     if metrics is None:
-        names = list(OVERLAP) + list(COUNTS) + [m for m in SURFACE_DEFAULT if conv.defines(_empty.family(m))]
-        if tolerance is not None:
-            names.append("nsd")
+        names = _default_names(conv, tolerance)
     else:
         if isinstance(metrics, str):
             metrics = [metrics]
@@ -72,57 +88,55 @@ def parse_metrics(metrics, conv, tolerance, spacing):
         if not isinstance(m, str):
             raise TypeError(f"metric names must be strings, got {m!r}")
         key = m.strip().lower()
-        if key in OVERLAP or key in COUNTS:
-            cols.append(key)
+        hit = _registry.match(key)
+        if hit is not None and hit[0].scope == _registry.EVALUATE and not (
+                hit[0].param is not None and hit[1] is None and hit[0].param_default is None):
+            col = _column(m, key, *hit, conv, tolerance, spacing)
+            entry = _registry.get(col) if col in _NAMES else hit[0]
+            cols.append((col, entry, None if entry.param is None else float(col[len(entry.prefix):])))
             continue
-        if key == "volume_similarity":
-            cols.append("vs")
-            continue
-        if key in ("hd", "hausdorff"):
-            _conv.require(conv, "hd", "hd")
-            cols.append("hd")
-            continue
-        if key in ("assd", "masd"):
-            _conv.require(conv, key)
-            cols.append(key)
-            continue
-        mm = _HDP.match(key)
-        if mm:
-            q = float(mm.group(1))
-            if not 0 <= q <= 100:
-                raise ValueError(f"metric {m!r}: percentile must lie in [0, 100]")
-            _conv.require(conv, "hdp", key)
-            cols.append("hd" if q == 100 else f"hd{_fmt(q)}")
-            continue
-        mm = _PARAM.match(key)
-        if mm:
-            kind, arg = mm.group(1), mm.group(2)
-            _conv.require(conv, kind, "NSD" if kind == "nsd" else "boundary IoU")
-            if arg is None:
-                if kind == "nsd":
-                    val = tolerance if tolerance is not None else _conv.default_tolerance(conv, spacing)
-                    if val is None:
-                        raise ValueError(
-                            f"metric 'nsd' needs a tolerance: pass tolerance= (mm) or name it as 'nsd@<mm>'; "
-                            f"convention {conv.name!r} has no default"
-                        )
-                else:
-                    val = conv.default_biou_width
-            else:
-                try:
-                    val = float(arg)
-                except ValueError:
-                    raise ValueError(f"metric {m!r}: {arg!r} is not a number (e.g. 'nsd@2' or 'biou@1.5')") from None
-            if not val >= 0 or val == float("inf"):
-                raise ValueError(f"metric {m!r}: the tolerance/width must be finite and >= 0")
-            cols.append(f"{kind}@{_fmt(float(val))}")
-            continue
-        known = list(OVERLAP) + list(COUNTS) + ["hd", "hd95", "hd<p>", "assd", "masd", "nsd", "nsd@<mm>", "biou",
-                                                 "biou@<mm>"]
-        raise ValueError(f"unknown metric {m!r}; known metrics: {known}")
+        raise ValueError(f"unknown metric {m!r}; known metrics: {_registry.known(_registry.EVALUATE)}")
     # unique, order kept
     seen = set()
-    return [c for c in cols if not (c in seen or seen.add(c))]
+    return [t for t in cols if not (t[0] in seen or seen.add(t[0]))]
+
+
+def _column(m: str, key: str, metric, arg, conv, tolerance, spacing) -> str:
+    """The column of metric name `m` (`key`: lowercased), whose registry entry is `metric`
+    and parameterised argument `arg` (None: the bare name); refuses a metric the convention
+    does not define."""
+    if metric.kind != _registry.SURFACE:
+        return metric.name
+    label = metric.label or key
+    if metric.param is None:
+        _conv.require(conv, metric.family, label)
+        return metric.name
+    if metric.arg == "p":  # a percentile: hd<p>
+        q = float(arg)
+        if not 0 <= q <= 100:
+            raise ValueError(f"metric {m!r}: percentile must lie in [0, 100]")
+        _conv.require(conv, metric.family, label)
+        return "hd" if q == 100 else f"{metric.prefix}{_fmt(q)}"  # hd100 is hd
+    # a distance in mm: nsd@<mm>, biou@<mm>
+    _conv.require(conv, metric.family, label)
+    if arg is None:
+        if metric.param_default == "tolerance":
+            val = tolerance if tolerance is not None else _conv.default_tolerance(conv, spacing)
+            if val is None:
+                raise ValueError(
+                    f"metric {metric.name!r} needs a tolerance: pass tolerance= (mm) or name it as "
+                    f"{metric.param!r}; convention {conv.name!r} has no default"
+                )
+        else:  # "width"
+            val = conv.default_biou_width
+    else:
+        try:
+            val = float(arg)
+        except ValueError:
+            raise ValueError(f"metric {m!r}: {arg!r} is not a number (e.g. 'nsd@2' or 'biou@1.5')") from None
+    if not val >= 0 or val == float("inf"):
+        raise ValueError(f"metric {m!r}: the tolerance/width must be finite and >= 0")
+    return f"{metric.prefix}{_fmt(float(val))}"
 
 
 def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None, convention="segscore", empty=None,
@@ -145,15 +159,17 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
     user = _empty.normalize(empty)
     # metric names, the convention's dimensions and connectivity fail before any C++ runs
     # (the real spacing only matters for a default tolerance, parsed again below)
-    early = parse_metrics(metrics, conv, tolerance, (1.0,))
-    if any(c not in OVERLAP and c not in COUNTS for c in early):
+    early = _parse(metrics, conv, tolerance, (1.0,))
+    if any(metric.kind == _registry.SURFACE for _, metric, _ in early):
         from .surface.functional import precheck
 
         precheck(conv, pred, connectivity)
     case = Case(pred, ref, spacing, labels, ignore_label, threads, device=device)
-    cols = parse_metrics(metrics, conv, tolerance, case.spacing)
-    surface_cols = [c for c in cols if c not in OVERLAP and c not in COUNTS]
-    widths = sorted({float(c.split("@")[1]) for c in cols if c.startswith("biou@")})
+    parsed = _parse(metrics, conv, tolerance, case.spacing)
+    cols = [c for c, _, _ in parsed]
+    kinds = {c: (metric, arg) for c, metric, arg in parsed}  # column -> (registry entry, argument)
+    surface_cols = [c for c in cols if kinds[c][0].kind == _registry.SURFACE]
+    widths = sorted({kinds[c][1] for c in surface_cols if kinds[c][0].name == "biou"})
     keys = list(case.regions)
     sds = {}
     if surface_cols:
@@ -166,28 +182,20 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
         tp, fp, fn, tn = counts[k]
         row = {}
         for c in cols:
-            if c in OVERLAP:
+            metric, arg = kinds[c]
+            if metric.kind == _registry.OVERLAP:
                 row[c] = overlap_value(c, tp, fp, fn, tn, user, conv.empty)
-            elif c in ("tp", "fp", "fn", "tn"):
+            elif metric.kind == _registry.COUNT:
                 row[c] = {"tp": tp, "fp": fp, "fn": fn, "tn": tn}[c]
             elif c == "vol_pred_ml":
                 row[c] = (tp + fp) * case.voxel_mm3 / 1000.0
             elif c == "vol_ref_ml":
                 row[c] = (tp + fn) * case.voxel_mm3 / 1000.0
-            else:
-                sd = sds[k]
-                if c == "hd":
-                    row[c] = sd.hausdorff(100)
-                elif c.startswith("hd"):
-                    row[c] = sd.hausdorff(float(c[2:]))
-                elif c == "assd":
-                    row[c] = sd.assd()
-                elif c == "masd":
-                    row[c] = sd.masd()
-                elif c.startswith("nsd@"):
-                    row[c] = sd.nsd(float(c[4:]))
-                elif c.startswith("biou@"):
-                    row[c] = by_width.get(float(c[5:]), sds)[k].boundary_iou()
+            elif metric.name == "biou":  # one SurfaceDistances set per band width
+                row[c] = getattr(by_width.get(arg, sds)[k], metric.method)()
+            else:  # a SurfaceDistances method, with the parameterised form's argument
+                fn_ = getattr(sds[k], metric.method)
+                row[c] = fn_() if arg is None else fn_(arg)
         rows[k] = row
     meta = {
         "version": __version__,

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..._core.conventions import ConventionTable
+from .. import registry as _registry
+
 NAN = float("nan")
 INF = float("inf")
 
@@ -20,8 +23,10 @@ def _pol(ref, pred, both):
     return {"ref": ref, "pred": pred, "both": both}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Convention:
+    """One library's boundary-metric definitions; built with keywords (see CONVENTIONS)."""
+
     name: str
     peer: str               # the library (and version) it mirrors
     boundary: str           # "corner": corner-grid surfels; "voxel": mask xor erosion (face connectivity)
@@ -46,17 +51,12 @@ class Convention:
     empty: dict = field(default_factory=dict)
 
     def defines(self, metric: str) -> bool:
-        if metric in ("hd", "hdp", "asd"):
-            return self.defines_hd
-        if metric == "assd":
-            return self.defines_hd and self.assd is not None
-        if metric == "masd":
-            return self.defines_hd and self.masd
-        if metric in ("nsd", "overlap"):
-            return self.nsd is not None
-        if metric == "biou":
-            return self.biou is not None
-        return True
+        """Whether this convention defines the metric of empty-mask policy family `metric`
+        ("hd", "hdp", "asd", "assd", "masd", "nsd", "overlap", "biou", ...): every attribute
+        the metric registry names for it (``defined_by``) is set; True for a family the
+        registry does not tie to any attribute (overlap metrics, counts, unknown names)."""
+        m = _registry.of_family(metric)
+        return m is None or all(getattr(self, a) not in (None, False) for a in m.defined_by)
 
 
 # ---------------------------------------------------------------- empty masks
@@ -83,13 +83,15 @@ CONVENTIONS = {
     # segscore's own default: DeepMind's geometry, documented empty behaviour,
     # MASD and boundary IoU (with spacing, <= w mm).
     "segscore": Convention(
-        "segscore", "segscore", "corner", True, "rank", "pooled", True, "pooled", "mm",
+        name="segscore", peer="segscore", boundary="corner", weighted=True, percentile="rank", assd="pooled",
+        masd=True, nsd="pooled", biou="mm",
         empty=SEGSCORE_EMPTY,
     ),
     # surface-distance 0.1 crashes on empty masks under numpy 2 (np.Inf); its
     # intended behaviour (numpy < 2) is reproduced: HD inf even when both are empty.
     "deepmind": Convention(
-        "deepmind", "surface-distance 0.1", "corner", True, "rank", "pooled", True, "pooled", None,
+        name="deepmind", peer="surface-distance 0.1", boundary="corner", weighted=True, percentile="rank",
+        assd="pooled", masd=True, nsd="pooled", biou=None,
         ndims=(2, 3), hd_by_rank=True,
         empty=_empty(hd=_pol(INF, INF, INF), hdp=_pol(INF, INF, INF), assd=_DIST_INF, masd=_DIST_INF,
                      # asd is directed pred -> ref (DeepMind's asd_pred_to_gt): inf when the
@@ -101,20 +103,24 @@ CONVENTIONS = {
     # returns inf (a percentile of a set containing inf is inf).  Dice/IoU with
     # the default ignore_empty=True: an empty reference gives nan.
     "monai": Convention(
-        "monai", "monai 1.6.1", "voxel", False, "torch32", "pooled", False, "pooled32", None,
+        name="monai", peer="monai 1.6.1", boundary="voxel", weighted=False, percentile="torch32", assd="pooled",
+        masd=False, nsd="pooled32", biou=None,
         float32=True, percentile0_is_max=True,
         empty=_empty(hd=_DIST_INF, hdp=_DIST_INF, assd=_DIST_INF, asd=_DIST_INF, nsd=_pol(0.0, 0.0, NAN),
                      overlap=_pol(0.0, 0.0, NAN), dice=_pol(NAN, 0.0, NAN), iou=_pol(NAN, 0.0, NAN)),
     ),
     "monai-subvoxels": Convention(
-        "monai-subvoxels", "monai 1.6.1 (use_subvoxels=True)", "corner", True, "rank", None, False, "pooled32",
-        None, ndims=(2, 3), defines_hd=False, float32=True,
+        name="monai-subvoxels", peer="monai 1.6.1 (use_subvoxels=True)", boundary="corner", weighted=True,
+        percentile="rank", assd=None, masd=False, nsd="pooled32", biou=None,
+        ndims=(2, 3), defines_hd=False, float32=True,
         empty=_empty(nsd=_pol(0.0, 0.0, NAN), overlap=_pol(0.0, 0.0, NAN),
                      dice=_pol(NAN, 0.0, NAN), iou=_pol(NAN, 0.0, NAN)),
     ),
     # MedPy raises RuntimeError for any empty mask in its distance metrics.
     "medpy": Convention(
-        "medpy", "medpy 0.5.2", "voxel", False, "pooled", "pooled", False, None, None, connectivity=True,
+        name="medpy", peer="medpy 0.5.2", boundary="voxel", weighted=False, percentile="pooled", assd="pooled",
+        masd=False, nsd=None, biou=None,
+        connectivity=True,
         empty=_empty(hd=_pol("error", "error", "error"), hdp=_pol("error", "error", "error"),
                      assd=_pol("error", "error", "error"), asd=_pol("error", "error", "error"),
                      dice=_pol(0.0, 0.0, NAN), iou=_pol(0.0, 0.0, 1.0)),
@@ -123,7 +129,8 @@ CONVENTIONS = {
     # NSD and boundary IoU 1 when both are empty (0 when one is; its NSD can be
     # a small nonzero artefact there, which segscore does not reproduce).
     "metricsreloaded": Convention(
-        "metricsreloaded", "MetricsReloaded", "voxel", False, "linear", "pooled", True, "pooled", "voxel_strict",
+        name="metricsreloaded", peer="MetricsReloaded", boundary="voxel", weighted=False, percentile="linear",
+        assd="pooled", masd=True, nsd="pooled", biou="voxel_strict",
         default_tolerance="1",
         empty=_empty(hd=_pol(NAN, NAN, 0.0), hdp=_pol(NAN, NAN, 0.0), assd=_pol(NAN, NAN, 0.0),
                      masd=_pol(NAN, NAN, 0.0), asd=_pol(NAN, NAN, 0.0), nsd=_pol(0.0, 0.0, 1.0),
@@ -133,7 +140,8 @@ CONVENTIONS = {
     # panoptica 2.1.7's evaluator: ASSD inf for one empty mask, nan for both;
     # HD / HD95 / NSD have no edge-case handler there (NotImplementedError).
     "panoptica": Convention(
-        "panoptica", "panoptica 2.1.7", "voxel", False, "pooled", "mean", True, "panoptica", None,
+        name="panoptica", peer="panoptica 2.1.7", boundary="voxel", weighted=False, percentile="pooled",
+        assd="mean", masd=True, nsd="panoptica", biou=None,
         connectivity=True, default_tolerance="min_spacing",
         empty=_empty(hd=_pol("error", "error", "error"), hdp=_pol("error", "error", "error"),
                      nsd=_pol("error", "error", "error"), overlap=_pol("error", "error", "error"),
@@ -142,26 +150,12 @@ CONVENTIONS = {
     ),
 }
 
-
-def get(name) -> Convention:
-    if isinstance(name, Convention):
-        return name
-    try:
-        return CONVENTIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown convention {name!r}; choose one of {sorted(CONVENTIONS)}") from None
-
-
-def conventions_defining(metric: str) -> list:
-    return sorted(n for n, c in CONVENTIONS.items() if c.defines(metric))
-
-
-def require(conv: Convention, metric: str, label: str | None = None) -> None:
-    if not conv.defines(metric):
-        raise ValueError(
-            f"convention {conv.name!r} ({conv.peer}) does not define {label or metric}; "
-            f"conventions that do: {conventions_defining(metric)}"
-        )
+# get(name) / require(conv, metric, label) / conventions_defining(metric): the lookup every
+# convention family shares (segscore._core.conventions), same messages everywhere
+TABLE = ConventionTable("convention", CONVENTIONS, Convention)
+get = TABLE.get
+require = TABLE.require
+conventions_defining = TABLE.defining
 
 
 def default_tolerance(conv: Convention, spacing) -> float | None:
