@@ -99,6 +99,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._core.backends import cpu
+from .._core.conventions import ConventionTable
 from .._core.validate import as_host_array, check_threads
 
 __all__ = [
@@ -113,9 +114,9 @@ NORMS = ("l1", "l2", "max")
 BINNINGS = ("uniform", "equal-mass")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CalibrationConvention:
-    """How one library bins and reduces.  See the module docstring."""
+    """How one library bins and reduces; built with keywords.  See the module docstring."""
 
     name: str
     peer: str
@@ -148,53 +149,47 @@ _ALL = frozenset({"ece", "mce", "ace", "brier", "nll", "reliability"})
 
 CALIBRATION_CONVENTIONS = {
     "segscore": CalibrationConvention(
-        "segscore", "segscore", 15, "exact", False, "clamp", "clamp", "positive-class", "top-label",
-        "top-label", metrics=_ALL, norms=NORMS, binnings=BINNINGS, brier_form="auto", check_row_sums=True,
+        name="segscore", peer="segscore", n_bins=15, edges="exact", right_closed=False, below="clamp",
+        above="clamp", binary_mode="positive-class", two_class_mode="top-label", multiclass_mode="top-label",
+        metrics=_ALL, norms=NORMS, binnings=BINNINGS, brier_form="auto", check_row_sums=True,
     ),
     "torchmetrics": CalibrationConvention(
-        "torchmetrics", "torchmetrics 1.9", 15, "torch", False, "clamp", "extra", "positive-class", "top-label",
-        "top-label", round_f32="multiclass", edge_dtype="confidence",
+        name="torchmetrics", peer="torchmetrics 1.9", n_bins=15, edges="torch", right_closed=False, below="clamp",
+        above="extra", binary_mode="positive-class", two_class_mode="top-label", multiclass_mode="top-label",
+        round_f32="multiclass", edge_dtype="confidence",
         metrics=frozenset({"ece", "mce", "reliability"}), norms=NORMS,
     ),
     "monai": CalibrationConvention(
-        "monai", "monai 1.6.1", 20, "monai", True, "clamp", "clamp", "positive-class", "class-wise", "class-wise",
+        name="monai", peer="monai 1.6.1", n_bins=20, edges="monai", right_closed=True, below="clamp",
+        above="clamp", binary_mode="positive-class", two_class_mode="class-wise", multiclass_mode="class-wise",
         round_f32="always", edge_dtype="float32", metrics=frozenset({"ece", "mce", "ace", "reliability"}),
     ),
     "metricsreloaded": CalibrationConvention(
-        "metricsreloaded", "MetricsReloaded", 10, "arange", True, "drop", "drop", "positive-class",
-        "positive-class", "class-wise", classwise_all_voxels=True,
+        name="metricsreloaded", peer="MetricsReloaded", n_bins=10, edges="arange", right_closed=True,
+        below="drop", above="drop", binary_mode="positive-class", two_class_mode="positive-class",
+        multiclass_mode="class-wise", classwise_all_voxels=True,
         metrics=frozenset({"ece", "mce", "brier", "nll", "reliability"}), brier_form="sum",
     ),
     "netcal": CalibrationConvention(
-        "netcal", "netcal 1.4", 10, "numpy", False, "clamp", "clamp", "positive-class", "positive-class",
-        "top-label", clip_eps=True, metrics=frozenset({"ece", "mce", "ace", "reliability"}), binnings=BINNINGS,
+        name="netcal", peer="netcal 1.4", n_bins=10, edges="numpy", right_closed=False, below="clamp",
+        above="clamp", binary_mode="positive-class", two_class_mode="positive-class", multiclass_mode="top-label",
+        clip_eps=True, metrics=frozenset({"ece", "mce", "ace", "reliability"}), binnings=BINNINGS,
     ),
     "curvas": CalibrationConvention(
-        "curvas", "CURVAS 2024 (torchmetrics 1.9 MulticlassCalibrationError)", 50, "torch", False, "clamp",
-        "extra", "top-label", "top-label", "top-label", round_f32="always", edge_dtype="float32",
+        name="curvas", peer="CURVAS 2024 (torchmetrics 1.9 MulticlassCalibrationError)", n_bins=50, edges="torch",
+        right_closed=False, below="clamp", above="extra", binary_mode="top-label", two_class_mode="top-label",
+        multiclass_mode="top-label", round_f32="always", edge_dtype="float32",
         metrics=frozenset({"ece", "reliability"}), norms=("l1",),
     ),
 }
 
+# the lookup every convention family shares (segscore._core.conventions): same messages everywhere
+TABLE = ConventionTable("calibration convention", CALIBRATION_CONVENTIONS, CalibrationConvention)
+
 
 def get_convention(name) -> CalibrationConvention:
-    if isinstance(name, CalibrationConvention):
-        return name
-    try:
-        return CALIBRATION_CONVENTIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown calibration convention {name!r}; choose one of {sorted(CALIBRATION_CONVENTIONS)}"
-        ) from None
-
-
-def _require(conv: CalibrationConvention, metric: str, what: str | None = None) -> None:
-    if not conv.defines(metric):
-        have = sorted(n for n, c in CALIBRATION_CONVENTIONS.items() if c.defines(metric))
-        raise ValueError(
-            f"convention {conv.name!r} ({conv.peer}) does not define {what or metric}; "
-            f"conventions that do: {have}"
-        )
+    """The calibration convention named `name` (a CalibrationConvention is returned as it is)."""
+    return TABLE.get(name)
 
 
 # ---------------------------------------------------------------------------
@@ -432,7 +427,7 @@ def _check_option(conv: CalibrationConvention, name: str, value, known: tuple, a
     if value not in known:
         raise ValueError(f"{name} must be one of {known}, got {value!r}")
     if value not in getattr(conv, attr):
-        have = sorted(k for k, c in CALIBRATION_CONVENTIONS.items() if value in getattr(c, attr))
+        have = TABLE.names(lambda c: value in getattr(c, attr))
         raise ValueError(f"convention {conv.name!r} ({conv.peer}) has no {value!r} {name}; conventions with it: "
                          f"{have}")
 
@@ -788,7 +783,7 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     ("left" / "right") and ``ends`` ("clamp" / "drop" / "extra") override the
     convention's bin edge rule and where p = 0 / p = 1 land."""
     conv = get_convention(convention)
-    _require(conv, "reliability", "a reliability diagram")
+    TABLE.require(conv, "reliability", "a reliability diagram")
     return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                 binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
                 ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
@@ -803,7 +798,7 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     the maximum calibration error (as torchmetrics' ``norm``).  Returns a
     float; class-wise with ``reduction="none"``: ``{class: float}``."""
     conv = get_convention(convention)
-    _require(conv, "ece" if norm != "max" else "mce", "ECE" if norm != "max" else "MCE (norm='max')")
+    TABLE.require(conv, "ece" if norm != "max" else "mce", "ECE" if norm != "max" else "MCE (norm='max')")
     if conv.name == "metricsreloaded" and norm == "max":
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
@@ -825,7 +820,7 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         reduction="mean", closed=None, ends=None, threads=None, device=None):
     """Maximum calibration error: max over non-empty bins of |accuracy_b - confidence_b|."""
     conv = get_convention(convention)
-    _require(conv, "mce", "MCE")
+    TABLE.require(conv, "mce", "MCE")
     if conv.name == "metricsreloaded":
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
@@ -839,7 +834,7 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         reduction="mean", closed=None, ends=None, threads=None, device=None):
     """Average calibration error: unweighted mean of |accuracy_b - confidence_b| over non-empty bins."""
     conv = get_convention(convention)
-    _require(conv, "ace", "ACE")
+    TABLE.require(conv, "ace", "ACE")
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
@@ -876,7 +871,7 @@ def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="se
     the sum over classes for C >= 3.  ``form="sum"`` (MetricsReloaded): the
     sum over classes, always (2 (p - y)^2 for a binary input)."""
     conv = get_convention(convention)
-    _require(conv, "brier", "the Brier score")
+    TABLE.require(conv, "brier", "the Brier score")
     form = conv.brier_form if form is None else form
     if form not in ("auto", "sum"):
         raise ValueError(f"form must be 'auto' or 'sum' (or None for the convention's), got {form!r}")
@@ -891,7 +886,7 @@ def nll(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     a zero probability on the true label gives inf.  With logits=True the
     log-softmax (log-sigmoid) is computed stably."""
     conv = get_convention(convention)
-    _require(conv, "nll", "the NLL")
+    TABLE.require(conv, "nll", "the NLL")
     rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, "auto", device)
     return float(rel.nll_sum / rel.scored) if rel.scored else math.nan
 
