@@ -1,10 +1,17 @@
-// segscore._cuda launch sequences (see driver.h).  Compiled by nvcc; the
-// test-suite also compiles this file with g++ and a sequential CUDA
-// emulation (SEGSCORE_CUDA_EMULATION) to check it against the CPU driver.
+// segscore._cuda (see driver.h): the kernel table, the generic launcher and
+// the memory helpers.  No launch sequence lives here: python/segscore/gpu/plan.py
+// builds them and both executors run them.  Compiled by nvcc; the test-suite
+// also compiles this file with g++ and a sequential CUDA emulation
+// (SEGSCORE_CUDA_EMULATION) to run the same plans against the CPU driver.
 #include "driver.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #if defined(SEGSCORE_CUDA_EMULATION)
 #include "cuda_emulation.h"
@@ -21,194 +28,202 @@ namespace {
 
 using namespace segscore::gpu;
 
-template <typename... P, typename... A>
-void launch(void (*kernel)(P...), int64_t grid, int block, void* stream, A... args) {
-  if (grid <= 0) return;
-#if defined(SEGSCORE_CUDA_EMULATION)
-  segscore_emu::run(unsigned(grid), unsigned(block), kernel, static_cast<P>(args)...);
-  (void)stream;
-#else
-  kernel<<<dim3(unsigned(grid)), dim3(unsigned(block)), 0, static_cast<cudaStream_t>(stream)>>>(
-      static_cast<P>(args)...);
-#endif
-}
-
-void check(const char* what) {
-#if !defined(SEGSCORE_CUDA_EMULATION)
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("segscore._cuda: ") + what + " failed: " + cudaGetErrorString(e));
-#else
-  (void)what;
-#endif
-}
-
-template <typename In, typename T>
-void first_pass(const EdtLaunch& a, T* dst, int finish, void* s) {
-  launch(&k_edt_first<In, T>, a.grid[0], a.block, s, static_cast<const In*>(a.in), dst, a.fd, a.sp, a.prefix,
-         a.nfields, finish);
-}
-
-template <typename L, typename T>
-void first_pass_ml(const EdtLaunch& a, T* dst, int finish, void* s) {
-  launch(&k_edt_first_ml<L, T>, a.grid[0], a.block, s, static_cast<const L*>(a.in), dst, a.fd, a.sp, a.prefix,
-         a.nfields, finish);
-}
-
-template <typename L, typename T>
-void parabola_ml(const EdtLaunch& a, const T* src, T* dst, int k, int finish, void* s) {
-  launch(&k_edt_parabola_ml<L, T>, a.grid[k], a.block, s, static_cast<const L*>(a.in), src, dst, a.ws, a.nmax, a.fd,
-         a.sp, a.prefix + int64_t(k) * (a.nfields + 1), a.nfields, k, finish);
-}
-
+// The signature letter of one kernel parameter type (see driver.h).  Any
+// other type stops the build: the Python argument convention (plan.py) has to
+// learn it first.
 template <typename T>
-void edt_typed(const EdtLaunch& a, void* s) {
-  const int P = a.npasses;
-  T* bufs[2] = {static_cast<T*>(a.out), static_cast<T*>(a.tmp)};
-  // pass k writes bufs[(P-1-k) % 2]: the last one lands in out
-  auto dst_of = [&](int k) { return bufs[(P - 1 - k) % 2]; };
-  const int f0 = P == 1 ? a.finish : 0;
-  if (a.multilabel) {
-    switch (a.in_type) {
-      case 0: first_pass_ml<uint8_t, T>(a, dst_of(0), f0, s); break;
-      case 1: first_pass_ml<uint16_t, T>(a, dst_of(0), f0, s); break;
-      case 2: first_pass_ml<uint32_t, T>(a, dst_of(0), f0, s); break;
-      case 3: first_pass_ml<unsigned long long, T>(a, dst_of(0), f0, s); break;
-      default: throw std::invalid_argument("segscore._cuda: bad label type code");
-    }
+constexpr char param_code() {
+  if constexpr (std::is_pointer_v<T>) {
+    return 'p';
+  } else if constexpr (std::is_same_v<T, double>) {
+    return 'd';
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4) {
+    return 'i';
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8) {
+    return 'q';
   } else {
-    switch (a.in_type) {
-      case 0: first_pass<uint8_t, T>(a, dst_of(0), f0, s); break;
-      case 1: first_pass<uint16_t, T>(a, dst_of(0), f0, s); break;
-      case 2: first_pass<uint32_t, T>(a, dst_of(0), f0, s); break;
-      case 3: first_pass<unsigned long long, T>(a, dst_of(0), f0, s); break;
-      case 4: first_pass<float, T>(a, dst_of(0), f0, s); break;
-      case 5: first_pass<double, T>(a, dst_of(0), f0, s); break;
-      default: throw std::invalid_argument("segscore._cuda: bad input type code");
-    }
-  }
-  for (int k = 1; k < P; ++k) {
-    const int fk = k == P - 1 ? a.finish : 0;
-    const T* src = dst_of(k - 1);
-    T* dst = dst_of(k);
-    if (a.multilabel) {
-      switch (a.in_type) {
-        case 0: parabola_ml<uint8_t, T>(a, src, dst, k, fk, s); break;
-        case 1: parabola_ml<uint16_t, T>(a, src, dst, k, fk, s); break;
-        case 2: parabola_ml<uint32_t, T>(a, src, dst, k, fk, s); break;
-        default: parabola_ml<unsigned long long, T>(a, src, dst, k, fk, s); break;
-      }
-    } else {
-      launch(&k_edt_parabola<T>, a.grid[k], a.block, s, src, dst, a.ws, a.nmax, a.fd, a.sp,
-             a.prefix + int64_t(k) * (a.nfields + 1), a.nfields, k, fk);
-    }
+    static_assert(sizeof(T) == 0, "kernel parameter type without a launch signature letter");
+    return '?';
   }
 }
+
+template <typename... P>
+std::string signature(void (*)(P...)) {
+  return std::string{param_code<std::remove_cv_t<P>>()...};
+}
+
+#if defined(SEGSCORE_CUDA_EMULATION)
+template <typename... P>
+void emulate(void (*k)(P...), unsigned grid, unsigned block, void** args) {
+  segscore_emu::run_packed_impl(grid, block, k, args, std::index_sequence_for<P...>{});
+}
+template <auto K>
+void emulate_launch(unsigned grid, unsigned block, void** args) {
+  emulate(K, grid, block, args);
+}
+#endif
+
+template <auto K>
+Kernel entry(const char* name) {
+  Kernel k;
+  k.name = name;
+  k.sig = signature(K);
+#if defined(SEGSCORE_CUDA_EMULATION)
+  k.emulate = &emulate_launch<K>;
+#else
+  k.fn = reinterpret_cast<const void*>(K);
+#endif
+  return k;
+}
+
+// One line per kernel: the name is the expression itself, so it is spelled as
+// python/segscore/gpu/source.py spells it for NVRTC (a test compares the two
+// sets, tests/unit/gpu/test_launch_plan.py).
+#define SEGSCORE_K(...) entry<&::segscore::gpu::__VA_ARGS__>(#__VA_ARGS__)
+
+std::vector<Kernel> make_table() {
+  return {
+      // EDT, binary input (gpu_kernels.h)
+      SEGSCORE_K(k_edt_first<unsigned char, float>),
+      SEGSCORE_K(k_edt_first<unsigned short, float>),
+      SEGSCORE_K(k_edt_first<unsigned int, float>),
+      SEGSCORE_K(k_edt_first<unsigned long long, float>),
+      SEGSCORE_K(k_edt_first<float, float>),
+      SEGSCORE_K(k_edt_first<double, float>),
+      SEGSCORE_K(k_edt_first<unsigned char, double>),
+      SEGSCORE_K(k_edt_first<unsigned short, double>),
+      SEGSCORE_K(k_edt_first<unsigned int, double>),
+      SEGSCORE_K(k_edt_first<unsigned long long, double>),
+      SEGSCORE_K(k_edt_first<float, double>),
+      SEGSCORE_K(k_edt_first<double, double>),
+      SEGSCORE_K(k_edt_parabola<float>),
+      SEGSCORE_K(k_edt_parabola<double>),
+      // EDT, multi-label input
+      SEGSCORE_K(k_edt_first_ml<unsigned char, float>),
+      SEGSCORE_K(k_edt_first_ml<unsigned short, float>),
+      SEGSCORE_K(k_edt_first_ml<unsigned int, float>),
+      SEGSCORE_K(k_edt_first_ml<unsigned long long, float>),
+      SEGSCORE_K(k_edt_first_ml<unsigned char, double>),
+      SEGSCORE_K(k_edt_first_ml<unsigned short, double>),
+      SEGSCORE_K(k_edt_first_ml<unsigned int, double>),
+      SEGSCORE_K(k_edt_first_ml<unsigned long long, double>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned char, float>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned short, float>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned int, float>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned long long, float>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned char, double>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned short, double>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned int, double>),
+      SEGSCORE_K(k_edt_parabola_ml<unsigned long long, double>),
+      // counting pass
+      SEGSCORE_K(k_stats_init),
+      SEGSCORE_K(k_stats),
+      // surface distances
+      SEGSCORE_K(k_crop_fill),
+      SEGSCORE_K(k_crop_boundary),
+      SEGSCORE_K(k_scan_partial),
+      SEGSCORE_K(k_scan_sums),
+      SEGSCORE_K(k_scan_apply),
+      SEGSCORE_K(k_crop_gather),
+      SEGSCORE_K(k_region_counts),
+      // calibration (gpu_score_kernels.h; float16 probabilities by their bits)
+      SEGSCORE_K(k_calib_init),
+      SEGSCORE_K(k_calib<unsigned short>),
+      SEGSCORE_K(k_calib<float>),
+      SEGSCORE_K(k_calib<double>),
+      SEGSCORE_K(k_calib_reduce),
+      SEGSCORE_K(k_sum_chunks),
+      SEGSCORE_K(k_calib_conf<unsigned short>),
+      SEGSCORE_K(k_calib_conf<float>),
+      SEGSCORE_K(k_calib_conf<double>),
+      // CRPS
+      SEGSCORE_K(k_crps_gaussian),
+      SEGSCORE_K(k_crps_ensemble<float, float>),
+      SEGSCORE_K(k_crps_ensemble<float, double>),
+      SEGSCORE_K(k_crps_ensemble<double, float>),
+      SEGSCORE_K(k_crps_ensemble<double, double>),
+  };
+}
+
+#undef SEGSCORE_K
+
+#if !defined(SEGSCORE_CUDA_EMULATION)
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    throw std::runtime_error(std::string("segscore._cuda: ") + what + " failed: " + cudaGetErrorString(e));
+  }
+}
+#endif
 
 }  // namespace
 
+const std::vector<Kernel>& kernels() {
+  static const std::vector<Kernel> table = make_table();
+  return table;
+}
+
+const Kernel* find_kernel(const std::string& name) {
+  for (const Kernel& k : kernels())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+void launch(const Kernel& k, int64_t grid, int block, size_t shmem, void* stream, void** args) {
+  if (grid < 1 || grid > 0x7fffffff)
+    throw std::invalid_argument("segscore._cuda: " + k.name + ": grid " + std::to_string(grid) +
+                                " outside [1, 2^31)");
+  if (block < 1 || block > 1024)
+    throw std::invalid_argument("segscore._cuda: " + k.name + ": block " + std::to_string(block) +
+                                " outside [1, 1024]");
+#if defined(SEGSCORE_CUDA_EMULATION)
+  (void)shmem;
+  (void)stream;
+  k.emulate(unsigned(grid), unsigned(block), args);
+#else
+  const cudaError_t e = cudaLaunchKernel(k.fn, dim3(unsigned(grid)), dim3(unsigned(block)), args, shmem,
+                                         static_cast<cudaStream_t>(stream));
+  check(e, ("launch of " + k.name).c_str());
+#endif
+}
+
+#if defined(SEGSCORE_CUDA_EMULATION)
+void set_device(int) {}
+void* mem_alloc(size_t bytes) {
+  void* p = std::malloc(bytes ? bytes : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void mem_free(void* p) { std::free(p); }
+void mem_set(void* p, int value, size_t bytes, void*) { std::memset(p, value, bytes); }
+void mem_copy(void* dst, const void* src, size_t bytes, void*) { std::memcpy(dst, src, bytes); }
+void synchronize(void*) {}
+#else
 void set_device(int device) {
-#if !defined(SEGSCORE_CUDA_EMULATION)
   const cudaError_t e = cudaSetDevice(device);
   if (e != cudaSuccess) {
     cudaGetLastError();
     throw std::runtime_error(std::string("segscore._cuda: cannot use device ") + std::to_string(device) + ": " +
                              cudaGetErrorString(e));
   }
-#else
-  (void)device;
+}
+void* mem_alloc(size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+void mem_free(void* p) { check(cudaFree(p), "cudaFree"); }
+void mem_set(void* p, int value, size_t bytes, void* stream) {
+  check(cudaMemsetAsync(p, value, bytes, static_cast<cudaStream_t>(stream)), "cudaMemsetAsync");
+}
+void mem_copy(void* dst, const void* src, size_t bytes, void* stream) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+}
+void synchronize(void* stream) {
+  check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+}
 #endif
-}
-
-void edt_passes(const EdtLaunch& a, void* stream) {
-  if (a.npasses < 1 || int(a.grid.size()) != a.npasses)
-    throw std::invalid_argument("segscore._cuda.edt_passes: one grid size per pass is required");
-  if (a.f64)
-    edt_typed<double>(a, stream);
-  else
-    edt_typed<float>(a, stream);
-  check("EDT launch");
-}
-
-void stats(const StatsLaunch& a, void* s) {
-  launch(&k_stats_init, a.grid_init, a.block, s, a.st, a.K, a.nd);
-  launch(&k_stats, a.grid, a.block, s, a.pred, a.pcode, a.ref, a.rcode, a.geo, a.nd, a.ignore, a.K, a.seg, a.st);
-  check("counting pass launch");
-}
-
-void surface(const SurfaceLaunch& a, void* s) {
-  if (a.nreg <= 0 || a.L <= 0) return;
-  launch(&k_crop_fill, a.grid_rows, a.block, s, a.pred, a.pcode, a.ref, a.rcode, a.src_str, a.nd, a.ignore, a.rt,
-         a.labels, a.rows, a.nreg, a.V, a.masks);
-  launch(&k_crop_boundary, a.grid_rows, a.block, s, a.masks, a.V, a.rt, a.rows, a.nreg, a.nd, a.kind, a.conn, a.biou,
-         a.nb, a.cnt);
-  const int64_t n = 2 * a.L;
-  const int64_t nchunks = (n + a.chunk - 1) / a.chunk;
-  launch(&k_scan_partial, a.grid_chunks, a.block, s, a.cnt, n, a.chunk, a.sums);
-  launch(&k_scan_sums, 1, 1, s, a.sums, nchunks);
-  launch(&k_scan_apply, a.grid_chunks, a.block, s, a.cnt, n, a.chunk, a.sums, a.pos);
-  edt_typed<double>(a.edt, s);
-  launch(&k_crop_gather, a.grid_rows, a.block, s, a.masks, a.nb, static_cast<const double*>(a.edt.out), a.pos, a.V,
-         a.rt, a.rows, a.nreg, a.nd, a.kind, a.spacing, a.d, a.w, a.biou, a.width, a.strict, a.res);
-  launch(&k_region_counts, a.grid_regions, a.block, s, a.pos, a.rows, a.nreg, a.res);
-  check("surface launch");
-}
-
-namespace {
-
-template <typename T>
-void calib_typed(const CalibLaunch& a, void* s) {
-  const T* p = static_cast<const T*>(a.probs);
-  if (a.stream_index >= 0) {
-    launch(&k_calib_conf<T>, a.grid, a.block, s, p, a.target, a.mask, a.geo, a.ci, a.cd, a.stream_index, a.conf);
-    return;
-  }
-  const int64_t words = a.copies * a.keys * 4;
-  launch(&k_calib_init, a.grid_init, a.block, s, a.hist, words, a.counters);
-  launch(&k_calib<T>, a.grid, a.block, s, p, a.target, a.mask, a.geo, a.ci, a.cd, a.hist, a.counters, a.partial);
-  launch(&k_calib_reduce, a.grid_reduce, a.block, s, static_cast<const uint64_t*>(a.hist), a.copies, a.keys, a.out);
-  if (a.partial)
-    launch(&k_sum_chunks, a.grid_chunks, a.block, s, static_cast<const double*>(a.partial), 2 * a.grid * a.block,
-           a.chunk, a.partial_sums);
-}
-
-template <typename TM>
-void ensemble_typed(const CrpsLaunch& a, void* s) {
-  if (a.c == nullptr) {
-    launch(&k_crps_ensemble<TM, TM>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
-           static_cast<const TM*>(nullptr), a.geo, a.n, a.ws, a.out);
-  } else if (a.types & 4) {
-    launch(&k_crps_ensemble<TM, double>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
-           static_cast<const double*>(a.c), a.geo, a.n, a.ws, a.out);
-  } else {
-    launch(&k_crps_ensemble<TM, float>, a.grid, a.block, s, a.a, a.types & 1, static_cast<const TM*>(a.b),
-           static_cast<const float*>(a.c), a.geo, a.n, a.ws, a.out);
-  }
-}
-
-}  // namespace
-
-void calibration(const CalibLaunch& a, void* s) {
-  switch (a.ptype) {
-    case 0: calib_typed<uint16_t>(a, s); break;
-    case 1: calib_typed<float>(a, s); break;
-    case 2: calib_typed<double>(a, s); break;
-    default: throw std::invalid_argument("segscore._cuda: bad probability type code");
-  }
-  check("calibration launch");
-}
-
-void crps(const CrpsLaunch& a, void* s) {
-  if (a.n <= 0) return;
-  if (a.kind == 0) {
-    launch(&k_crps_gaussian, a.grid, a.block, s, a.a, a.b, a.c, a.types, a.geo, a.n, a.out, a.bad);
-  } else if (a.types & 2) {
-    ensemble_typed<double>(a, s);
-  } else {
-    ensemble_typed<float>(a, s);
-  }
-  check("CRPS launch");
-}
 
 #if defined(SEGSCORE_CUDA_EMULATION)
 int device_count() { return 1; }

@@ -1,12 +1,13 @@
-// pybind11 binding of segscore._cuda.  Thin on purpose: device pointers,
-// sizes and the stream arrive as integers from python/segscore/_gpu (which
-// plans, allocates with the caller's array library and validates); this
-// layer converts, releases the GIL and calls the launch sequences of
-// driver.cu.  Nothing here touches device memory.
+// pybind11 binding of segscore._cuda: the kernel table, a generic launcher
+// and memory helpers (driver.h).  Device pointers, sizes and the stream arrive
+// as Python integers from python/segscore/gpu (plan.py builds every launch
+// sequence, backend.py runs it here kernel by kernel).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "driver.h"
 #include "segscore/gpu_kernels.h"
@@ -29,154 +30,52 @@ T* P(uintptr_t p) {
   return reinterpret_cast<T*>(p);
 }
 
-EdtLaunch edt_args(uintptr_t in, int in_type, bool multilabel, bool f64, uintptr_t out, uintptr_t tmp, uintptr_t ws,
-                   int64_t nmax, uintptr_t fd, uintptr_t sp, uintptr_t prefix, int nfields, int npasses,
-                   std::vector<int64_t> grid, int block, int finish) {
-  EdtLaunch a;
-  a.in = P<const void>(in);
-  a.in_type = in_type;
-  a.multilabel = multilabel;
-  a.f64 = f64;
-  a.out = P<void>(out);
-  a.tmp = P<void>(tmp);
-  a.ws = P<void>(ws);
-  a.nmax = nmax;
-  a.fd = P<const int64_t>(fd);
-  a.sp = P<const double>(sp);
-  a.prefix = P<const int64_t>(prefix);
-  a.nfields = nfields;
-  a.npasses = npasses;
-  a.grid = std::move(grid);
-  a.block = block;
-  a.finish = finish;
-  return a;
+// One kernel parameter's value, at the start of its own slot (cudaLaunchKernel
+// reads sizeof(parameter) bytes from args[i]).
+union Slot {
+  void* p;
+  int32_t i;
+  int64_t q;
+  double d;
+};
+
+// launch(name, grid, block, shmem, stream, signature, args): `signature` has a
+// letter per argument (p pointer, i int, q int64_t, d double: plan.Launch.signature)
+// and must equal the kernel's own, derived from its C++ parameter types;
+// `args` are Python ints (pointers: device addresses) and floats.  Each value is
+// converted to exactly the parameter's type; pybind11 refuses values that do not
+// fit (negative pointers, ints beyond 32 bits for an int, floats for integers).
+void py_launch(const std::string& name, int64_t grid, int block, size_t shmem, uintptr_t stream,
+               const std::string& sig, const py::sequence& args) {
+  const Kernel* k = find_kernel(name);
+  if (k == nullptr) throw py::key_error("segscore._cuda has no kernel " + name);
+  if (sig != k->sig)
+    throw py::type_error("segscore._cuda: " + name + " takes arguments (" + k->sig + ") but the plan passed (" +
+                         sig + "); p pointer, i int, q int64_t, d double");
+  if (py::len(args) != sig.size())
+    throw py::type_error("segscore._cuda: " + name + ": " + std::to_string(py::len(args)) +
+                         " argument values for signature (" + sig + ")");
+  std::vector<Slot> slots(sig.size());
+  std::vector<void*> ptrs(sig.size());
+  for (size_t i = 0; i < sig.size(); ++i) {
+    const py::object a = args[i];
+    switch (sig[i]) {
+      case 'p': slots[i].p = P<void>(a.cast<uintptr_t>()); break;
+      case 'i': slots[i].i = a.cast<int32_t>(); break;
+      case 'q': slots[i].q = a.cast<int64_t>(); break;
+      case 'd': slots[i].d = a.cast<double>(); break;
+      default: throw py::type_error("segscore._cuda: bad signature letter in " + sig);
+    }
+    ptrs[i] = &slots[i];
+  }
+  py::gil_scoped_release nogil;
+  launch(*k, grid, block, shmem, P<void>(stream), ptrs.data());
 }
 
-void py_edt(int device, uintptr_t stream, uintptr_t in, int in_type, bool multilabel, bool f64, uintptr_t out,
-            uintptr_t tmp, uintptr_t ws, int64_t nmax, uintptr_t fd, uintptr_t sp, uintptr_t prefix, int nfields,
-            int npasses, std::vector<int64_t> grid, int block, int finish) {
-  EdtLaunch a = edt_args(in, in_type, multilabel, f64, out, tmp, ws, nmax, fd, sp, prefix, nfields, npasses,
-                         std::move(grid), block, finish);
-  py::gil_scoped_release nogil;
-  set_device(device);
-  edt_passes(a, P<void>(stream));
-}
-
-void py_stats(int device, uintptr_t stream, uintptr_t pred, int pcode, uintptr_t ref, int rcode, uintptr_t geo, int nd,
-              int64_t ignore, int64_t K, int64_t seg, uintptr_t st, int64_t grid_init, int64_t grid, int block) {
-  StatsLaunch a;
-  a.pred = P<const void>(pred);
-  a.pcode = pcode;
-  a.ref = P<const void>(ref);
-  a.rcode = rcode;
-  a.geo = P<const int64_t>(geo);
-  a.nd = nd;
-  a.ignore = ignore;
-  a.K = K;
-  a.seg = seg;
-  a.st = P<int64_t>(st);
-  a.grid_init = grid_init;
-  a.grid = grid;
-  a.block = block;
-  py::gil_scoped_release nogil;
-  set_device(device);
-  stats(a, P<void>(stream));
-}
-
-void py_surface(int device, uintptr_t stream, py::dict k) {
-  auto u = [&](const char* key) { return k[key].cast<uintptr_t>(); };
-  auto i64 = [&](const char* key) { return k[key].cast<int64_t>(); };
-  auto i32 = [&](const char* key) { return k[key].cast<int>(); };
-  SurfaceLaunch a;
-  a.pred = P<const void>(u("pred"));
-  a.pcode = i32("pcode");
-  a.ref = P<const void>(u("ref"));
-  a.rcode = i32("rcode");
-  a.src_str = P<const int64_t>(u("src_str"));
-  a.nd = i32("nd");
-  a.ignore = i64("ignore");
-  a.rt = P<const int64_t>(u("rt"));
-  a.labels = P<const int64_t>(u("labels"));
-  a.rows = P<const int64_t>(u("rows"));
-  a.nreg = i32("nreg");
-  a.V = i64("V");
-  a.L = i64("L");
-  a.kind = i32("kind");
-  a.conn = i32("conn");
-  a.biou = i32("biou");
-  a.width = k["width"].cast<double>();
-  a.strict = i32("strict");
-  a.spacing = P<const double>(u("spacing"));
-  a.masks = P<uint8_t>(u("masks"));
-  a.nb = P<uint8_t>(u("nb"));
-  a.cnt = P<int64_t>(u("cnt"));
-  a.sums = P<int64_t>(u("sums"));
-  a.pos = P<int64_t>(u("pos"));
-  a.d = P<double>(u("d"));
-  a.w = P<double>(u("w"));
-  a.res = P<int64_t>(u("res"));
-  a.chunk = i64("chunk");
-  a.grid_rows = i64("grid_rows");
-  a.grid_chunks = i64("grid_chunks");
-  a.grid_regions = i64("grid_regions");
-  a.block = i32("block");
-  a.edt = edt_args(u("nb"), 0, false, true, u("field"), u("field_tmp"), u("ws"), i64("nmax"), u("fd"), u("sp"),
-                   u("prefix"), i32("nfields"), i32("npasses"), k["edt_grid"].cast<std::vector<int64_t>>(), a.block, 0);
-  py::gil_scoped_release nogil;
-  set_device(device);
-  surface(a, P<void>(stream));
-}
-
-void py_calibration(int device, uintptr_t stream, py::dict k) {
-  auto u = [&](const char* key) { return k[key].cast<uintptr_t>(); };
-  auto i64 = [&](const char* key) { return k[key].cast<int64_t>(); };
-  CalibLaunch a;
-  a.probs = P<const void>(u("probs"));
-  a.ptype = int(i64("ptype"));
-  a.target = P<const void>(u("target"));
-  a.mask = P<const void>(u("mask"));
-  a.geo = P<const int64_t>(u("geo"));
-  a.ci = P<const int64_t>(u("ci"));
-  a.cd = P<const double>(u("cd"));
-  a.hist = P<uint64_t>(u("hist"));
-  a.copies = i64("copies");
-  a.keys = i64("keys");
-  a.counters = P<int64_t>(u("counters"));
-  a.out = P<uint64_t>(u("out"));
-  a.partial = P<double>(u("partial"));
-  a.partial_sums = P<double>(u("partial_sums"));
-  a.chunk = i64("chunk");
-  a.grid = i64("grid");
-  a.grid_init = i64("grid_init");
-  a.grid_reduce = i64("grid_reduce");
-  a.grid_chunks = i64("grid_chunks");
-  a.block = int(i64("block"));
-  a.stream_index = i64("stream_index");
-  a.conf = P<double>(u("conf"));
-  py::gil_scoped_release nogil;
-  set_device(device);
-  calibration(a, P<void>(stream));
-}
-
-void py_crps(int device, uintptr_t stream, py::dict k) {
-  auto u = [&](const char* key) { return k[key].cast<uintptr_t>(); };
-  auto i64 = [&](const char* key) { return k[key].cast<int64_t>(); };
-  CrpsLaunch a;
-  a.kind = int(i64("kind"));
-  a.a = P<const void>(u("a"));
-  a.b = P<const void>(u("b"));
-  a.c = P<const void>(u("c"));
-  a.types = int(i64("types"));
-  a.geo = P<const int64_t>(u("geo"));
-  a.n = i64("n");
-  a.out = P<double>(u("out"));
-  a.bad = P<int64_t>(u("bad"));
-  a.ws = P<double>(u("ws"));
-  a.grid = i64("grid");
-  a.block = int(i64("block"));
-  py::gil_scoped_release nogil;
-  set_device(device);
-  crps(a, P<void>(stream));
+py::dict kernel_table() {
+  py::dict d;
+  for (const Kernel& k : kernels()) d[py::str(k.name)] = k.sig;
+  return d;
 }
 
 }  // namespace
@@ -188,16 +87,39 @@ PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
   m.def("runtime_version", &runtime_version);
   m.def("driver_version", &driver_version);
   m.def("probe", &probe, py::arg("device"), "'' when the kernels run on `device`, else the reason they cannot");
-  m.def("edt", &py_edt, py::arg("device"), py::arg("stream"), py::arg("input"), py::arg("in_type"),
-        py::arg("multilabel"), py::arg("f64"), py::arg("out"), py::arg("tmp"), py::arg("ws"), py::arg("nmax"),
-        py::arg("fd"), py::arg("sp"), py::arg("prefix"), py::arg("nfields"), py::arg("npasses"), py::arg("grid"),
-        py::arg("block"), py::arg("finish"));
-  m.def("stats", &py_stats, py::arg("device"), py::arg("stream"), py::arg("pred"), py::arg("pcode"), py::arg("ref"),
-        py::arg("rcode"), py::arg("geo"), py::arg("nd"), py::arg("ignore"), py::arg("K"), py::arg("seg"),
-        py::arg("st"), py::arg("grid_init"), py::arg("grid"), py::arg("block"));
-  m.def("surface", &py_surface, py::arg("device"), py::arg("stream"), py::arg("args"));
-  m.def("calibration", &py_calibration, py::arg("device"), py::arg("stream"), py::arg("args"));
-  m.def("crps", &py_crps, py::arg("device"), py::arg("stream"), py::arg("args"));
+  m.def("kernels", &kernel_table, "{kernel name: signature} of every kernel this module can launch");
+  m.def("set_device", [](int device) {
+    py::gil_scoped_release nogil;
+    set_device(device);
+  }, py::arg("device"));
+  m.def("launch", &py_launch, py::arg("name"), py::arg("grid"), py::arg("block"), py::arg("shmem"),
+        py::arg("stream"), py::arg("signature"), py::arg("args"),
+        "Launch kernel `name` on `stream` (asynchronous); see python/segscore/gpu/plan.py for the argument convention");
+  m.def("run", [](int device, uintptr_t stream, const py::iterable& launches) {
+    set_device(device);
+    for (const py::handle L : launches)
+      py_launch(L.attr("kernel").cast<std::string>(), L.attr("grid").cast<int64_t>(), L.attr("block").cast<int>(),
+                L.attr("shmem").cast<size_t>(), stream, L.attr("signature").cast<std::string>(),
+                L.attr("values").cast<py::sequence>());
+  }, py::arg("device"), py::arg("stream"), py::arg("launches"),
+        "Run a launch sequence of segscore.gpu.plan (a list of Launch) on `stream`, in order");
+  // The former per-operation entry points are the same generic runner now: every
+  // sequence comes from plan.py.
+  for (const char* op : {"edt", "stats", "surface", "calibration", "crps"}) m.attr(op) = m.attr("run");
+  m.def("mem_alloc", [](size_t bytes) { return reinterpret_cast<uintptr_t>(mem_alloc(bytes)); }, py::arg("bytes"));
+  m.def("mem_free", [](uintptr_t p) { mem_free(P<void>(p)); }, py::arg("ptr"));
+  m.def("mem_set", [](uintptr_t p, int value, size_t bytes, uintptr_t stream) {
+    mem_set(P<void>(p), value, bytes, P<void>(stream));
+  }, py::arg("ptr"), py::arg("value"), py::arg("bytes"), py::arg("stream"));
+  m.def("mem_copy", [](uintptr_t dst, uintptr_t src, size_t bytes, uintptr_t stream) {
+    py::gil_scoped_release nogil;
+    mem_copy(P<void>(dst), P<const void>(src), bytes, P<void>(stream));
+  }, py::arg("dst"), py::arg("src"), py::arg("bytes"), py::arg("stream"),
+        "Copy `bytes` (host or device addresses) and wait for `stream`");
+  m.def("synchronize", [](uintptr_t stream) {
+    py::gil_scoped_release nogil;
+    synchronize(P<void>(stream));
+  }, py::arg("stream"));
   m.attr("built_with_cuda") = built_with();
   m.attr("architectures") = SEGSCORE_CUDA_ARCHS;
   py::dict layout;

@@ -1,6 +1,8 @@
 """GPU operations: plan, allocate with the input's library, launch, collect.
 
-Shared by both launch backends.  Signatures of `overlap_stats` and
+Shared by both executors: the launch sequences come from plan.py and run
+through ``backend.run``; this module allocates (the input's library), uploads
+the tables and makes each operation's one host synchronisation.  Signatures of `overlap_stats` and
 `surface_distances` are those of ``segscore._cpu`` (with `DeviceArray`
 inputs), so the public API switches modules, not code paths.
 """
@@ -97,13 +99,10 @@ def edt(x: DeviceArray, spacing, out_dtype, squared: bool, multilabel: bool, nam
         ints = A.upload(np.concatenate([plan.fd.ravel(), plan.prefix.ravel()]))
         dbls = A.upload(plan.sp.ravel())
         ip = A.ptr(ints)
-        x.backend.edt(
-            dev, lib.stream(dev), input=x.ptr, in_type=in_code, multilabel=bool(multilabel),
-            f64=out_dtype == np.float64, out=od.ptr, tmp=A.ptr(tmp) if tmp is not None else 0,
-            ws=A.ptr(ws) if ws is not None else 0, nmax=plan.nmax, fd=ip, sp=A.ptr(dbls),
-            prefix=ip + 8 * plan.fd.size, nfields=plan.nfields, npasses=plan.npasses, grid=plan.grid,
-            block=P.BLOCK, finish=2 if squared else 1,
-        )
+        launches = P.edt_launches(plan, in_code, bool(multilabel), out_dtype == np.float64, x.ptr, od.ptr,
+                                  A.ptr(tmp) if tmp is not None else 0, A.ptr(ws) if ws is not None else 0, ip,
+                                  A.ptr(dbls), ip + 8 * plan.fd.size, 2 if squared else 1)
+        x.backend.run(dev, lib.stream(dev), launches)
     return out
 
 
@@ -121,11 +120,9 @@ def overlap_stats(pred: DeviceArray, ref: DeviceArray, ignore_label: int, thread
             A = _Alloc(lib, dev, "the counting pass")
             st = A.empty(plan.size, np.int64)
             geo = A.upload(plan.geo)
-            pred.backend.stats(
-                dev, lib.stream(dev), pred=pred.ptr, pcode=pcode, ref=ref.ptr, rcode=rcode, geo=A.ptr(geo),
-                nd=plan.nd, ignore=int(ignore_label), K=K, seg=plan.seg, st=A.ptr(st), grid_init=plan.grid_init,
-                grid=plan.grid, block=P.BLOCK,
-            )
+            launches = P.stats_launches(plan, pred.ptr, pcode, ref.ptr, rcode, A.ptr(geo), int(ignore_label),
+                                        A.ptr(st))
+            pred.backend.run(dev, lib.stream(dev), launches)
             s = P.parse_stats(plan, np.asarray(lib.to_host(st))[:plan.size])
             overflow = s.pop("overflow")
             lo, hi = min(s["pred_min"], s["ref_min"]), max(s["pred_max"], s["ref_max"])
@@ -209,8 +206,7 @@ def surface_distances(pred: DeviceArray, ref: DeviceArray, regions, boundary, co
 
 def _surface_batch(pred, ref, regions, plan, counts, out, ignore, conn, biou, width, strict, avail):
     lib, dev = pred.lib, pred.device
-    batch, nd = plan.index, plan.nd
-    corner = plan.corner
+    batch = plan.index
     if plan.total_bytes > avail:
         parts = ", ".join(f"{k} {_gib(v)}" for k, v in plan.bytes.items())
         _need(lib, dev, plan.total_bytes, f"the crop of label region {regions[batch[0]][0]}",
@@ -231,24 +227,12 @@ def _surface_batch(pred, ref, regions, plan, counts, out, ignore, conn, biou, wi
     res = A.zeros(4 * R, np.int64)
     ints = A.upload(plan.ints)
     dbls = A.upload(plan.dbls)
-    ip, dp = A.ptr(ints), A.ptr(dbls)
-    o = plan.off
-    args = {
-        "pred": pred.ptr, "pcode": P.label_code(pred.dtype), "ref": ref.ptr, "rcode": P.label_code(ref.dtype),
-        "src_str": ip + 8 * o["src_str"], "nd": nd, "ignore": ignore,
-        "rt": ip + 8 * o["rt"], "labels": ip + 8 * o["labels"], "rows": ip + 8 * o["rows"], "nreg": R,
-        "V": V, "L": L, "kind": 1 if corner else 0, "conn": conn, "biou": int(biou), "width": width,
-        "strict": int(strict), "spacing": dp + 8 * o["spacing"],
-        "masks": A.ptr(masks), "nb": A.ptr(nb), "cnt": A.ptr(cnt), "sums": A.ptr(sums), "pos": A.ptr(pos),
-        "d": A.ptr(d), "w": A.ptr(w), "res": A.ptr(res), "chunk": P.SCAN_CHUNK,
-        "grid_rows": plan.grid_rows, "grid_chunks": plan.grid_chunks, "grid_regions": plan.grid_regions,
-        "block": P.BLOCK,
-        "field": A.ptr(field), "field_tmp": A.ptr(field_tmp) if field_tmp is not None else 0,
-        "ws": A.ptr(ws) if ws is not None else 0, "nmax": plan.edt.nmax, "fd": ip + 8 * o["fd"],
-        "sp": dp + 8 * o["sp"], "prefix": ip + 8 * o["prefix"], "nfields": plan.edt.nfields,
-        "npasses": plan.edt.npasses, "edt_grid": list(plan.edt.grid),
-    }
-    pred.backend.surface(dev, lib.stream(dev), args)
+    launches = P.surface_launches(
+        plan, pred.ptr, P.label_code(pred.dtype), ref.ptr, P.label_code(ref.dtype), ignore, conn, biou, width, strict,
+        A.ptr(ints), A.ptr(dbls), A.ptr(masks), A.ptr(nb), A.ptr(cnt), A.ptr(sums), A.ptr(pos), A.ptr(field),
+        A.ptr(field_tmp) if field_tmp is not None else 0, A.ptr(ws) if ws is not None else 0, A.ptr(d), A.ptr(w),
+        A.ptr(res))
+    pred.backend.run(dev, lib.stream(dev), launches)
     hdr = np.asarray(lib.to_host(res))[:4 * R]
     na, nbv = hdr[0:2 * R:2], hdr[1:2 * R:2]
     tot_a, tot = int(na.sum()), int(na.sum() + nbv.sum())

@@ -1,10 +1,16 @@
-"""Launch plans of the GPU path: tables, buffer sizes and launch shapes.
+"""Launch plans of the GPU path: tables, buffer sizes, launch shapes and the launch sequences.
 
-Pure numpy, no device access: computed once per call and shared by both
-launch backends (the compiled ``segscore._cuda`` and the CuPy RawModule
-path), so the two differ only in who launches the kernels.  The table
-layouts mirror ``cpp/include/segscore/gpu_kernels.h`` (FD_*, RT_*) and
-``gpu_score_kernels.h`` (CG_*, CI_*, CD_*, CC_*, XG_*).
+Pure numpy, no device access.  This module is the only place where a GPU
+operation's kernels, their order, grids, blocks and arguments are written:
+the ``*_launches`` functions return a list of `Launch` (kernel name, grid,
+block, typed arguments) and both executors run that list as it is (backend.py:
+the compiled ``segscore._cuda`` through its generic ``launch``, or the CuPy
+RawModule compiled by NVRTC from the same headers).  Adding a kernel: its code
+in a header, one entry in a ``*_launches`` function here, its name in the
+compile group (source.py) and in the compiled module's table (cuda/driver.cu).
+
+The table layouts mirror ``cpp/include/segscore/gpu_kernels.h`` (FD_*, RT_*)
+and ``gpu_score_kernels.h`` (CG_*, CI_*, CD_*, CC_*, XG_*).
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ LABEL_CODES = {
 # unsigned instantiation of their size.
 EDT_IN_CODES = {"b": {1: 0}, "u": {1: 0, 2: 1, 4: 2, 8: 3}, "i": {1: 0, 2: 1, 4: 2, 8: 3}, "f": {4: 4, 8: 5}}
 EDT_IN_CTYPES = ["unsigned char", "unsigned short", "unsigned int", "unsigned long long", "float", "double"]
+T_CTYPES = {False: "float", True: "double"}           # EDT value type / CRPS operand type (by "is float64")
+PROB_CTYPES = ["unsigned short", "float", "double"]   # calibration ptype; float16 probabilities read by their bits
 
 
 def edt_in_code(dtype: np.dtype) -> int:
@@ -480,3 +488,236 @@ def crps_geo(shape, strides, m: int = 0, mstr1: int = 0, mstr2: int = 0) -> tupl
     g = _geo_rows(XG_SHAPE, XG_W, shp, strs, [XG_STR0, XG_STR1, XG_STR2][:len(strs)])
     g[XG_M], g[XG_MSTR1], g[XG_MSTR2] = int(m), int(mstr1), int(mstr2)
     return g, int(np.prod(shape)) if len(shape) else 1
+
+
+# ----------------------------------------------------------------------------- launch sequences
+#
+# A launch sequence is a list of `Launch`; the executors (backend.py) run it in order on
+# the caller's stream and never synchronise.  The one host synchronisation of each
+# operation is the caller's copy of the output named in the builder's docstring
+# (ops.py / score_ops.py), after the whole sequence.
+#
+# Argument convention (both executors): every argument is a numpy scalar whose dtype IS
+# the kernel parameter's C++ type:
+#     any pointer (T*, const void*)  ->  np.uint64   the device address (0 for nullptr)
+#     int                            ->  np.int32
+#     int64_t                        ->  np.int64
+#     double                         ->  np.float64
+# Build them with ptr / i32 / i64 / f64 below (range-checked: nothing wraps silently).
+# segscore._cuda.launch compares the signature of the arguments (one letter each,
+# `Launch.signature`: p, i, q, d) with the kernel's C++ parameter list and raises
+# TypeError on any difference; CuPy passes numpy scalars by value with their dtype.
+
+_SIG = {np.dtype(np.uint64): "p", np.dtype(np.int32): "i", np.dtype(np.int64): "q", np.dtype(np.float64): "d"}
+
+
+def ptr(v) -> np.uint64:
+    """A device address (an int from the array library; 0 for a null pointer)."""
+    v = int(v)
+    if not 0 <= v < 1 << 64:
+        raise OverflowError(f"device address {v} out of range")
+    return np.uint64(v)
+
+
+def i32(v) -> np.int32:
+    v = int(v)
+    if not -(1 << 31) <= v < 1 << 31:
+        raise OverflowError(f"{v} does not fit a kernel's int parameter")
+    return np.int32(v)
+
+
+def i64(v) -> np.int64:
+    v = int(v)
+    if not -(1 << 63) <= v < 1 << 63:
+        raise OverflowError(f"{v} does not fit a kernel's int64_t parameter")
+    return np.int64(v)
+
+
+def f64(v) -> np.float64:
+    return np.float64(float(v))
+
+
+@dataclass(frozen=True)
+class Launch:
+    kernel: str      # name expression without the namespace, e.g. "k_edt_first<unsigned char, float>"
+    group: tuple     # the NVRTC compile group that holds it (source.group)
+    grid: int        # blocks (1-D)
+    block: int       # threads per block
+    args: tuple      # numpy scalars, see the convention above
+    shmem: int = 0   # dynamic shared memory bytes (no kernel uses any today)
+
+    @property
+    def signature(self) -> str:
+        return "".join(_SIG[a.dtype] for a in self.args)
+
+    @property
+    def values(self) -> list:
+        """The arguments as Python ints / floats (the compiled module's `launch`)."""
+        return [a.item() for a in self.args]
+
+
+def _add(seq: list, kernel, group, grid, block, *args) -> None:
+    """Append a launch; grids of zero blocks (nothing to do) are dropped here, once."""
+    for a in args:
+        if not isinstance(a, np.generic) or a.dtype not in _SIG:
+            raise TypeError(f"{kernel}: argument {a!r} is not one of ptr / i32 / i64 / f64")
+    if int(grid) > 0:
+        seq.append(Launch(kernel, tuple(group), int(grid), int(block), tuple(args)))
+
+
+def edt_launches(plan: EdtPlan, in_code: int, multilabel: bool, f64_out: bool, inp, out, tmp, ws, fd, sp, prefix,
+                 finish: int, block: int = BLOCK, group=None, seq=None) -> list:
+    """Separable EDT over plan's fields: the first pass reads `inp` (binary: zero = feature;
+    multi-label: labels), pass k writes bufs[(P-1-k) % 2] of (out, tmp) so the last one lands
+    in `out`; `finish` (0 raw, 1 distance, 2 squared) applies to the last pass.  fd / sp /
+    prefix: device copies of plan.fd, plan.sp, plan.prefix.  Host synchronisation: none
+    (ss.edt returns `out` on the device)."""
+    seq = [] if seq is None else seq
+    npass = plan.npasses
+    if npass < 1 or len(plan.grid) != npass:
+        raise ValueError("an EDT plan needs one grid size per pass")
+    T = T_CTYPES[bool(f64_out)]
+    In = EDT_IN_CTYPES[in_code]
+    if group is None:
+        group = ("edt_ml" if multilabel else "edt", int(in_code), bool(f64_out))
+    bufs = (out, tmp)
+
+    def dst(k):
+        return ptr(bufs[(npass - 1 - k) % 2])
+
+    nf = plan.nfields
+    first = f"k_edt_first_ml<{In}, {T}>" if multilabel else f"k_edt_first<{In}, {T}>"
+    _add(seq, first, group, plan.grid[0], block,
+         ptr(inp), dst(0), ptr(fd), ptr(sp), ptr(prefix), i32(nf), i32(finish if npass == 1 else 0))
+    for k in range(1, npass):
+        pk = ptr(prefix + 8 * k * (nf + 1))  # row k of the (npasses, nfields + 1) int64 prefix table
+        fk = i32(finish if k == npass - 1 else 0)
+        if multilabel:
+            _add(seq, f"k_edt_parabola_ml<{In}, {T}>", group, plan.grid[k], block,
+                 ptr(inp), dst(k - 1), dst(k), ptr(ws), i64(plan.nmax), ptr(fd), ptr(sp), pk, i32(nf), i32(k), fk)
+        else:
+            _add(seq, f"k_edt_parabola<{T}>", group, plan.grid[k], block,
+                 dst(k - 1), dst(k), ptr(ws), i64(plan.nmax), ptr(fd), ptr(sp), pk, i32(nf), i32(k), fk)
+    return seq
+
+
+def stats_launches(plan: StatsPlan, pred, pcode: int, ref, rcode: int, geo, ignore: int, st) -> list:
+    """Counting pass: zero / reset `st` (plan.size int64 words), then one read of both maps.
+    Host synchronisation: the caller copies `st` back (parse_stats)."""
+    seq, g = [], ("stats",)
+    _add(seq, "k_stats_init", g, plan.grid_init, BLOCK, ptr(st), i64(plan.K), i32(plan.nd))
+    _add(seq, "k_stats", g, plan.grid, BLOCK, ptr(pred), i32(pcode), ptr(ref), i32(rcode), ptr(geo), i32(plan.nd),
+         i64(ignore), i64(plan.K), i64(plan.seg), ptr(st))
+    return seq
+
+
+def surface_launches(plan: SurfacePlan, pred, pcode: int, ref, rcode: int, ignore: int, conn: int, biou: bool,
+                     width: float, strict: bool, ints, dbls, masks, nb, cnt, sums, pos, field, field_tmp, ws, d, w,
+                     res) -> list:
+    """All regions of one batch: fill the crops, boundaries, exclusive scan of the per-row
+    counts, EDT of the boundary complements, gather.  ints / dbls: device copies of plan.ints
+    / plan.dbls; `res` (4 nreg int64) zeroed by the caller.  Host synchronisation: the caller
+    copies `res` back (element counts), then the first elements of `d` and `w`."""
+    if plan.nreg <= 0 or plan.L <= 0:
+        return []
+    seq, g, B = [], ("surface",), BLOCK
+    o = plan.off
+
+    def ip(name):
+        return ptr(ints + 8 * o[name])
+
+    V, L, nreg, nd = i64(plan.V), plan.L, i32(plan.nreg), i32(plan.nd)
+    kind = i32(1 if plan.corner else 0)
+    _add(seq, "k_crop_fill", g, plan.grid_rows, B, ptr(pred), i32(pcode), ptr(ref), i32(rcode), ip("src_str"), nd,
+         i64(ignore), ip("rt"), ip("labels"), ip("rows"), nreg, V, ptr(masks))
+    _add(seq, "k_crop_boundary", g, plan.grid_rows, B, ptr(masks), V, ip("rt"), ip("rows"), nreg, nd, kind,
+         i32(conn), i32(biou), ptr(nb), ptr(cnt))
+    n = 2 * L
+    _add(seq, "k_scan_partial", g, plan.grid_chunks, B, ptr(cnt), i64(n), i64(SCAN_CHUNK), ptr(sums))
+    _add(seq, "k_scan_sums", g, 1, 1, ptr(sums), i64(plan.nchunks))
+    _add(seq, "k_scan_apply", g, plan.grid_chunks, B, ptr(cnt), i64(n), i64(SCAN_CHUNK), ptr(sums), ptr(pos))
+    edt_launches(plan.edt, 0, False, True, nb, field, field_tmp, ws, ints + 8 * o["fd"], dbls + 8 * o["sp"],
+                 ints + 8 * o["prefix"], 0, B, group=g, seq=seq)
+    _add(seq, "k_crop_gather", g, plan.grid_rows, B, ptr(masks), ptr(nb), ptr(field), ptr(pos), V, ip("rt"),
+         ip("rows"), nreg, nd, kind, ptr(dbls + 8 * o["spacing"]), ptr(d), ptr(w), i32(biou), f64(width),
+         i32(strict), ptr(res))
+    _add(seq, "k_region_counts", g, plan.grid_regions, B, ptr(pos), ip("rows"), nreg, ptr(res))
+    return seq
+
+
+def calib_tables(plan: CalibPlan) -> tuple:
+    """(int64 table, float64 table) to upload: geo then ci in one, cd in the other."""
+    return np.concatenate([plan.geo, plan.ci]), plan.cd
+
+
+def _calib_operands(probs, target, mask, plan: CalibPlan, ints, dbls) -> tuple:
+    return (ptr(probs), ptr(target), ptr(mask or 0), ptr(ints), ptr(ints + 8 * plan.geo.size), ptr(dbls))
+
+
+def calib_launches(plan: CalibPlan, ptype: int, probs, target, mask, ints, dbls, hist, counters, out, partial,
+                   partial_sums) -> list:
+    """Calibration binning: zero the private histograms and counters, one pass, reduce the
+    histograms into `out` (keys x 4 uint64), and with scores add the Brier / NLL thread
+    partials in chunks into `partial_sums`.  ints / dbls: device copies of calib_tables(plan);
+    mask 0 without one.  Host synchronisation: the caller copies out | counters | partial_sums
+    (one buffer) back."""
+    seq, g, B = [], ("calib", int(ptype)), SCORE_BLOCK
+    T = PROB_CTYPES[ptype]
+    words = plan.copies * plan.keys * 4
+    _add(seq, "k_calib_init", g, plan.grid_init, B, ptr(hist), i64(words), ptr(counters))
+    _add(seq, f"k_calib<{T}>", g, plan.grid, B, *_calib_operands(probs, target, mask, plan, ints, dbls), ptr(hist),
+         ptr(counters), ptr(partial))
+    _add(seq, "k_calib_reduce", g, plan.grid_reduce, B, ptr(hist), i64(plan.copies), i64(plan.keys), ptr(out))
+    if partial:
+        _add(seq, "k_sum_chunks", g, plan.grid_chunks, B, ptr(partial), i64(plan.partials), i64(SUM_CHUNK),
+             ptr(partial_sums))
+    return seq
+
+
+def calib_conf_grid(nvox: int) -> int:
+    return max(1, min(SCORE_MAX_BLOCKS, -(-int(nvox) // (4 * SCORE_BLOCK))))
+
+
+def calib_conf_launches(plan: CalibPlan, ptype: int, probs, target, mask, ints, dbls, stream_index: int, conf,
+                        nvox: int) -> list:
+    """The confidences of one stream (NaN where a voxel is skipped) into `conf` (nvox doubles).
+    Host synchronisation: the caller copies `conf` back."""
+    seq = []
+    _add(seq, f"k_calib_conf<{PROB_CTYPES[ptype]}>", ("calib", int(ptype)), calib_conf_grid(nvox), SCORE_BLOCK,
+         *_calib_operands(probs, target, mask, plan, ints, dbls), i64(stream_index), ptr(conf))
+    return seq
+
+
+def crps_gaussian_launches(types: int, obs, mu, sigma, geo, n: int, out, bad) -> list:
+    """Elementwise Gaussian CRPS into `out`; bad[0] counts sigma < 0.  `types` bit i: operand
+    i (obs, mu, sigma) is float64, else float32.  Host synchronisation: the caller copies
+    `bad` back."""
+    seq = []
+    if n > 0:
+        _add(seq, "k_crps_gaussian", ("crps",), max(1, min(MAX_BLOCKS, -(-n // CRPS_BLOCK))), CRPS_BLOCK, ptr(obs),
+             ptr(mu), ptr(sigma), i32(types), ptr(geo), i64(n), ptr(out), ptr(bad))
+    return seq
+
+
+def crps_ensemble_shape(n: int, m: int, weighted: bool) -> tuple:
+    """(grid, block, scratch doubles) of the ensemble CRPS: one thread per observation, fewer
+    (and a smaller block) when the per-thread sort scratch would exceed ENSEMBLE_WS_BYTES."""
+    per_thread = (4 if weighted else 2) * m * 8  # sort scratch bytes
+    threads = max(1, min(n, ENSEMBLE_WS_BYTES // per_thread))
+    block = min(CRPS_BLOCK, threads)
+    grid = max(1, min(MAX_BLOCKS, -(-threads // block)))
+    return grid, block, grid * block * per_thread // 8
+
+
+def crps_ensemble_launches(types: int, obs, members, weights, geo, n: int, m: int, ws, out) -> list:
+    """Ensemble CRPS, one thread per observation (scratch `ws` of crps_ensemble_shape);
+    weights 0 when unweighted.  `types` bit 0: obs float64, bit 1: members, bit 2: weights.
+    Host synchronisation: none (the result stays on the device)."""
+    seq = []
+    if n > 0:
+        grid, block, _ = crps_ensemble_shape(n, m, bool(weights))
+        TM = T_CTYPES[bool(types & 2)]
+        TW = TM if not weights else T_CTYPES[bool(types & 4)]
+        _add(seq, f"k_crps_ensemble<{TM}, {TW}>", ("crps",), grid, block, ptr(obs), i32(types & 1), ptr(members),
+             ptr(weights), ptr(geo), i64(n), ptr(ws), ptr(out))
+    return seq

@@ -57,15 +57,10 @@ def _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, b
     return plan, streams, slots
 
 
-def _launch_args(probs, target, mask, plan, A: _Alloc) -> dict:
-    ints = A.upload(np.concatenate([plan.geo, plan.ci]))
-    dbls = A.upload(plan.cd)
-    ip = A.ptr(ints)
-    return dict(probs=probs.ptr, ptype=_PTYPE[probs.itemsize], target=target.ptr, mask=0 if mask is None else mask.ptr,
-                geo=ip, ci=ip + 8 * plan.geo.size, cd=A.ptr(dbls), copies=plan.copies, keys=plan.keys,
-                chunk=P.SUM_CHUNK, grid=plan.grid, grid_init=plan.grid_init, grid_reduce=plan.grid_reduce,
-                grid_chunks=plan.grid_chunks, block=P.SCORE_BLOCK, stream_index=-1, conf=0, hist=0, counters=0,
-                out=0, partial=0, partial_sums=0)
+def _tables(plan, A: _Alloc) -> tuple:
+    """Device copies of the plan's int64 and float64 tables (pointers)."""
+    ints, dbls = P.calib_tables(plan)
+    return A.ptr(A.upload(ints)), A.ptr(A.upload(dbls))
 
 
 def _labels_range(counters) -> tuple:
@@ -84,16 +79,17 @@ def calibration_stats(probs: DeviceArray, target: DeviceArray, mask, class_axis,
     lib, dev = probs.lib, probs.device
     with lib.device_ctx(dev):
         A = _Alloc(lib, dev, "the calibration pass")
-        a = _launch_args(probs, target, mask, plan, A)
+        ints, dbls = _tables(plan, A)
         hist = A.empty(plan.copies * plan.keys * 4, np.int64)  # uint64 words (torch lacks uint64 ops)
         n_out = plan.keys * 4 + P.CC_W + plan.sums
         res = A.empty(n_out, np.int64)  # reduced histogram | counters (int64) | chunk sums (double)
         partial = A.empty(plan.partials, np.float64) if plan.partials else None
         base = A.ptr(res)
-        a.update(hist=A.ptr(hist), out=base, counters=base + 8 * plan.keys * 4,
-                 partial=A.ptr(partial) if partial is not None else 0,
-                 partial_sums=base + 8 * (plan.keys * 4 + P.CC_W) if plan.sums else 0)
-        probs.backend.calibration(dev, lib.stream(dev), a)
+        launches = P.calib_launches(plan, _PTYPE[probs.itemsize], probs.ptr, target.ptr,
+                                    0 if mask is None else mask.ptr, ints, dbls, A.ptr(hist),
+                                    base + 8 * plan.keys * 4, base, A.ptr(partial) if partial is not None else 0,
+                                    base + 8 * (plan.keys * 4 + P.CC_W) if plan.sums else 0)
+        probs.backend.run(dev, lib.stream(dev), launches)
         host = np.asarray(lib.to_host(res))[:n_out].view(np.uint64)
     h = host[:plan.keys * 4].reshape(plan.keys, 4)
     counters = host[plan.keys * 4:plan.keys * 4 + P.CC_W].view(np.int64)
@@ -125,12 +121,12 @@ def calibration_confidences(probs: DeviceArray, target: DeviceArray, mask, class
     rows = []
     with lib.device_ctx(dev):
         A = _Alloc(lib, dev, "the confidences of the equal-mass binning")
-        a = _launch_args(probs, target, mask, plan, A)
+        ints, dbls = _tables(plan, A)
         conf = A.empty(nvox, np.float64)
-        grid = max(1, min(P.SCORE_MAX_BLOCKS, -(-nvox // (4 * P.SCORE_BLOCK))))
         for s in range(streams):
-            a.update(stream_index=s, conf=A.ptr(conf), grid=grid)
-            probs.backend.calibration(dev, lib.stream(dev), a)
+            launches = P.calib_conf_launches(plan, _PTYPE[probs.itemsize], probs.ptr, target.ptr,
+                                             0 if mask is None else mask.ptr, ints, dbls, s, A.ptr(conf), nvox)
+            probs.backend.run(dev, lib.stream(dev), launches)
             v = np.asarray(lib.to_host(conf))[:nvox]
             rows.append(v[~np.isnan(v)])
     n = min((len(r) for r in rows), default=0)
@@ -167,9 +163,8 @@ def crps_gaussian(obs: DeviceArray, mu: DeviceArray, sigma: DeviceArray, shape):
         out = _out(lib, dev, shape, A)
         tab = A.upload(geo)
         bad = A.upload(np.zeros(1, dtype=np.int64))
-        a = dict(kind=0, a=obs.ptr, b=mu.ptr, c=sigma.ptr, types=types, geo=A.ptr(tab), n=n, out=lib.ptr(out),
-                 bad=A.ptr(bad), ws=0, grid=max(1, min(P.MAX_BLOCKS, -(-n // P.CRPS_BLOCK))), block=P.CRPS_BLOCK)
-        obs.backend.crps(dev, lib.stream(dev), a)
+        launches = P.crps_gaussian_launches(types, obs.ptr, mu.ptr, sigma.ptr, A.ptr(tab), n, lib.ptr(out), A.ptr(bad))
+        obs.backend.run(dev, lib.stream(dev), launches)
         neg = int(np.asarray(lib.to_host(bad))[0])
     return out, neg
 
@@ -190,16 +185,13 @@ def crps_ensemble(obs: DeviceArray, members: DeviceArray, weights, axis: int, ba
         wstr = wfull[axis]
         strides.append(P.broadcast_strides(batch, drop(members.shape), drop(tuple(wfull))))
     geo, n = P.crps_geo(batch, strides, m, mstr, wstr)
-    per_thread = (4 if weights is not None else 2) * m * 8  # sort scratch bytes
-    threads = max(1, min(n, P.ENSEMBLE_WS_BYTES // per_thread))  # the scratch budget caps the threads
-    block = min(P.CRPS_BLOCK, threads)
-    grid = max(1, min(P.MAX_BLOCKS, -(-threads // block)))
+    _, _, ws_doubles = P.crps_ensemble_shape(n, m, weights is not None)
     with lib.device_ctx(dev):
         A = _Alloc(lib, dev, "the ensemble CRPS")
         out = _out(lib, dev, batch, A)
         tab = A.upload(geo)
-        ws = A.empty(grid * block * per_thread // 8, np.float64)
-        a = dict(kind=1, a=obs.ptr, b=members.ptr, c=0 if weights is None else weights.ptr, types=types,
-                 geo=A.ptr(tab), n=n, out=lib.ptr(out), bad=0, ws=A.ptr(ws), grid=grid, block=block)
-        obs.backend.crps(dev, lib.stream(dev), a)
+        ws = A.empty(ws_doubles, np.float64)
+        launches = P.crps_ensemble_launches(types, obs.ptr, members.ptr, 0 if weights is None else weights.ptr,
+                                            A.ptr(tab), n, m, A.ptr(ws), lib.ptr(out))
+        obs.backend.run(dev, lib.stream(dev), launches)
     return out

@@ -6,7 +6,9 @@ source tree).  `kernel_source()` inlines ``gpu_kernels.h``, ``gpu_score_kernels.
 and the headers they include into one string, so CuPy's on-disk kernel cache is keyed by the
 actual code, and the test-suite compiles exactly this string with NVRTC.
 Kernels are compiled in small groups (per dtype) with NVRTC name
-expressions; `GROUPS` names them.
+expressions; `group` names them, and every `plan.Launch` carries the group
+that holds its kernel.  `all_kernel_names()` is the set the compiled module's
+table (cuda/driver.cu) must hold, name for name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from pathlib import Path
 
 from .._core.headers import include_dir
-from .plan import EDT_IN_CTYPES
+from .plan import EDT_IN_CTYPES, PROB_CTYPES, T_CTYPES
 
 NVRTC_OPTIONS = ("-std=c++17", "--fmad=false")
 NS = "segscore::gpu::"
@@ -51,9 +53,6 @@ def kernel_source() -> str:
     seen = set()
     return inline("segscore/gpu_kernels.h", seen=seen) + inline("segscore/gpu_score_kernels.h", seen=seen)
 
-
-T_CTYPES = {False: "float", True: "double"}
-PROB_CTYPES = ["unsigned short", "float", "double"]  # float16 probabilities are read by their bits
 
 
 def group(key) -> tuple:
@@ -90,3 +89,8 @@ def all_groups() -> list:
         keys += [("edt", c, f64) for c in range(6)]
         keys += [("edt_ml", c, f64) for c in range(4)]
     return keys
+
+
+def all_kernel_names() -> set:
+    """Every kernel name expression (without the namespace) of every compile group."""
+    return {n[len(NS):] for key in all_groups() for n in group(key)}
