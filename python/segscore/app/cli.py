@@ -13,6 +13,9 @@ import json
 import os
 import sys
 
+from ..metrics import registry as _registry
+from ..metrics.surface.conventions import CONVENTIONS
+
 EXIT_FAILED_CASES = 3
 
 
@@ -45,6 +48,17 @@ def _empty(s):
         return t
 
 
+def _metrics_help() -> str:
+    """--metrics help, from the metric registry."""
+    evaluate = _registry.select(scope=_registry.EVALUATE)
+    always = [m.name for m in evaluate if m.default is True]
+    given = [f"{m.name} with --{m.default}" for m in evaluate if isinstance(m.default, str)]
+    return ("comma list of ss.evaluate metric names, e.g. dice,hd95,nsd@2; known: "
+            + ", ".join(_registry.known(_registry.EVALUATE))
+            + f"; default: {', '.join(always)} (those the convention defines)"
+            + "".join(f", {g}" for g in given))
+
+
 def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None:
     if positional:
         p.add_argument("pred", help="folder of predicted label maps (.nii.gz, .nii; .nrrd, .mha with SimpleITK)")
@@ -60,10 +74,10 @@ def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None
     g.add_argument("--labels", default=None,
                    help="label map: a JSON file (nnU-Net dataset.json, {name: value | [values]}), inline JSON, "
                         "or a comma list of label values; default: labels present in each case")
-    g.add_argument("--metrics", default=None, help="comma list of ss.evaluate metric names, e.g. dice,hd95,nsd@2")
+    g.add_argument("--metrics", default=None,
+                   help=_metrics_help())
     g.add_argument("--tolerance", type=float, default=None, help="NSD tolerance in mm")
-    g.add_argument("--convention", default="segscore",
-                   help="segscore, deepmind, monai, monai-subvoxels, medpy, metricsreloaded, panoptica")
+    g.add_argument("--convention", default="segscore", help=", ".join(CONVENTIONS))
     g.add_argument("--empty", default=None,
                    help="empty-mask policy: a value (nan, inf, 0, 1, worst) or JSON {metric: {ref|pred|both: value}}")
     g.add_argument("--ignore-label", type=int, default=None, help="reference label whose voxels are not counted")

@@ -303,8 +303,10 @@ def _metric_list(cfg: Config):
     summary.json reports them)."""
     if cfg.metrics is None:
         return None
+    from ..metrics.registry import COUNT_COLUMNS
+
     m = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
-    for c in ("tp", "fp", "fn", "tn"):
+    for c in COUNT_COLUMNS:
         if c not in m:
             m.append(c)
     return m

@@ -15,8 +15,14 @@ import os
 
 import numpy as np
 
-HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "specificity", "consensus_dice"}
-LOWER_IS_BETTER_PREFIX = ("hd", "assd", "masd", "ece", "brier")
+from ..metrics import registry as _registry
+
+# from the metric registry (a parameterised metric, e.g. nsd, covers its columns nsd@<mm>)
+HIGHER_IS_BETTER = frozenset(m.name for m in _registry.METRICS if m.higher_is_better is True)
+LOWER_IS_BETTER = frozenset(m.name for m in _registry.METRICS if m.higher_is_better is False)
+# the worst-case tables, in order
+WORST_CASES = tuple(m.name for m in sorted((m for m in _registry.METRICS if m.worst_rank is not None),
+                                           key=lambda m: m.worst_rank))
 
 
 def _figure(w=8.0, h=4.5):
@@ -39,10 +45,16 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.replace("@", "_at_"))
 
 
+def _axis_label(col: str) -> str:
+    """The column with its unit from the metric registry, unless its name says it (vol_*_ml)."""
+    unit = _registry.unit(col)
+    return col + (f" ({unit})" if unit and unit.lower() not in col.lower() else "")
+
+
 def box_plots(table, outdir: str) -> dict:
     """{metric: png path}: per-label box plots of every metric (reference rows only)."""
     t = table[table["reference"] == "ref"] if "reference" in table.columns else table
-    skip = {"case", "reference", "label", "tp", "fp", "fn", "tn"}
+    skip = {"case", "reference", "label", *_registry.COUNT_COLUMNS}
     out = {}
     labels = list(dict.fromkeys(t["label"].tolist()))
     for m in [c for c in t.columns if c not in skip]:
@@ -61,7 +73,7 @@ def box_plots(table, outdir: str) -> dict:
         tilt = len(labels) > 8 or sum(len(str(v)) for v in labels) > 6 * len(labels)
         ax.set_xticklabels([str(v) for v in labels], rotation=35 if tilt else 0, ha="right" if tilt else "center")
         ax.set_xlabel("label")
-        ax.set_ylabel(m + (" (mm)" if m.startswith(("hd", "assd", "masd")) else ""))
+        ax.set_ylabel(_axis_label(m))
         note = []
         if nan:
             note.append(f"{nan} NaN")
@@ -128,17 +140,19 @@ def _calibration_plotter():
 
 
 def worst_cases(table, n: int = 10) -> dict:
-    """{metric: DataFrame of the n worst (case, label) rows} for dice and hd95 (or what exists)."""
+    """{metric: DataFrame of the n worst (case, label) rows} for the registry's worst-case
+    metrics (WORST_CASES: dice, nsd, hd95, hd, assd; those in the table), the first column of each."""
     t = table[table["reference"] == "ref"] if "reference" in table.columns else table
     out = {}
-    for m in ("dice", "nsd", "hd95", "hd", "assd"):
-        cols = [c for c in t.columns if c == m or (m == "nsd" and c.startswith("nsd@"))]
+    for m in WORST_CASES:
+        entry = _registry.get(m)
+        cols = [c for c in t.columns if _registry.column(c) is entry]
         for c in cols[:1]:
             x = t[["case", "label", c]].copy()
             x = x[~x[c].isna()]
             if not len(x):
                 continue
-            asc = c in HIGHER_IS_BETTER or c.startswith("nsd")
+            asc = bool(_registry.higher_is_better(c))
             x = x.sort_values([c, "case"], ascending=[asc, True], kind="mergesort").head(n)
             out[c] = x.reset_index(drop=True)
     return out

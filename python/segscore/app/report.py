@@ -7,7 +7,10 @@ import html
 import math
 import os
 
-HEADLINE = ("dice", "hd95", "assd", "nsd", "ece", "consensus_dice")
+from ..metrics import registry as _registry
+
+# the metrics of the summary table (the metric registry's headline; nsd covers nsd@<mm>)
+HEADLINE = tuple(m.name for m in _registry.METRICS if m.headline)
 
 
 def _fmt(v) -> str:
@@ -35,13 +38,18 @@ def _html_table(headers, rows) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _is_headline(col) -> bool:
+    m = _registry.column(str(col))
+    return m is not None and m.headline
+
+
 def _headline(summary):
     if not len(summary):
         return [], []
     s = summary
     if "reference" in s.columns:
         s = s[s["reference"] == "ref"]
-    keep = s[s["metric"].map(lambda m: m in HEADLINE or m.startswith("nsd@"))]
+    keep = s[s["metric"].map(_is_headline)]
     headers = ["label", "metric", "n", "mean", "95% CI", "median", "IQR", "NaN", "inf"]
     rows = []
     for _, r in keep.iterrows():

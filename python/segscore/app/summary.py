@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from ..metrics import registry as _registry
+
 ID_COLUMNS = ("case", "reference", "label")
 STAT_COLUMNS = ("n", "n_nan", "n_inf", "mean", "std", "median", "q1", "q3", "iqr", "ci_low", "ci_high",
                 "min", "max", "n_ref_empty", "n_pred_empty", "n_both_empty")
@@ -128,7 +130,7 @@ def tables(records: dict, has_raters: bool):
         else:
             table["label"] = [str(v) for v in labs]
         for c in metric_cols:
-            if c in ("tp", "fp", "fn", "tn") and table[c].notna().all():
+            if c in _registry.COUNT_COLUMNS and table[c].notna().all():
                 table[c] = table[c].astype("int64")
             else:
                 table[c] = table[c].astype("float64")
@@ -146,7 +148,7 @@ def summarize(table, seed: int = 0, n_bootstrap: int = 1000, confidence: float =
     import pandas as pd
 
     groups = ["reference", "label"] if "reference" in table.columns else ["label"]
-    metrics = [c for c in metric_columns(table) if c not in ("tp", "fp", "fn", "tn")]
+    metrics = [c for c in metric_columns(table) if c not in _registry.COUNT_COLUMNS]
     out = []
     if not len(table):
         return pd.DataFrame(columns=groups + ["metric", *STAT_COLUMNS])
@@ -371,7 +373,7 @@ def print_summary(res) -> None:
     if len(s):
         if "reference" in s.columns:
             s = s[s["reference"] == "ref"]
-        for m in ("dice", "hd95"):
+        for m in _registry.names(printed=True):
             sm = s[s["metric"] == m]
             if len(sm):
                 vals = ", ".join(f"{r['label']}: {r['mean']:.4g}" for _, r in sm.head(20).iterrows())

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import conventions as _conv
 from .. import empty as _empty
+from .. import registry as _registry
 from ..._core.backends import _cpu
 
 _rank_cpu = getattr(_cpu, "rank_percentile", None)  # None: numpy only (no/older compiled core)
@@ -112,8 +113,10 @@ class SurfaceDistances:
         case = self.empty_case
         if case is None:
             return None
-        # "worst": the image diagonal (mm) for a distance, 0 for a similarity (NSD, overlap, boundary IoU)
-        worst = 0.0 if _empty.family(metric) in ("nsd", "overlap", "biou") else self._worst()
+        # "worst": the image diagonal (mm) for a distance, 0 for a similarity (NSD, overlap, boundary IoU:
+        # higher is better in the metric registry)
+        entry = _registry.of_family(_empty.family(metric))
+        worst = 0.0 if entry is not None and entry.higher_is_better else self._worst()
         return _empty.resolve(metric, case, self._user_empty, self.convention.empty, worst)
 
     def _dists(self):
