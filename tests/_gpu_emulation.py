@@ -1,19 +1,23 @@
 """Run the GPU path without a GPU: a sequential CUDA emulation.
 
-* `compiled_backend()`: cuda/module.cpp + cuda/driver.cu (the C++ launch
-  sequences of segscore._cuda) built with g++ against
+Both executors run the launch sequences of segscore.gpu.plan, the only place
+they are written:
+
+* `compiled_backend()`: cuda/module.cpp + cuda/driver.cu (the kernel table,
+  the generic launcher with its argument-signature check, the memory helpers
+  of segscore._cuda) built with g++ against
   tests/gpu_emulation/cuda_emulation.h as the module ``_cuda_emu``.
-* `cupy_backend()`: the CuPy path's Python launch sequence, with its exact
-  kernel source string (segscore.gpu.source) compiled by g++ instead of
-  NVRTC and launched through a cuLaunchKernel-style ``void**`` ABI that
-  checks every argument's size against the kernel's parameter.
+* `cupy_backend()`: the CuPy executor, with its exact kernel source string
+  (segscore.gpu.source) compiled by g++ instead of NVRTC and launched through
+  a cuLaunchKernel-style ``void**`` ABI that checks every argument's size
+  against the kernel's parameter.
 * `EmuArray` / `EmuLib`: "device" arrays backed by numpy, exposing
   ``__cuda_array_interface__`` so the public API dispatches them to the GPU
   path; fresh allocations are filled with garbage to expose reads of
   uninitialised memory.
 
 Kernels run one (block, thread) after another, so this checks the
-algorithms, the layouts and both launch sequences against the CPU path, not
+algorithms, the layouts and both executors of the plans against the CPU path, not
 GPU timing or races (tests/gpu/ does that on a device).
 """
 
@@ -261,12 +265,13 @@ def install(lib=None, compiled=None, cupy=None):
 
     lib = lib or EmuLib()
     arrays.register(lib)
+    before = {name: backend._OVERRIDES.get(name) for name in ("cuda", "cupy")}
     backend.override("cuda", compiled or compiled_backend())
     backend.override("cupy", cupy or cupy_backend())
 
-    def undo():
+    def undo():  # restores what was there (another install of the same session)
         arrays.unregister(lib)
-        backend.override("cuda", None)
-        backend.override("cupy", None)
+        for name, old in before.items():
+            backend.override(name, old)
 
     return lib, undo

@@ -1,9 +1,10 @@
 """The GPU path on a sequential CUDA emulation (no GPU needed).
 
-Builds cuda/driver.cu + cuda/module.cpp (the C++ launch sequences of
-segscore._cuda) and the CuPy path's exact kernel source with g++ against
-tests/gpu_emulation/cuda_emulation.h, feeds numpy-backed "device" arrays
-through the public API, and requires the CPU path's results (tests/gpu_suite).
+Builds cuda/driver.cu + cuda/module.cpp (the kernel table and generic launcher
+of segscore._cuda) and the CuPy path's exact kernel source with g++ against
+tests/gpu_emulation/cuda_emulation.h, runs the launch plans of
+segscore.gpu.plan through both, feeds numpy-backed "device" arrays through the
+public API, and requires the CPU path's results (tests/gpu_suite).
 The same checks run on a real device in tests/gpu/.
 """
 
