@@ -35,8 +35,9 @@ set(CMAKE_CUDA_STANDARD 17)
 set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 set(CMAKE_CUDA_RUNTIME_LIBRARY Static)   # cudart static; libcuda never linked
 
-# module.cpp (pybind11, host compiler) + driver.cu (kernels of
-# segscore/gpu_kernels.h and their launch sequences, nvcc).
+# module.cpp (pybind11, host compiler) + driver.cu (nvcc: the table of the
+# kernels of segscore/gpu_kernels.h and gpu_score_kernels.h by name and the
+# generic launcher; the launch sequences are python/segscore/gpu/plan.py's).
 pybind11_add_module(_cuda MODULE cuda/module.cpp cuda/driver.cu)
 target_include_directories(_cuda PRIVATE ${SEGSCORE_INCLUDE} ${CMAKE_CURRENT_SOURCE_DIR}/cuda)
 set_target_properties(_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static)

@@ -9,8 +9,10 @@
   ``segscore._cuda`` module when it was built for this CUDA version and
   device, else through CuPy's RawModule (NVRTC) from the headers shipped in
   the wheel (backend.py); ``device="cuda"`` / ``"cupy"`` forces one.
-* ops.py has the operations; their signatures match ``segscore._cpu`` so the
-  public API only chooses the module (``_case.Case``, ``distance.compute``).
+* plan.py builds every launch sequence once (kernel names, grids, blocks,
+  typed arguments); both executors run those lists as they are.
+* ops.py / score_ops.py have the operations; their signatures match
+  ``segscore._cpu`` so the public API only chooses the module.
 """
 
 from __future__ import annotations
