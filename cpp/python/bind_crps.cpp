@@ -1,10 +1,9 @@
 // pybind11 binding of the CRPS driver.  Thin: take py::array (no copies, no dtype
 // promotion), check what the driver relies on, release the GIL, call.  User-facing
-// validation (shapes, sigma < 0, broadcasting) happens in python/segscore/crps.py.
+// validation (shapes, sigma < 0, broadcasting) happens in
+// python/segscore/probabilistic/crps.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-
-#include <string>
 
 #include "bindings.h"
 #include "crps_driver.h"
@@ -14,42 +13,24 @@ namespace py = pybind11;
 namespace segscore {
 namespace {
 
-ArrayView float_view(const py::array& a, const char* what) {
-  const py::dtype dt = a.dtype();
-  ArrayView v;
-  if (dt.kind() == 'f' && dt.itemsize() == 4)
-    v.dtype = DType::F32;
-  else if (dt.kind() == 'f' && dt.itemsize() == 8)
-    v.dtype = DType::F64;
-  else
-    throw py::type_error(std::string("segscore._cpu: ") + what + " must be float32 or float64, got " +
-                         std::string(py::str(dt)));
-  fill_layout(v, a);
-  return v;
-}
-
+// The C-contiguous float64 output, shaped like `like`.
 double* out_ptr(py::array& out, const ArrayView& like, int ndim) {
-  if (out.dtype().kind() != 'f' || out.itemsize() != 8) throw py::type_error("segscore._cpu: out must be float64");
+  const ArrayView o = view_of(out, "out", kFloats);
+  if (o.dtype != DType::F64) throw py::type_error("segscore._cpu: out must be float64");
   if (!(out.flags() & py::array::c_style)) throw py::value_error("segscore._cpu: out must be C-contiguous");
   if (!out.writeable()) throw py::value_error("segscore._cpu: out is read-only");
-  if (out.ndim() != ndim) throw py::value_error("segscore._cpu: out has the wrong number of dimensions");
-  for (int d = 0; d < ndim; ++d)
-    if (out.shape(d) != like.shape[d]) throw py::value_error("segscore._cpu: out has the wrong shape");
+  if (o.ndim != ndim) throw py::value_error("segscore._cpu: out has the wrong number of dimensions");
+  check_same_shape(like, o, ndim, "crps", "out");
   return static_cast<double*>(out.mutable_data());
-}
-
-void same_shape(const ArrayView& a, const ArrayView& b, int ndim, const char* what) {
-  if (b.ndim < ndim) throw py::value_error(std::string("segscore._cpu: ") + what + " has too few dimensions");
-  for (int d = 0; d < ndim; ++d)
-    if (a.shape[d] != b.shape[d]) throw py::value_error(std::string("segscore._cpu: ") + what + " shape mismatch");
 }
 
 void py_crps_gaussian(const py::array& obs, const py::array& mu, const py::array& sigma, py::array out,
                       int threads) {
-  const ArrayView o = float_view(obs, "obs"), m = float_view(mu, "mu"), s = float_view(sigma, "sigma");
+  const ArrayView o = view_of(obs, "obs", kFloats), m = view_of(mu, "mu", kFloats),
+                  s = view_of(sigma, "sigma", kFloats);
   if (m.ndim != o.ndim || s.ndim != o.ndim) throw py::value_error("segscore._cpu.crps_gaussian: ndim mismatch");
-  same_shape(o, m, o.ndim, "mu");
-  same_shape(o, s, o.ndim, "sigma");
+  check_same_shape(o, m, o.ndim, "crps_gaussian", "mu");
+  check_same_shape(o, s, o.ndim, "crps_gaussian", "sigma");
   double* po = out_ptr(out, o, o.ndim);
   py::gil_scoped_release nogil;
   crps_gaussian(o, m, s, po, threads);
@@ -57,15 +38,15 @@ void py_crps_gaussian(const py::array& obs, const py::array& mu, const py::array
 
 void py_crps_ensemble(const py::array& obs, const py::array& members, const py::object& weights, py::array out,
                       int threads) {
-  const ArrayView o = float_view(obs, "obs"), m = float_view(members, "members");
+  const ArrayView o = view_of(obs, "obs", kFloats), m = view_of(members, "members", kFloats);
   if (m.ndim != o.ndim + 1) throw py::value_error("segscore._cpu.crps_ensemble: members must have obs.ndim + 1 dims");
-  same_shape(o, m, o.ndim, "members");
+  check_same_shape(o, m, o.ndim, "crps_ensemble", "members");
   ArrayView w;
   const ArrayView* pw = nullptr;
   if (!weights.is_none()) {
-    w = float_view(weights.cast<py::array>(), "weights");
+    w = view_of(weights.cast<py::array>(), "weights", kFloats);
     if (w.ndim != m.ndim) throw py::value_error("segscore._cpu.crps_ensemble: weights ndim mismatch");
-    same_shape(m, w, m.ndim, "weights");
+    check_same_shape(m, w, m.ndim, "crps_ensemble", "weights");
     pw = &w;
   }
   double* po = out_ptr(out, o, o.ndim);

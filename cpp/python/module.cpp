@@ -1,11 +1,14 @@
-// pybind11 binding of the CPU core.  Thin on purpose: convert arrays to
-// views (no copies, no dtype promotion), release the GIL, call the driver.
+// pybind11 module segscore._cpu: the EDT, counting and surface-distance bindings (the
+// calibration and CRPS ones live in their own files).  Thin on purpose: convert arrays to
+// views (bindings.h: no copies, no dtype promotion), check, release the GIL, call the driver.
 // Validation with user-facing messages happens in Python, before this.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <cstring>
+#include <algorithm>
+#include <tuple>
+#include <vector>
 
 #include "bindings.h"
 #include "edt_driver.h"
@@ -19,55 +22,11 @@ using namespace segscore;
 
 namespace {
 
-DType dtype_of(const py::array& a) {
-  const py::dtype dt = a.dtype();
-  const char kind = dt.kind();
-  const auto size = dt.itemsize();
-  if (kind == 'b') return DType::Bool;
-  if (kind == 'i') {
-    switch (size) {
-      case 1: return DType::I8;
-      case 2: return DType::I16;
-      case 4: return DType::I32;
-      case 8: return DType::I64;
-    }
-  }
-  if (kind == 'u') {
-    switch (size) {
-      case 1: return DType::U8;
-      case 2: return DType::U16;
-      case 4: return DType::U32;
-      case 8: return DType::U64;
-    }
-  }
-  if (kind == 'f') {
-    if (size == 4) return DType::F32;
-    if (size == 8) return DType::F64;
-  }
-  throw py::type_error("segscore: unsupported array dtype " + std::string(py::str(dt)));
-}
-
-ArrayView view_of(const py::array& a) {
-  ArrayView v;
-  fill_layout(v, a);
-  v.dtype = dtype_of(a);
-  return v;
-}
-
-template <typename T>
-py::array_t<T> to_numpy(std::vector<T>&& v) {
-  auto* heap = new std::vector<T>(std::move(v));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>({py::ssize_t(heap->size())}, {py::ssize_t(sizeof(T))}, heap->data(), owner);
-}
-
 void py_edt(const py::array& in, py::array out, py::object spacing, bool squared, bool multilabel, int threads) {
-  ArrayView v = view_of(in);
-  ArrayView o = view_of(out);
+  const ArrayView v = view_of(in, "input");
+  const ArrayView o = view_of(out, "out", kFloats);
   if (o.ndim != v.ndim) throw py::value_error("segscore._cpu.edt: out has the wrong number of dimensions");
-  for (int d = 0; d < v.ndim; ++d)
-    if (o.shape[d] != v.shape[d]) throw py::value_error("segscore._cpu.edt: out has the wrong shape");
-  if (o.dtype != DType::F32 && o.dtype != DType::F64) throw py::type_error("segscore._cpu.edt: out must be float32/64");
+  check_same_shape(v, o, v.ndim, "edt", "out");
   if (!out.writeable()) throw py::value_error("segscore._cpu.edt: out is read-only");
   std::vector<double> sp(v.ndim, 1.0);
   if (!spacing.is_none()) sp = spacing.cast<std::vector<double>>();
@@ -83,10 +42,9 @@ void py_edt(const py::array& in, py::array out, py::object spacing, bool squared
 }
 
 py::dict py_overlap_stats(const py::array& pred, const py::array& ref, int64_t ignore_label, int threads) {
-  ArrayView p = view_of(pred), r = view_of(ref);
+  const ArrayView p = view_of(pred, "pred", kLabels), r = view_of(ref, "ref", kLabels);
   if (p.ndim != r.ndim) throw py::value_error("segscore._cpu.overlap_stats: ndim mismatch");
-  for (int d = 0; d < p.ndim; ++d)
-    if (p.shape[d] != r.shape[d]) throw py::value_error("segscore._cpu.overlap_stats: shape mismatch");
+  check_same_shape(p, r, p.ndim, "overlap_stats", "ref");
   OverlapStats s;
   {
     py::gil_scoped_release nogil;
@@ -94,8 +52,8 @@ py::dict py_overlap_stats(const py::array& pred, const py::array& ref, int64_t i
   }
   const int nd = p.ndim;
   auto rows = [&](std::vector<int64_t>&& v, int width) {
-    py::array_t<int64_t> a = to_numpy(std::move(v));
-    return a.reshape({py::ssize_t(a.size() / width), py::ssize_t(width)});
+    const auto n = py::ssize_t(v.size()) / width;
+    return to_numpy(std::move(v), {n, py::ssize_t(width)});
   };
   py::dict d;
   d["pairs"] = rows(std::move(s.pairs), 3);
@@ -109,23 +67,25 @@ py::dict py_overlap_stats(const py::array& pred, const py::array& ref, int64_t i
   return d;
 }
 
-py::list py_surface_distances(const py::array& pred, const py::array& ref, const py::list& regions, int boundary,
-                              int connectivity, std::vector<double> spacing, int64_t ignore_label,
+// One region of surface_distances: (labels, lo, hi, empty) -- the labels whose union is
+// the region, its bounding box (inclusive; empty lists when the region is empty in both
+// maps) and that flag (python/segscore/metrics/surface/functional.py Region).
+using RegionArg = std::tuple<std::vector<int64_t>, std::vector<int64_t>, std::vector<int64_t>, bool>;
+
+py::list py_surface_distances(const py::array& pred, const py::array& ref, const std::vector<RegionArg>& regions,
+                              int boundary, int connectivity, std::vector<double> spacing, int64_t ignore_label,
                               double biou_width, bool biou_strict, bool biou_unit_spacing, int threads) {
-  ArrayView p = view_of(pred), r = view_of(ref);
+  const ArrayView p = view_of(pred, "pred", kLabels), r = view_of(ref, "ref", kLabels);
   const int nd = p.ndim;
   if (r.ndim != nd) throw py::value_error("segscore._cpu.surface_distances: ndim mismatch");
-  for (int d = 0; d < nd; ++d)
-    if (p.shape[d] != r.shape[d]) throw py::value_error("segscore._cpu.surface_distances: shape mismatch");
+  check_same_shape(p, r, nd, "surface_distances", "ref");
   if (int(spacing.size()) != nd) throw py::value_error("segscore._cpu.surface_distances: spacing length != ndim");
   std::vector<Region> regs;
-  for (auto item : regions) {
-    auto t = item.cast<py::tuple>();
+  for (const auto& [labels, lo, hi, empty] : regions) {
     Region g;
-    g.labels = t[0].cast<std::vector<int64_t>>();
+    g.labels = labels;
     std::sort(g.labels.begin(), g.labels.end());
-    auto lo = t[1].cast<std::vector<int64_t>>(), hi = t[2].cast<std::vector<int64_t>>();
-    g.empty = t[3].cast<bool>();
+    g.empty = empty;
     if (!g.empty) {
       if (int(lo.size()) != nd || int(hi.size()) != nd) throw py::value_error("segscore: bad region box");
       for (int d = 0; d < nd; ++d) {
@@ -188,9 +148,13 @@ PYBIND11_MODULE(_cpu, m) {
         py::arg("multilabel"), py::arg("threads"));
   m.def("overlap_stats", &py_overlap_stats, py::arg("pred"), py::arg("ref"), py::arg("ignore_label"),
         py::arg("threads"));
-  m.def("surface_distances", &py_surface_distances, py::arg("pred"), py::arg("ref"), py::arg("regions"),
-        py::arg("boundary"), py::arg("connectivity"), py::arg("spacing"), py::arg("ignore_label"),
-        py::arg("biou_width"), py::arg("biou_strict"), py::arg("biou_unit_spacing"), py::arg("threads"));
+  m.def("surface_distances", &py_surface_distances, py::arg("pred"), py::arg("ref"), py::kw_only(),
+        py::arg("regions"), py::arg("boundary"), py::arg("connectivity"), py::arg("spacing"),
+        py::arg("ignore_label") = -1, py::arg("biou_width") = -1.0, py::arg("biou_strict") = false,
+        py::arg("biou_unit_spacing") = false, py::arg("threads") = 0,
+        "Directed boundary distances and weights of each region (boundary 0: voxel border, 1: corner-grid "
+        "surfels); a list of (d_pred, w_pred, d_ref, w_ref, n_pred_voxels, n_ref_voxels, biou_inter, "
+        "biou_union) per region");
   m.def("rank_percentile", &py_rank_percentile, py::arg("d"), py::arg("w"), py::arg("p"));
   m.def("default_threads", &default_threads);
   bind_calibration(m);

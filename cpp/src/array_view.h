@@ -1,4 +1,5 @@
-// Thin description of a strided n-d array handed over by the binding layer.
+// The one description of a strided n-d array handed over by the binding layer
+// (cpp/python/bindings.h fills it from a numpy array).
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -8,7 +9,8 @@ namespace segscore {
 
 constexpr int kMaxDim = 8;
 
-enum class DType : int { Bool = 0, I8, U8, I16, U16, I32, U32, I64, U64, F32, F64 };
+// F16 is read by its bits, by the calibration pass only (segscore/calibration.h calib_load).
+enum class DType : int { Bool = 0, I8, U8, I16, U16, I32, U32, I64, U64, F32, F64, F16 };
 
 struct ArrayView {
   const void* data = nullptr;
@@ -43,6 +45,7 @@ decltype(auto) dispatch_any(DType dt, F&& f) {
     case DType::U64: return f(Tag<uint64_t>{});
     case DType::F32: return f(Tag<float>{});
     case DType::F64: return f(Tag<double>{});
+    case DType::F16: break;  // bits, not a C++ arithmetic type: the calibration pass dispatches it itself
   }
   throw std::invalid_argument("segscore: unsupported dtype code " + std::to_string(int(dt)));
 }
@@ -50,7 +53,7 @@ decltype(auto) dispatch_any(DType dt, F&& f) {
 // Integer (and bool) dtypes only.
 template <typename F>
 decltype(auto) dispatch_int(DType dt, F&& f) {
-  if (dt == DType::F32 || dt == DType::F64)
+  if (dt == DType::F32 || dt == DType::F64 || dt == DType::F16)
     throw std::invalid_argument("segscore: a label map must have an integer or bool dtype");
   return dispatch_any(dt, std::forward<F>(f));
 }

@@ -1,11 +1,12 @@
-// CPU driver of the calibration pass: walks the spatial grid in line segments,
-// calls the per-voxel functions of segscore/calibration.h and reduces the
-// histograms deterministically.
+// CPU driver of the calibration pass: walks the spatial grid in line segments of
+// logical C order (strided.h), calls the per-voxel functions of
+// segscore/calibration.h and reduces the histograms deterministically.
 //
 // Work is cut into fixed blocks of line segments (independent of the thread
-// count).  Integer counts are summed per thread (exact in any order); the
-// double sums of each block are stored and added in block order afterwards,
-// so every result is bit-identical for any number of threads.
+// count and of the memory layout).  Integer counts are summed per thread (exact
+// in any order); the double sums of each block are stored and added in block
+// order afterwards, so every result is bit-identical for any number of threads
+// and for C-ordered, Fortran-ordered or strided inputs.
 #include "calibration_driver.h"
 
 #include <algorithm>
@@ -15,7 +16,7 @@
 #include <type_traits>
 
 #include "line_reader.h"
-#include "thread_pool.h"
+#include "strided.h"
 
 namespace segscore {
 namespace {
@@ -24,76 +25,43 @@ constexpr int kCopies = 4;                 // interleaved histogram copies (brea
 constexpr int64_t kBlockVoxels = 1 << 15;  // voxels per block of the deterministic reduction
 constexpr int64_t kMaxBlockDoubles = int64_t(1) << 23;
 
-// The spatial grid as line segments: the innermost axis is the one with the
-// smallest probability stride; lines along it are cut into segments of at
-// most kBlockVoxels voxels; the other axes enumerate the lines.
+// The spatial grid as units of the strided walker (strided.h): lines along the last
+// spatial axis in logical C order, cut into segments of at most kBlockVoxels voxels, over
+// the probabilities (array 0, spatial strides), the target (1) and the mask (2).  The
+// units, and so the blocks of the reduction, depend on the shape only: every float sum
+// follows the elements' logical order whatever the memory layout.
 struct Geometry {
-  int nd = 0;  // spatial dims
-  int64_t shape[kMaxDim] = {0};
-  int64_t pstr[kMaxDim] = {0};  // probability strides per spatial axis
-  int64_t cstride = 0;          // class stride (multi-class input)
-  int inner = -1;
-  std::vector<int> outer;  // outer axes, slowest first
-  int64_t n = 1;           // line length
-  int64_t lines = 1;
-  int64_t seg = 1, nseg = 1;  // segment length, segments per line
-  int64_t units() const { return lines * nseg; }
+  Lines<3> lines;
+  int64_t cstride = 0;  // class stride (multi-class input)
+  int64_t units() const { return lines.units(); }
 };
 
 Geometry make_geometry(const CalibInput& in) {
   Geometry g;
   const ArrayView& t = in.target;
-  g.nd = t.ndim;
+  const int nd = t.ndim;
+  int64_t pstr[kMaxDim] = {}, none[kMaxDim] = {};
   int pd = 0;
   for (int d = 0; d < in.probs.ndim; ++d) {
     if (d == in.class_axis) {
       g.cstride = in.probs.strides[d];
       continue;
     }
-    if (pd >= kMaxDim) throw std::invalid_argument("segscore: too many dimensions");
-    g.shape[pd] = in.probs.shape[d];
-    g.pstr[pd] = in.probs.strides[d];
-    ++pd;
+    if (pd >= kMaxDim || pd >= nd || in.probs.shape[d] != t.shape[pd])
+      throw std::invalid_argument("segscore: probs/target shape mismatch");
+    pstr[pd++] = in.probs.strides[d];
   }
-  if (pd != g.nd) throw std::invalid_argument("segscore: probs/target dimension mismatch");
-  for (int d = 0; d < g.nd; ++d) {
-    if (g.shape[d] != t.shape[d]) throw std::invalid_argument("segscore: probs/target shape mismatch");
-    if (in.mask && in.mask->shape[d] != t.shape[d]) throw std::invalid_argument("segscore: mask shape mismatch");
+  if (pd != nd) throw std::invalid_argument("segscore: probs/target dimension mismatch");
+  if (in.mask) {
+    if (in.mask->ndim != nd) throw std::invalid_argument("segscore: mask shape mismatch");
+    for (int d = 0; d < nd; ++d)
+      if (in.mask->shape[d] != t.shape[d]) throw std::invalid_argument("segscore: mask shape mismatch");
   }
-  if (g.nd > 0) {
-    g.inner = g.nd - 1;
-    for (int d = 0; d < g.nd; ++d)
-      if (std::llabs(g.pstr[d]) < std::llabs(g.pstr[g.inner])) g.inner = d;
-    for (int d = 0; d < g.nd; ++d)
-      if (d != g.inner) g.outer.push_back(d);
-    std::sort(g.outer.begin(), g.outer.end(),
-              [&](int a, int b) { return std::llabs(g.pstr[a]) > std::llabs(g.pstr[b]); });
-    g.n = g.shape[g.inner];
-    for (int d : g.outer) g.lines *= g.shape[d];
-  }
-  if (g.n == 0) g.lines = 0;
-  g.seg = std::max<int64_t>(1, std::min(g.n, kBlockVoxels));
-  g.nseg = (g.n + g.seg - 1) / g.seg;
+  const int64_t* strides[3] = {pstr, t.strides, in.mask ? in.mask->strides : none};
+  int axes[kMaxDim];
+  const int na = c_order_axes(nd, nd - 1, -1, axes);
+  g.lines = make_lines<3>(na, axes, t.shape, strides, kBlockVoxels);
   return g;
-}
-
-// Element offsets of the start of line li in the probability, target and mask arrays.
-struct LineOffsets {
-  int64_t p = 0, t = 0, m = 0;
-};
-
-LineOffsets line_offsets(const Geometry& g, const CalibInput& in, int64_t li) {
-  LineOffsets o;
-  int64_t r = li;
-  for (int k = int(g.outer.size()) - 1; k >= 0; --k) {
-    const int d = g.outer[k];
-    const int64_t i = r % g.shape[d];
-    r /= g.shape[d];
-    o.p += i * g.pstr[d];
-    o.t += i * in.target.strides[d];
-    if (in.mask) o.m += i * in.mask->strides[d];
-  }
-  return o;
 }
 
 // Labels and counted-voxel flags of one segment.  Labels are kept as int32:
@@ -126,17 +94,16 @@ inline int64_t label64(L v) {  // for the reported range; uint64 above int64 sat
     return int64_t(v);
 }
 
-// Reads the labels (and mask) of segment [a, a + len) of a line; updates the
-// label range (over counted voxels) and returns the number of counted voxels.
-int64_t read_segment(const Geometry& g, const CalibInput& in, const LineOffsets& o, int64_t a, int64_t len,
-                     SegBuf& b, int64_t* tmin, int64_t* tmax) {
-  const int64_t ts = g.inner >= 0 ? in.target.strides[g.inner] : 0;
+// Reads the labels (and mask) of one unit of `len` voxels (target / mask offsets off[1] /
+// off[2], steps ts / ms); updates the label range (over counted voxels) and returns the
+// number of counted voxels.
+int64_t read_segment(const CalibInput& in, const int64_t* off, int64_t ts, int64_t ms, int64_t len, SegBuf& b,
+                     int64_t* tmin, int64_t* tmax) {
   int32_t* lab = b.label.data();
   uint8_t* use = b.use.data();
   const bool has_use = in.mask || in.has_ignore;
   if (in.mask) {
-    const int64_t ms = g.inner >= 0 ? in.mask->strides[g.inner] : 0;
-    LineReader{in.mask}.read(o.m + a * ms, ms, len, b.tmp.data());
+    LineReader{in.mask}.read(off[2], ms, len, b.tmp.data());
     for (int64_t k = 0; k < len; ++k) use[k] = b.tmp[k] != 0;
   } else if (has_use) {
     for (int64_t k = 0; k < len; ++k) use[k] = 1;
@@ -144,7 +111,7 @@ int64_t read_segment(const Geometry& g, const CalibInput& in, const LineOffsets&
   int64_t cnt = 0;
   dispatch_int(in.target.dtype, [&](auto tag) {
     using L = typename decltype(tag)::type;
-    const L* src = static_cast<const L*>(in.target.data) + o.t + a * ts;
+    const L* src = static_cast<const L*>(in.target.data) + off[1];
     if (!has_use && ts == 1) {  // the common case: native min / max, then the conversion (both vectorise)
       L lo = src[0], hi = src[0];
       for (int64_t k = 1; k < len; ++k) {
@@ -452,13 +419,14 @@ SegFn pick_segment_fn(const CalibParams& k, bool scores, bool has_use) {
 }
 
 template <typename F>
-decltype(auto) dispatch_prob(ProbType t, F&& f) {
+decltype(auto) dispatch_prob(DType t, F&& f) {
   switch (t) {
-    case ProbType::F16: return f(Tag<uint16_t>{});
-    case ProbType::F32: return f(Tag<float>{});
-    case ProbType::F64: return f(Tag<double>{});
+    case DType::F16: return f(Tag<uint16_t>{});  // read by its bits (calib_load)
+    case DType::F32: return f(Tag<float>{});
+    case DType::F64: return f(Tag<double>{});
+    default: break;
   }
-  throw std::invalid_argument("segscore: unsupported probability dtype");
+  throw std::invalid_argument("segscore: probabilities must be float16, float32 or float64");
 }
 
 void check_params(const CalibParams& k) {
@@ -499,7 +467,7 @@ void label_range(const std::vector<Acc>& acc, int64_t voxels, int64_t* lo, int64
 // exact_floor only where calibration.h allows it (the GPU kernels apply the same rule).
 CalibParams effective_params(const CalibInput& in, const CalibParams& k0) {
   CalibParams k = k0;
-  k.exact_floor = calib_exact_floor_ok(k, in.probs.type != ProbType::F64);
+  k.exact_floor = calib_exact_floor_ok(k, in.probs.dtype != DType::F64);
   return k;
 }
 
@@ -517,12 +485,12 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
   const int64_t units = g.units();
   // at least 16 voxels per histogram entry, so clearing the block histograms stays cheap for many bins
   const int64_t block_voxels = std::max<int64_t>(kBlockVoxels, int64_t(width) * 16);
-  int64_t upb = std::max<int64_t>(1, block_voxels / g.seg);
+  int64_t upb = std::max<int64_t>(1, block_voxels / g.lines.seg);
   int64_t nblocks = (units + upb - 1) / upb;
   const int64_t max_blocks = std::max<int64_t>(1, kMaxBlockDoubles / per_block);
   if (nblocks > max_blocks) {  // many streams x bins: fewer, larger blocks (each < 2^31 voxels)
     upb = (units + max_blocks - 1) / max_blocks;
-    upb = std::max<int64_t>(1, std::min<int64_t>(upb, ((int64_t(1) << 31) - 1) / g.seg));
+    upb = std::max<int64_t>(1, std::min<int64_t>(upb, ((int64_t(1) << 31) - 1) / g.lines.seg));
     nblocks = (units + upb - 1) / upb;
   }
   std::vector<double> block_sums(size_t(nblocks * per_block), 0.0);
@@ -535,27 +503,24 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
     a.cor.assign(width, 0);
   }
 
-  dispatch_prob(in.probs.type, [&](auto tag) {
+  dispatch_prob(in.probs.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* P = static_cast<const T*>(in.probs.data);
-    const int64_t ps = g.inner >= 0 ? g.pstr[g.inner] : 0;
+    const int64_t ps = g.lines.step(0), ts = g.lines.step(1), ms = g.lines.step(2);
     const SegFn seg_fn = pick_segment_fn<T>(k, opt.want_scores, has_use);
     parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
       ThreadAcc& A = acc[w];
-      SegBuf buf(g.seg);
+      SegBuf buf(g.lines.seg);
       BlockHist h;
       h.init(width);
       std::vector<double> work(static_cast<size_t>(C));
       for (int64_t blk = b0; blk < b1; ++blk) {
         h.clear();
         const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
-        for (int64_t u = u0; u < u1; ++u) {
-          const int64_t li = u / g.nseg, a = (u % g.nseg) * g.seg;
-          const int64_t len = std::min(g.seg, g.n - a);
-          const LineOffsets o = line_offsets(g, in, li);
-          A.voxels += read_segment(g, in, o, a, len, buf, &A.tmin, &A.tmax);
-          seg_fn(k, opt, P + o.p + a * ps, ps, g.cstride, buf, len, slots, h, work.data());
-        }
+        g.lines.walk(u0, u1, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
+          A.voxels += read_segment(in, off, ts, ms, len, buf, &A.tmin, &A.tmax);
+          seg_fn(k, opt, P + off[0], ps, g.cstride, buf, len, slots, h, work.data());
+        });
         double* out = block_sums.data() + blk * per_block;
         const size_t W = size_t(width);
         for (size_t j = 0; j < W; ++j) {
@@ -609,7 +574,7 @@ CalibConfidences calibration_confidences(const CalibInput& in, const CalibOption
   const int32_t streams = calib_streams(k);
   const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;
   const int64_t units = g.units();
-  const int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.seg);
+  const int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.lines.seg);
   const int64_t nblocks = (units + upb - 1) / upb;
   int threads = opt.threads > 0 ? opt.threads : default_threads();
   threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, nblocks)));
@@ -617,22 +582,19 @@ CalibConfidences calibration_confidences(const CalibInput& in, const CalibOption
   std::vector<std::vector<double>> parts(size_t(nblocks * streams));
   std::vector<ThreadAcc> acc(threads);
 
-  dispatch_prob(in.probs.type, [&](auto tag) {
+  dispatch_prob(in.probs.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* P = static_cast<const T*>(in.probs.data);
-    const int64_t ps = g.inner >= 0 ? g.pstr[g.inner] : 0;
+    const int64_t ps = g.lines.step(0), ts = g.lines.step(1), ms = g.lines.step(2);
     parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
       ThreadAcc& A = acc[w];
-      SegBuf buf(g.seg);
+      SegBuf buf(g.lines.seg);
       std::vector<double> work(static_cast<size_t>(C));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
-        for (int64_t u = u0; u < u1; ++u) {
-          const int64_t li = u / g.nseg, a = (u % g.nseg) * g.seg;
-          const int64_t len = std::min(g.seg, g.n - a);
-          const LineOffsets o = line_offsets(g, in, li);
-          A.voxels += read_segment(g, in, o, a, len, buf, &A.tmin, &A.tmax);
-          const T* p = P + o.p + a * ps;
+        g.lines.walk(u0, u1, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
+          A.voxels += read_segment(in, off, ts, ms, len, buf, &A.tmin, &A.tmax);
+          const T* p = P + off[0];
           const bool has_use = in.mask != nullptr || in.has_ignore;
           for (int64_t i = 0; i < len; ++i) {
             if (has_use && !buf.use[i]) continue;
@@ -651,7 +613,7 @@ CalibConfidences calibration_confidences(const CalibInput& in, const CalibOption
             }
             A.invalid += bad;
           }
-        }
+        });
       }
     });
   });

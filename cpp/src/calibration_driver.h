@@ -8,19 +8,9 @@
 
 namespace segscore {
 
-enum class ProbType : int { F16 = 0, F32, F64 };
-
-// A strided probability / logit array (float16 is read by its bits).
-struct ProbView {
-  const void* data = nullptr;
-  ProbType type = ProbType::F32;
-  int ndim = 0;
-  int64_t shape[kMaxDim] = {0};
-  int64_t strides[kMaxDim] = {0};  // elements
-};
-
 struct CalibInput {
-  ProbView probs;              // (C, *spatial) with the class axis at class_axis, or shaped like target
+  ArrayView probs;             // float16 / 32 / 64 (float16 read by its bits): (C, *spatial) with
+                               // the class axis at class_axis, or shaped like target
   int class_axis = -1;         // -1: binary input
   ArrayView target;            // integer / bool labels, spatial shape
   const ArrayView* mask = nullptr;  // optional, spatial shape; nonzero = counted
@@ -36,8 +26,9 @@ struct CalibOptions {
 };
 
 // Sufficient statistics of one pass.  Integer counts are exact; the double
-// sums are accumulated per fixed block of voxels and the blocks are added in
-// index order, so every number is bit-identical for any thread count.
+// sums are accumulated per fixed block of voxels in logical C order and the
+// blocks are added in index order, so every number is bit-identical for any
+// thread count and any memory layout.
 struct CalibStats {
   int32_t streams = 0, slots = 0;
   std::vector<int64_t> count;    // streams * slots

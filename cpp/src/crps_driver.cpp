@@ -17,79 +17,31 @@
 #include <vector>
 
 #include "segscore/crps.h"
-#include "thread_pool.h"
+#include "strided.h"
 
 namespace segscore {
 namespace {
 
-// Walk the flat C-order index range [b, e) of `shape` (nd dims) and keep K element offsets
-// in step; calls run(flat, offsets, length, inner_strides) once per stretch along the last
-// dimension.
-template <int K, typename F>
-void walk(int nd, const int64_t* shape, const int64_t* const* strides, int64_t b, int64_t e, F&& run) {
-  if (b >= e) return;
-  int64_t idx[kMaxDim] = {0};
-  int64_t off[K] = {0};
-  int64_t r = b;
-  for (int d = nd - 1; d >= 0; --d) {
-    idx[d] = r % shape[d];
-    r /= shape[d];
-    for (int k = 0; k < K; ++k) off[k] += idx[d] * strides[k][d];
-  }
-  const int last = nd - 1;
-  int64_t inner[K];
-  for (int k = 0; k < K; ++k) inner[k] = strides[k][last];
-  int64_t i = b;
-  while (i < e) {
-    const int64_t len = std::min(e - i, shape[last] - idx[last]);
-    run(i, off, len, inner);
-    i += len;
-    if (i >= e) break;
-    // the stretch reached the end of its row: back to index 0 of the last dim, carry up
-    for (int k = 0; k < K; ++k) off[k] -= idx[last] * strides[k][last];
-    idx[last] = 0;
-    int d = last - 1;
-    for (; d >= 0; --d) {
-      ++idx[d];
-      for (int k = 0; k < K; ++k) off[k] += strides[k][d];
-      if (idx[d] < shape[d]) break;
-      for (int k = 0; k < K; ++k) off[k] -= idx[d] * strides[k][d];
-      idx[d] = 0;
-    }
-  }
-}
+constexpr int64_t kSegment = 1 << 14;  // longest run handed to the kernels at once (splits 1-d inputs)
 
-// A view reduced to at least one dimension (a 0-d array is shape (1,), stride 0).
-struct Shape {
-  int nd;
-  int64_t shape[kMaxDim];
-  int64_t n;
-};
-
-// Element strides of a C-contiguous array of shape s.
-void c_strides(const Shape& s, int64_t* st) {
+// The batch grid (obs's shape, logical C order) over obs (array 0), mu / members (1),
+// sigma / weights (2) and the C-contiguous output (3); none = zero strides.
+Lines<4> batch_lines(const ArrayView& obs, const ArrayView& a1, const ArrayView* a2) {
+  const int nd = obs.ndim;
+  int64_t out[kMaxDim] = {}, none[kMaxDim] = {};
   int64_t acc = 1;
-  for (int d = s.nd - 1; d >= 0; --d) {
-    st[d] = acc;
-    acc *= s.shape[d];
+  for (int d = nd - 1; d >= 0; --d) {
+    out[d] = acc;
+    acc *= obs.shape[d];
   }
+  const int64_t* strides[4] = {obs.strides, a1.strides, a2 ? a2->strides : none, out};
+  int axes[kMaxDim];
+  const int na = c_order_axes(nd, nd - 1, -1, axes);
+  return make_lines<4>(na, axes, obs.shape, strides, kSegment);
 }
 
-Shape shape_of(const ArrayView& v, int ndim) {
-  Shape s;
-  s.nd = ndim > 0 ? ndim : 1;
-  s.n = 1;
-  for (int d = 0; d < s.nd; ++d) {
-    s.shape[d] = ndim > 0 ? v.shape[d] : 1;
-    s.n *= s.shape[d];
-  }
-  return s;
-}
-
-void strides_of(const ArrayView& v, int ndim, int64_t* st) {
-  for (int d = 0; d < kMaxDim; ++d) st[d] = 0;
-  for (int d = 0; d < ndim; ++d) st[d] = v.strides[d];
-}
+// Units of `g` per parallel range for about `elements` elements.
+int64_t grain_units(const Lines<4>& g, int64_t elements) { return std::max<int64_t>(1, elements / g.seg); }
 
 template <typename F>
 decltype(auto) dispatch_float(DType dt, F&& f) {
@@ -438,14 +390,8 @@ SEGSCORE_V4 void ensemble_fixed(const double* y, const double* Kb, const double*
 }  // namespace
 
 void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& sigma, double* out, int threads) {
-  const Shape s = shape_of(obs, obs.ndim);
-  if (s.n == 0) return;
-  int64_t st[4][kMaxDim];
-  strides_of(obs, obs.ndim, st[0]);
-  strides_of(mu, obs.ndim, st[1]);
-  strides_of(sigma, obs.ndim, st[2]);
-  c_strides(s, st[3]);  // out is C-contiguous
-  const int64_t* sp[4] = {st[0], st[1], st[2], st[3]};
+  const Lines<4> L = batch_lines(obs, mu, &sigma);
+  const int64_t in[4] = {L.step(0), L.step(1), L.step(2), L.step(3)};
   if (threads <= 0) threads = default_threads();
   dispatch_float(obs.dtype, [&](auto to) {
     using TO = typename decltype(to)::type;
@@ -456,11 +402,11 @@ void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& s
         const TO* po = static_cast<const TO*>(obs.data);
         const TM* pm = static_cast<const TM*>(mu.data);
         const TS* ps = static_cast<const TS*>(sigma.data);
-        parallel_for(
-            s.n, threads,
+        parallel_lines(
+            L, threads, grain_units(L, 1 << 14),
             [&](int64_t b, int64_t e, int) {
               double by[kBlock], bm[kBlock], bs[kBlock];
-              walk<4>(s.nd, s.shape, sp, b, e, [&](int64_t, const int64_t* off, int64_t len, const int64_t* in) {
+              L.walk(b, e, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
                 for (int64_t i0 = 0; i0 < len; i0 += kBlock) {
                   const int cnt = int(std::min<int64_t>(kBlock, len - i0));
                   const TO* a = po + off[0] + i0 * in[0];
@@ -474,8 +420,7 @@ void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& s
                   gaussian_block(by, bm, bs, out + off[3] + i0, cnt);
                 }
               });
-            },
-            1 << 14);
+            });
       });
     });
   });
@@ -483,21 +428,12 @@ void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& s
 
 void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayView* weights, double* out,
                    int threads) {
-  const int nd = obs.ndim;  // batch dims
-  const Shape s = shape_of(obs, nd);
   const int64_t m = members.shape[members.ndim - 1];
   const int64_t ms = members.strides[members.ndim - 1];
   const int64_t ws = weights ? weights->strides[weights->ndim - 1] : 0;
-  if (s.n == 0) return;
-  int64_t st[4][kMaxDim];
-  strides_of(obs, nd, st[0]);
-  strides_of(members, nd, st[1]);
-  if (weights)
-    strides_of(*weights, nd, st[2]);
-  else
-    strides_of(obs, 0, st[2]);
-  c_strides(s, st[3]);
-  const int64_t* sp[4] = {st[0], st[1], st[2], st[3]};
+  const Lines<4> L = batch_lines(obs, members, weights);
+  const int64_t in[4] = {L.step(0), L.step(1), L.step(2), L.step(3)};
+  const int64_t grain = grain_units(L, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(m, 1)));
   if (threads <= 0) threads = default_threads();
   const DType wdt = weights ? weights->dtype : DType::F64;
   dispatch_float(obs.dtype, [&](auto to) {
@@ -510,19 +446,18 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
         const TM* pm = static_cast<const TM*>(members.data);
         const TW* pw = weights ? static_cast<const TW*>(weights->data) : nullptr;
         if (m > kMaxLaneMembers) {
-          parallel_for(
-              s.n, threads,
+          parallel_lines(
+              L, threads, grain,
               [&](int64_t b, int64_t e, int) {
                 std::vector<double> scratch(size_t(m) * (pw ? 4 : 2));
-                walk<4>(s.nd, s.shape, sp, b, e, [&](int64_t, const int64_t* off, int64_t len, const int64_t* in) {
+                L.walk(b, e, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
                   for (int64_t i = 0; i < len; ++i) {
                     const TW* wrow = pw ? pw + off[2] + i * in[2] : nullptr;
                     out[off[3] + i] = crps_ensemble(double(po[off[0] + i * in[0]]), pm + off[1] + i * in[1], ms,
                                                     wrow, ws, m, scratch.data());
                   }
                 });
-              },
-              std::max<int64_t>(1, (int64_t(1) << 16) / m));
+              });
           return;
         }
 #ifdef SEGSCORE_HAVE_V4
@@ -530,10 +465,10 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
           const bool direct_m = std::is_same<TM, double>::value && ms == 1;
           const bool direct_w = std::is_same<TW, double>::value && ws == 1;
           // prefetch distance: kAheadBlocks blocks of kLanes rows along the last batch dim
-          const int64_t ahead_m = kAheadBlocks * kLanes * st[1][s.nd - 1] * int64_t(sizeof(double));
-          const int64_t ahead_w = kAheadBlocks * kLanes * st[2][s.nd - 1] * int64_t(sizeof(double));
-          parallel_for(
-              s.n, threads,
+          const int64_t ahead_m = kAheadBlocks * kLanes * in[1] * int64_t(sizeof(double));
+          const int64_t ahead_w = kAheadBlocks * kLanes * in[2] * int64_t(sizeof(double));
+          parallel_lines(
+              L, threads, grain,
               [&](int64_t b, int64_t e, int) {
                 std::vector<double> K(size_t(m) * kLanes), W(pw ? size_t(m) * kLanes : 0);
                 const double* rows[kLanes];
@@ -561,7 +496,7 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
                   for (int l = 0; l < fill; ++l) out[dest[l]] = res[l];
                   fill = 0;
                 };
-                walk<4>(s.nd, s.shape, sp, b, e, [&](int64_t, const int64_t* off, int64_t len, const int64_t* in) {
+                L.walk(b, e, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
                   for (int64_t i = 0; i < len; ++i) {
                     const int l = fill;
                     const TM* row = pm + off[1] + i * in[1];
@@ -582,14 +517,13 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
                   }
                 });
                 if (fill) flush();
-              },
-              std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(m, 1)));
+              });
           return;
         }
 #endif
         const auto net = sorting_network(m);
-        parallel_for(
-            s.n, threads,
+        parallel_lines(
+            L, threads, grain,
             [&](int64_t b, int64_t e, int) {
               std::vector<double> K(size_t(m) * kLanes), W(pw ? size_t(m) * kLanes : 0);
               double y[kLanes], res[kLanes];
@@ -623,7 +557,7 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
                 for (int l = 0; l < fill; ++l) out[dest[l]] = res[l];
                 fill = 0;
               };
-              walk<4>(s.nd, s.shape, sp, b, e, [&](int64_t, const int64_t* off, int64_t len, const int64_t* in) {
+              L.walk(b, e, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
                 for (int64_t i = 0; i < len; ++i) {
                   const int l = fill;
                   const TM* row = pm + off[1] + i * in[1];
@@ -650,8 +584,7 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
                 }
               });
               if (fill) flush();
-            },
-            std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(m, 1)));
+            });
       });
     });
   });

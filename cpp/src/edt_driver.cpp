@@ -4,12 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <numeric>
 #include <vector>
 
 #include "segscore/edt.h"
-#include "thread_pool.h"
+#include "strided.h"
 
 namespace segscore {
 namespace {
@@ -24,36 +22,14 @@ struct Geometry {
   double spacing[kMaxDim];
 };
 
-// Enumerate the base offsets of all lines along `axis` (all other indices).
-// Calls f(line_index, in_offset, out_offset) for line_index in [b, e).
-template <typename F>
-void for_lines(const Geometry& g, int axis, int64_t b, int64_t e, F&& f) {
-  int64_t idx[kMaxDim];
-  for (int64_t li = b; li < e; ++li) {
-    int64_t r = li;
-    int64_t in_off = 0, out_off = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      if (d == axis) continue;
-      idx[d] = r % g.shape[d];
-      r /= g.shape[d];
-      in_off += idx[d] * g.in_str[d];
-      out_off += idx[d] * g.out_str[d];
-    }
-    f(li, in_off, out_off);
-  }
-}
-
-int64_t lines_along(const Geometry& g, int axis) {
-  int64_t n = 1;
-  for (int d = 0; d < g.ndim; ++d)
-    if (d != axis) n *= g.shape[d];
-  return n;
-}
-
-template <typename T>
-inline T finish(T v, bool squared) {
-  if (!(v < Far<T>::value())) return std::numeric_limits<T>::infinity();
-  return squared ? v : std::sqrt(v);
+// The lines of a pass along `axis`, blocked along `block` (kBlock adjacent lines form one
+// unit; block = axis: single lines), the other axes in C order: units of the strided walker
+// over the input (array 0) and the output (array 1).
+Lines<2> pass_lines(const Geometry& g, int axis, int block) {
+  const int64_t* strides[2] = {g.in_str, g.out_str};
+  int axes[kMaxDim];
+  const int na = block == axis ? c_order_axes(g.ndim, axis, -1, axes) : c_order_axes(g.ndim, block, axis, axes);
+  return make_lines<2>(na, axes, g.shape, strides, block == axis ? 0 : kBlock);
 }
 
 // One parabola pass along `axis` for all lines, with lines blocked along the
@@ -62,37 +38,19 @@ template <typename L, typename T>
 void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labels, bool multilabel,
                    bool last, bool squared, int threads) {
   const int64_t n = g.shape[axis];
-  const int64_t n_inner = g.shape[inner];
-  const int64_t nblk = (n_inner + kBlock - 1) / kBlock;
-  // groups: all indices except axis and inner, times the inner blocks
-  int64_t outer = 1;
-  for (int d = 0; d < g.ndim; ++d)
-    if (d != axis && d != inner) outer *= g.shape[d];
-  const int64_t groups = outer * nblk;
   const double sp = g.spacing[axis];
   const int64_t sa_out = g.out_str[axis], sa_in = g.in_str[axis];
   const int64_t si_out = g.out_str[inner], si_in = g.in_str[inner];
+  const Lines<2> lines = pass_lines(g, axis, inner);  // one unit: kBlock lines adjacent along inner
 
-  parallel_for(groups, threads, [&](int64_t gb, int64_t ge, int) {
+  parallel_lines(lines, threads, 1, [&](int64_t gb, int64_t ge, int) {
     std::vector<T> tile(size_t(n * kBlock)), res(size_t(n * kBlock)), gbuf(size_t(2 * (n + 2)));
     std::vector<L> ltile(multilabel ? size_t(n * kBlock) : 0);
     std::vector<int64_t> v(size_t(n + 2));
     std::vector<double> z(size_t(n + 3));
-    int64_t idx[kMaxDim];
-    for (int64_t gi = gb; gi < ge; ++gi) {
-      int64_t blk = gi % nblk;
-      int64_t r = gi / nblk;
-      int64_t in_off = 0, out_off = 0;
-      for (int d = g.ndim - 1; d >= 0; --d) {
-        if (d == axis || d == inner) continue;
-        idx[d] = r % g.shape[d];
-        r /= g.shape[d];
-        in_off += idx[d] * g.in_str[d];
-        out_off += idx[d] * g.out_str[d];
-      }
-      const int64_t b0 = blk * kBlock;
-      const int64_t nb = std::min(kBlock, n_inner - b0);
-      T* base = out + out_off + b0 * si_out;
+    lines.walk(gb, ge, [&](int64_t, int64_t b0, int64_t nb, const int64_t* off) {
+      T* base = out + off[1];  // element b0 of the first line
+      const L* lbase = labels + off[0];
       {
         // A tile whose input is all zero (binary: background; multi-label:
         // label 0) holds zeros after the first pass and keeps them (every
@@ -100,13 +58,12 @@ void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labe
         // (1 byte per voxel for masks and uint8 label maps) is much cheaper
         // than gathering and scattering the float tile; sparse masks (an
         // organ in a CT volume) skip almost every tile of the later passes.
-        const L* lbase = labels + in_off + b0 * si_in;
         bool any = false;
         for (int64_t i = 0; i < n && !any; ++i) {
           const L* row = lbase + i * sa_in;
           for (int64_t b = 0; b < nb; ++b) any |= row[b * si_in] != L(0);
         }
-        if (!any) continue;  // finish(0) == 0, so the last pass has nothing to do either
+        if (!any) return;  // edt_finish(0) == 0, so the last pass has nothing to do either
       }
       // gather: tile[b*n + i]
       for (int64_t i = 0; i < n; ++i) {
@@ -114,7 +71,6 @@ void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labe
         for (int64_t b = 0; b < nb; ++b) tile[b * n + i] = row[b * si_out];
       }
       if (multilabel) {
-        const L* lbase = labels + in_off + b0 * si_in;
         for (int64_t i = 0; i < n; ++i)
           for (int64_t b = 0; b < nb; ++b) ltile[b * n + i] = lbase[i * sa_in + b * si_in];
       }
@@ -129,12 +85,12 @@ void parabola_pass(const Geometry& g, int axis, int inner, T* out, const L* labe
       for (int64_t i = 0; i < n; ++i) {
         T* row = base + i * sa_out;
         if (last) {
-          for (int64_t b = 0; b < nb; ++b) row[b * si_out] = finish(res[b * n + i], squared);
+          for (int64_t b = 0; b < nb; ++b) row[b * si_out] = edt_finish(res[b * n + i], squared);
         } else {
           for (int64_t b = 0; b < nb; ++b) row[b * si_out] = res[b * n + i];
         }
       }
-    }
+    });
   });
 }
 
@@ -146,27 +102,14 @@ template <typename In, typename T>
 void first_pass_blocked(const Geometry& g, int axis, int block, const In* in, T* out, bool multilabel,
                         int threads) {
   const int64_t n = g.shape[axis];
-  const int64_t n_blk = g.shape[block];
-  const int64_t nblk = (n_blk + kBlock - 1) / kBlock;
-  int64_t outer = 1;
-  for (int d = 0; d < g.ndim; ++d)
-    if (d != axis && d != block) outer *= g.shape[d];
   const int64_t sa_out = g.out_str[axis], sa_in = g.in_str[axis];
   const int64_t sb_out = g.out_str[block], sb_in = g.in_str[block];
-  parallel_for(outer * nblk, threads, [&](int64_t gb, int64_t ge, int) {
+  const Lines<2> lines = pass_lines(g, axis, block);  // one unit: kBlock lines adjacent along block
+  parallel_lines(lines, threads, 1, [&](int64_t gb, int64_t ge, int) {
     std::vector<In> tile(size_t(n * kBlock));
     std::vector<T> res(size_t(n * kBlock));
-    for (int64_t gi = gb; gi < ge; ++gi) {
-      int64_t r = gi / nblk, in_off = 0, out_off = 0;
-      for (int d = g.ndim - 1; d >= 0; --d) {
-        if (d == axis || d == block) continue;
-        const int64_t i = r % g.shape[d];
-        r /= g.shape[d];
-        in_off += i * g.in_str[d];
-        out_off += i * g.out_str[d];
-      }
-      const int64_t b0 = (gi % nblk) * kBlock, nb = std::min(kBlock, n_blk - b0);
-      const In* ib = in + in_off + b0 * sb_in;
+    lines.walk(gb, ge, [&](int64_t, int64_t, int64_t nb, const int64_t* off) {
+      const In* ib = in + off[0];
       for (int64_t i = 0; i < n; ++i)
         for (int64_t b = 0; b < nb; ++b) tile[b * n + i] = ib[i * sa_in + b * sb_in];
       for (int64_t b = 0; b < nb; ++b) {
@@ -175,10 +118,10 @@ void first_pass_blocked(const Geometry& g, int axis, int block, const In* in, T*
         else
           edt_binary_line<In, T>(&tile[b * n], 1, &res[b * n], 1, n, g.spacing[axis]);
       }
-      T* ob = out + out_off + b0 * sb_out;
+      T* ob = out + off[1];
       for (int64_t i = 0; i < n; ++i)
         for (int64_t b = 0; b < nb; ++b) ob[i * sa_out + b * sb_out] = res[b * n + i];
-    }
+    });
   });
 }
 
@@ -189,16 +132,17 @@ void edt_typed(const Geometry& g, const In* in, T* out, const EdtOptions& opt) {
   // F-ordered inputs different bits.  Memory order only chooses how lines are blocked.
   const int inner = g.ndim - 1;
   const int64_t n = g.shape[inner];
-  const int64_t nlines = lines_along(g, inner);
   const bool only = g.ndim == 1;
   int block = 0;  // for a strided last axis: the other axis with the smallest |out stride|
   for (int d = 1; d < inner; ++d)
     if (std::llabs(g.out_str[d]) < std::llabs(g.out_str[block])) block = d;
   if (!only && std::llabs(g.out_str[block]) < std::llabs(g.out_str[inner]))
     first_pass_blocked<In, T>(g, inner, block, in, out, opt.multilabel, opt.threads);
-  else  // contiguous last axis: scan the lines where they are
-    parallel_for(nlines, opt.threads, [&](int64_t b, int64_t e, int) {
-      for_lines(g, inner, b, e, [&](int64_t, int64_t in_off, int64_t out_off) {
+  else {  // contiguous last axis: scan the lines where they are
+    const Lines<2> lines = pass_lines(g, inner, inner);
+    parallel_lines(lines, opt.threads, 64, [&](int64_t b, int64_t e, int) {
+      lines.walk(b, e, [&](int64_t, int64_t, int64_t, const int64_t* off) {
+        const int64_t in_off = off[0], out_off = off[1];
         if (opt.multilabel)
           edt_multilabel_first_line<In, T>(in + in_off, g.in_str[inner], out + out_off, g.out_str[inner], n,
                                            g.spacing[inner]);
@@ -208,10 +152,11 @@ void edt_typed(const Geometry& g, const In* in, T* out, const EdtOptions& opt) {
         if (only)
           for (int64_t i = 0; i < n; ++i) {
             T& o = out[out_off + i * g.out_str[inner]];
-            o = finish(o, opt.squared);
+            o = edt_finish(o, opt.squared);
           }
       });
-    }, 64);
+    });
+  }
   if (only) return;
   // remaining axes in descending logical order; each pass blocks its lines along the
   // other axis with the smallest |out stride| (stride 1 for C- and F-ordered output)

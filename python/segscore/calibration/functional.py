@@ -300,12 +300,8 @@ def _located(probs, target, mask, device) -> tuple:
     if devs is not None:
         return devs[0], devs[1], devs[2] if mask is not None else None, True
     m = None if mask is None else as_host_array(mask, "mask")
-    p = as_host_array(probs, "probs")
-    if p.dtype.kind == "f" and not p.flags.c_contiguous:
-        # the driver's partial sums follow memory order: a C-ordered copy makes every float
-        # sum follow the elements' logical order, so any layout gives the same bits
-        p = np.ascontiguousarray(p)
-    return p, as_host_array(target, "target"), m, False
+    # no copy for another memory layout: the C++ pass walks (and sums) in logical C order
+    return as_host_array(probs, "probs"), as_host_array(target, "target"), m, False
 
 
 def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
@@ -487,26 +483,26 @@ def _check_labels(setup: _Setup, tmin: int, tmax: int, ignore_label) -> None:
                          f"{kind}{hint}")
 
 
-def _module(inp: _Input):
-    """segscore._cpu, or the GPU operations with the same signatures."""
+def _call(inp: _Input, op: str, kw: dict) -> dict:
+    """segscore._cpu.<op> called by keyword, or its GPU twin in segscore.gpu.score_ops, which
+    takes the same arguments positionally, in the order of `kw`."""
     if inp.gpu:
         from ..gpu import score_ops
 
-        return score_ops
-    return cpu()
+        return getattr(score_ops, op)(*kw.values())
+    return getattr(cpu(), op)(**kw)
 
 
 def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=False, brier_sum_form=0) -> dict:
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     conv = setup.conv
     off, scale, tol = _candidate(edges)
-    exact = conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed
-    kw = setup.kernel_kwargs()
-    r = _module(inp).calibration_stats(
-        inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label, edges, int(conv.right_closed),
-        _OUTSIDE_CODE[conv.below], _OUTSIDE_CODE[conv.above], off, scale, tol, exact, kw["n_classes"],
-        kw["logits"], kw["mode"], kw["positive"], kw["round_f32"], kw["clip"], kw["clip_lo"], kw["clip_hi"],
-        scores, brier_sum_form, threads)
+    r = _call(inp, "calibration_stats", dict(
+        probs=inp.probs, target=inp.target, mask=inp.mask, class_axis=inp.class_axis, ignore_label=ignore_label,
+        edges=edges, right_closed=int(conv.right_closed), below=_OUTSIDE_CODE[conv.below],
+        above=_OUTSIDE_CODE[conv.above], cand_offset=off, cand_scale=scale, cand_tol=tol,
+        exact_floor=conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed,
+        **setup.kernel_kwargs(), want_scores=scores, brier_sum_form=brier_sum_form, threads=threads))
     if r["invalid"]:
         _raise_invalid(inp, setup.logits, r["invalid"])
     _check_labels(setup, r["target_min"], r["target_max"], ignore_label)
@@ -712,10 +708,9 @@ def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False
                            setup.mode, conv.name, classes, r["brier_sum"], r["nll_sum"], int(r["scored"]),
                            setup.n_classes)
     # equal-mass: edges from the quantiles of each stream's confidences, then one binning pass per stream
-    kw = setup.kernel_kwargs()
-    cr = _module(inp).calibration_confidences(inp.probs, inp.target, inp.mask, inp.class_axis, ignore_label,
-                                       kw["n_classes"], kw["logits"], kw["mode"], kw["positive"], kw["round_f32"],
-                                       kw["clip"], kw["clip_lo"], kw["clip_hi"], threads)
+    cr = _call(inp, "calibration_confidences", dict(
+        probs=inp.probs, target=inp.target, mask=inp.mask, class_axis=inp.class_axis, ignore_label=ignore_label,
+        **setup.kernel_kwargs(), threads=threads))
     if cr["invalid"]:
         _raise_invalid(inp, setup.logits, cr["invalid"])
     _check_labels(setup, cr["target_min"], cr["target_max"], ignore_label)

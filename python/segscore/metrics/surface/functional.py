@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import conventions as _conv
 from .. import empty as _empty
 from ... import gpu as _gpu
 from ..._core.backends import cpu
 from ..case import Case
 from .distances import SurfaceDistances
+
+
+class Region(NamedTuple):
+    """One region of a surface-distance call: the labels whose union it is, and the inclusive
+    bounding box (lo, hi) of pred | ref, or empty=True (lo = hi = ()) when it is absent from both."""
+
+    labels: tuple
+    lo: tuple = ()
+    hi: tuple = ()
+    empty: bool = False
 
 
 def _check_dims(conv, ndim):
@@ -55,20 +67,17 @@ def compute(case: Case, conv, keys, empty=None, biou_width=None, connectivity=No
     """SurfaceDistances for each region key of `case` (one C++ call, threads over labels)."""
     _check_dims(conv, case.ndim)
     conn = _connectivity(conv, connectivity, case.ndim)
-    regs = []
     boxes = case.region_boxes(keys)
-    for k in keys:
-        box = boxes[k]
-        if box is None:
-            regs.append((list(case.regions[k]), [], [], True))
-        else:
-            regs.append((list(case.regions[k]), list(box[0]), list(box[1]), False))
+    regs = [Region(tuple(case.regions[k]), empty=True) if boxes[k] is None else
+            Region(tuple(case.regions[k]), tuple(boxes[k][0]), tuple(boxes[k][1])) for k in keys]
     if biou_width is not None:
         _conv.require(conv, "biou", "boundary IoU")
+    strict = conv.biou == "voxel_strict"
     res = (cpu() if case.device == "cpu" else _gpu).surface_distances(
-        case.pred, case.ref, regs, 1 if conv.boundary == "corner" else 0, conn, list(case.spacing), case.ignore,
-        -1.0 if biou_width is None else float(biou_width), conv.biou == "voxel_strict", conv.biou == "voxel_strict",
-        case.threads,
+        case.pred, case.ref, regions=regs, boundary=1 if conv.boundary == "corner" else 0, connectivity=conn,
+        spacing=list(case.spacing), ignore_label=case.ignore,
+        biou_width=-1.0 if biou_width is None else float(biou_width), biou_strict=strict,
+        biou_unit_spacing=strict, threads=case.threads,
     )
     user = _empty.normalize(empty)
     out = {}
