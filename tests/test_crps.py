@@ -400,8 +400,8 @@ def test_volume_crps_single_maps_and_sigma_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ss.volume_crps(p, [r, r, r]) == pytest.approx(4.5)  # gaussian: |v - mu|
-        assert ss.volume_crps(p, [r, r, r], convention="ensemble") == pytest.approx(4.5)
-        assert ss.volume_crps(p, [r, r, r], convention="curvas2024") == 0.0
+        assert ss.volume_crps(p, [r, r, r], method="ensemble") == pytest.approx(4.5)
+        assert ss.volume_crps(p, [r, r, r], method="curvas2024") == 0.0
     lab = r.astype(np.uint8) * 4
     assert ss.volume_crps(p, [lab, lab], labels=4) == pytest.approx(4.5)
     assert ss.volume_crps(p, np.stack([lab, lab]), labels=(4, 5)) == pytest.approx(4.5)

@@ -362,8 +362,8 @@ class RaterScorer:
                     continue
                 lab = members[0] if len(members) == 1 else tuple(members)
                 row = out.rows.setdefault(("ref", _key(key)), {})
-                row["vol_crps_ml"] = float(segscore.volume_crps(pk, arrays, spacing=case.spacing, unit="ml",
-                                                                labels=lab, threads=cfg.threads))
+                row["vol_crps_ml"] = float(segscore.volume_crps(pk, arrays, spacing=case.spacing, method="gaussian",
+                                                                unit="ml", labels=lab, threads=cfg.threads))
                 row["soft_dice"] = float(segscore.soft_dice(pk, arrays, labels=lab, threads=cfg.threads))
         return out
 

@@ -209,7 +209,8 @@ def _ensemble_shapes(o, x, w, axis) -> tuple:
 # ---------------------------------------------------------------------------------------
 # Volume CRPS (multi-rater volumes)
 
-VOLUME_CONVENTIONS = ("gaussian", "ensemble", "curvas2024")
+# volume_crps(method=...): how the raters' volumes define the forecast distribution
+VOLUME_METHODS = ("gaussian", "ensemble", "curvas2024")
 
 # scipy.special.ndtri(0.01) and ndtri(0.99): the challenge tabulates the Normal CDF between
 # its 1st and 99th percentiles, computed by scipy.stats.norm.ppf as ndtri(q) * sigma + mu.
@@ -253,7 +254,7 @@ def curvas2024_volume_crps(volume: float, mu: float, sigma: float, integration: 
 
     sigma = 0 (every rater gives the same volume): the range mu +- 3 sigma is empty and the
     challenge's score is 0 for any prediction; this function returns 0.0 likewise, without
-    warnings (``convention="gaussian"`` gives the proper limit |v - mu| instead).
+    warnings (``method="gaussian"`` gives the proper limit |v - mu| instead).
     """
     v, mu, sigma = float(volume), float(mu), float(sigma)
     if not (np.isfinite(v) and np.isfinite(mu) and np.isfinite(sigma)):
@@ -313,13 +314,13 @@ def _curvas2024_quad(v, lo, hi, x, f):
     return float(val)
 
 
-def _volume_score(pred_volume: float, rater_volumes: np.ndarray, convention: str, integration="quad") -> float:
+def _volume_score(pred_volume: float, rater_volumes: np.ndarray, method: str, integration="quad") -> float:
     vols = np.asarray(rater_volumes, dtype=np.float64)
     mu = float(np.mean(vols))
     sigma = float(np.std(vols))  # population sigma (ddof=0), as the challenge
-    if convention == "gaussian":
+    if method == "gaussian":
         return crps_gaussian(pred_volume, mu, sigma, threads=1)
-    if convention == "ensemble":
+    if method == "ensemble":
         return crps_ensemble(pred_volume, vols, threads=1)
     return curvas2024_volume_crps(pred_volume, mu, sigma, integration)
 
@@ -344,8 +345,8 @@ def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=
     return single, out
 
 
-def volume_crps(prob, raters, spacing=None, convention="gaussian", unit="mm3", labels=None, integration="quad",
-                threads=None):
+def volume_crps(prob, raters, spacing=None, method=None, unit="mm3", labels=None, integration="quad",
+                threads=None, *, convention=None):
     """CRPS of a predicted organ volume against the distribution of the raters' volumes.
 
     ``prob``: probabilities in [0, 1], shaped like one rater (one map, P(foreground)) or
@@ -357,7 +358,7 @@ def volume_crps(prob, raters, spacing=None, convention="gaussian", unit="mm3", l
     * rater volumes V_k = voxel count of the label in rater k x voxel volume;
     * volumes in mm^3, or millilitres with ``unit="ml"`` (the CRPS has the same unit).
 
-    ``convention``:
+    ``method`` (one of `VOLUME_METHODS`):
 
     * ``"gaussian"`` (default): the raters define N(mean V, population sigma of V); the
       closed-form CRPS (see :func:`crps_gaussian`).  sigma = 0 gives |v - mean V|.
@@ -370,10 +371,37 @@ def volume_crps(prob, raters, spacing=None, convention="gaussian", unit="mm3", l
       quadrature, error included (scipy needed); ``integration="exact"`` integrates
       the same integrand exactly (up to ~2 % apart).
 
+    ``convention=``: the former name of ``method=`` (same values), deprecated: it warns
+    (DeprecationWarning); giving both is a TypeError.  ("Convention" names a library's
+    definition of a metric family elsewhere in segscore: ``segscore.CONVENTIONS``.)
+
     Returns a float for a single map, else ``{label: float}``.
     """
-    if convention not in VOLUME_CONVENTIONS:
-        raise ValueError(f"convention must be one of {VOLUME_CONVENTIONS}, got {convention!r}")
+    if convention is not None:
+        if method is not None:
+            raise TypeError("volume_crps() got both method= and convention=; convention= is the deprecated name "
+                            "of method=: give method= only")
+        import warnings
+
+        warnings.warn("volume_crps(convention=...) is deprecated; use method=... (the same values: "
+                      f"{', '.join(VOLUME_METHODS)})", DeprecationWarning, stacklevel=2)
+        if convention not in VOLUME_METHODS:
+            raise ValueError(f"convention must be one of {VOLUME_METHODS}, got {convention!r}")
+        method = convention
+    elif method is None:
+        method = "gaussian"
+    elif method not in VOLUME_METHODS:
+        raise ValueError(f"method must be one of {VOLUME_METHODS}, got {method!r}")
     single, details = volume_details(prob, raters, spacing, unit, labels, threads)
-    out = {k: _volume_score(v, vols, convention, integration) for k, (v, vols) in details.items()}
+    out = {k: _volume_score(v, vols, method, integration) for k, (v, vols) in details.items()}
     return next(iter(out.values())) if single else out
+
+
+def __getattr__(name):
+    if name == "VOLUME_CONVENTIONS":  # the former name of VOLUME_METHODS
+        import warnings
+
+        warnings.warn("segscore.probabilistic.crps.VOLUME_CONVENTIONS is deprecated; use VOLUME_METHODS",
+                      DeprecationWarning, stacklevel=2)
+        return VOLUME_METHODS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,7 +90,11 @@ from .._core.backends import resolve_threads
 from ..probabilistic.crps import _volume_score
 
 N_BINS = 50
-CONVENTIONS = ("curvas2024", "segscore")
+# curvas(convention=...): the challenge's own numbers, quirks included, or segscore's clean
+# definitions of the same quantities (not segscore.CONVENTIONS, the surface conventions)
+CURVAS_CONVENTIONS = ("curvas2024", "segscore")
+# the volume_crps method of each convention (segscore.volume_crps(method=...))
+VOLUME_METHOD = {"curvas2024": "curvas2024", "segscore": "gaussian"}
 _SLAB = 1 << 21  # voxels per ECE slab
 
 
@@ -263,8 +267,8 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     Returns a :class:`CurvasResult`: consensus Dice, volume CRPS and confidence per organ,
     one ECE per rater and their mean.
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    if convention not in CURVAS_CONVENTIONS:
+        raise ValueError(f"convention must be one of {CURVAS_CONVENTIONS}, got {convention!r}")
     threads = resolve_threads(threads)
     maps, is_mask = R.as_raters(raters)
     if is_mask:
@@ -322,8 +326,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         pred_vol = float(np.sum(ch, dtype=np.float64)) * voxel
         rater_vols = np.array([np.count_nonzero(r == v) for r in maps], dtype=np.float64) * voxel
         mu, sigma = float(np.mean(rater_vols)), float(np.std(rater_vols))
-        crps[key] = _volume_score(pred_vol, rater_vols, "curvas2024" if convention == "curvas2024" else "gaussian",
-                                  integration)
+        crps[key] = _volume_score(pred_vol, rater_vols, method=VOLUME_METHOD[convention], integration=integration)
         volumes[key] = {"pred": pred_vol, "raters": rater_vols.tolist(), "mean": mu, "std": sigma}
 
     ece, softmax = _ece_per_rater(p, maps, values, convention)
@@ -331,3 +334,13 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
             "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.protocols.curvas2024 (numpy)",
             "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration}
     return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)
+
+
+def __getattr__(name):
+    if name == "CONVENTIONS":  # the former name of CURVAS_CONVENTIONS
+        import warnings
+
+        warnings.warn("segscore.protocols.curvas2024.CONVENTIONS is deprecated; use CURVAS_CONVENTIONS "
+                      "(segscore.CONVENTIONS is the surface conventions)", DeprecationWarning, stacklevel=2)
+        return CURVAS_CONVENTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
