@@ -25,16 +25,34 @@ constexpr int kCopies = 4;                 // interleaved histogram copies (brea
 constexpr int64_t kBlockVoxels = 1 << 15;  // voxels per block of the deterministic reduction
 constexpr int64_t kMaxBlockDoubles = int64_t(1) << 23;
 
+constexpr int64_t kWindowBytes = int64_t(8) << 20;  // probability values per window buffer, at most
+
 // The spatial grid as units of the strided walker (strided.h): lines along the last
 // spatial axis in logical C order, cut into segments of at most kBlockVoxels voxels, over
 // the probabilities (array 0, spatial strides), the target (1) and the mask (2).  The
 // units, and so the blocks of the reduction, depend on the shape only: every float sum
-// follows the elements' logical order whatever the memory layout.
+// follows the elements' logical order whatever the memory layout.  The layout only
+// decides how units are read (UnitReader): straight from the arrays, or, when the spatial
+// axis with the smallest probability stride is not the last one, through windows.
 struct Geometry {
   Lines<3> lines;
   int64_t cstride = 0;  // class stride (multi-class input)
+  int64_t classes = 1;  // values per voxel: C of a multi-class input, else 1
+  // windows: kb consecutive slabs of axis wm (a slab: one index of the axes up to wm, the
+  // axes after it whole, slab_voxels voxels = slab_lines whole lines); wm < 0: none
+  int wm = -1;
+  int64_t kb = 1, slab_voxels = 1, slab_lines = 1;
   int64_t units() const { return lines.units(); }
 };
+
+int64_t itemsize(DType t) {
+  switch (t) {
+    case DType::Bool: case DType::I8: case DType::U8: return 1;
+    case DType::I16: case DType::U16: case DType::F16: return 2;
+    case DType::I32: case DType::U32: case DType::F32: return 4;
+    default: return 8;
+  }
+}
 
 Geometry make_geometry(const CalibInput& in) {
   Geometry g;
@@ -45,6 +63,7 @@ Geometry make_geometry(const CalibInput& in) {
   for (int d = 0; d < in.probs.ndim; ++d) {
     if (d == in.class_axis) {
       g.cstride = in.probs.strides[d];
+      g.classes = in.probs.shape[d];
       continue;
     }
     if (pd >= kMaxDim || pd >= nd || in.probs.shape[d] != t.shape[pd])
@@ -61,6 +80,20 @@ Geometry make_geometry(const CalibInput& in) {
   int axes[kMaxDim];
   const int na = c_order_axes(nd, nd - 1, -1, axes);
   g.lines = make_lines<3>(na, axes, t.shape, strides, kBlockVoxels);
+  // windows when another spatial axis is closer in memory than the last one
+  int m = nd - 1;
+  for (int d = 0; d < nd; ++d)
+    if (std::llabs(pstr[d]) < std::llabs(pstr[m])) m = d;
+  if (nd >= 2 && m != nd - 1 && g.units() > 0) {
+    g.wm = m;
+    g.slab_voxels = 1;
+    for (int d = m + 1; d < nd; ++d) g.slab_voxels *= t.shape[d];
+    g.slab_lines = g.slab_voxels / g.lines.n;
+    const int64_t voxel_bytes = g.classes * itemsize(in.probs.dtype);
+    g.kb = std::max<int64_t>(1, std::min<int64_t>(16, 64 / voxel_bytes));  // a cache line along wm
+    while (g.kb > 1 && g.kb * g.slab_voxels * voxel_bytes > kWindowBytes) g.kb /= 2;
+    g.kb = std::min(g.kb, t.shape[m]);
+  }
   return g;
 }
 
@@ -462,6 +495,136 @@ void label_range(const std::vector<Acc>& acc, int64_t voxels, int64_t* lo, int64
   }
 }
 
+// ---- reading units -----------------------------------------------------------------
+
+// One unit's data, as read_segment and the segment functions take it.
+template <typename T>
+struct UnitData {
+  const CalibInput* in;  // the target and mask to read labels from
+  const int64_t* off;    // element offsets of the unit's first voxel in probs, target, mask
+  int64_t ts, ms;        // target and mask steps along the unit
+  const T* p;            // the unit's first voxel's probabilities
+  int64_t ps, cs;        // voxel and class steps of p
+};
+
+template <typename U>
+void copy_items(int nd, const int64_t* ext, const void* src, const int64_t* sstr, void* dst, const int64_t* dstr) {
+  copy_strided<U>(nd, ext, static_cast<const U*>(src), sstr, static_cast<U*>(dst), dstr);
+}
+
+// Copies a box of a label or mask array (any integer dtype) by its item size.
+void copy_box(const ArrayView& a, int64_t origin, int nd, const int64_t* ext, const int64_t* sstr, void* dst,
+              const int64_t* dstr) {
+  const int64_t isz = itemsize(a.dtype);
+  const char* src = static_cast<const char*>(a.data) + origin * isz;
+  switch (isz) {
+    case 1: return copy_items<uint8_t>(nd, ext, src, sstr, dst, dstr);
+    case 2: return copy_items<uint16_t>(nd, ext, src, sstr, dst, dstr);
+    case 4: return copy_items<uint32_t>(nd, ext, src, sstr, dst, dstr);
+    default: return copy_items<uint64_t>(nd, ext, src, sstr, dst, dstr);
+  }
+}
+
+// Reads the units of one thread's range, in increasing order.  Straight from the arrays
+// when the last spatial axis is the closest in memory (C order); otherwise (Fortran order,
+// transposed views) reading logical lines would use one value of each cache line, so
+// windows of kb consecutive slabs (a contiguous range of units) are copied, in memory order,
+// into buffers in logical order, and units are read from there.  The values and their
+// order are the same either way, so are the bits of every sum.
+template <typename T>
+class UnitReader {
+ public:
+  UnitReader(const Geometry& g, const CalibInput& in, const T* probs, int64_t u_end)
+      : g_(g), in_(in), win_(in), P_(probs) {
+    if (g.wm < 0 || u_end <= 0) return;
+    last_slab_ = (u_end - 1) / g.lines.nseg / g.slab_lines;
+    const int64_t n = g.kb * g.slab_voxels;
+    pbuf_.resize(size_t(n * g.classes));
+    tbuf_.resize(size_t(n * itemsize(in.target.dtype)));
+    win_.target.data = tbuf_.data();
+    if (in.mask) {
+      mbuf_.resize(size_t(n * itemsize(in.mask->dtype)));
+      wmask_ = *in.mask;
+      wmask_.data = mbuf_.data();
+      win_.mask = &wmask_;
+    }
+  }
+
+  // f(len, const UnitData<T>&) for the units [u0, u1).
+  template <typename F>
+  void walk(int64_t u0, int64_t u1, F&& f) {
+    const Lines<3>& L = g_.lines;
+    if (g_.wm < 0) {
+      const int64_t ps = L.step(0), ts = L.step(1), ms = L.step(2);
+      L.walk(u0, u1, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
+        f(len, UnitData<T>{&in_, off, ts, ms, P_ + off[0], ps, g_.cstride});
+      });
+      return;
+    }
+    const int64_t cv = g_.classes;
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t line = u / L.nseg, pos = (u % L.nseg) * L.seg;
+      const int64_t slab = line / g_.slab_lines;
+      if (slab < w0_ || slab >= w1_) load(slab);
+      const int64_t o = (line - w0_ * g_.slab_lines) * L.n + pos;
+      const int64_t off[3] = {o * cv, o, o};
+      f(std::min(L.seg, L.n - pos), UnitData<T>{&win_, off, 1, 1, pbuf_.data() + o * cv, cv, 1});
+    }
+  }
+
+ private:
+  // Copies the window of slabs [slab, slab + kb) (within one run of the axes before wm, and
+  // no further than this range needs) into the buffers, in logical order (classes last).
+  void load(int64_t slab) {
+    const Lines<3>& L = g_.lines;
+    const int m = g_.wm, nd = L.nd;
+    const int64_t nm = L.shape[m], run = slab / nm;
+    const int64_t end = std::min({slab + g_.kb, (run + 1) * nm, last_slab_ + 1});
+    int64_t org[3] = {0, 0, 0};
+    int64_t r = run;
+    for (int d = m - 1; d >= 0; --d) {
+      const int64_t i = r % L.shape[d];
+      r /= L.shape[d];
+      for (int k = 0; k < 3; ++k) org[k] += i * L.stride[k][d];
+    }
+    for (int k = 0; k < 3; ++k) org[k] += (slab % nm) * L.stride[k][m];
+    // the box: axes wm .. nd-1 (wm: end - slab slabs), then the classes for the probabilities
+    const int nb = nd - m;
+    int64_t ext[kMaxDim], str[3][kMaxDim], dst[kMaxDim], pdst[kMaxDim];
+    for (int i = 0; i < nb; ++i) {
+      ext[i] = i == 0 ? end - slab : L.shape[m + i];
+      for (int k = 0; k < 3; ++k) str[k][i] = L.stride[k][m + i];
+    }
+    int64_t acc = 1;
+    for (int i = nb - 1; i >= 0; --i) {
+      dst[i] = acc;
+      pdst[i] = acc * g_.classes;
+      acc *= ext[i];
+    }
+    int npb = nb;
+    if (in_.class_axis >= 0) {
+      ext[nb] = g_.classes;
+      str[0][nb] = g_.cstride;
+      pdst[nb] = 1;
+      ++npb;
+    }
+    copy_strided<T>(npb, ext, P_ + org[0], str[0], pbuf_.data(), pdst);
+    copy_box(in_.target, org[1], nb, ext, str[1], tbuf_.data(), dst);
+    if (in_.mask) copy_box(*in_.mask, org[2], nb, ext, str[2], mbuf_.data(), dst);
+    w0_ = slab;
+    w1_ = end;
+  }
+
+  const Geometry& g_;
+  const CalibInput& in_;
+  CalibInput win_;   // in_ with the target and mask read from the window buffers
+  ArrayView wmask_;
+  const T* P_;
+  std::vector<T> pbuf_;
+  std::vector<unsigned char> tbuf_, mbuf_;  // operator new alignment (16) suits every label type
+  int64_t w0_ = 0, w1_ = 0, last_slab_ = 0;  // slabs [w0_, w1_) are loaded
+};
+
 }  // namespace
 
 // exact_floor only where calibration.h allows it (the GPU kernels apply the same rule).
@@ -506,10 +669,10 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
   dispatch_prob(in.probs.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* P = static_cast<const T*>(in.probs.data);
-    const int64_t ps = g.lines.step(0), ts = g.lines.step(1), ms = g.lines.step(2);
     const SegFn seg_fn = pick_segment_fn<T>(k, opt.want_scores, has_use);
     parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
       ThreadAcc& A = acc[w];
+      UnitReader<T> reader(g, in, P, std::min(units, b1 * upb));
       SegBuf buf(g.lines.seg);
       BlockHist h;
       h.init(width);
@@ -517,9 +680,9 @@ CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
       for (int64_t blk = b0; blk < b1; ++blk) {
         h.clear();
         const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
-        g.lines.walk(u0, u1, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
-          A.voxels += read_segment(in, off, ts, ms, len, buf, &A.tmin, &A.tmax);
-          seg_fn(k, opt, P + off[0], ps, g.cstride, buf, len, slots, h, work.data());
+        reader.walk(u0, u1, [&](int64_t len, const UnitData<T>& x) {
+          A.voxels += read_segment(*x.in, x.off, x.ts, x.ms, len, buf, &A.tmin, &A.tmax);
+          seg_fn(k, opt, x.p, x.ps, x.cs, buf, len, slots, h, work.data());
         });
         double* out = block_sums.data() + blk * per_block;
         const size_t W = size_t(width);
@@ -585,30 +748,29 @@ CalibConfidences calibration_confidences(const CalibInput& in, const CalibOption
   dispatch_prob(in.probs.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* P = static_cast<const T*>(in.probs.data);
-    const int64_t ps = g.lines.step(0), ts = g.lines.step(1), ms = g.lines.step(2);
     parallel_for(nblocks, threads, [&](int64_t b0, int64_t b1, int w) {
       ThreadAcc& A = acc[w];
+      UnitReader<T> reader(g, in, P, std::min(units, b1 * upb));
       SegBuf buf(g.lines.seg);
       std::vector<double> work(static_cast<size_t>(C));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
-        g.lines.walk(u0, u1, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
-          A.voxels += read_segment(in, off, ts, ms, len, buf, &A.tmin, &A.tmax);
-          const T* p = P + off[0];
+        reader.walk(u0, u1, [&](int64_t len, const UnitData<T>& x) {
+          A.voxels += read_segment(*x.in, x.off, x.ts, x.ms, len, buf, &A.tmin, &A.tmax);
           const bool has_use = in.mask != nullptr || in.has_ignore;
           for (int64_t i = 0; i < len; ++i) {
             if (has_use && !buf.use[i]) continue;
-            const T* q = p + i * ps;
+            const T* q = x.p + i * x.ps;
             int32_t bad;
             if (k.mode == kCalibClassWise) {
-              bad = calib_all_probs(k, q, g.cstride, work.data());
+              bad = calib_all_probs(k, q, x.cs, work.data());
               if (!bad)
                 for (int32_t c = 0; c < streams; ++c) parts[size_t(blk * streams + c)].push_back(work[c]);
             } else {
               double conf;
               int32_t cls;
-              bad = k.mode == kCalibTopLabel ? calib_top_label(k, q, g.cstride, &conf, &cls)
-                                             : calib_class_prob(k, q, g.cstride, k.positive, &conf);
+              bad = k.mode == kCalibTopLabel ? calib_top_label(k, q, x.cs, &conf, &cls)
+                                             : calib_class_prob(k, q, x.cs, k.positive, &conf);
               if (!bad) parts[size_t(blk * streams)].push_back(conf);
             }
             A.invalid += bad;

@@ -22,11 +22,11 @@
 namespace segscore {
 namespace {
 
-constexpr int64_t kSegment = 1 << 14;  // longest run handed to the kernels at once (splits 1-d inputs)
-
 // The batch grid (obs's shape, logical C order) over obs (array 0), mu / members (1),
-// sigma / weights (2) and the C-contiguous output (3); none = zero strides.
-Lines<4> batch_lines(const ArrayView& obs, const ArrayView& a1, const ArrayView* a2) {
+// sigma / weights (2) and the C-contiguous output (3; none = zero strides).  Lines are cut
+// into segments of a quarter of `grain` elements (the work of one parallel range at least),
+// so that the ranges of the threads stay balanced on long lines (1-d inputs).
+Lines<4> batch_lines(const ArrayView& obs, const ArrayView& a1, const ArrayView* a2, int64_t grain) {
   const int nd = obs.ndim;
   int64_t out[kMaxDim] = {}, none[kMaxDim] = {};
   int64_t acc = 1;
@@ -37,11 +37,11 @@ Lines<4> batch_lines(const ArrayView& obs, const ArrayView& a1, const ArrayView*
   const int64_t* strides[4] = {obs.strides, a1.strides, a2 ? a2->strides : none, out};
   int axes[kMaxDim];
   const int na = c_order_axes(nd, nd - 1, -1, axes);
-  return make_lines<4>(na, axes, obs.shape, strides, kSegment);
+  return make_lines<4>(na, axes, obs.shape, strides, std::max<int64_t>(1, grain / 4));
 }
 
-// Units of `g` per parallel range for about `elements` elements.
-int64_t grain_units(const Lines<4>& g, int64_t elements) { return std::max<int64_t>(1, elements / g.seg); }
+// Units of `g` per parallel range for at least `grain` elements.
+int64_t grain_units(const Lines<4>& g, int64_t grain) { return std::max<int64_t>(1, grain / g.seg); }
 
 template <typename F>
 decltype(auto) dispatch_float(DType dt, F&& f) {
@@ -390,7 +390,8 @@ SEGSCORE_V4 void ensemble_fixed(const double* y, const double* Kb, const double*
 }  // namespace
 
 void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& sigma, double* out, int threads) {
-  const Lines<4> L = batch_lines(obs, mu, &sigma);
+  const int64_t grain = 1 << 14;
+  const Lines<4> L = batch_lines(obs, mu, &sigma, grain);
   const int64_t in[4] = {L.step(0), L.step(1), L.step(2), L.step(3)};
   if (threads <= 0) threads = default_threads();
   dispatch_float(obs.dtype, [&](auto to) {
@@ -403,7 +404,7 @@ void crps_gaussian(const ArrayView& obs, const ArrayView& mu, const ArrayView& s
         const TM* pm = static_cast<const TM*>(mu.data);
         const TS* ps = static_cast<const TS*>(sigma.data);
         parallel_lines(
-            L, threads, grain_units(L, 1 << 14),
+            L, threads, grain_units(L, grain),
             [&](int64_t b, int64_t e, int) {
               double by[kBlock], bm[kBlock], bs[kBlock];
               L.walk(b, e, [&](int64_t, int64_t, int64_t len, const int64_t* off) {
@@ -431,9 +432,10 @@ void crps_ensemble(const ArrayView& obs, const ArrayView& members, const ArrayVi
   const int64_t m = members.shape[members.ndim - 1];
   const int64_t ms = members.strides[members.ndim - 1];
   const int64_t ws = weights ? weights->strides[weights->ndim - 1] : 0;
-  const Lines<4> L = batch_lines(obs, members, weights);
+  const int64_t grain_elements = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(m, 1));
+  const Lines<4> L = batch_lines(obs, members, weights, grain_elements);
   const int64_t in[4] = {L.step(0), L.step(1), L.step(2), L.step(3)};
-  const int64_t grain = grain_units(L, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(m, 1)));
+  const int64_t grain = grain_units(L, grain_elements);
   if (threads <= 0) threads = default_threads();
   const DType wdt = weights ? weights->dtype : DType::F64;
   dispatch_float(obs.dtype, [&](auto to) {

@@ -99,6 +99,38 @@ inline int c_order_axes(int nd, int last, int skip, int* axes) {
   return na;
 }
 
+// Copies the n-d box extent[0..nd) from src (element strides sstr) to dst (element strides
+// dstr), reading src in its memory order (axes by decreasing |stride|; the two innermost
+// as plain loops, the others walked as lines): the transposition of a Fortran-ordered
+// tile into a C-ordered buffer touches each cache line of src once.
+template <typename T>
+void copy_strided(int nd, const int64_t* extent, const T* src, const int64_t* sstr, T* dst, const int64_t* dstr) {
+  if (nd < 1) {
+    *dst = *src;
+    return;
+  }
+  for (int d = 0; d < nd; ++d)
+    if (extent[d] == 0) return;
+  int ax[kMaxDim];
+  for (int d = 0; d < nd; ++d) ax[d] = d;
+  std::sort(ax, ax + nd, [&](int a, int b) {
+    const int64_t sa = sstr[a] < 0 ? -sstr[a] : sstr[a], sb = sstr[b] < 0 ? -sstr[b] : sstr[b];
+    return sa > sb || (sa == sb && a < b);
+  });
+  const int a1 = ax[nd - 1];
+  const int64_t n1 = extent[a1], s1 = sstr[a1], d1 = dstr[a1];
+  const int64_t* strides[2] = {sstr, dstr};
+  const Lines<2> g = make_lines<2>(nd - 1, ax, extent, strides);  // lines along ax[nd - 2]
+  g.walk(0, g.units(), [&](int64_t, int64_t, int64_t len, const int64_t* off) {
+    const int64_t s2 = g.step(0), d2 = g.step(1);
+    for (int64_t j = 0; j < len; ++j) {
+      const T* s = src + off[0] + j * s2;
+      T* o = dst + off[1] + j * d2;
+      for (int64_t i = 0; i < n1; ++i) o[i * d1] = s[i * s1];
+    }
+  });
+}
+
 // Splits the units of `g` over the thread pool by contiguous ranges of at least `grain`
 // units (deterministic in the unit count, never in the scheduling); body(ub, ue, worker)
 // typically sets up its workspace and calls g.walk(ub, ue, ...).
