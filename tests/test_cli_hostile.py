@@ -295,7 +295,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     # a journal of an earlier run is left alone when the scheduler cannot be reached
     assert cli("score", pred, ref, "-o", out, "-q", "--no-plots", "--no-report").returncode == 0
     before = open(tmp_path / "r.journal.jsonl", "rb").read()
-    main = "import sys, segscore.app.dataset as d; d.DASK_CONNECT_TIMEOUT_S = 2.0\n" + MAIN
+    main = "import sys, segscore.app.runners as d; d.DASK_CONNECT_TIMEOUT_S = 2.0\n" + MAIN
     t0 = time.time()
     r = cli("score", pred, ref, "-o", out, "--scheduler", "tcp://127.0.0.1:9", "-q", main=main, timeout=90)
     assert time.time() - t0 < 60
@@ -330,7 +330,7 @@ def test_read_only_output_folder(tmp_path, monkeypatch):
     import tempfile
 
     import segscore as ss
-    import segscore.app.dataset as sd
+    import segscore.app.pairing as sd
 
     pred, ref = make_ds(tmp_path, n=1)
     real = tempfile.mkstemp

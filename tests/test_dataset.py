@@ -152,7 +152,7 @@ def test_score_dataset_api(tmp_path):
 
 
 def test_custom_scorer_plugs_in(tmp_path):
-    from segscore.app.dataset import ScorerOutput
+    from segscore.app.scorers import ScorerOutput
 
     class VoxelCount:
         name = "voxels"
@@ -161,7 +161,7 @@ def test_custom_scorer_plugs_in(tmp_path):
             return ScorerOutput(rows={("ref", 1): {"n_voxels": int(case.ref.array.size)}})
 
     pred, ref = _dataset(tmp_path, n=2)
-    from segscore.app.dataset import MetricsScorer
+    from segscore.app.scorers import MetricsScorer
 
     res = ss.score_dataset(pred, ref, output=tmp_path / "r.csv", quiet=True, plots=False, report=False,
                            scorers=[MetricsScorer(), VoxelCount()])
@@ -171,7 +171,7 @@ def test_custom_scorer_plugs_in(tmp_path):
 
 
 def test_journal_is_source_of_truth(tmp_path):
-    from segscore.app.dataset import read_journal
+    from segscore.app.journal import read_journal
 
     pred, ref = _dataset(tmp_path, n=3)
     out = tmp_path / "r.parquet"
@@ -191,7 +191,7 @@ def test_journal_is_source_of_truth(tmp_path):
 
 
 def test_labels_and_value_checks(tmp_path):
-    from segscore.app.dataset import check_label_values
+    from segscore.app.scorers import check_label_values
     from segscore.app.summary import load_labels
 
     (tmp_path / "d.json").write_text(json.dumps({"labels": {"background": 0, "liver": 1, "tumour": [1, 2],

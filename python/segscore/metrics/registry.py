@@ -18,7 +18,7 @@ To add a metric: its function + one registry entry.
   must be set for a convention to define it); a new family also needs its empty-mask
   values in the conventions' ``empty`` tables (metrics/surface/conventions.py);
 * a column of ``segscore score`` beyond ``ss.evaluate``'s (calibration, multi-rater,
-  probabilistic): the scorer that writes it (app/dataset.py) + an entry with
+  probabilistic): the scorer that writes it (app/scorers.py) + an entry with
   ``scope="dataset"``;
 * a function with no table column: an entry with ``scope="api"`` (its empty-mask family
   and convention support are then known to the registry too).
@@ -39,7 +39,7 @@ Files that read the registry:
 * app/report.py -- ``HEADLINE``: the metrics of the report's summary table;
 * app/summary.py -- the count columns (integers, no statistics) and the metrics whose mean
   per label is printed at the end of a run (``printed``);
-* app/dataset.py -- the count columns added to a ``--metrics`` subset;
+* app/scorers.py -- the count columns added to a ``--metrics`` subset;
 * app/cli.py -- the metric names in ``segscore score --help``.
 
 Imports nothing else of segscore.

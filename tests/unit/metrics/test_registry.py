@@ -253,7 +253,7 @@ def test_cli_help_lists_the_registry_and_the_conventions(capsys):
 
 
 def test_dataset_scorers_write_registry_columns():
-    from segscore.app import dataset as D
+    from segscore.app import scorers as D
     from segscore.app.io import Image
 
     a, b = _pair()

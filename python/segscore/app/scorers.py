@@ -1,0 +1,374 @@
+"""Scoring one loaded case: the run's options (`Config`), the loaded case, the scorers
+(metrics, raters, probabilities; each calls the public API) and `score_case`, which runs them
+and builds the case's journal record."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .io import CaseError, Image
+
+# ====================================================================== configuration
+@dataclass
+class Config:
+    """Everything a worker needs to score a case (picklable)."""
+
+    labels: object = None
+    metrics: object = None
+    tolerance: float | None = None
+    convention: str = "segscore"
+    empty: object = None
+    ignore_label: int | None = None
+    threads: int | None = None
+    device: str | None = None
+    geometry_tolerance: float = 1e-3
+    check_affine: bool = True
+    n_bins: int = 15
+    has_raters: bool = False
+    has_probs: bool = False
+    scorers: list = field(default_factory=list)
+
+    def fingerprint(self) -> dict:
+        """The options that change the numbers (a resumed run must use the same)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("threads", "scorers")}
+        d["scorers"] = [getattr(s, "name", type(s).__name__) for s in self.scorers]
+        return json.loads(json.dumps(d, default=str))
+
+
+@dataclass
+class LoadedCase:
+    case: str
+    pred: Image
+    ref: Image
+    raters: dict = field(default_factory=dict)  # name -> Image
+    probs: Image | None = None
+
+    @property
+    def spacing(self):
+        return self.ref.spacing
+
+
+@dataclass
+class ScorerOutput:
+    """A scorer's contribution: ``rows[(reference, label)] = {column: value}`` and
+    ``extras`` (JSON-able, merged across cases in case-id order, e.g. calibration bin sums)."""
+
+    rows: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+
+# ====================================================================== value checks
+def _allowed_values(cfg: Config):
+    """Label values a map may hold when a label map was given (None: any)."""
+    if cfg.labels is None:
+        return None
+    from ..metrics.case import _parse_labels
+
+    regions = _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
+    allowed = {0}
+    for mem in regions.values():
+        allowed.update(mem)
+    if cfg.ignore_label is not None:
+        allowed.add(int(cfg.ignore_label))
+    return allowed
+
+
+def check_label_values(arr: np.ndarray, allowed, what: str, path=None) -> None:
+    """CaseError("values") when `arr` holds a value outside `allowed` (or a negative one)."""
+    if arr.size == 0:
+        return
+    if arr.dtype == np.bool_:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0:
+        raise CaseError("values", f"{what} holds negative label {lo}", path)
+    if allowed is None:
+        return
+    top = max(allowed)
+    if hi > top:
+        raise CaseError("values", f"{what} holds label {hi}, not in the label map (known: {_short(allowed)})", path)
+    if len(allowed) == top + 1:  # contiguous 0..top: min/max was enough
+        return
+    bad = sorted(_present(arr) - allowed)
+    if bad:
+        raise CaseError("values", f"{what} holds label {bad[0]}, not in the label map (known: {_short(allowed)})",
+                        path)
+
+
+def _short(values) -> str:
+    v = sorted(values)
+    if len(v) > 12:
+        return ", ".join(map(str, v[:10])) + f", ... ({len(v)} values)"
+    return ", ".join(map(str, v))
+
+
+# ====================================================================== scorers
+def _key(label):
+    if isinstance(label, tuple):
+        return str(label)
+    if isinstance(label, (np.integer,)):
+        return int(label)
+    return label
+
+
+def evaluate_kwargs(cfg: Config, spacing) -> dict:
+    kw = dict(spacing=spacing, labels=cfg.labels, metrics=_metric_list(cfg), tolerance=cfg.tolerance,
+              convention=cfg.convention, empty=cfg.empty, ignore_label=cfg.ignore_label, threads=cfg.threads)
+    dev = _auto_device() if cfg.device in (None, "auto") else cfg.device
+    if dev is not None:
+        kw["device"] = dev
+    return kw
+
+
+_AUTO_DEVICE: list = []
+
+
+def _auto_device():
+    """The device a dataset is scored on when none is named: a usable GPU backend (compiled CUDA
+    first, then CuPy), else None (the CPU).  Resolved once per process (each Dask worker has its own)."""
+    if not _AUTO_DEVICE:
+        dev = None
+        try:
+            from .._core.backends import backends
+
+            b = backends()
+            for name in ("cuda", "cupy"):
+                if b.get(name, {}).get("usable"):
+                    dev = name
+                    break
+        except Exception:
+            dev = None
+        _AUTO_DEVICE.append(dev)
+    return _AUTO_DEVICE[0]
+
+
+def _metric_list(cfg: Config):
+    """The user's metrics plus the confusion counts (the summary counts empty masks with them, nnU-Net's
+    summary.json reports them)."""
+    if cfg.metrics is None:
+        return None
+    from ..metrics.registry import COUNT_COLUMNS
+
+    m = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
+    for c in COUNT_COLUMNS:
+        if c not in m:
+            m.append(c)
+    return m
+
+
+def _rows_of(result, reference: str) -> dict:
+    return {(reference, _key(k)): dict(v) for k, v in result.to_dict().items()}
+
+
+class MetricsScorer:
+    """Overlap and surface metrics of the prediction against the reference (and each rater)."""
+
+    name = "metrics"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        from ..metrics.evaluate import evaluate
+
+        out = ScorerOutput()
+        kw = evaluate_kwargs(cfg, case.spacing)
+        res = evaluate(case.pred.array, case.ref.array, **kw)
+        out.rows.update(_rows_of(res, "ref"))
+        out.meta["device"] = res.meta.get("device", "cpu")
+        out.meta["threads"] = res.meta.get("threads")
+        for name, img in case.raters.items():
+            out.rows.update(_rows_of(evaluate(case.pred.array, img.array, **kw), name))
+        return out
+
+
+class RaterScorer:
+    """Multi-rater columns on the reference rows: ``consensus_dice`` (CURVAS 2024: the prediction
+    against the voxels every rater marks, dissensus voxels ignored) and, with probabilities,
+    ``vol_crps_ml`` (CRPS of the predicted volume against the raters' volumes, Gaussian) and
+    ``soft_dice`` (against the rater-mean map), from segscore.probabilistic.multirater / segscore.probabilistic.crps."""
+
+    name = "raters"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        import segscore
+
+        out = ScorerOutput()
+        if not case.raters:
+            return out
+        arrays = [img.array for img in case.raters.values()]
+        regions = _regions(cfg, case, extra=arrays)
+        vals = segscore.consensus_dice(case.pred.array, arrays, labels=_labels_arg(regions), empty=cfg.empty,
+                                       threads=cfg.threads)
+        for k, v in vals.items():
+            out.rows.setdefault(("ref", _key(k)), {})["consensus_dice"] = float(v)
+        if case.probs is not None:
+            for key, members in regions.items():
+                pk = _prob_of(case.probs, members)
+                if pk is None:
+                    continue
+                lab = members[0] if len(members) == 1 else tuple(members)
+                row = out.rows.setdefault(("ref", _key(key)), {})
+                row["vol_crps_ml"] = float(segscore.volume_crps(pk, arrays, spacing=case.spacing, method="gaussian",
+                                                                unit="ml", labels=lab, threads=cfg.threads))
+                row["soft_dice"] = float(segscore.soft_dice(pk, arrays, labels=lab, threads=cfg.threads))
+        return out
+
+
+def _labels_arg(regions: dict) -> dict:
+    return {k: (m if len(m) > 1 else m[0]) for k, m in regions.items()}
+
+
+def _prob_of(probs: Image, members):
+    """P(region) from a (x, y, z, C) map (channel c = label c) or a (x, y, z) map (= P(label 1))."""
+    p = probs.array
+    if p.ndim == 3:
+        return p if tuple(members) == (1,) else None
+    if max(members) >= p.shape[3]:
+        raise CaseError("values", f"label {max(members)} needs channel {max(members)} but the probability map has "
+                        f"{p.shape[3]} channels (channel c = label c, channel 0 background)", probs.path)
+    if len(members) == 1:
+        return p[..., members[0]]
+    out = p[..., members[0]].copy()
+    for m in members[1:]:
+        out += p[..., m]
+    return np.minimum(out, 1, out=out)
+
+
+class ProbabilityScorer:
+    """Calibration of probability maps: per label (one-vs-rest) ECE, Brier score and the
+    probabilistic volume; the top-label reliability bin sums go to ``extras`` for the
+    dataset-level reliability diagram (ss.ece / ss.reliability, segscore's convention).
+
+    A probability file is (x, y, z, C) with channel c = label value c (channel 0 background),
+    or (x, y, z) = P(label 1)."""
+
+    name = "probabilities"
+
+    def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        import segscore
+
+        out = ScorerOutput()
+        if case.probs is None:
+            return out
+        p = case.probs.array
+        lo, hi = float(p.min()), float(p.max())
+        if math.isnan(lo) or math.isnan(hi) or math.isinf(lo) or math.isinf(hi):
+            raise CaseError("values", "probability map holds NaN or infinite values", case.probs.path)
+        if lo < 0 or hi > 1:
+            raise CaseError("values", f"probabilities must lie in [0, 1], found {lo:g}..{hi:g}", case.probs.path)
+        ref = case.ref.array
+        voxel_ml = float(np.prod(case.spacing)) / 1000.0
+        for key, members in _regions(cfg, case).items():
+            pk = _prob_of(case.probs, members)
+            if pk is None:
+                continue
+            target = np.isin(ref, members) if len(members) > 1 else ref == members[0]
+            row = out.rows.setdefault(("ref", _key(key)), {})
+            row["ece"] = float(segscore.ece(pk, target, n_bins=cfg.n_bins))
+            d = np.subtract(pk, target, dtype=np.float32)
+            row["brier"] = float(np.sum(np.square(d, out=d), dtype=np.float64)) / max(d.size, 1)
+            row["vol_prob_ml"] = float(np.sum(pk, dtype=np.float64)) * voxel_ml
+        tol = _row_sum_tolerance(case.probs, p.shape[3]) if p.ndim == 4 else None
+        out.extras["reliability"] = _top_label_bins(p, ref, cfg.n_bins, tol)
+        return out
+
+
+def _present(a: np.ndarray) -> set:
+    """Label values present in `a` (bincount for 8/16-bit unsigned types: much faster than np.unique)."""
+    if a.size == 0:
+        return set()
+    flat = a.reshape(-1, order="A")
+    if a.dtype == np.bool_:
+        return {int(v) for v in np.flatnonzero(np.bincount(flat.view(np.uint8)))}
+    if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+        return {int(v) for v in np.flatnonzero(np.bincount(flat))}
+    return {int(v) for v in np.unique(flat)}
+
+
+def _regions(cfg, case, extra=()) -> dict:
+    if cfg.labels is None:
+        vals = set()
+        for a in (case.ref.array, case.pred.array, *extra):
+            vals |= _present(a)
+        return {v: (v,) for v in sorted(vals) if v != 0 and v != cfg.ignore_label}
+    from ..metrics.case import _parse_labels
+
+    return _parse_labels(cfg.labels, -1 if cfg.ignore_label is None else cfg.ignore_label)
+
+
+def _row_sum_tolerance(probs: Image, n_classes: int):
+    """The class-sum tolerance of a probability map stored quantised (integers times the
+    header's slope): each class is rounded on its own, by up to half a step; None (the
+    dtype's default) for maps stored as floats."""
+    slope = probs.info.get("slope")
+    stored = probs.info.get("stored_dtype", "")
+    if slope is None or not stored or np.dtype(stored).kind not in "iu":
+        return None
+    return max(1e-3, n_classes * abs(float(slope)) / 2 + 1e-6)
+
+
+def _top_label_bins(p, ref, n_bins, sum_tol=None) -> dict:
+    """The case's top-label reliability bin sums (segscore's one-pass binning), for the
+    dataset-level reliability diagram."""
+    import dataclasses
+
+    import segscore
+    from ..calibration.functional import get_convention
+
+    conv = dataclasses.replace(get_convention("segscore"), row_sum_tol=sum_tol)
+    rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3, convention=conv) if p.ndim == 4 else \
+        segscore.reliability(p, ref == 1, n_bins=n_bins, convention=conv)
+    return {"n_bins": n_bins, "count": np.asarray(rel.count, np.float64).tolist(),
+            "conf": np.asarray(rel.sum_confidence, np.float64).tolist(),
+            "acc": np.asarray(rel.correct, np.float64).tolist(),
+            "edges": np.asarray(rel.edges, np.float64).tolist()}
+
+
+def default_scorers(cfg: Config) -> list:
+    s = [MetricsScorer()]
+    if cfg.has_raters:
+        s.append(RaterScorer())
+    if cfg.has_probs:
+        s.append(ProbabilityScorer())
+    return s
+
+
+# ====================================================================== one case
+def score_case(case: LoadedCase, cfg: Config) -> dict:
+    """Run every scorer on a loaded case; returns the journal record."""
+    allowed = _allowed_values(cfg)
+    check_label_values(case.pred.array, allowed, "prediction", case.pred.path)
+    check_label_values(case.ref.array, allowed, "reference", case.ref.path)
+    for name, img in case.raters.items():
+        check_label_values(img.array, allowed, f"rater {name}", img.path)
+    t0 = time.perf_counter()
+    rows: dict = {}
+    extras: dict = {}
+    meta: dict = {}
+    for scorer in (cfg.scorers or default_scorers(cfg)):
+        try:
+            o = scorer(case, cfg)
+        except CaseError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise CaseError("values" if "label" in str(exc) or "dtype" in str(exc) else "compute",
+                            f"{getattr(scorer, 'name', type(scorer).__name__)}: {exc}") from None
+        for k, v in o.rows.items():
+            rows.setdefault(k, {}).update(v)
+        extras.update(o.extras)
+        meta.update(o.meta)
+    compute_s = time.perf_counter() - t0
+    files = [case.pred, case.ref, *case.raters.values()] + ([case.probs] if case.probs is not None else [])
+    meta.update({
+        "shape": list(case.ref.array.shape), "spacing": list(case.spacing),
+        "read_s": sum(f.read_s for f in files), "decode_s": sum(f.decode_s for f in files),
+        "compute_s": compute_s,
+    })
+    out_rows = []
+    for (reference, label), vals in rows.items():
+        out_rows.append({"reference": reference, "label": label, **vals})
+    return {"case": case.case, "status": "ok", "rows": out_rows, "extras": extras, "meta": meta}
