@@ -48,50 +48,57 @@ def overlap_value(metric, tp, fp, fn, tn, user_empty=None, defaults=None):
     raise ValueError(f"unknown overlap metric {metric!r}")
 
 
-def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, convention):
+def _apply(metric, pred, ref, labels, empty, ignore_label, threads, label, convention, device=None):
     from .surface import conventions as _conv
 
     conv = _conv.get(convention)
     user = _empty.normalize(empty)
-    case = Case(pred, ref, None, labels, ignore_label, threads, label)
+    case = Case(pred, ref, None, labels, ignore_label, threads, label, device=device)
     out = {k: overlap_value(metric, *c, user, conv.empty) for k, c in case.region_counts().items()}
     return next(iter(out.values())) if case.single else out
 
 
-def dice(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def dice(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """Dice coefficient 2|P∩R| / (|P| + |R|).  Bool masks give a float; label
     maps give {label: float} (label=k: a float)."""
-    return _apply("dice", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("dice", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def iou(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def iou(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """Intersection over union (Jaccard index)."""
-    return _apply("iou", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("iou", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def precision(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def precision(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """TP / (TP + FP)."""
-    return _apply("precision", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("precision", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def recall(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def recall(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """TP / (TP + FN) (sensitivity)."""
-    return _apply("recall", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("recall", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def specificity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def specificity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """TN / (TN + FP)."""
-    return _apply("specificity", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("specificity", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def volume_similarity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore"):
+def volume_similarity(pred, ref, labels=None, empty=None, ignore_label=None, threads=None, label=None, convention="segscore",
+        device=None):
     """1 - |FP - FN| / (2 TP + FP + FN)."""
-    return _apply("vs", pred, ref, labels, empty, ignore_label, threads, label, convention)
+    return _apply("vs", pred, ref, labels, empty, ignore_label, threads, label, convention, device)
 
 
-def confusion(pred, ref, labels=None, spacing=None, ignore_label=None, threads=None, label=None):
+def confusion(pred, ref, labels=None, spacing=None, ignore_label=None, threads=None, label=None,
+              device=None):
     """Raw counts {tp, fp, fn, tn} and volumes (mL, from spacing in mm)."""
-    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label, device=device)
     out = {}
     for k, (tp, fp, fn, tn) in case.region_counts().items():
         out[k] = {"tp": tp, "fp": fp, "fn": fn, "tn": tn,

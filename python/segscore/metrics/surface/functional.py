@@ -110,67 +110,67 @@ def surface_distances(pred, ref, spacing=None, convention="segscore", label=None
 
 
 def _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads, fn, metric,
-          biou_width=None, connectivity=None, name=None, tolerance=None, needs_tolerance=False):
+          biou_width=None, connectivity=None, name=None, tolerance=None, needs_tolerance=False, device=None):
     conv = _conv.get(convention)
     _conv.require(conv, metric, name)
     precheck(conv, pred, connectivity, tolerance, needs_tolerance)
     empty = _empty.normalize(empty)
-    case = Case(pred, ref, spacing, labels, ignore_label, threads, label)
+    case = Case(pred, ref, spacing, labels, ignore_label, threads, label, device=device)
     sds = compute(case, conv, list(case.regions), empty, biou_width, connectivity)
     out = {k: fn(sd) for k, sd in sds.items()}
     return next(iter(out.values())) if case.single else out
 
 
 def hausdorff(pred, ref, percentile=100, spacing=None, convention="segscore", directed=False, label=None,
-              labels=None, empty=None, ignore_label=None, threads=None, connectivity=None):
+              labels=None, empty=None, ignore_label=None, threads=None, connectivity=None, device=None):
     """Hausdorff distance (mm) at `percentile` (100: the maximum)."""
     from .distances import _check_percentile
 
     q = _check_percentile(percentile)
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
                  lambda sd: sd.hausdorff(q, directed=directed), "hd" if q == 100 else "hdp",
-                 connectivity=connectivity, name="hd" if q == 100 else f"hd{q:g}")
+                 connectivity=connectivity, name="hd" if q == 100 else f"hd{q:g}", device=device)
 
 
 def hd95(pred, ref, spacing=None, convention="segscore", directed=False, label=None, labels=None, empty=None,
-         ignore_label=None, threads=None, connectivity=None):
+         ignore_label=None, threads=None, connectivity=None, device=None):
     """95th-percentile Hausdorff distance (mm), per the convention's percentile rule."""
     return hausdorff(pred, ref, 95, spacing, convention, directed, label, labels, empty, ignore_label, threads,
-                     connectivity)
+                     connectivity, device=device)
 
 
 def assd(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None, ignore_label=None,
-         threads=None, connectivity=None):
+         threads=None, connectivity=None, device=None):
     """Average symmetric surface distance (mm) as the convention defines it."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.assd(), "assd", connectivity=connectivity)
+                 lambda sd: sd.assd(), "assd", connectivity=connectivity, device=device)
 
 
 def masd(pred, ref, spacing=None, convention="segscore", label=None, labels=None, empty=None, ignore_label=None,
-         threads=None, connectivity=None):
+         threads=None, connectivity=None, device=None):
     """Mean of the two directed average surface distances (mm)."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.masd(), "masd", connectivity=connectivity)
+                 lambda sd: sd.masd(), "masd", connectivity=connectivity, device=device)
 
 
 def nsd(pred, ref, tolerance=None, spacing=None, convention="segscore", label=None, labels=None, empty=None,
-        ignore_label=None, threads=None, connectivity=None):
+        ignore_label=None, threads=None, connectivity=None, device=None):
     """Normalised surface distance (surface Dice) at `tolerance` mm."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
                  lambda sd: sd.nsd(tolerance), "nsd", connectivity=connectivity, name="NSD",
-                 tolerance=tolerance, needs_tolerance=True)
+                 tolerance=tolerance, needs_tolerance=True, device=device)
 
 
 def surface_overlap(pred, ref, tolerance=None, spacing=None, convention="segscore", label=None, labels=None,
-                    empty=None, ignore_label=None, threads=None):
+                    empty=None, ignore_label=None, threads=None, device=None):
     """(pred -> ref, ref -> pred) fractions of boundary within `tolerance` mm."""
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
                  lambda sd: sd.surface_overlap(tolerance), "overlap", name="surface overlap",
-                 tolerance=tolerance, needs_tolerance=True)
+                 tolerance=tolerance, needs_tolerance=True, device=device)
 
 
 def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", label=None, labels=None, empty=None,
-                 ignore_label=None, threads=None):
+                 ignore_label=None, threads=None, device=None):
     """Boundary IoU: IoU of the inner bands of width `width` mm (default 1 mm)
     along each mask's voxel border (MetricsReloaded: distance < width;
     segscore: distance <= width)."""
@@ -180,4 +180,4 @@ def boundary_iou(pred, ref, width=None, spacing=None, convention="segscore", lab
     _conv.require(conv, "biou", "boundary IoU")
     w = conv.default_biou_width if width is None else check_positive(width, "width")
     return _each(pred, ref, spacing, convention, label, labels, empty, ignore_label, threads,
-                 lambda sd: sd.boundary_iou(), "biou", biou_width=w, name="boundary IoU")
+                 lambda sd: sd.boundary_iou(), "biou", biou_width=w, name="boundary IoU", device=device)
