@@ -25,7 +25,7 @@ from .ops import overlap_stats, surface_distances
 
 DEVICES = (None, "cpu", "cuda", "cupy")
 
-__all__ = ["DeviceArray", "edt", "is_device_array", "overlap_stats", "prepare", "surface_distances", "to_host",
+__all__ = ["DeviceArray", "is_device_array", "overlap_stats", "prepare", "surface_distances", "to_host",
            "wrap"]
 
 
@@ -142,27 +142,3 @@ def prepare_values(values: dict, device=None):
 
 def backend_name(d: DeviceArray) -> str:
     return getattr(d.backend, "name", "cuda")
-
-
-def edt(x, spacing, dtype, squared, multilabel, name, device):
-    """ss.edt / ss.edt_multilabel on the GPU (x a device array, or a host
-    array with device='cuda'/'cupy')."""
-    from .._core import validate as V
-
-    (d,) = prepare([x], [name], device)
-    if multilabel:
-        V.check_label_map(d, name)
-    elif d.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has unsupported dtype {d.dtype}; pass a bool or numeric array")
-    if d.ndim == 0:
-        raise ValueError(f"{name} is a 0-d array (a scalar); pass an image array with at least one axis")
-    if d.ndim > 8:
-        raise ValueError(f"{name} has {d.ndim} axes; at most 8 are supported")
-    sp = V.check_spacing(spacing, d.ndim)
-    from . import ops
-
-    out = ops.edt(d, sp, dtype, squared, multilabel, name)
-    if getattr(d, "uploaded", False):
-        return np.asarray(d.lib.to_host(out))
-    return out
-

@@ -54,14 +54,9 @@ def _scale_back(out, factor, squared):
 def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
     from .. import gpu as _gpu
 
-    if _gpu.check_device(device) not in (None, "cpu") or (device is None and V.is_device_array(x)):
-        shape = getattr(x, "shape", None)
-        factor = 1.0
-        if spacing is not None and shape is not None and len(shape):
-            spacing, factor = _power_of_two_scale(V.check_spacing(spacing, len(shape)))
-        out = _gpu.edt(x, spacing, _out_dtype(dtype), squared, multilabel, name, device)
-        return _scale_back(out, factor, squared)
-    a = V.as_host_array(x, name)
+    dev = _gpu.prepare([x], [name], device)  # the one dispatch: None = the CPU path
+    a = V.as_host_array(x, name) if dev is None else dev[0]
+    # the checks of both paths (shape, dtype, spacing) before any kernel runs
     if multilabel:
         V.check_label_map(a, name)
     elif a.dtype.kind not in "biuf":
@@ -69,6 +64,12 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
     if a.ndim > 8:
         raise ValueError(f"{name} has {a.ndim} axes; at most 8 are supported")
     sp, factor = _power_of_two_scale(V.check_spacing(spacing, a.ndim))
+    out_dtype = _out_dtype(dtype)
+    if dev is not None:  # value checks (NaN, negative labels) run on the device, in ops.edt
+        out = _gpu.ops.edt(a, sp, out_dtype, squared, multilabel, name)
+        if a.uploaded:
+            out = np.asarray(a.lib.to_host(out))
+        return _scale_back(out, factor, squared)
     t = resolve_threads(threads)
     if multilabel and a.dtype.kind == "i" and a.size and a.min() < 0:
         raise ValueError(f"{name} contains negative labels; labels must lie in [0, 2**31)")
@@ -76,7 +77,7 @@ def _run(x, spacing, dtype, squared, threads, multilabel, name, device=None):
         raise ValueError(f"{name} contains NaN; the EDT needs a binary (zero / nonzero) input")
     # output in the input's memory order (F-ordered input -> F-ordered output)
     order = "F" if (a.flags.f_contiguous and not a.flags.c_contiguous) else "C"
-    out = np.empty(a.shape, dtype=_out_dtype(dtype), order=order)
+    out = np.empty(a.shape, dtype=out_dtype, order=order)
     cpu().edt(a, out, list(sp), bool(squared), bool(multilabel), t)
     return _scale_back(out, factor, squared)
 
