@@ -28,7 +28,7 @@ constexpr int64_t kMaxBlockDoubles = int64_t(1) << 23;
 constexpr int64_t kWindowBytes = int64_t(8) << 20;  // probability values per window buffer, at most
 
 // The spatial grid as units of the strided walker (strided.h): lines along the last
-// spatial axis in logical C order, cut into segments of at most kBlockVoxels voxels, over
+// spatial axis of extent > 1 in logical C order, cut into segments of at most kBlockVoxels voxels, over
 // the probabilities (array 0, spatial strides), the target (1) and the mask (2).  The
 // units, and so the blocks of the reduction, depend on the shape only: every float sum
 // follows the elements' logical order whatever the memory layout.  The layout only
@@ -38,7 +38,7 @@ struct Geometry {
   Lines<3> lines;
   int64_t cstride = 0;  // class stride (multi-class input)
   int64_t classes = 1;  // values per voxel: C of a multi-class input, else 1
-  // windows: kb consecutive slabs of axis wm (a slab: one index of the axes up to wm, the
+  // windows: kb consecutive slabs of grid axis wm (a slab: one index of the axes up to wm, the
   // axes after it whole, slab_voxels voxels = slab_lines whole lines); wm < 0: none
   int wm = -1;
   int64_t kb = 1, slab_voxels = 1, slab_lines = 1;
@@ -77,22 +77,25 @@ Geometry make_geometry(const CalibInput& in) {
       if (in.mask->shape[d] != t.shape[d]) throw std::invalid_argument("segscore: mask shape mismatch");
   }
   const int64_t* strides[3] = {pstr, t.strides, in.mask ? in.mask->strides : none};
-  int axes[kMaxDim];
-  const int na = c_order_axes(nd, nd - 1, -1, axes);
-  g.lines = make_lines<3>(na, axes, t.shape, strides, kBlockVoxels);
-  // windows when another spatial axis is closer in memory than the last one
-  int m = nd - 1;
+  // the grid: the spatial axes in C order without those of extent 1 (a shape-only choice)
+  int axes[kMaxDim], na = 0;
   for (int d = 0; d < nd; ++d)
-    if (std::llabs(pstr[d]) < std::llabs(pstr[m])) m = d;
-  if (nd >= 2 && m != nd - 1 && g.units() > 0) {
+    if (t.shape[d] != 1) axes[na++] = d;
+  g.lines = make_lines<3>(na, axes, t.shape, strides, kBlockVoxels);
+  // windows when another grid axis is closer in memory than the last one
+  const Lines<3>& L = g.lines;
+  int m = L.nd - 1;
+  for (int i = 0; i < L.nd; ++i)
+    if (std::llabs(L.stride[0][i]) < std::llabs(L.stride[0][m])) m = i;
+  if (L.nd >= 2 && m != L.nd - 1 && g.units() > 0) {
     g.wm = m;
     g.slab_voxels = 1;
-    for (int d = m + 1; d < nd; ++d) g.slab_voxels *= t.shape[d];
-    g.slab_lines = g.slab_voxels / g.lines.n;
+    for (int i = m + 1; i < L.nd; ++i) g.slab_voxels *= L.shape[i];
+    g.slab_lines = g.slab_voxels / L.n;
     const int64_t voxel_bytes = g.classes * itemsize(in.probs.dtype);
     g.kb = std::max<int64_t>(1, std::min<int64_t>(16, 64 / voxel_bytes));  // a cache line along wm
     while (g.kb > 1 && g.kb * g.slab_voxels * voxel_bytes > kWindowBytes) g.kb /= 2;
-    g.kb = std::min(g.kb, t.shape[m]);
+    g.kb = std::min(g.kb, L.shape[m]);
   }
   return g;
 }

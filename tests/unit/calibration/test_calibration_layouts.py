@@ -38,7 +38,8 @@ def _layouts(nd):
     return out
 
 
-@pytest.mark.parametrize("shape", [(37, 41, 29), (3, 2, 40000), (120, 61, 53), (300, 7, 3, 5), (65, 3)])
+@pytest.mark.parametrize("shape", [(37, 41, 29), (3, 2, 40000), (120, 61, 53), (300, 7, 3, 5), (65, 3), (50, 1, 40, 1),
+                                   (1, 70, 1)])
 @pytest.mark.parametrize("threads", [1, 3])
 def test_binary_layouts_bit_identical(shape, threads):
     rng = np.random.default_rng(sum(shape))
