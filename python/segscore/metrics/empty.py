@@ -18,7 +18,38 @@ _NAMED = {"nan": math.nan, "inf": math.inf, "+inf": math.inf}
 
 
 class EmptyMaskError(ValueError):
-    """Raised under the "error" policy (e.g. MedPy's convention) for an empty mask."""
+    """Raised for an empty mask when the empty-mask policy says ``"error"``.
+
+    A subclass of ``ValueError``.  The ``medpy`` convention raises it for HD / HD95 / ASSD with
+    any empty mask (MedPy 0.5.2 raises ``RuntimeError`` there), ``panoptica`` for HD / HD95 /
+    NSD (its evaluator has no handler); any metric raises it when given
+    ``empty="error"`` or ``empty={metric: {case: "error"}}``.  The message names the metric
+    and which mask is empty.
+
+    See Also
+    --------
+    segscore.metrics.empty : the policy values and the three cases ("ref", "pred", "both").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> ref = np.zeros((4, 4), bool); ref[1:3, 1:3] = True
+    >>> empty = np.zeros_like(ref)
+    >>> ss.hd95(empty, ref, convention="medpy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    segscore.metrics.empty.EmptyMaskError: hd95: the prediction is empty (the convention's policy is to raise; ...)
+    >>> ss.dice(empty, empty, empty={"dice": {"both": "error"}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    segscore.metrics.empty.EmptyMaskError: dice: both masks are empty ...
+    >>> try:
+    ...     ss.hd95(empty, ref, convention="medpy")
+    ... except ss.EmptyMaskError:
+    ...     print("empty")
+    empty
+    """
 
 
 def family(metric: str) -> str:
