@@ -25,11 +25,17 @@ _rank_cpu = getattr(_cpu, "rank_percentile", None)  # None: numpy only (no/older
 
 
 class DirectedPair(NamedTuple):
+    """One direction's boundary elements: ``distances`` (mm, float64) to the other boundary and
+    their ``weights`` (surfel areas, or 1 per boundary voxel), two 1-D arrays of one length."""
+
     distances: np.ndarray
     weights: np.ndarray
 
 
 class Directed(NamedTuple):
+    """The two directions of a :class:`SurfaceDistances`: ``pred_to_ref`` and ``ref_to_pred``,
+    each a :class:`DirectedPair`."""
+
     pred_to_ref: DirectedPair
     ref_to_pred: DirectedPair
 
@@ -83,9 +89,68 @@ def _linear_percentile(d: np.ndarray, q: float) -> float:
 
 
 class SurfaceDistances:
-    """Boundary distances of one (case, label) under one convention.
+    """Boundary distances of one (case, label) under one convention, and every metric from them.
 
-    Directed quantities are ordered (pred -> ref, ref -> pred).
+    Made by :func:`segscore.surface_distances` (not meant to be built by hand).  For each
+    direction it holds the distance (mm) of every boundary element to the other boundary and
+    the element's weight; its methods derive HD at any percentile, ASSD, MASD, NSD and
+    surface overlap at any tolerance, and boundary IoU, each by the convention's rule and
+    empty-mask policy (see :func:`segscore.hausdorff`, :func:`segscore.assd`,
+    :func:`segscore.nsd`), without recomputing distances.  Directed quantities are ordered
+    (pred -> ref, ref -> pred).
+
+    Attributes
+    ----------
+    directed : Directed
+        ``directed.pred_to_ref`` and ``directed.ref_to_pred``, each a
+        ``(distances, weights)`` pair of 1-D float64 arrays: distances in mm, weights the
+        surfel areas (mm^2 in 3-D, mm in 2-D, 1 in 1-D) for the corner-grid conventions
+        (segscore, deepmind, monai-subvoxels) or 1 per boundary voxel for the voxel-border
+        ones.  A boundary whose target boundary is missing (one empty mask) has distances
+        inf.
+    convention : Convention
+        The convention's definitions (``convention.name``, ``convention.peer``, ...).
+    n_pred_voxels, n_ref_voxels : int
+        Foreground voxels of the prediction and the reference (not boundary elements).
+    spacing, shape : tuple
+        Voxel size (mm) and array shape; ``"worst"`` empty values use the image diagonal.
+    empty_case : {None, "ref", "pred", "both"}
+        Which mask is empty, if any (a property).
+    biou_width : float or None
+        The band width given as ``biou_width=``, if any.
+    default_tolerance : float or None
+        The ``tolerance=`` given to :func:`segscore.surface_distances`, if any.
+
+    References
+    ----------
+    .. [1] Nikolov, S. et al. (2021). Clinically applicable segmentation of head and neck anatomy
+        for radiotherapy: deep learning algorithm development and validation study. Journal of
+        Medical Internet Research 23(7), e26151 (normalised surface distance; DeepMind surface-
+        distance 0.1).
+    .. [2] Taha, A. A. & Hanbury, A. (2015). Metrics for evaluating 3D medical image segmentation:
+        analysis, selection, and tool. BMC Medical Imaging 15:29.
+    .. [3] Peers mirrored by name: DeepMind surface-distance 0.1, MONAI 1.6.1, MedPy 0.5.2,
+        MetricsReloaded, panoptica 2.1.7 (docs/conventions.md, docs/conventions_research.md).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+    >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+    >>> sd = ss.surface_distances(pred, ref)
+    >>> sd
+    SurfaceDistances(convention='segscore', n_pred=22, n_ref=16, spacing=(1.0, 1.0))
+    >>> round(sd.hd95(), 4), round(sd.assd(), 4), round(sd.masd(), 4), round(sd.nsd(1.0), 4)
+    (2.2361, 0.3937, 0.3702, 0.918)
+    >>> d, w = sd.directed.ref_to_pred
+    >>> float(d.max()), len(w)
+    (1.0, 16)
+    >>> sd.n_pred_voxels, sd.n_ref_voxels, sd.empty_case
+    (21, 16, None)
+    >>> mo = ss.surface_distances(pred, ref, convention="monai")
+    >>> mo, round(mo.hd95(), 4)
+    (SurfaceDistances(convention='monai', n_pred=15, n_ref=12, spacing=(1.0, 1.0)), 1.5485)
     """
 
     def __init__(self, d_pred, w_pred, d_ref, w_ref, n_pred, n_ref, convention, spacing, shape,
@@ -132,7 +197,43 @@ class SurfaceDistances:
 
     # ------------------------------------------------------------------ metrics
     def hausdorff(self, percentile=100, directed=False) -> float:
-        """Hausdorff distance at `percentile` (100 = the maximum)."""
+        """Hausdorff distance (mm) at a percentile (100 = the maximum).
+
+        Parameters
+        ----------
+        percentile : float, default 100
+            In [0, 100].  The convention's percentile rule applies (segscore / deepmind:
+            area-weighted nearest rank per direction, max; monai: ``torch.quantile`` in float32
+            per direction, max; metricsreloaded: ``np.percentile`` per direction, max; medpy /
+            panoptica: ``np.percentile`` of both directions pooled); see
+            :func:`segscore.hausdorff`.
+        directed : bool, default False
+            Only the pred -> ref distances.
+
+        Returns
+        -------
+        float
+            The distance, or the convention's empty-mask value (segscore: inf with one empty
+            mask, nan with both).
+
+        Raises
+        ------
+        ValueError
+            The convention does not define HD (monai-subvoxels) or `percentile` is outside
+            [0, 100].
+        segscore.EmptyMaskError
+            A mask is empty under an ``"error"`` policy (medpy, panoptica).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.hausdorff(), 4), round(sd.hausdorff(95), 4), round(sd.hausdorff(50), 4)
+        (2.8284, 2.2361, 0.0)
+        """
         q = _check_percentile(percentile)
         name = "hd" if q == 100 else f"hd{q:g}"
         _conv.require(self.convention, "hd" if q == 100 else "hdp", name)
@@ -153,14 +254,91 @@ class SurfaceDistances:
         return _linear_percentile(np.concatenate([dp, dr]), q)  # pooled
 
     def hd(self, directed=False) -> float:
+        """Hausdorff distance (mm): ``hausdorff(100, directed)``.
+
+        Parameters
+        ----------
+        directed : bool, default False
+            Only the pred -> ref distances.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.hd(), 4)
+        2.8284
+        """
         return self.hausdorff(100, directed=directed)
 
     def hd95(self, directed=False) -> float:
+        """95th-percentile Hausdorff distance (mm): ``hausdorff(95, directed)``.
+
+        Parameters
+        ----------
+        directed : bool, default False
+            Only the pred -> ref distances.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.hd95(), 4)
+        2.2361
+        """
         return self.hausdorff(95, directed=directed)
 
     def asd(self, directed=True):
-        """Average surface distance pred -> ref (directed=True), or the pair
-        (pred -> ref, ref -> pred) with directed=False."""
+        """Average surface distance (mm): pred -> ref, or both directed means.
+
+        Each directed mean is weighted as the convention weights elements (surfel areas or 1).
+        This is DeepMind's ``compute_average_surface_distance``, which returns the pair
+        ``(pred -> ref, ref -> pred)`` (note that DeepMind's own function takes the reference
+        first).
+
+        Parameters
+        ----------
+        directed : bool, default True
+            True: the pred -> ref mean, a float.  False: the pair of directed means.
+
+        Returns
+        -------
+        float or tuple of float
+            With one empty mask: the pred -> ref value follows the ``asd`` empty policy
+            (segscore inf, deepmind inf for an empty reference and nan for an empty
+            prediction); in the pair, a direction without boundary elements is nan and one
+            whose target boundary is missing is inf.
+
+        Raises
+        ------
+        ValueError
+            The convention does not define it (monai-subvoxels).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.asd(), 4)
+        0.5381
+        >>> [round(v, 4) for v in sd.asd(directed=False)]
+        [0.5381, 0.2023]
+        """
         _conv.require(self.convention, "asd", "asd")
         (dp, wp), (dr, wr) = self._dists()
         if directed:
@@ -176,8 +354,40 @@ class SurfaceDistances:
         return _wmean(d, w)
 
     def assd(self, directed=False) -> float:
-        """Average symmetric surface distance as the convention defines it
-        (pooled over both directions, or the mean of the directed means)."""
+        """Average symmetric surface distance (mm), as the convention defines it.
+
+        Pooled over both directions' elements (segscore / deepmind: area-weighted; monai: float32
+        mean; medpy / metricsreloaded: counts) or, for panoptica, the mean of the two directed
+        means; see :func:`segscore.assd`.
+
+        Parameters
+        ----------
+        directed : bool, default False
+            True returns :meth:`asd` (pred -> ref) instead.
+
+        Returns
+        -------
+        float
+            Or the convention's empty-mask value (segscore: inf with one empty mask, nan with
+            both).
+
+        Raises
+        ------
+        ValueError
+            The convention does not define ASSD (monai-subvoxels).
+        segscore.EmptyMaskError
+            A mask is empty under an ``"error"`` policy (medpy).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.assd(), 4)
+        0.3937
+        """
         if directed:
             return self.asd(directed=True)
         _conv.require(self.convention, "assd")
@@ -192,7 +402,31 @@ class SurfaceDistances:
         return float((np.sum(dp * wp) + np.sum(dr * wr)) / (np.sum(wp) + np.sum(wr)))
 
     def masd(self) -> float:
-        """Mean of the two directed average surface distances."""
+        """Mean of the two directed average surface distances (mm).
+
+        ``(ASD(pred -> ref) + ASD(ref -> pred)) / 2``; defined by segscore, deepmind,
+        metricsreloaded and panoptica.
+
+        Returns
+        -------
+        float
+            Or the empty-mask value (segscore: inf with one empty mask, nan with both).
+
+        Raises
+        ------
+        ValueError
+            The convention does not define MASD (monai, monai-subvoxels, medpy).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.masd(), 4)
+        0.3702
+        """
         _conv.require(self.convention, "masd")
         v = self._empty_value("masd")
         if v is not None:
@@ -217,8 +451,42 @@ class SurfaceDistances:
         return t
 
     def surface_overlap(self, tolerance=None):
-        """Fraction of each boundary within `tolerance` mm of the other:
-        (pred -> ref, ref -> pred)."""
+        """Fraction of each boundary within `tolerance` mm of the other: (pred -> ref, ref -> pred).
+
+        Weighted as the convention weights elements; a distance d counts when ``d <= tau``
+        (float32 comparison for monai and monai-subvoxels).
+
+        Parameters
+        ----------
+        tolerance : float, optional
+            tau in mm, >= 0.  None: the ``tolerance=`` given to
+            :func:`segscore.surface_distances`, else the convention's default
+            (metricsreloaded 1, panoptica min(spacing)).
+
+        Returns
+        -------
+        tuple of float
+            With one empty mask the side without elements is nan and the other takes the
+            ``overlap`` policy value (segscore 0): ``(0.0, nan)`` for an empty reference.
+
+        Raises
+        ------
+        ValueError
+            The convention does not define it (medpy), or no tolerance is given and the
+            convention has no default.
+        TypeError
+            `tolerance` is not a number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> [round(v, 4) for v in sd.surface_overlap(1.0)]
+        [0.8561, 1.0]
+        """
         _conv.require(self.convention, "overlap", "surface overlap")
         t = self._tolerance(tolerance)
         v = self._empty_value(f"overlap@{t:g}")
@@ -242,7 +510,42 @@ class SurfaceDistances:
         return d <= t
 
     def nsd(self, tolerance=None) -> float:
-        """Normalised surface distance (surface Dice) at `tolerance` mm."""
+        """Normalised surface distance (surface Dice) at `tolerance` mm.
+
+        The weighted fraction of both boundaries within tau of the other, pooled (segscore /
+        deepmind / monai-subvoxels: areas; monai / metricsreloaded: counts; panoptica: the mean of
+        the directed fractions); see :func:`segscore.nsd`.
+
+        Parameters
+        ----------
+        tolerance : float, optional
+            tau in mm, >= 0 (``d <= tau`` counts).  None: the ``tolerance=`` given to
+            :func:`segscore.surface_distances`, else the convention's default
+            (metricsreloaded 1, panoptica min(spacing)).
+
+        Returns
+        -------
+        float
+            In [0, 1], or the empty-mask value (segscore: 0 with one empty mask, nan with both;
+            metricsreloaded 1 with both).
+
+        Raises
+        ------
+        ValueError
+            The convention does not define NSD (medpy), or no tolerance is available.
+        segscore.EmptyMaskError
+            A mask is empty under an ``"error"`` policy (panoptica).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> sd = ss.surface_distances(pred, ref)
+        >>> round(sd.nsd(1.0), 4), round(sd.nsd(0.0), 4), sd.nsd(3.0)
+        (0.918, 0.703, 1.0)
+        """
         _conv.require(self.convention, "nsd", "NSD")
         t = self._tolerance(tolerance)
         v = self._empty_value(f"nsd@{t:g}")
@@ -263,7 +566,31 @@ class SurfaceDistances:
         return float((np.sum(wp[inp]) + np.sum(wr[inr])) / (np.sum(wp) + np.sum(wr)))
 
     def boundary_iou(self) -> float:
-        """Boundary IoU with the width given to surface_distances (biou_width=)."""
+        """Boundary IoU with the band width given to :func:`segscore.surface_distances`.
+
+        Needs ``biou_width=`` there (segscore: band ``<= width`` mm; metricsreloaded: ``< width``
+        voxels); see :func:`segscore.boundary_iou`.
+
+        Returns
+        -------
+        float
+            ``|band(P) & band(R)| / |band(P) | band(R)|``, or the empty-mask value (segscore 0
+            with one empty mask, nan with both).
+
+        Raises
+        ------
+        ValueError
+            The convention does not define boundary IoU, or ``biou_width=`` was not given.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.zeros((8, 8), bool); ref[2:6, 2:6] = True
+        >>> pred = ref.copy(); pred[2:6, 6] = True; pred[0, 0] = True
+        >>> round(ss.surface_distances(pred, ref, biou_width=1.0).boundary_iou(), 4)
+        0.7619
+        """
         _conv.require(self.convention, "biou", "boundary IoU")
         if self._biou is None:
             raise ValueError("boundary IoU was not computed; pass biou_width= to surface_distances")
