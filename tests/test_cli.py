@@ -21,6 +21,7 @@ pd = pytest.importorskip("pandas")
 import segscore as ss  # noqa: E402
 from segscore.app.demo import generate  # noqa: E402
 from segscore.app.io import read_image, write_nifti  # noqa: E402
+from support.cli_runs import HANGING_READ_MAIN  # noqa: E402
 
 SHAPE = (32, 32, 24)
 SPACING = (0.8, 0.8, 2.5)
@@ -37,19 +38,6 @@ def popen(*args):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-# `segscore` whose reader opens a FIFO instead of refusing it: a read that never returns, as on a
-# hung network file system (the real reader reports a FIFO as a failed case without opening it)
-HANGING_READ_MAIN = (
-    "import os, stat, sys\n"
-    "import segscore.app.io as sio\n"
-    "_check = sio.check_regular\n"
-    "def check_regular(path):\n"
-    "    if stat.S_ISFIFO(os.stat(path).st_mode):\n"
-    "        open(path, 'rb').read()\n"
-    "    return _check(path)\n"
-    "sio.check_regular = check_regular\n"
-    "from segscore.app.cli import main\n"
-    "sys.exit(main())\n")
 
 
 def popen_hanging_read(*args):

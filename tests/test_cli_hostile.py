@@ -22,6 +22,7 @@ pytest.importorskip("nibabel")
 pd = pytest.importorskip("pandas")
 
 from segscore.app.io import write_nifti  # noqa: E402
+from support.cli_runs import HANGING_READ_MAIN  # noqa: E402
 
 SHAPE = (16, 16, 16)
 SPACING = (1.0, 1.0, 2.0)
@@ -33,18 +34,6 @@ def cli(*args, timeout=120, main=MAIN):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-# the reader made to open a FIFO (a read that never returns), to hold a run at one case
-HANGING_READ_MAIN = (
-    "import os, stat, sys\n"
-    "import segscore.app.io as sio\n"
-    "_check = sio.check_regular\n"
-    "def check_regular(path):\n"
-    "    if stat.S_ISFIFO(os.stat(path).st_mode):\n"
-    "        open(path, 'rb').read()\n"
-    "    return _check(path)\n"
-    "sio.check_regular = check_regular\n"
-    "from segscore.app.cli import main\n"
-    "sys.exit(main())\n")
 
 
 def clean_error(r, *words):
