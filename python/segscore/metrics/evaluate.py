@@ -17,10 +17,48 @@ _NAMES = frozenset(_registry.names(scope=_registry.EVALUATE))
 
 
 class Result:
-    """Per-label metrics of one case.
+    """Per-label metrics of one case, as returned by :func:`segscore.evaluate`.
 
-    ``to_pandas()``: one row per label; ``to_dict()``: {label: {metric: value}};
-    ``meta``: version, convention (and the peer it mirrors), spacing, threads, device.
+    A mapping-like table: ``res[label]`` is ``{metric: value}``, iteration gives the label
+    keys in order, ``len(res)`` the number of labels.
+
+    Attributes
+    ----------
+    columns : list of str
+        The metric columns, in the order requested (or the registry's default order).
+    meta : dict
+        ``version`` (segscore), ``convention`` and ``mirrors`` (the peer library and version
+        it reproduces), ``spacing`` (mm), ``threads``, ``device`` (``"cpu"``, ``"cuda"`` or
+        ``"cupy"``) and ``shape``.
+
+    Methods
+    -------
+    to_dict()
+        ``{label: {metric: value}}`` (a copy).
+    to_pandas()
+        A ``pandas.DataFrame``, one row per label (index ``"label"``), one column per metric
+        (needs pandas).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1; ref[0:2, 6:8] = 2
+    >>> pred = ref.copy(); pred[2:6, 6] = 1; pred[0, 0] = 1; pred[0:2, 5] = 2
+    >>> res = ss.evaluate(pred, ref, metrics=["dice", "hd95", "nsd@1"])
+    >>> res
+    Result(2 labels, metrics=['dice', 'hd95', 'nsd@1'], convention='segscore')
+    >>> list(res), res.columns
+    ([1, 2], ['dice', 'hd95', 'nsd@1'])
+    >>> {k: round(v, 4) for k, v in res[1].items()}
+    {'dice': 0.8649, 'hd95': 2.2361, 'nsd@1': 0.918}
+    >>> res.meta["convention"], res.meta["mirrors"], res.meta["spacing"]
+    ('segscore', 'segscore', (1.0, 1.0))
+    >>> print(res.to_pandas().round(4))  # doctest: +NORMALIZE_WHITESPACE
+             dice    hd95  nsd@1
+    label
+    1      0.8649  2.2361  0.918
+    2      0.8000  1.0000  1.000
     """
 
     def __init__(self, rows: dict, columns: list, meta: dict):
@@ -29,9 +67,39 @@ class Result:
         self.meta = meta
 
     def to_dict(self) -> dict:
+        """``{label: {metric: value}}``, a copy of the table.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.array([[0, 1, 1], [0, 1, 1]]); pred = np.array([[0, 0, 1], [0, 1, 1]])
+        >>> ss.evaluate(pred, ref, metrics=["dice", "tp", "fn"]).to_dict()
+        {1: {'dice': 0.8571428571428571, 'tp': 3, 'fn': 1}}
+        """
         return {k: dict(v) for k, v in self._rows.items()}
 
     def to_pandas(self):
+        """One row per label, one column per metric (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``"label"`` (the label keys), columns :attr:`columns` in order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> ref = np.array([[0, 1, 1], [0, 1, 1]]); pred = np.array([[0, 0, 1], [0, 1, 1]])
+        >>> df = ss.evaluate(pred, ref, metrics=["dice", "fn"]).to_pandas()
+        >>> df.index.name, list(df.columns), int(df.loc[1, "fn"])
+        ('label', ['dice', 'fn'], 1)
+        """
         import pandas as pd
 
         df = pd.DataFrame.from_dict(self._rows, orient="index", columns=self.columns)
@@ -141,13 +209,114 @@ def _column(m: str, key: str, metric, arg, conv, tolerance, spacing) -> str:
 
 def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None, convention="segscore", empty=None,
              ignore_label=None, threads=None, connectivity=None, device=None):
-    """Score one case: all labels, all requested metrics, one call.
+    """Score one case: every label, every requested metric, one call.
 
-    One pass over pred and ref gathers every label's confusion counts and
-    bounding box; boundary distances are computed once per label on its crop
-    (threads over labels) and every distance metric derives from them.
-    GPU arrays (CuPy, torch CUDA) are scored on their device, all labels in
-    one batch; `device` ("cpu", "cuda", "cupy") forces a backend.
+    One pass over `pred` and `ref` gathers every label's confusion counts and bounding box;
+    boundary distances are then computed once per label on its crop (threads over labels; on
+    a GPU all labels in one batch), and every distance metric is derived from them (see
+    :class:`segscore.SurfaceDistances`).  The numbers equal those of the one-metric
+    functions (:func:`segscore.dice`, :func:`segscore.hd95`, ...) with the same options.
+
+    Parameters
+    ----------
+    pred, ref : array_like
+        Prediction and reference, one shape: both integer label maps (values in [0, 2**31),
+        dtypes may differ) or both bool masks (one region, key 1).  numpy, torch CPU and
+        ``__array__`` inputs are read without a copy; CuPy arrays and torch CUDA tensors are
+        scored on their device.
+    spacing : sequence of float, optional
+        Voxel size in mm per array axis (None: 1 per axis).
+    labels : int, sequence or dict, optional
+        The regions (rows): ints, a sequence (a tuple in it is a union region, e.g. BraTS
+        whole tumour ``(1, 2, 3)``), or ``{name: int | tuple}``.  None: every non-zero label
+        present in either map.  A requested label absent from both maps is a both-empty row.
+    metrics : str or list of str, optional
+        Column names, in order: ``dice``, ``iou``, ``precision``, ``recall``,
+        ``specificity``, ``vs`` (volume similarity), ``tp``, ``fp``, ``fn``, ``tn``,
+        ``vol_pred_ml``, ``vol_ref_ml``, ``hd``, ``hd95``, ``hd<p>`` (any percentile, e.g.
+        ``hd99.5``), ``assd``, ``masd``, ``nsd@<mm>`` (``nsd`` alone: at `tolerance` or the
+        convention's default), ``biou@<mm>`` (``biou``: the convention's default width 1);
+        aliases ``volume_similarity``, ``hausdorff``.  Case-insensitive.  None: every
+        overlap metric, the counts and volumes, and ``hd``, ``hd95``, ``assd``, ``masd``
+        where the convention defines them, plus ``nsd@<tolerance>`` when `tolerance` is
+        given.
+    tolerance : float, optional
+        NSD tolerance tau in mm for ``nsd`` (None: the convention's default --
+        metricsreloaded 1, panoptica min(spacing) -- where it has one).
+    convention : str, default "segscore"
+        A name in :data:`segscore.CONVENTIONS`: the boundary definition, weights,
+        percentile rule, ASSD / NSD pooling and empty-mask defaults of every column (see
+        :func:`segscore.hd95`, :func:`segscore.assd`, :func:`segscore.nsd` and
+        docs/conventions.md).  A requested metric the convention does not define raises.
+    empty : float, str or dict, optional
+        Empty-mask policy, per metric or family: ``{"hd95": {"ref": "inf", "pred": "worst",
+        "both": "nan"}}``, or one value for everything; see :func:`segscore.hd95`.
+    ignore_label : int, optional
+        Voxels whose reference label equals it are left out of every count and boundary.
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    connectivity : int, optional
+        ``medpy`` / ``panoptica`` only: the erosion connectivity of the voxel border.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend.
+
+    Returns
+    -------
+    Result
+        One row per region; ``res.to_pandas()``, ``res.to_dict()``, ``res.meta``.
+
+    Raises
+    ------
+    ValueError
+        Unknown metric names (the message lists the known ones), a metric the convention
+        does not define, ``nsd`` without a tolerance where the convention has no default,
+        a dimension the convention does not support, different shapes, invalid spacing or
+        labels.
+    TypeError
+        One input is a bool mask and the other a label map, or a metric name is not a
+        string.
+    segscore.EmptyMaskError
+        A mask is empty where the policy is ``"error"`` (e.g. HD under ``medpy``).
+
+    Notes
+    -----
+    Empty masks follow the convention's table per metric (segscore: Dice / IoU 0 for one
+    empty mask and nan for both; HD, HDp, ASSD, MASD inf and nan; NSD and boundary IoU 0
+    and nan); the full table per convention is in docs/conventions.md.
+
+    References
+    ----------
+    .. [1] Taha, A. A. & Hanbury, A. (2015). Metrics for evaluating 3D medical image segmentation:
+        analysis, selection, and tool. BMC Medical Imaging 15:29.
+    .. [2] Maier-Hein, L., Reinke, A. et al. (2024). Metrics reloaded: recommendations for image
+        analysis validation. Nature Methods 21, 195-212.
+    .. [3] Nikolov, S. et al. (2021). Clinically applicable segmentation of head and neck anatomy
+        for radiotherapy: deep learning algorithm development and validation study. Journal of
+        Medical Internet Research 23(7), e26151 (normalised surface distance; DeepMind surface-
+        distance 0.1).
+    .. [4] Peers mirrored by name: DeepMind surface-distance 0.1, MONAI 1.6.1, MedPy 0.5.2,
+        MetricsReloaded, panoptica 2.1.7 (docs/conventions.md, docs/conventions_research.md).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1; ref[0:2, 6:8] = 2
+    >>> pred = ref.copy(); pred[2:6, 6] = 1; pred[0, 0] = 1; pred[0:2, 5] = 2
+    >>> res = ss.evaluate(pred, ref, metrics=["dice", "hd95", "assd", "nsd@1"])
+    >>> {k: round(v, 4) for k, v in res[1].items()}
+    {'dice': 0.8649, 'hd95': 2.2361, 'assd': 0.3937, 'nsd@1': 0.918}
+    >>> res = ss.evaluate(pred, ref, labels={"organ": 1, "all": (1, 2)}, metrics=["dice", "hd99"])
+    >>> {k: round(v["dice"], 4) for k, v in res.to_dict().items()}
+    {'organ': 0.8649, 'all': 0.8511}
+    >>> res = ss.evaluate(pred, ref, metrics=["hd95", "nsd"], convention="metricsreloaded")
+    >>> res.columns, round(res[1]["hd95"], 4), res.meta["mirrors"]
+    (['hd95', 'nsd@1'], 1.5485, 'MetricsReloaded')
+    >>> ss.evaluate(pred, ref, labels=[1, 3], metrics=["dice", "hd95"])[3]  # 3 is in neither map
+    {'dice': nan, 'hd95': nan}
+    >>> ss.evaluate(pred, ref).columns  # the default set  # doctest: +NORMALIZE_WHITESPACE
+    ['dice', 'iou', 'precision', 'recall', 'specificity', 'vs', 'tp', 'fp', 'fn', 'tn',
+     'vol_pred_ml', 'vol_ref_ml', 'hd', 'hd95', 'assd', 'masd']
     """
     from .. import __version__
 
