@@ -110,7 +110,34 @@ def _try_cupy():
 
 
 def backends() -> dict:
-    """Report which backends are usable: ``{name: {"usable": bool, "reason": str}}``."""
+    """Report which compute backends are usable here, and why not.
+
+    Probes, without starting any computation: the compiled CPU core (``segscore._cpu``), the
+    compiled CUDA executor (``segscore._cuda``: built? a visible device? its driver) and the
+    CuPy path (CuPy installed, a device visible, the kernel headers shipped).  The CPU
+    backend is always used for host arrays; GPU inputs use ``cuda`` when usable, else
+    ``cupy``; ``device=`` on every metric forces one.
+
+    Returns
+    -------
+    dict
+        ``{"cpu": {"usable": bool, "reason": str}, "cuda": {"usable": bool, "reason": str,
+        "built": bool}, "cupy": {"usable": bool, "reason": str}}``; ``reason`` is ``"ok"``
+        when usable, else what is missing and how to get it.
+
+    Examples
+    --------
+    >>> import segscore as ss
+    >>> b = ss.backends()
+    >>> sorted(b)
+    ['cpu', 'cuda', 'cupy']
+    >>> b["cpu"]
+    {'usable': True, 'reason': 'ok'}
+    >>> sorted(b["cuda"])
+    ['built', 'reason', 'usable']
+    >>> isinstance(b["cupy"]["usable"], bool)
+    True
+    """
     out = {"cpu": {"usable": _cpu is not None, "reason": "ok" if _cpu is not None else _cpu_error}}
     mod, why = _try_cuda()
     out["cuda"] = {"usable": why is None, "reason": why or "ok", "built": mod is not None}
