@@ -188,7 +188,30 @@ TABLE = ConventionTable("calibration convention", CALIBRATION_CONVENTIONS, Calib
 
 
 def get_convention(name) -> CalibrationConvention:
-    """The calibration convention named `name` (a CalibrationConvention is returned as it is)."""
+    """The calibration convention named `name` (a CalibrationConvention is returned as it is).
+
+    Parameters
+    ----------
+    name : str or CalibrationConvention
+        One of ``CALIBRATION_CONVENTIONS``: segscore, torchmetrics, monai, metricsreloaded,
+        netcal, curvas.
+
+    Returns
+    -------
+    CalibrationConvention
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> from segscore.calibration import get_convention
+    >>> c = get_convention("monai")
+    >>> c.n_bins, c.peer, c.right_closed
+    (20, 'monai 1.6.1', True)
+    """
     return TABLE.get(name)
 
 
@@ -590,14 +613,66 @@ def _equal_mass_edges(conf: np.ndarray, n_bins: int, conv: CalibrationConvention
 
 @dataclass(frozen=True)
 class Reliability:
-    """Per-bin sufficient statistics of one calibration pass.
+    """Per-bin sufficient statistics of one calibration pass (a frozen dataclass).
 
-    ``count``, ``correct`` (voxels whose label is the bin's class / the top
-    label) and ``sum_confidence`` are shaped ``(n_bins,)`` or, class-wise,
-    ``(n_classes, n_bins)`` (one extra last bin under torchmetrics/curvas: its
-    p = 1.0 bin).  ``edges`` has one more entry than the bins (per class for
-    equal-mass class-wise bins).  ``confidence`` and ``accuracy`` are the
-    per-bin means (nan in empty bins)."""
+    Made by :func:`segscore.reliability` and :meth:`Calibration.reliability`; its methods
+    compute the binned metrics from the sums, so a diagram and its ECE always agree.
+
+    Attributes
+    ----------
+    edges : ndarray
+        Bin edges, one more than the bins (per class for equal-mass class-wise bins); under
+        torchmetrics / curvas a last zero-width bin [1, 1] holds p = 1.0.
+    count, correct : ndarray
+        Voxels per bin, and those whose label is the bin's class (positive class / top label
+        / the class), shaped ``(n_bins,)`` or ``(n_classes, n_bins)`` class-wise.
+    sum_confidence : ndarray
+        Sum of the binned confidences per bin (float64).
+    voxels : int
+        Voxels counted (after `mask` and `ignore_label`, before any dropped by the edge rule).
+    mode : str
+        ``"positive-class"``, ``"top-label"`` or ``"class-wise"``.
+    convention : str
+        The calibration convention's name.
+    classes : tuple or None
+        Class-wise: the class of each row.
+    brier_sum, nll_sum : float
+        Sums of the Brier terms and of -log p_label when they were computed.
+    scored : int
+        Voxels in `brier_sum` / `nll_sum`.
+    n_classes : int
+        C of a (C, ...) input; 0 for a binary input.
+    confidence, accuracy : ndarray
+        Per-bin means ``sum_confidence / count`` and ``correct / count`` (nan in empty bins;
+        properties).
+
+    Methods
+    -------
+    ece(norm="l1", reduction="mean", include_background=True)
+        ECE (l1), RMSCE (l2) or MCE (max) by the convention's rule.
+    mce(reduction="mean", include_background=True)
+        Maximum calibration error over the non-empty bins.
+    ace(reduction="mean", include_background=True)
+        Unweighted mean gap over the non-empty bins.
+    to_dict()
+        JSON-ready lists.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> r = ss.reliability(p, y, n_bins=5)
+    >>> r.sum_confidence
+    array([0.1 , 0.5 , 0.  , 1.3 , 2.65])
+    >>> r.confidence
+    array([0.1       , 0.25      ,        nan, 0.65      , 0.88333333])
+    >>> r.voxels, r.mode, r.convention
+    (8, 'positive-class', 'segscore')
+    >>> round(r.ece(), 3), round(r.ace(), 3)
+    (0.244, 0.229)
+    """
 
     edges: np.ndarray
     count: np.ndarray
@@ -648,7 +723,34 @@ class Reliability:
         return float(np.nanmean(vals))  # as MONAI: classes without voxels are skipped
 
     def ece(self, norm: str = "l1", reduction: str = "mean", include_background: bool = True):
-        """Expected calibration error: l1 (ECE), l2 (RMSCE) or max (MCE)."""
+        """Expected calibration error from the bin sums: l1 (ECE), l2 (RMSCE) or max (MCE).
+
+        Parameters
+        ----------
+        norm : {"l1", "l2", "max"}, default "l1"
+            ``sum_b |a_b - s_b| / N``, ``sqrt(sum_b (a_b - s_b)^2 / n_b / N)`` or
+            ``max_b |a_b - s_b| / n_b``; N is the binned voxels (all voxels for
+            metricsreloaded's class-wise cwECE).  Only the norms the convention defines.
+        reduction : {"mean", "none"}, default "mean"
+            Class-wise: the mean over classes with voxels, or ``{class: value}``.
+        include_background : bool, default True
+            Class-wise: False drops class 0.
+
+        Returns
+        -------
+        float or dict
+            nan when no voxel was binned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> r = ss.reliability(p, y, n_bins=5)
+        >>> round(r.ece(), 3), round(r.ece("l2"), 3), round(r.ece("max"), 3)
+        (0.244, 0.255, 0.35)
+        """
         conv = self._conv()
         _check_option(conv, "norm", norm, NORMS, "norms")
         all_voxels = conv.classwise_all_voxels and self.mode == "class-wise"
@@ -669,11 +771,49 @@ class Reliability:
         return self._reduce(self._per_stream(one), reduction, include_background)
 
     def mce(self, reduction: str = "mean", include_background: bool = True):
-        """Maximum calibration error over the non-empty bins."""
+        """Maximum calibration error over the non-empty bins (``ece("max", ...)``).
+
+        Parameters
+        ----------
+        reduction : {"mean", "none"}, default "mean"
+        include_background : bool, default True
+
+        Returns
+        -------
+        float or dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> round(ss.reliability(p, y, n_bins=5).mce(), 4)
+        0.35
+        """
         return self.ece("max", reduction, include_background)
 
     def ace(self, reduction: str = "mean", include_background: bool = True):
-        """Average calibration error: unweighted mean of |acc - conf| over the non-empty bins."""
+        """Average calibration error: unweighted mean of |acc - conf| over the non-empty bins.
+
+        Parameters
+        ----------
+        reduction : {"mean", "none"}, default "mean"
+        include_background : bool, default True
+
+        Returns
+        -------
+        float or dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> round(ss.reliability(p, y, n_bins=5).ace(), 4)
+        0.2292
+        """
 
         def one(cnt, cor, sc):
             nz = cnt > 0
@@ -684,6 +824,23 @@ class Reliability:
         return self._reduce(self._per_stream(one), reduction, include_background)
 
     def to_dict(self) -> dict:
+        """The statistics as JSON-ready lists: edges, count, correct, sum_confidence, voxels,
+        mode, convention, classes.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> d = ss.reliability(p, y, n_bins=2).to_dict()
+        >>> d["edges"], d["count"], d["correct"]
+        ([0.0, 0.5, 1.0], [3, 5], [0, 4])
+        """
         return {"edges": self.edges.tolist(), "count": self.count.tolist(), "correct": self.correct.tolist(),
                 "sum_confidence": self.sum_confidence.tolist(), "voxels": self.voxels, "mode": self.mode,
                 "convention": self.convention, "classes": None if self.classes is None else list(self.classes)}
@@ -771,12 +928,128 @@ def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, targ
 def reliability(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *,
                 binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
                 closed=None, ends=None, threads=None, device=None) -> Reliability:
-    """Per-bin counts, mean confidence and accuracy (a :class:`Reliability`).
+    """Per-bin counts, mean confidence and accuracy: the data of a reliability diagram.
 
-    ``n_bins=None`` takes the convention's default (segscore 15, torchmetrics
-    15, monai 20, metricsreloaded 10, netcal 10, curvas 50).  ``closed``
-    ("left" / "right") and ``ends`` ("clamp" / "drop" / "extra") override the
-    convention's bin edge rule and where p = 0 / p = 1 land."""
+    One pass gathers, per bin, the voxel count, the number of correct voxels and the sum of
+    confidences (a :class:`Reliability`); every binned metric (:func:`ece`, :func:`mce`,
+    :func:`ace`) derives from them, and :func:`segscore.plot_reliability` draws them.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Number of bins; None: the convention's default (segscore 15, torchmetrics 15,
+        monai 20, metricsreloaded 10, netcal 10, curvas 50).
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : str or CalibrationConvention, default "segscore"
+        ``"segscore"``, ``"torchmetrics"``, ``"monai"``, ``"metricsreloaded"``, ``"netcal"`` or
+        ``"curvas"``: bins, edges, edge rule, default target mode and accumulation of that
+        library (see Notes).  A metric the convention does not define raises ``ValueError``.
+    binning : {"uniform", "equal-mass"}, default "uniform"
+        Equal-width bins, or equal-mass bins from ``np.quantile`` of the confidences (first
+        and last edge 0 and 1, as netcal); equal-mass: segscore and netcal only.
+    target_mode : {None, "positive-class", "top-label", "class-wise"}, optional
+        What is binned: the probability of `positive_class` (correct = label is it), the top
+        class probability (correct = argmax is the label, the first maximum winning), or each
+        class on its own (correct = label is the class; the result is the mean over
+        classes).  None: the convention's default for the input (see Notes).
+    positive_class : int, default 1
+        The class of ``target_mode="positive-class"``.
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    closed : {None, "left", "right"}, optional
+        Override the convention's bins: ``"left"`` [l, u) or ``"right"`` (l, u].
+    ends : {None, "clamp", "drop", "extra"}, optional
+        Override where values on the outer side of the end edges land (p = 1 under [l, u),
+        p = 0 under (l, u]): clamped into the end bin, dropped, or (``"extra"``) a bin of
+        their own, as torchmetrics does with p = 1.0.
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    Reliability
+        ``count``, ``correct``, ``sum_confidence`` per bin (``(n_classes, n_bins)``
+        class-wise), ``edges``, ``confidence`` and ``accuracy`` (nan in empty bins).
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    Notes
+    -----
+    Rules per convention (default bins; edges; bin rule; default target mode):
+
+    * ``segscore`` (15): edges k/n in float64, bins [l, u), p = 1 in the last bin; binary
+      input: positive class, (C, ...) input: top label.  Every metric, float64 sums.
+    * ``torchmetrics`` (15): torchmetrics 1.9 -- edges ``torch.linspace(0, 1)`` in the
+      confidences' dtype (multi-class confidences cast to float32), bins [l, u), p = 1.0 in
+      an extra bin of its own; binary: positive class, (C, ...): top label; norms l1 / l2 / max.
+    * ``monai`` (20): MONAI 1.6.1 -- float32 edges ``linspace(0, 1 + eps32)``, bins (l, u]
+      with p = 0 in the first, values cast to float32; class-wise mean over classes (binary:
+      the single channel); ECE, ACE, MCE.
+    * ``metricsreloaded`` (10): edges ``np.arange(0, 1.00001, 1/n)``, bins (l, u], p = 0
+      (and anything above the last edge) dropped; binary and C = 2: positive class, C >= 3:
+      class-wise cwECE divided by *all* voxels; MCE binary only.
+    * ``netcal`` (10): netcal 1.4 -- probabilities clipped to [eps, 1 - eps] of their dtype,
+      edges ``np.linspace(0, 1)``, bins [l, u) with the last closed; binary and C = 2:
+      positive class, C >= 3: top label; equal-mass bins available.
+    * ``curvas`` (50): the CURVAS 2024 challenge's ECE (torchmetrics
+      ``MulticlassCalibrationError(n_bins=50)``): torchmetrics' float32 edges, top label.
+
+    An explicit `target_mode` overrides the default and keeps the convention's edges.
+
+    References
+    ----------
+    .. [1] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern neural
+        networks. ICML 2017, 1321-1330.
+    .. [2] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+    .. [3] Peers mirrored by name: torchmetrics 1.9 (``binary_/multiclass_calibration_error``),
+        MONAI 1.6.1 (``CalibrationErrorMetric``), MetricsReloaded (``CalibrationMeasures``), netcal
+        1.4 (Kueppers et al. 2020), the CURVAS 2024 evaluation; see docs/calibration.md.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> r = ss.reliability(p, y, n_bins=5)
+    >>> r.edges
+    array([0. , 0.2, 0.4, 0.6, 0.8, 1. ])
+    >>> r.count, r.correct
+    (array([1, 2, 0, 2, 3]), array([0, 0, 0, 2, 2]))
+    >>> r.accuracy
+    array([0.        , 0.        ,        nan, 1.        , 0.66666667])
+    >>> round(r.ece(), 3), round(r.mce(), 3)
+    (0.244, 0.35)
+    >>> ss.reliability(p, y, n_bins=5, convention="torchmetrics").count  # p = 1.0 bin last
+    array([1, 2, 0, 2, 3, 0])
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "reliability", "a reliability diagram")
     return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
@@ -787,11 +1060,159 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
 def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, norm="l1",
         binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
         include_background=True, reduction="mean", closed=None, ends=None, threads=None, device=None):
-    """Expected calibration error: sum over bins of (n_b / N) |accuracy_b - confidence_b|.
+    """Expected calibration error of a probability map against its labels.
 
-    ``norm="l2"`` gives the root-mean-square calibration error and ``"max"``
-    the maximum calibration error (as torchmetrics' ``norm``).  Returns a
-    float; class-wise with ``reduction="none"``: ``{class: float}``."""
+    With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
+    ``ECE = sum_b |a_b - s_b| / N``, the bin-size-weighted mean gap between accuracy and
+    mean confidence.  ``norm="l2"`` gives the RMS calibration error
+    ``sqrt(sum_b (a_b - s_b)^2 / n_b / N)`` and ``norm="max"`` the maximum calibration error
+    (as torchmetrics' ``norm``; see :func:`mce`).  One C++ pass over the voxels gathers every
+    bin at once.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Number of bins; None: the convention's default (segscore 15, torchmetrics 15,
+        monai 20, metricsreloaded 10, netcal 10, curvas 50).
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : str or CalibrationConvention, default "segscore"
+        ``"segscore"``, ``"torchmetrics"``, ``"monai"``, ``"metricsreloaded"``, ``"netcal"`` or
+        ``"curvas"``: bins, edges, edge rule, default target mode and accumulation of that
+        library (see Notes).  A metric the convention does not define raises ``ValueError``.
+    norm : {"l1", "l2", "max"}, default "l1"
+        l2: segscore and torchmetrics; max: every convention defining MCE.
+    binning : {"uniform", "equal-mass"}, default "uniform"
+        Equal-width bins, or equal-mass bins from ``np.quantile`` of the confidences (first
+        and last edge 0 and 1, as netcal); equal-mass: segscore and netcal only.
+    target_mode : {None, "positive-class", "top-label", "class-wise"}, optional
+        What is binned: the probability of `positive_class` (correct = label is it), the top
+        class probability (correct = argmax is the label, the first maximum winning), or each
+        class on its own (correct = label is the class; the result is the mean over
+        classes).  None: the convention's default for the input (see Notes).
+    positive_class : int, default 1
+        The class of ``target_mode="positive-class"``.
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    include_background : bool, default True
+        Class-wise mode only: False drops class 0 from the mean (or from the dict).
+    reduction : {"mean", "none"}, default "mean"
+        Class-wise mode only: the mean over classes with voxels (classes without any are
+        skipped, as MONAI), or ``{class: value}``.
+    closed : {None, "left", "right"}, optional
+        Override the convention's bins: ``"left"`` [l, u) or ``"right"`` (l, u].
+    ends : {None, "clamp", "drop", "extra"}, optional
+        Override where values on the outer side of the end edges land (p = 1 under [l, u),
+        p = 0 under (l, u]): clamped into the end bin, dropped, or (``"extra"``) a bin of
+        their own, as torchmetrics does with p = 1.0.
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    float or dict
+        The value; nan when no voxel is counted.  Class-wise with ``reduction="none"``:
+        ``{class: float}``.
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    See Also
+    --------
+    Calibration : the same numbers streamed over a test set.
+    reliability : the per-bin statistics behind the value.
+
+    Notes
+    -----
+    Rules per convention (default bins; edges; bin rule; default target mode):
+
+    * ``segscore`` (15): edges k/n in float64, bins [l, u), p = 1 in the last bin; binary
+      input: positive class, (C, ...) input: top label.  Every metric, float64 sums.
+    * ``torchmetrics`` (15): torchmetrics 1.9 -- edges ``torch.linspace(0, 1)`` in the
+      confidences' dtype (multi-class confidences cast to float32), bins [l, u), p = 1.0 in
+      an extra bin of its own; binary: positive class, (C, ...): top label; norms l1 / l2 / max.
+    * ``monai`` (20): MONAI 1.6.1 -- float32 edges ``linspace(0, 1 + eps32)``, bins (l, u]
+      with p = 0 in the first, values cast to float32; class-wise mean over classes (binary:
+      the single channel); ECE, ACE, MCE.
+    * ``metricsreloaded`` (10): edges ``np.arange(0, 1.00001, 1/n)``, bins (l, u], p = 0
+      (and anything above the last edge) dropped; binary and C = 2: positive class, C >= 3:
+      class-wise cwECE divided by *all* voxels; MCE binary only.
+    * ``netcal`` (10): netcal 1.4 -- probabilities clipped to [eps, 1 - eps] of their dtype,
+      edges ``np.linspace(0, 1)``, bins [l, u) with the last closed; binary and C = 2:
+      positive class, C >= 3: top label; equal-mass bins available.
+    * ``curvas`` (50): the CURVAS 2024 challenge's ECE (torchmetrics
+      ``MulticlassCalibrationError(n_bins=50)``): torchmetrics' float32 edges, top label.
+
+    An explicit `target_mode` overrides the default and keeps the convention's edges.
+
+    Deviations from the peers are documented in the module docstring and
+    docs/calibration.md (segscore sums in float64 where torchmetrics and MONAI accumulate
+    in float32).
+
+    References
+    ----------
+    .. [1] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+    .. [2] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern neural
+        networks. ICML 2017, 1321-1330.
+    .. [3] Nixon, J., Dusenberry, M. W., Zhang, L., Jerfel, G. & Tran, D. (2019). Measuring
+        calibration in deep learning. CVPR Workshops 2019 (adaptive / equal-mass bins, class-wise
+        errors).
+    .. [4] Peers mirrored by name: torchmetrics 1.9 (``binary_/multiclass_calibration_error``),
+        MONAI 1.6.1 (``CalibrationErrorMetric``), MetricsReloaded (``CalibrationMeasures``), netcal
+        1.4 (Kueppers et al. 2020), the CURVAS 2024 evaluation; see docs/calibration.md.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> round(ss.ece(p, y), 3)
+    0.319
+    >>> round(ss.ece(p, y, n_bins=5), 3), round(ss.ece(p, y, n_bins=5, norm="l2"), 3)
+    (0.244, 0.255)
+    >>> round(ss.ece(p, y, convention="netcal"), 3)
+    0.294
+
+    Multi-class maps ``(C, *spatial)``: top label by default, class-wise on request.
+
+    >>> probs = np.array([[0.7, 0.2, 0.1, 0.6, 0.3, 0.1],   # (C, *spatial)
+    ...                   [0.2, 0.7, 0.3, 0.3, 0.3, 0.2],
+    ...                   [0.1, 0.1, 0.6, 0.1, 0.4, 0.7]])
+    >>> labels = np.array([0, 1, 2, 1, 2, 2])
+    >>> round(ss.ece(probs, labels), 4), round(ss.ece(probs, labels, convention="monai"), 4)
+    (0.2833, 0.2222)
+    >>> res = ss.ece(probs, labels, target_mode="class-wise", reduction="none")
+    >>> {c: round(v, 4) for c, v in res.items()}
+    {0: 0.2667, 1: 0.1333, 2: 0.2667}
+    >>> round(ss.ece(np.log(probs), labels, logits=True), 4)
+    0.2833
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "ece" if norm != "max" else "mce", "ECE" if norm != "max" else "MCE (norm='max')")
     if conv.name == "metricsreloaded" and norm == "max":
@@ -813,7 +1234,130 @@ def _check_mr_mce(conv, probs, target, class_axis, target_mode) -> None:
 def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
         reduction="mean", closed=None, ends=None, threads=None, device=None):
-    """Maximum calibration error: max over non-empty bins of |accuracy_b - confidence_b|."""
+    """Maximum calibration error: the largest accuracy / confidence gap over the non-empty bins.
+
+    With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
+    ``MCE = max over n_b > 0 of |a_b - s_b| / n_b`` (``ece(..., norm="max")``).
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Number of bins; None: the convention's default (segscore 15, torchmetrics 15,
+        monai 20, metricsreloaded 10, netcal 10, curvas 50).
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : str or CalibrationConvention, default "segscore"
+        ``"segscore"``, ``"torchmetrics"``, ``"monai"``, ``"metricsreloaded"``, ``"netcal"`` or
+        ``"curvas"``: bins, edges, edge rule, default target mode and accumulation of that
+        library (see Notes).  A metric the convention does not define raises ``ValueError``.
+    binning : {"uniform", "equal-mass"}, default "uniform"
+        Equal-width bins, or equal-mass bins from ``np.quantile`` of the confidences (first
+        and last edge 0 and 1, as netcal); equal-mass: segscore and netcal only.
+    target_mode : {None, "positive-class", "top-label", "class-wise"}, optional
+        What is binned: the probability of `positive_class` (correct = label is it), the top
+        class probability (correct = argmax is the label, the first maximum winning), or each
+        class on its own (correct = label is the class; the result is the mean over
+        classes).  None: the convention's default for the input (see Notes).
+    positive_class : int, default 1
+        The class of ``target_mode="positive-class"``.
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    include_background : bool, default True
+        Class-wise mode only: False drops class 0 from the mean (or from the dict).
+    reduction : {"mean", "none"}, default "mean"
+        Class-wise mode only: the mean over classes with voxels (classes without any are
+        skipped, as MONAI), or ``{class: value}``.
+    closed : {None, "left", "right"}, optional
+        Override the convention's bins: ``"left"`` [l, u) or ``"right"`` (l, u].
+    ends : {None, "clamp", "drop", "extra"}, optional
+        Override where values on the outer side of the end edges land (p = 1 under [l, u),
+        p = 0 under (l, u]): clamped into the end bin, dropped, or (``"extra"``) a bin of
+        their own, as torchmetrics does with p = 1.0.
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    float or dict
+        The value; nan when no voxel is counted.  Class-wise with ``reduction="none"``:
+        ``{class: float}``.
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    Notes
+    -----
+    Defined by segscore, torchmetrics, monai, netcal and metricsreloaded (binary tasks only:
+    a binary input, C = 2 or ``target_mode="positive-class"``); not by curvas.
+
+    Rules per convention (default bins; edges; bin rule; default target mode):
+
+    * ``segscore`` (15): edges k/n in float64, bins [l, u), p = 1 in the last bin; binary
+      input: positive class, (C, ...) input: top label.  Every metric, float64 sums.
+    * ``torchmetrics`` (15): torchmetrics 1.9 -- edges ``torch.linspace(0, 1)`` in the
+      confidences' dtype (multi-class confidences cast to float32), bins [l, u), p = 1.0 in
+      an extra bin of its own; binary: positive class, (C, ...): top label; norms l1 / l2 / max.
+    * ``monai`` (20): MONAI 1.6.1 -- float32 edges ``linspace(0, 1 + eps32)``, bins (l, u]
+      with p = 0 in the first, values cast to float32; class-wise mean over classes (binary:
+      the single channel); ECE, ACE, MCE.
+    * ``metricsreloaded`` (10): edges ``np.arange(0, 1.00001, 1/n)``, bins (l, u], p = 0
+      (and anything above the last edge) dropped; binary and C = 2: positive class, C >= 3:
+      class-wise cwECE divided by *all* voxels; MCE binary only.
+    * ``netcal`` (10): netcal 1.4 -- probabilities clipped to [eps, 1 - eps] of their dtype,
+      edges ``np.linspace(0, 1)``, bins [l, u) with the last closed; binary and C = 2:
+      positive class, C >= 3: top label; equal-mass bins available.
+    * ``curvas`` (50): the CURVAS 2024 challenge's ECE (torchmetrics
+      ``MulticlassCalibrationError(n_bins=50)``): torchmetrics' float32 edges, top label.
+
+    An explicit `target_mode` overrides the default and keeps the convention's edges.
+
+    References
+    ----------
+    .. [1] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+    .. [2] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern neural
+        networks. ICML 2017, 1321-1330.
+    .. [3] Peers mirrored by name: torchmetrics 1.9 (``binary_/multiclass_calibration_error``),
+        MONAI 1.6.1 (``CalibrationErrorMetric``), MetricsReloaded (``CalibrationMeasures``), netcal
+        1.4 (Kueppers et al. 2020), the CURVAS 2024 evaluation; see docs/calibration.md.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> ss.mce(p, y)
+    0.95
+    >>> round(ss.mce(p, y, n_bins=5), 4)
+    0.35
+    >>> round(ss.mce(p, y, convention="netcal"), 4)
+    0.425
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "mce", "MCE")
     if conv.name == "metricsreloaded":
@@ -827,7 +1371,130 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
 def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
         reduction="mean", closed=None, ends=None, threads=None, device=None):
-    """Average calibration error: unweighted mean of |accuracy_b - confidence_b| over non-empty bins."""
+    """Average calibration error: the unweighted mean gap over the non-empty bins.
+
+    With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
+    ``ACE = mean over n_b > 0 of |a_b - s_b| / n_b``: every non-empty bin counts the
+    same, whatever its size.  With ``binning="equal-mass"`` this is the adaptive calibration
+    error of Nixon et al. (2019).
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Number of bins; None: the convention's default (segscore 15, torchmetrics 15,
+        monai 20, metricsreloaded 10, netcal 10, curvas 50).
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : str or CalibrationConvention, default "segscore"
+        ``"segscore"``, ``"torchmetrics"``, ``"monai"``, ``"metricsreloaded"``, ``"netcal"`` or
+        ``"curvas"``: bins, edges, edge rule, default target mode and accumulation of that
+        library (see Notes).  A metric the convention does not define raises ``ValueError``.
+    binning : {"uniform", "equal-mass"}, default "uniform"
+        Equal-width bins, or equal-mass bins from ``np.quantile`` of the confidences (first
+        and last edge 0 and 1, as netcal); equal-mass: segscore and netcal only.
+    target_mode : {None, "positive-class", "top-label", "class-wise"}, optional
+        What is binned: the probability of `positive_class` (correct = label is it), the top
+        class probability (correct = argmax is the label, the first maximum winning), or each
+        class on its own (correct = label is the class; the result is the mean over
+        classes).  None: the convention's default for the input (see Notes).
+    positive_class : int, default 1
+        The class of ``target_mode="positive-class"``.
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    include_background : bool, default True
+        Class-wise mode only: False drops class 0 from the mean (or from the dict).
+    reduction : {"mean", "none"}, default "mean"
+        Class-wise mode only: the mean over classes with voxels (classes without any are
+        skipped, as MONAI), or ``{class: value}``.
+    closed : {None, "left", "right"}, optional
+        Override the convention's bins: ``"left"`` [l, u) or ``"right"`` (l, u].
+    ends : {None, "clamp", "drop", "extra"}, optional
+        Override where values on the outer side of the end edges land (p = 1 under [l, u),
+        p = 0 under (l, u]): clamped into the end bin, dropped, or (``"extra"``) a bin of
+        their own, as torchmetrics does with p = 1.0.
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    float or dict
+        The value; nan when no voxel is counted.  Class-wise with ``reduction="none"``:
+        ``{class: float}``.
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    Notes
+    -----
+    Defined by segscore, monai (its ``"average"`` reduction) and netcal; the others raise.
+
+    Rules per convention (default bins; edges; bin rule; default target mode):
+
+    * ``segscore`` (15): edges k/n in float64, bins [l, u), p = 1 in the last bin; binary
+      input: positive class, (C, ...) input: top label.  Every metric, float64 sums.
+    * ``torchmetrics`` (15): torchmetrics 1.9 -- edges ``torch.linspace(0, 1)`` in the
+      confidences' dtype (multi-class confidences cast to float32), bins [l, u), p = 1.0 in
+      an extra bin of its own; binary: positive class, (C, ...): top label; norms l1 / l2 / max.
+    * ``monai`` (20): MONAI 1.6.1 -- float32 edges ``linspace(0, 1 + eps32)``, bins (l, u]
+      with p = 0 in the first, values cast to float32; class-wise mean over classes (binary:
+      the single channel); ECE, ACE, MCE.
+    * ``metricsreloaded`` (10): edges ``np.arange(0, 1.00001, 1/n)``, bins (l, u], p = 0
+      (and anything above the last edge) dropped; binary and C = 2: positive class, C >= 3:
+      class-wise cwECE divided by *all* voxels; MCE binary only.
+    * ``netcal`` (10): netcal 1.4 -- probabilities clipped to [eps, 1 - eps] of their dtype,
+      edges ``np.linspace(0, 1)``, bins [l, u) with the last closed; binary and C = 2:
+      positive class, C >= 3: top label; equal-mass bins available.
+    * ``curvas`` (50): the CURVAS 2024 challenge's ECE (torchmetrics
+      ``MulticlassCalibrationError(n_bins=50)``): torchmetrics' float32 edges, top label.
+
+    An explicit `target_mode` overrides the default and keeps the convention's edges.
+
+    References
+    ----------
+    .. [1] Nixon, J., Dusenberry, M. W., Zhang, L., Jerfel, G. & Tran, D. (2019). Measuring
+        calibration in deep learning. CVPR Workshops 2019 (adaptive / equal-mass bins, class-wise
+        errors).
+    .. [2] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+    .. [3] Peers mirrored by name: torchmetrics 1.9 (``binary_/multiclass_calibration_error``),
+        MONAI 1.6.1 (``CalibrationErrorMetric``), MetricsReloaded (``CalibrationMeasures``), netcal
+        1.4 (Kueppers et al. 2020), the CURVAS 2024 evaluation; see docs/calibration.md.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> round(ss.ace(p, y, n_bins=5), 4)
+    0.2292
+    >>> round(ss.ace(p, y, n_bins=4, binning="equal-mass"), 3)
+    0.219
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "ace", "ACE")
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
@@ -858,13 +1525,80 @@ def _scores_rel(probs, target, class_axis, logits, convention, mask, ignore_labe
 
 def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, form=None, mask=None,
           ignore_label=None, threads=None, device=None) -> float:
-    """Brier score, mean over voxels (``n_bins`` is accepted for a signature
-    uniform with the binned metrics and ignored: nothing is binned).
+    """Brier score: mean squared error of the probabilities, over the counted voxels.
 
-    ``form="auto"`` (segscore's default, scikit-learn's ``brier_score_loss``):
-    (p - y)^2 for a binary input, half the sum over the two columns for C = 2,
-    the sum over classes for C >= 3.  ``form="sum"`` (MetricsReloaded): the
-    sum over classes, always (2 (p - y)^2 for a binary input)."""
+    ``form="auto"`` (segscore's default, scikit-learn's ``brier_score_loss``): ``(p - y)^2``
+    for a binary input, half the sum over the two columns for C = 2 (the same number), the
+    sum over classes ``sum_c (p_c - [y = c])^2`` for C >= 3.  ``form="sum"``
+    (MetricsReloaded): the sum over classes, always (``2 (p - y)^2`` for a binary input).
+    Nothing is binned.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Accepted for a signature uniform with the binned metrics; ignored.
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : {"segscore", "metricsreloaded"}, default "segscore"
+        Only these define the Brier score; it picks the default `form`.
+    form : {None, "auto", "sum"}, optional
+        None: the convention's (segscore ``"auto"``, metricsreloaded ``"sum"``).
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    float
+        nan when no voxel is counted.
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    References
+    ----------
+    .. [1] Brier, G. W. (1950). Verification of forecasts expressed in terms of probability. Monthly
+        Weather Review 78(1), 1-3.
+    .. [2] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [3] scikit-learn ``brier_score_loss``; MetricsReloaded ``CalibrationMeasures``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> round(ss.brier(p, y), 4), round(ss.brier(p, y, convention="metricsreloaded"), 4)
+    (0.1678, 0.3356)
+    >>> round(ss.brier(np.stack([1 - p, p]), y), 4)  # two columns: the same number
+    0.1678
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "brier", "the Brier score")
     form = conv.brier_form if form is None else form
@@ -876,10 +1610,73 @@ def brier(probs, target, n_bins=None, class_axis=0, logits=False, convention="se
 
 def nll(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, mask=None,
         ignore_label=None, threads=None, device=None) -> float:
-    """Negative log-likelihood -mean(log p_label), natural log, no clipping
-    (``n_bins`` is accepted for a uniform signature and ignored):
-    a zero probability on the true label gives inf.  With logits=True the
-    log-softmax (log-sigmoid) is computed stably."""
+    """Negative log-likelihood of the labels: ``-mean log p_label``, natural log.
+
+    No clipping: a zero probability on the true label gives inf.  With ``logits=True`` the
+    log-softmax (log-sigmoid for a binary input) is computed stably.  Nothing is binned.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1]: shaped like `target` (a binary task, P(class 1)), or with one
+        extra class axis at `class_axis` (``(C, *spatial)`` by default, C >= 2).  float16,
+        float32 and float64 are read in place (numpy, torch CPU, ``__array__``; CuPy and torch
+        CUDA on their device); other dtypes raise.  NaN or a value outside [0, 1] raises
+        (pass logits with ``logits=True``).  Under the segscore convention a (C, ...) input
+        scored top-label / positive-class must have class sums of 1 (within 1e-3, 1e-2 for
+        float16).
+    target : array_like
+        Integer labels in [0, C) (0 / 1 or bool for a binary task), the spatial shape.
+    n_bins : int, optional
+        Accepted for a uniform signature; ignored.
+    class_axis : int, default 0
+        The class axis of a multi-class `probs` (``-1`` for channels-last).  No batch axis is
+        ever guessed.
+    logits : bool, default False
+        `probs` holds logits: sigmoid (binary) or softmax over `class_axis` is applied
+        (computed stably, in the single pass); they must be finite.
+    convention : {"segscore", "metricsreloaded"}, default "segscore"
+        Only these define the NLL (the same number).
+    mask : array_like, optional
+        Region of interest, the spatial shape; nonzero voxels are counted.
+    ignore_label : int, optional
+        Voxels whose label equals it are skipped (and not checked).
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+
+    Returns
+    -------
+    float
+        nan when no voxel is counted.
+
+    Raises
+    ------
+    ValueError
+        The convention does not define the metric (or the option: norm, binning), `probs`
+        holds NaN or values outside [0, 1] (without `logits`), labels are outside [0, C),
+        shapes do not match, or a (C, ...) input's classes do not sum to 1 (segscore).
+    TypeError
+        `probs` is not float16/32/64, or `target` is not integer / bool.
+
+    References
+    ----------
+    .. [1] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [2] MetricsReloaded ``CalibrationMeasures`` (negative log-likelihood).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> round(ss.nll(p, y), 4)
+    0.6096
+    >>> ss.nll(np.array([0.0, 1.0]), np.array([1, 1]))  # p = 0 on the true label
+    inf
+    """
     conv = get_convention(convention)
     TABLE.require(conv, "nll", "the NLL")
     rel = _scores_rel(probs, target, class_axis, logits, conv, mask, ignore_label, threads, "auto", device)
@@ -891,17 +1688,82 @@ def nll(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
 
 
 class Calibration:
-    """Streaming calibration: only the per-bin sums are kept (O(bins) memory).
+    """Streaming calibration over a test set: only the per-bin sums are kept (O(bins) memory).
 
-        acc = ss.Calibration(convention="torchmetrics")
-        for probs, target in cases:
-            acc.update(probs, target)
-        acc.compute()     # {"ece", "mce", ...: the metrics the convention defines, "voxels"}
+    ``update`` adds a case (or a chunk); ``compute`` returns the metrics the convention
+    defines from the accumulated sums, equal to one call on everything (counts exactly,
+    float sums to rounding, ~1e-15 relative); ``merge`` adds another accumulator's sums (e.g.
+    from a worker process); ``reliability`` gives the :class:`Reliability` for a diagram.
+    Uniform bins only (equal-mass edges depend on all the data at once).
 
-    ``update`` over chunks gives the numbers of one call on everything
-    (counts exactly, float sums to rounding); ``merge`` adds another
-    accumulator's sums (e.g. from a worker process).  Uniform bins only:
-    equal-mass edges depend on all the data at once."""
+    Parameters
+    ----------
+    n_bins : int, optional
+        None: the convention's default (segscore 15, torchmetrics 15, monai 20,
+        metricsreloaded 10, netcal 10, curvas 50).
+    convention : str or CalibrationConvention, default "segscore"
+        See :func:`ece` for the rules of each convention.
+    class_axis, logits, target_mode, positive_class, ignore_label, include_background, closed, ends, threads, device
+        As in :func:`ece`, fixed for every update.
+    norm : {"l1", "l2", "max"}, default "l1"
+        A norm other than l1 adds ``"ece_<norm>"`` to :meth:`compute`.
+    binning : {"uniform"}
+        Anything else raises.
+    scores : bool, optional
+        Also accumulate Brier and NLL sums; None: where the convention defines them.
+
+    Raises
+    ------
+    ValueError
+        Invalid options (as :func:`ece`), equal-mass binning, or an update whose number of
+        classes or dtype differs from the earlier ones.
+
+    Methods
+    -------
+    update(probs, target, mask=None)
+        Add one case; returns self.
+    merge(other)
+        Add another accumulator with the same settings; returns self.
+    compute()
+        ``{"ece", "rmsce", "mce", "ace", "brier", "nll": float, "voxels": int}``, the
+        metrics the convention defines.
+    reliability()
+        The accumulated :class:`Reliability`.
+    reset()
+        Forget everything.
+
+    See Also
+    --------
+    ece, reliability : the one-call forms.
+
+    References
+    ----------
+    .. [1] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+    .. [2] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern neural
+        networks. ICML 2017, 1321-1330.
+    .. [3] Peers mirrored by name: torchmetrics 1.9 (``binary_/multiclass_calibration_error``),
+        MONAI 1.6.1 (``CalibrationErrorMetric``), MetricsReloaded (``CalibrationMeasures``), netcal
+        1.4 (Kueppers et al. 2020), the CURVAS 2024 evaluation; see docs/calibration.md.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> acc = ss.Calibration(n_bins=5)
+    >>> acc.update(p[:4], y[:4]).update(p[4:], y[4:])  # doctest: +ELLIPSIS
+    Calibration(convention='segscore', n_bins=5, voxels=8, a binary input of dtype float64 ...)
+    >>> out = acc.compute()
+    >>> sorted(out)
+    ['ace', 'brier', 'ece', 'mce', 'nll', 'rmsce', 'voxels']
+    >>> out["ece"] == ss.ece(p, y, n_bins=5), out["voxels"]
+    (True, 8)
+    >>> tm = ss.Calibration(convention="torchmetrics").update(p, y)
+    >>> {k: round(v, 3) for k, v in tm.compute().items()}
+    {'ece': 0.319, 'rmsce': 0.41, 'mce': 0.95, 'voxels': 8}
+    """
 
     def __init__(self, n_bins=None, convention="segscore", *, class_axis=0, logits=False, norm="l1",
                  target_mode=None, positive_class=1, ignore_label=None, include_background=True,
@@ -930,6 +1792,17 @@ class Calibration:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every accumulated sum (the settings stay).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> acc = ss.Calibration().update(np.array([0.2, 0.9]), np.array([0, 1]))
+        >>> acc.reset()
+        >>> acc
+        Calibration(convention='segscore', n_bins=15, voxels=0)
+        """
         self._setup = None
         self._count = self._correct = self._sum = None
         self._voxels = self._scored = 0
@@ -940,8 +1813,35 @@ class Calibration:
                 self.ignore_label, self.scores)
 
     def update(self, probs, target, mask=None) -> "Calibration":
-        """Add one case (or chunk).  Every update must have the same number of
-        classes and probability dtype."""
+        """Add one case (or chunk).
+
+        Parameters
+        ----------
+        probs, target, mask : array_like
+            As in :func:`ece`.  Every update must have the same number of classes and
+            probability dtype.
+
+        Returns
+        -------
+        Calibration
+            self, so that updates chain.
+
+        Raises
+        ------
+        ValueError
+            The input differs in classes or dtype from the earlier updates, or is invalid (as
+            :func:`ece`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> acc = ss.Calibration(n_bins=5).update(p, y)
+        >>> acc.reliability().count
+        array([1, 2, 0, 2, 3])
+        """
         inp = _prepare(probs, target, mask, self.class_axis, self.logits, self.device)
         setup = _make_setup(self.conv, inp, self.n_bins, "uniform", self.target_mode, self.positive_class,
                             self.logits)
@@ -973,7 +1873,36 @@ class Calibration:
         return f"{kind} of dtype {s.dtype} (target mode {s.mode})"
 
     def merge(self, other: "Calibration") -> "Calibration":
-        """Add the sums of another accumulator with the same settings."""
+        """Add the sums of another accumulator with the same settings.
+
+        Parameters
+        ----------
+        other : Calibration
+
+        Returns
+        -------
+        Calibration
+            self.
+
+        Raises
+        ------
+        TypeError
+            `other` is not a Calibration.
+        ValueError
+            The settings (convention, n_bins, class_axis, logits, target_mode, positive_class,
+            ignore_label, scores) or the inputs' classes / dtype differ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> a = ss.Calibration(n_bins=5).update(p[:4], y[:4])
+        >>> b = ss.Calibration(n_bins=5).update(p[4:], y[4:])
+        >>> a.merge(b).compute()["ece"] == ss.ece(p, y, n_bins=5)
+        True
+        """
         if not isinstance(other, Calibration):
             raise TypeError(f"can only merge another Calibration, got {type(other).__name__}")
         if other._config() != self._config():
@@ -999,6 +1928,27 @@ class Calibration:
         return self
 
     def reliability(self) -> Reliability:
+        """The accumulated per-bin statistics, a :class:`Reliability`.
+
+        Returns
+        -------
+        Reliability
+
+        Raises
+        ------
+        ValueError
+            Nothing was added yet.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> r = ss.Calibration(n_bins=5).update(p, y).reliability()
+        >>> r.count, round(r.ece(), 3)
+        (array([1, 2, 0, 2, 3]), 0.244)
+        """
         if self._setup is None:
             raise ValueError("no data: call update() first")
         s = self._setup
@@ -1010,7 +1960,30 @@ class Calibration:
                            s.n_classes)
 
     def compute(self) -> dict:
-        """The metrics the convention defines, from the accumulated sums."""
+        """The metrics the convention defines, from the accumulated sums.
+
+        Returns
+        -------
+        dict
+            ``"ece"`` (and ``"rmsce"`` where l2 is defined), ``"mce"``, ``"ace"``, ``"brier"``,
+            ``"nll"`` where defined (Brier / NLL only with `scores`), ``"ece_<norm>"`` for a
+            non-default `norm`, and ``"voxels"``.
+
+        Raises
+        ------
+        ValueError
+            Nothing was added yet.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])  # P(class 1)
+        >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+        >>> out = ss.Calibration(convention="monai", n_bins=5).update(p, y).compute()
+        >>> sorted(out)
+        ['ace', 'ece', 'mce', 'voxels']
+        """
         rel = self.reliability()
         out = {}
         c = self.conv

@@ -133,7 +133,8 @@ def edt(mask, spacing=None, dtype="float64", squared=False, threads=None, device
 
     References
     ----------
-    .. [1] Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled functions. Theory of Computing 8(19), 415-428.
+    .. [1] Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled
+        functions. Theory of Computing 8(19), 415-428.
     .. [2] scipy.ndimage.distance_transform_edt (SciPy >= 1.10): the same values, float64.
     .. [3] seung-lab edt 3.1.2 (``edt.edt``): the same algorithm, float32 by default.
 
@@ -202,7 +203,8 @@ def edt_multilabel(labels, spacing=None, dtype="float64", squared=False, threads
 
     References
     ----------
-    .. [1] Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled functions. Theory of Computing 8(19), 415-428.
+    .. [1] Felzenszwalb, P. F. & Huttenlocher, D. P. (2012). Distance transforms of sampled
+        functions. Theory of Computing 8(19), 415-428.
     .. [2] seung-lab edt 3.1.2, ``edt.edt(labels, black_border=False)``.
 
     Examples
