@@ -32,14 +32,71 @@ def plot_reliability(data, target=None, *, ax=None, path=None, title=None, show_
                      **kwargs):
     """Draw a reliability diagram and return the matplotlib Figure.
 
-    ``data`` is a :class:`Reliability`, a mapping of bin sums, or a
-    probability map (then ``target`` and ``kwargs`` go to
-    :func:`segscore.reliability`).  One stream: bars of the accuracy per bin,
-    the gap to the mean confidence (red), the diagonal, and the voxel count per
-    bin below (log scale).  Class-wise: one accuracy-vs-confidence line per
-    class.  ``path`` saves the figure (any matplotlib format).  Without
-    ``ax`` a new ``matplotlib.figure.Figure`` is made (pyplot's state and
-    backend are left alone; a notebook displays the returned figure)."""
+    One stream (positive class or top label): bars of the accuracy per bin, the gap to the
+    bin's mean confidence (red, hatched), the diagonal of perfect calibration and, below,
+    the voxel count per bin (log scale); the title gives the mode, the convention, the ECE
+    and the bins.  Class-wise: one accuracy-vs-confidence line per class.  Bins follow the
+    convention's rule (see :func:`segscore.ece`), so the diagram and the ECE agree; a
+    zero-width p = 1.0 bin (torchmetrics, curvas) is drawn thin.
+
+    Parameters
+    ----------
+    data : Reliability, mapping or array_like
+        A :class:`segscore.Reliability` (from :func:`segscore.reliability` or
+        :meth:`segscore.Calibration.reliability`), a mapping of bin sums (``"count"``,
+        ``"correct"`` or ``"acc"``, ``"sum_confidence"`` or ``"conf"``, optional ``"edges"``,
+        ...: the dataset scorer's layout), or a probability map (then `target` and `kwargs`
+        go to :func:`segscore.reliability`).
+    target : array_like, optional
+        The labels, when `data` is a probability map.
+    ax : matplotlib.axes.Axes, optional
+        Draw into these axes (no count panel).  None: a new ``matplotlib.figure.Figure``
+        (pyplot's state and backend are left alone; a notebook displays the returned
+        figure).
+    path : str or path-like, optional
+        Save the figure there (any matplotlib format, 120 dpi).
+    title : str, optional
+        The first title line (default: ``"Reliability (<mode>, <convention>)"``).
+    show_counts : bool, default True
+        The count panel below a single stream.
+    show_gap : bool, default True
+        The red gap bars.
+    **kwargs
+        Passed to :func:`segscore.reliability` (``n_bins``, ``convention``,
+        ``target_mode``, ...) when `data` is a probability map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        `data` is a probability map and `target` is missing.
+    ImportError
+        matplotlib is not installed (``pip install 'segscore[io]'``).
+
+    References
+    ----------
+    .. [1] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration of modern
+        neural networks. ICML 2017, 1321-1330 (reliability diagrams).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> p = np.array([0.1, 0.3, 0.6, 0.8, 0.9, 0.95, 0.2, 0.7])
+    >>> y = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    >>> fig = ss.plot_reliability(p, y, n_bins=5)
+    >>> type(fig).__name__, len(fig.axes)
+    ('Figure', 2)
+    >>> fig.axes[0].get_title().splitlines()[0]
+    'Reliability (positive-class, segscore)'
+    >>> rel = ss.reliability(p, y, convention="torchmetrics")
+    >>> fig = ss.plot_reliability(rel, show_counts=False, title="torchmetrics bins")
+    >>> len(fig.axes), fig.axes[0].get_title().splitlines()[0]
+    (1, 'torchmetrics bins')
+    """
     from matplotlib.figure import Figure  # no pyplot: no global state, no backend switch
 
     if isinstance(data, Reliability):
