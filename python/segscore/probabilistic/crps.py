@@ -86,21 +86,65 @@ def _negative_sigma(n: int, lo) -> ValueError:
 
 
 def crps_gaussian(obs, mu, sigma, threads=None, device=None):
-    """CRPS of the Normal forecast N(mu, sigma^2) against ``obs``, elementwise.
+    """CRPS of the Normal forecast N(mu, sigma^2) against `obs`, elementwise, in closed form.
 
-    ``obs``, ``mu`` and ``sigma`` broadcast together (numpy rules); the result has the
-    broadcast shape, float64 (a Python float when every input is a scalar).  Closed form
-    (Gneiting et al. 2005, eq. 5)::
+    ``CRPS = sigma (z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi))`` with ``z = (obs - mu) / sigma``
+    (Gneiting et al. 2005, eq. 5; written with erf in the C++ header), the integral of
+    ``(F(t) - H(t - obs))^2`` for the Normal CDF F; it has the unit of `obs` and lower is
+    better.
 
-        CRPS = sigma * (z * erf(z / sqrt(2)) + 2 phi(z) - 1 / sqrt(pi)),   z = (obs - mu) / sigma
+    Parameters
+    ----------
+    obs, mu, sigma : array_like or float
+        Observations, forecast means and standard deviations (>= 0); they broadcast
+        together (numpy rules).  float32 / float64 are read without a copy, other real
+        dtypes converted to float64.  CuPy arrays and torch CUDA tensors are scored on their
+        device (scalars may join them).
+    threads : int, optional
+        CPU threads; results are bit-identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend.
 
-    ``sigma = 0`` gives ``|obs - mu|`` (point mass); ``sigma < 0`` raises ``ValueError``;
-    NaN in any input gives NaN there.  Matches ``properscoring.crps_gaussian`` (0.1) to
-    rounding for sigma > 0.
+    Returns
+    -------
+    float or ndarray
+        float64 of the broadcast shape; a Python float when every input is a scalar; an
+        array of the inputs' library for GPU inputs.  NaN in any input gives NaN there.
 
-    GPU arrays (CuPy, torch CUDA; other real dtypes converted to float64) are scored on their
-    device and give an array of their library; scalars may join them.  ``device`` forces
-    "cpu", "cuda" or "cupy".
+    Raises
+    ------
+    ValueError
+        A negative sigma (the message counts them), shapes that do not broadcast, or more
+        than 8 dimensions.
+    TypeError
+        A non-real dtype.
+
+    Notes
+    -----
+    ``sigma = 0`` gives ``|obs - mu|``, the CRPS of a point mass and the limit sigma -> 0
+    (properscoring 0.1 divides by zero and returns NaN there).  Otherwise equal to
+    ``properscoring.crps_gaussian`` to rounding.
+
+    References
+    ----------
+    .. [1] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [2] Gneiting, T., Raftery, A. E., Westveld, A. H. & Goldman, T. (2005). Calibrated
+        probabilistic forecasting using ensemble model output statistics and minimum CRPS
+        estimation. Monthly Weather Review 133(5), 1098-1118.
+    .. [3] properscoring 0.1 (``crps_gaussian``, ``crps_ensemble``): the reference implementation
+        mirrored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> round(ss.crps_gaussian(0.0, 0.0, 1.0), 6)  # (sqrt(2) - 1) / sqrt(pi)
+    0.233695
+    >>> ss.crps_gaussian(np.array([0.0, 1.0, 2.0]), 0.0, 1.0).round(4)
+    array([0.2337, 0.6024, 1.4528])
+    >>> ss.crps_gaussian(3.0, 1.0, 0.0)  # sigma = 0: |obs - mu|
+    2.0
     """
     g = _on_gpu({"obs": obs, "mu": mu, "sigma": sigma}, device)
     if g is not None:
@@ -131,29 +175,75 @@ def crps_gaussian(obs, mu, sigma, threads=None, device=None):
 
 
 def crps_ensemble(obs, members, weights=None, axis=-1, threads=None, device=None):
-    """Exact CRPS of ensemble forecasts against ``obs``.
+    """Exact CRPS of ensemble forecasts against `obs`.
 
-    ``members`` holds the ensemble along ``axis`` (m >= 1 members); its other axes form
-    the batch shape, against which ``obs`` broadcasts.  ``weights`` (optional, same layout
-    as ``members`` or broadcastable to it) need not be normalised.  The result has the
-    broadcast batch shape, float64 (a Python float for a single forecast).
+    The forecast CDF F is the (weighted) step function of the ensemble members; the integral
+    of ``(F(t) - H(t - obs))^2`` is evaluated exactly after sorting each ensemble
+    (O(m log m) per observation).  Without weights this equals
+    ``mean|X - obs| - 0.5 mean|X - X'|`` over the members (the energy form).
 
-    The forecast CDF is the weighted step function of the members; the integral of
-    (F - H)^2 is evaluated exactly after sorting each ensemble (O(m log m)), following
-    properscoring 0.1 (its numba implementation) in every case:
+    Parameters
+    ----------
+    obs : array_like or float
+        Observations; broadcast against the members' batch shape (numpy rules).
+    members : array_like
+        The ensembles, m >= 1 members along `axis`; the other axes form the batch shape.
+    weights : array_like, optional
+        Member weights (not necessarily normalised), in the members' layout or
+        broadcastable to it (e.g. one vector of length m for every ensemble).
+    axis : int, default -1
+        The ensemble axis of `members`.
+    threads : int, optional
+        CPU threads; results do not depend on it.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Force a backend; GPU inputs are scored on their device, one thread per observation.
 
-    * a NaN observation gives NaN;
-    * NaN members are ignored, with their weights; an ensemble with no non-NaN member
-      gives NaN;
-    * a negative or NaN weight on a non-NaN member gives NaN; weights are normalised by
-      their sum over the non-NaN members (a zero sum gives NaN);
-    * infinite members or observations give inf or NaN as properscoring does.
+    Returns
+    -------
+    float or ndarray
+        float64 of the broadcast batch shape (a Python float for a single forecast).
 
-    Without weights this equals ``mean|X - y| - 0.5 mean|X - X'|`` over the members.
+    Raises
+    ------
+    ValueError
+        `members` has no ensemble axis or an empty one, `axis` is out of range, `weights`
+        do not broadcast to `members`, shapes do not broadcast, or too many dimensions.
+    TypeError
+        `axis` is not an integer, or a non-real dtype.
 
-    GPU arrays (CuPy, torch CUDA; other real dtypes converted to float64) are scored on their
-    device, one thread per observation, and give an array of their library; ``device``
-    forces "cpu", "cuda" or "cupy".
+    Notes
+    -----
+    Missing values follow properscoring 0.1 (its numba implementation) in every case: a NaN
+    observation gives NaN; NaN members are ignored with their weights (no non-NaN member:
+    NaN); a negative or NaN weight on a non-NaN member gives NaN; weights are normalised by
+    their sum over the non-NaN members (a zero sum gives NaN); infinite members or
+    observations give inf or NaN as properscoring does.  Unlike properscoring, ``obs``
+    shaped like ``members`` is not a point forecast: use ``abs(obs - x)`` for that.
+
+    References
+    ----------
+    .. [1] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [2] Hersbach, H. (2000). Decomposition of the continuous ranked probability score for
+        ensemble prediction systems. Weather and Forecasting 15(5), 559-570.
+    .. [3] properscoring 0.1 (``crps_gaussian``, ``crps_ensemble``): the reference implementation
+        mirrored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> ss.crps_ensemble(0.5, [0.0, 1.0])
+    0.25
+    >>> round(ss.crps_ensemble(0.0, [0.0, 1.0, 2.0]), 6)
+    0.555556
+    >>> ss.crps_ensemble(0.0, [0.0, 1.0, 2.0], weights=[2, 1, 1])
+    0.3125
+    >>> members = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])  # 2 forecasts x 3 members
+    >>> ss.crps_ensemble(np.array([0.0, 1.0]), members).round(4)
+    array([0.5556, 0.    ])
+    >>> ss.crps_ensemble(0.0, [np.nan, 1.0])  # NaN members are ignored
+    1.0
     """
     g = _on_gpu({"obs": obs, "members": members, "weights": weights}, device)
     if g is not None:
@@ -255,6 +345,32 @@ def curvas2024_volume_crps(volume: float, mu: float, sigma: float, integration: 
     sigma = 0 (every rater gives the same volume): the range mu +- 3 sigma is empty and the
     challenge's score is 0 for any prediction; this function returns 0.0 likewise, without
     warnings (``method="gaussian"`` gives the proper limit |v - mu| instead).
+
+    Parameters
+    ----------
+    volume, mu, sigma : float
+        Predicted volume, mean and population standard deviation of the raters' volumes
+        (finite; sigma >= 0).
+    integration : {"quad", "exact"}, default "quad"
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        A non-finite input, sigma < 0 or an unknown `integration`.
+    ImportError
+        ``integration="quad"`` without scipy.
+
+    Examples
+    --------
+    >>> from segscore.probabilistic.crps import curvas2024_volume_crps
+    >>> round(curvas2024_volume_crps(5.0, 5.0, 1.0, integration="exact"), 6)
+    0.233702
+    >>> curvas2024_volume_crps(9.0, 5.0, 0.0)  # all raters agree: 0 for any prediction
+    0.0
     """
     v, mu, sigma = float(volume), float(mu), float(sigma)
     if not (np.isfinite(v) and np.isfinite(mu) and np.isfinite(sigma)):
@@ -349,33 +465,85 @@ def volume_crps(prob, raters, spacing=None, method=None, unit="mm3", labels=None
                 threads=None, *, convention=None):
     """CRPS of a predicted organ volume against the distribution of the raters' volumes.
 
-    ``prob``: probabilities in [0, 1], shaped like one rater (one map, P(foreground)) or
-    ``(C, *rater shape)`` with one channel per label (``labels=`` in channel order,
-    default 1..C; no background channel).  ``raters``: K bool masks or integer label maps
-    (a list, or one array stacked on axis 0).  ``spacing`` in mm (None: 1 per axis).
+    The predicted volume v is the sum of the probabilities times the voxel volume (a
+    probabilistic volume); rater k's volume V_k is its voxel count of the label times the
+    voxel volume.  The raters' volumes define the forecast distribution F and the score is
+    ``CRPS(F, v)``, in mm^3 (or mL with ``unit="ml"``); lower is better.
 
-    * predicted volume v = sum of the probabilities x voxel volume;
-    * rater volumes V_k = voxel count of the label in rater k x voxel volume;
-    * volumes in mm^3, or millilitres with ``unit="ml"`` (the CRPS has the same unit).
+    Parameters
+    ----------
+    prob : array_like
+        Probabilities in [0, 1], shaped like one rater (P(foreground)) or
+        ``(C, *rater shape)`` with one channel per label (no background channel).
+    raters : sequence of array_like or array_like
+        K bool masks or K integer label maps of one shape (a list, or one array stacked on
+        axis 0).
+    spacing : sequence of float, optional
+        Voxel size in mm per axis (None: 1, i.e. voxel counts).
+    method : {"gaussian", "ensemble", "curvas2024"}, optional
+        How the raters define F (see Notes); None: ``"gaussian"``.
+    unit : {"mm3", "ml"}, default "mm3"
+        Unit of the volumes and of the score.
+    labels : int, sequence or dict, optional
+        The label of each channel of a ``(C, ...)`` `prob`, in channel order (default
+        1..C; ``{name: label}`` names them; a tuple is a union of rater labels).
+    integration : {"quad", "exact"}, default "quad"
+        ``method="curvas2024"`` only: the challenge's own adaptive quadrature (scipy
+        needed; its published digits) or the exact integral of the same integrand.
+    threads : int, optional
+        CPU threads for the rater counts.
+    convention : str, optional
+        Deprecated former name of `method` (same values; warns with
+        ``DeprecationWarning``; giving both is a ``TypeError``).  ("Convention" names a
+        library's definition of a metric family elsewhere: :data:`segscore.CONVENTIONS`.)
 
-    ``method`` (one of `VOLUME_METHODS`):
+    Returns
+    -------
+    float or dict
+        A float for a single map, else ``{label: float}``.
 
-    * ``"gaussian"`` (default): the raters define N(mean V, population sigma of V); the
-      closed-form CRPS (see :func:`crps_gaussian`).  sigma = 0 gives |v - mean V|.
-    * ``"ensemble"``: the raters' volumes as an equally weighted ensemble, exact CRPS
-      ``mean|V - v| - 0.5 mean|V - V'|`` (see :func:`crps_ensemble`).
-    * ``"curvas2024"``: the CURVAS 2024 challenge's own computation, quirks included
-      (tabulated CDF between the 1st and 99th percentiles, integral limited to
-      mu +- 3 sigma, sigma = 0 gives 0): see :func:`curvas2024_volume_crps`.  By
-      default (``integration="quad"``) its integral is the challenge's own adaptive
-      quadrature, error included (scipy needed); ``integration="exact"`` integrates
-      the same integrand exactly (up to ~2 % apart).
+    Raises
+    ------
+    ValueError
+        Unknown `method` or `unit`, shapes that do not match, NaN or probabilities outside
+        [0, 1].
+    TypeError
+        Both `method` and `convention` given, or `prob` is not a floating-point array.
 
-    ``convention=``: the former name of ``method=`` (same values), deprecated: it warns
-    (DeprecationWarning); giving both is a TypeError.  ("Convention" names a library's
-    definition of a metric family elsewhere in segscore: ``segscore.CONVENTIONS``.)
+    Notes
+    -----
+    * ``"gaussian"``: F = N(mean V, population sigma of V (ddof=0)), the closed form of
+      :func:`crps_gaussian`; sigma = 0 gives ``|v - mean V|``.
+    * ``"ensemble"``: the K volumes as an equally weighted ensemble, the exact
+      ``mean|V - v| - 0.5 mean|V - V'|`` (:func:`crps_ensemble`).
+    * ``"curvas2024"``: the CURVAS 2024 challenge's computation, quirks included: the
+      Normal CDF tabulated at 100 nodes between its 1st and 99th percentiles, the integral
+      limited to mu +- 3 sigma, sigma = 0 giving 0 (see
+      :func:`segscore.probabilistic.crps.curvas2024_volume_crps`).
 
-    Returns a float for a single map, else ``{label: float}``.
+    References
+    ----------
+    .. [1] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [2] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> prob = np.zeros((4, 4)); prob[1:3, 1:3] = 0.9; prob[0, 1:3] = 0.5  # v = 4.6 voxels
+    >>> r1 = np.zeros((4, 4), bool); r1[1:3, 1:3] = True                  # 4 voxels
+    >>> r2 = r1.copy(); r2[0, 1] = True                                   # 5
+    >>> r3 = r1.copy(); r3[0, 1:3] = True                                 # 6
+    >>> round(ss.volume_crps(prob, [r1, r2, r3]), 4)
+    0.2675
+    >>> round(ss.volume_crps(prob, [r1, r2, r3], method="ensemble"), 4)
+    0.3556
+    >>> round(ss.volume_crps(prob, [r1, r2, r3], method="curvas2024", integration="exact"), 4)
+    0.2675
+    >>> round(ss.volume_crps(prob, [r1, r2, r3], spacing=(2.0, 2.0), unit="ml"), 6)
+    0.00107
     """
     if convention is not None:
         if method is not None:
