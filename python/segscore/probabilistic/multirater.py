@@ -22,8 +22,31 @@ from ..metrics.case import _parse_labels
 class ConsensusMasks(NamedTuple):
     """Per-voxel agreement of the raters on one label (bool arrays of the rater shape).
 
-    foreground: every rater marks the label; background: no rater does; dissensus: the
-    raters disagree (neither of the two).
+    A named tuple returned by :func:`consensus`.
+
+    Attributes
+    ----------
+    foreground : ndarray of bool
+        Every rater marks the label.
+    background : ndarray of bool
+        No rater marks it.
+    dissensus : ndarray of bool
+        The raters disagree (neither of the two).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> fg, bg, dis = ss.consensus([r1, r2, r3])
+    >>> fg.astype(int)
+    array([[0, 1, 1, 0],
+           [0, 1, 0, 0]])
+    >>> int(dis.sum())
+    3
     """
 
     foreground: np.ndarray
@@ -54,12 +77,54 @@ def _votes(maps, members) -> np.ndarray:
 
 
 def consensus(raters, labels=None, threads=None):
-    """Consensus foreground, consensus background and dissensus masks.
+    """Consensus foreground, consensus background and dissensus masks of several raters.
 
     For each label: foreground = every rater marks it, background = no rater marks it,
-    dissensus = the rest.  Bool rater masks give one :class:`ConsensusMasks`; label maps
-    give ``{label: ConsensusMasks}`` (``labels=`` as in :func:`segscore.dice`, tuples
-    being union regions).
+    dissensus = the rest (the CURVAS 2024 consensus regions).
+
+    Parameters
+    ----------
+    raters : sequence of array_like or array_like
+        K rater maps of one shape, all bool masks or all integer label maps (a list, or one
+        array stacked on axis 0).
+    labels : int, sequence or dict, optional
+        Label maps only: as in :func:`segscore.dice` (tuples are union regions); None:
+        every non-zero label present in any rater (or in the prediction).
+    threads : int, optional
+        CPU threads for the counting passes.
+
+    Returns
+    -------
+    ConsensusMasks or dict
+        One :class:`ConsensusMasks` for bool masks, else ``{label: ConsensusMasks}``.
+
+    Raises
+    ------
+    ValueError
+        Rater shapes differ, no rater is given, or `labels` is given for bool masks.
+    TypeError
+        Bool masks mixed with label maps.
+
+    References
+    ----------
+    .. [1] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> c = ss.consensus([r1, r2, r3])
+    >>> c.dissensus.astype(int)
+    array([[1, 0, 0, 1],
+           [0, 0, 1, 0]])
+    >>> lab = [np.array([[0, 1, 2]]), np.array([[1, 1, 2]])]
+    >>> ss.consensus(lab)[1].foreground
+    array([[False,  True, False]])
     """
     maps, is_mask = R.as_raters(raters)
     threads = resolve_threads(threads)
@@ -77,10 +142,58 @@ def consensus(raters, labels=None, threads=None):
 def consensus_dice(pred, raters, labels=None, empty=None, threads=None):
     """Dice of the prediction against the consensus foreground, ignoring dissensus voxels.
 
-    For each label: P = prediction of the label outside the dissensus region, R = the
-    consensus foreground; Dice = 2|P & R| / (|P| + |R|) (CURVAS 2024's "consensus Dice",
-    volumetric).  ``empty=`` as in :func:`segscore.dice` (default: both empty -> nan,
-    one empty -> 0).  Bool masks give a float, label maps ``{label: float}``.
+    For each label: P = the prediction of the label outside the dissensus region, R = the
+    consensus foreground (every rater marks the label); ``Dice = 2 |P & R| / (|P| + |R|)``
+    (CURVAS 2024's consensus Dice, computed volumetrically; :func:`segscore.curvas` also
+    reproduces the challenge's own slice-wise reading).
+
+    Parameters
+    ----------
+    pred : array_like
+        The prediction, bool mask or integer label map like the raters.
+    raters : sequence of array_like or array_like
+        K rater maps of one shape, all bool masks or all integer label maps (a list, or one
+        array stacked on axis 0).
+    labels : int, sequence or dict, optional
+        Label maps only: as in :func:`segscore.dice` (tuples are union regions); None:
+        every non-zero label present in any rater (or in the prediction).
+    empty : float, str or dict, optional
+        Empty-mask policy as in :func:`segscore.dice` (default: both empty -> nan, one
+        empty -> 0).
+    threads : int, optional
+        CPU threads for the counting passes.
+
+    Returns
+    -------
+    float or dict
+        A float for bool masks, else ``{label: float}``.
+
+    Raises
+    ------
+    ValueError
+        `pred` and the raters differ in shape, or a label is invalid.
+    TypeError
+        Bool masks mixed with label maps.
+
+    References
+    ----------
+    .. [1] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+    .. [2] Dice, L. R. (1945). Measures of the amount of ecologic association between species.
+        Ecology 26(3), 297-302.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> ss.consensus_dice(pred, [r1, r2, r3])  # pred's extra voxel lies in the dissensus
+    1.0
+    >>> ss.dice(pred, r1)
+    0.75
     """
     from ..metrics.overlap import dice
 
@@ -180,12 +293,53 @@ def _spread(values):
 
 
 class MultiRaterResult:
-    """Per-rater metrics and their spread over the raters.
+    """Per-rater metrics and their spread over the raters (returned by :func:`multirater`).
 
-    ``per_rater``: one :class:`segscore.Result` per rater; ``mean``, ``std`` (population,
-    ddof=0), ``min``, ``max``: ``{label: {metric: value}}`` over the raters, NaN values
-    left out (a metric NaN for every rater stays NaN); ``to_pandas()``: one row per
-    (label, rater) plus rows 'mean', 'std', 'min', 'max'.
+    Attributes
+    ----------
+    per_rater : list of Result
+        One :class:`segscore.Result` per rater, in order.
+    mean, std, min, max : dict
+        ``{label: {metric: value}}`` over the raters; std is the population std
+        (ddof=0); NaN values are left out (a metric NaN for every rater stays NaN).
+    columns : list of str
+        The metric columns.
+    meta : dict
+        The first result's meta plus ``"raters"`` (K).
+
+    Methods
+    -------
+    to_dict()
+        ``{"per_rater": [...], "mean", "std", "min", "max"}``.
+    to_pandas()
+        One row per (label, rater) plus rows ``"mean"``, ``"std"``, ``"min"``, ``"max"``
+        (needs pandas).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> res = ss.multirater(pred, [r1, r2, r3], metrics=["dice"])
+    >>> res
+    MultiRaterResult(3 raters, metrics=['dice'])
+    >>> [round(r[1]["dice"], 4) for r in res.per_rater]
+    [0.75, 0.8889, 0.75]
+    >>> round(res.mean[1]["dice"], 4), round(res.std[1]["dice"], 4), res.min[1]["dice"]
+    (0.7963, 0.0655, 0.75)
+    >>> print(res.to_pandas().round(4))  # doctest: +NORMALIZE_WHITESPACE
+                   dice
+    label rater
+    1     0      0.7500
+          1      0.8889
+          2      0.7500
+          mean   0.7963
+          std    0.0655
+          min    0.7500
+          max    0.8889
     """
 
     def __init__(self, per_rater, columns, meta):
@@ -202,10 +356,47 @@ class MultiRaterResult:
                 (lab, dict(zip(columns, vals[i * nc:(i + 1) * nc]))) for i, lab in enumerate(labels))
 
     def to_dict(self) -> dict:
+        """``{"per_rater": [Result.to_dict(), ...], "mean", "std", "min", "max"}``.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+        >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+        >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+        >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+        >>> d = ss.multirater(pred, [r1, r2, r3], metrics=["dice"]).to_dict()
+        >>> sorted(d), d["min"]
+        (['max', 'mean', 'min', 'per_rater', 'std'], {1: {'dice': 0.75}})
+        """
         return {"per_rater": [r.to_dict() for r in self.per_rater], "mean": self.mean, "std": self.std,
                 "min": self.min, "max": self.max}
 
     def to_pandas(self):
+        """One row per (label, rater) plus the rows ``mean``, ``std``, ``min``, ``max`` (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (label, rater), one column per metric.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import segscore as ss
+        >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+        >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+        >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+        >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+        >>> df = ss.multirater(pred, [r1, r2, r3], metrics=["dice"]).to_pandas()
+        >>> list(df.index.names), len(df)
+        (['label', 'rater'], 7)
+        """
         import pandas as pd
 
         rows = []
@@ -223,12 +414,60 @@ class MultiRaterResult:
 
 
 def multirater(pred, raters, metrics=None, spacing=None, labels=None, threads=None, **evaluate_kwargs):
-    """Score ``pred`` against every rater with :func:`segscore.metrics.evaluate`, then summarise.
+    """Score a prediction against every rater with :func:`segscore.evaluate`, then summarise.
 
-    Any metric of ``evaluate`` (and its options: ``convention=``, ``tolerance=``,
-    ``empty=``, ...) is computed against each rater; every rater is scored on the same
-    labels (``labels=None``: those present in the prediction or in any rater).  Returns a
-    :class:`MultiRaterResult` with the per-rater results and their mean and spread.
+    Any metric of ``evaluate`` (and its options: ``convention=``, ``tolerance=``, ``empty=``,
+    ...) is computed against each rater, every rater on the same labels, and the mean,
+    population std, min and max over the raters are taken per label and metric (NaN values
+    left out).
+
+    Parameters
+    ----------
+    pred : array_like
+        The prediction (bool mask or integer label map).
+    raters : sequence of array_like or array_like
+        K rater maps of one shape, all bool masks or all integer label maps (a list, or one
+        array stacked on axis 0).
+    metrics : str or list of str, optional
+        As in :func:`segscore.evaluate` (None: its default set).
+    spacing : sequence of float, optional
+        Voxel size in mm per axis.
+    labels : int, sequence or dict, optional
+        As in :func:`segscore.evaluate`; None: the labels present in the prediction or in
+        any rater.
+    threads : int, optional
+        CPU threads for the counting passes.
+    **evaluate_kwargs
+        Further options of :func:`segscore.evaluate` (``convention``, ``tolerance``,
+        ``empty``, ``ignore_label``, ``connectivity``, ``device``).
+
+    Returns
+    -------
+    MultiRaterResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`segscore.evaluate`; a bad rater label is reported as ``raters[k]``.
+
+    References
+    ----------
+    .. [1] Taha, A. A. & Hanbury, A. (2015). Metrics for evaluating 3D medical image segmentation:
+        analysis, selection, and tool. BMC Medical Imaging 15:29.
+    .. [2] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> res = ss.multirater(pred, [r1, r2, r3], metrics=["dice", "hd95"])
+    >>> {m: round(v, 4) for m, v in res.mean[1].items()}
+    {'dice': 0.7963, 'hd95': 1.0}
     """
     from ..metrics.evaluate import evaluate
 
@@ -329,19 +568,67 @@ def ged(samples_a, samples_b, distance="1-iou", include_diagonal=True, labels=No
         threads=None):
     """Generalized energy distance between two sets of segmentation samples.
 
-    ``D^2 = 2 E[d(a, b)] - E[d(a, a')] - E[d(b, b')]`` (the squared GED as reported by
-    Kohl et al. 2018, probabilistic U-Net), with the usual empirical estimate: means over
-    all pairs, the i = j pairs of each set included (``include_diagonal=False`` leaves
-    them out of the within-set means).
+    ``D^2 = 2 E[d(a, b)] - E[d(a, a')] - E[d(b, b')]``, the squared GED as reported by Kohl et
+    al. 2018 (probabilistic U-Net), with the empirical estimate: means over all pairs, the
+    i = j pairs of each set included (``include_diagonal=False`` leaves them out of the
+    within-set means).  0 for identical sets; compares, e.g., a model's samples with the
+    raters' annotations.
 
-    ``distance``: ``"1-iou"`` (default) or ``"1-dice"``, with d = 0 when both masks are
-    empty; for integer label maps d is the mean over ``labels`` (default: every non-zero
-    label present in any sample) of the per-label distance.  Or a callable
-    ``d(a, b) -> float`` on two samples (assumed symmetric).  Samples are bool masks or
-    label maps of one shape (lists, or arrays stacked on axis 0).
+    Parameters
+    ----------
+    samples_a, samples_b : sequence of array_like or array_like
+        Bool masks or integer label maps of one shape (lists, or arrays stacked on axis 0).
+    distance : {"1-iou", "1-dice"} or callable, default "1-iou"
+        Per-pair distance, with d = 0 when both masks are empty; for label maps the mean
+        over `labels` of the per-label distance.  A callable ``d(a, b) -> float`` on two
+        samples (assumed symmetric) replaces it.
+    include_diagonal : bool, default True
+        Include the i = j pairs in the within-set means (needs 2 samples per set when
+        False).
+    labels : int, sequence or dict, optional
+        Label maps only: the labels averaged (default: every non-zero label present in any
+        sample; tuples are union regions).
+    return_terms : bool, default False
+        Also return the three expectations.
+    threads : int, optional
+        CPU threads for the counting passes.
 
-    Returns D^2, or with ``return_terms=True`` a dict with ``ged`` (D^2), ``cross``,
-    ``within_a`` and ``within_b``.
+    Returns
+    -------
+    float or dict
+        D^2, or ``{"ged", "cross", "within_a", "within_b"}`` with `return_terms`.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, an unknown `distance`, too few samples without the diagonal, or
+        `labels` for bool masks.
+    TypeError
+        One set holds bool masks and the other label maps.
+
+    References
+    ----------
+    .. [1] Kohl, S. A. A. et al. (2018). A probabilistic U-Net for segmentation of ambiguous images.
+        NeurIPS 2018 (generalized energy distance).
+    .. [2] Szekely, G. J. & Rizzo, M. L. (2013). Energy statistics: a class of statistics based on
+        distances. Journal of Statistical Planning and Inference 143(8), 1249-1272.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> round(ss.ged([r1, r2, r3], [pred]), 4)
+    0.4222
+    >>> {k: round(v, 4) for k, v in ss.ged([r1, r2, r3], [pred], return_terms=True).items()}
+    {'ged': 0.4222, 'cross': 0.3333, 'within_a': 0.2444, 'within_b': 0.0}
+    >>> ss.ged([r1, r2, r3], [r1, r2, r3])
+    0.0
+    >>> round(ss.ged([r1, r2], [r3, pred], distance="1-dice"), 4)
+    0.2917
     """
     a, mask_a = R.as_raters(samples_a, "samples_a")
     b, mask_b = R.as_raters(samples_b, "samples_b")
@@ -408,11 +695,52 @@ def ged(samples_a, samples_b, distance="1-iou", include_diagonal=True, labels=No
 def soft_dice(prob, raters, labels=None, threads=None):
     """Soft Dice of a probability map against the rater-mean map.
 
-    m = fraction of raters marking the label at each voxel; soft Dice =
-    2 sum(p m) / (sum p + sum m) (NaN when both sums are 0).  ``prob`` as in
-    :func:`segscore.volume_crps`: shaped like a rater, or ``(C, *rater shape)`` with
-    ``labels=`` in channel order (default 1..C).  A float for one map, else
-    ``{label: float}``.
+    With m = the fraction of raters marking the label at each voxel:
+    ``soft Dice = 2 sum(p m) / (sum p + sum m)`` (NaN when both sums are 0).
+
+    Parameters
+    ----------
+    prob : array_like
+        Probabilities in [0, 1], shaped like a rater, or ``(C, *rater shape)`` with
+        `labels` in channel order (default 1..C), as in :func:`segscore.volume_crps`.
+    raters : sequence of array_like or array_like
+        K rater maps of one shape, all bool masks or all integer label maps (a list, or one
+        array stacked on axis 0).
+    labels : int, sequence or dict, optional
+        The label of each channel (``{name: label}`` names them).
+    threads : int, optional
+        CPU threads for the counting passes.
+
+    Returns
+    -------
+    float or dict
+        A float for one map, else ``{label: float}``.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, NaN or probabilities outside [0, 1].
+    TypeError
+        `prob` is not a floating-point array.
+
+    References
+    ----------
+    .. [1] Milletari, F., Navab, N. & Ahmadi, S.-A. (2016). V-Net: fully convolutional neural
+        networks for volumetric medical image segmentation. 3DV 2016 (the soft Dice).
+    .. [2] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.array([[0, 1, 1, 0], [0, 1, 1, 0]], bool)
+    >>> r2 = np.array([[0, 1, 1, 1], [0, 1, 1, 0]], bool)
+    >>> r3 = np.array([[1, 1, 1, 0], [0, 1, 0, 0]], bool)
+    >>> pred = np.array([[0, 1, 1, 1], [0, 1, 0, 0]], bool)
+    >>> prob = np.array([[0.1, 0.9, 0.8, 0.4], [0.0, 0.9, 0.6, 0.1]])
+    >>> round(ss.soft_dice(prob, [r1, r2, r3]), 4)
+    0.7787
     """
     maps, is_mask = R.as_raters(raters)
     p = R.as_prob(prob)
