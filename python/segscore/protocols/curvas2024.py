@@ -100,12 +100,61 @@ _SLAB = 1 << 21  # voxels per ECE slab
 
 @dataclass
 class CurvasResult:
-    """Scores of one case under the CURVAS 2024 protocol.
+    """Scores of one case under the CURVAS 2024 protocol (returned by :func:`curvas`).
 
-    ``dice``, ``crps``, ``confidence``: ``{label: float}``; ``ece``: one float per rater;
-    ``ece_mean``: their mean; ``volumes``: ``{label: {"pred", "raters", "mean", "std"}}``;
-    ``meta``: convention, labels, spacing, crop box, whether torchmetrics' softmax was
-    applied.  ``to_pandas()``: one row per label (dice, crps, confidence, volumes).
+    Attributes
+    ----------
+    dice : dict
+        ``{label: float}``: consensus Dice per organ (the challenge's slice-wise MONAI
+        reading under ``curvas2024``, volumetric under ``segscore``).
+    crps : dict
+        ``{label: float}``: volume CRPS per organ, in the volume unit (mm^3 with spacing,
+        voxels without).
+    confidence : dict
+        ``{label: float}``: ``((1 - mean p over the consensus background) + mean p over the
+        consensus foreground) / 2`` (nan when a region is empty).
+    ece : list of float
+        Top-label ECE (50 bins) against each rater, in rater order.
+    ece_mean : float
+        The mean of `ece`.
+    volumes : dict
+        ``{label: {"pred", "raters", "mean", "std"}}``: predicted volume (sum of
+        probabilities x voxel volume), each rater's volume, their mean and population std.
+    meta : dict
+        ``convention``, ``labels``, ``spacing``, ``crop`` (the ct box or None),
+        ``n_bins``, ``ece_softmax`` (whether torchmetrics' softmax was reproduced),
+        ``raters``, ``pred`` ("given" or "argmax"), ``crps_integration``.
+
+    Methods
+    -------
+    to_dict()
+        All fields as plain Python objects.
+    to_pandas()
+        One row per organ: dice, crps, confidence, vol_pred, vol_mean, vol_std (needs
+        pandas).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.zeros((2, 4, 4), np.uint8); r1[:, 1:3, 1:3] = 1; r1[:, 3, 3] = 2  # (slices, X, Y)
+    >>> r2 = r1.copy(); r2[0, 0, 1] = 1
+    >>> r3 = r1.copy(); r3[:, 3, 2] = 2
+    >>> prob = np.zeros((2, 2, 4, 4))                                   # (organs, *spatial)
+    >>> prob[0][r1 == 1] = 0.9; prob[0, 0, 0, 1] = 0.4
+    >>> prob[1][r1 == 2] = 0.8; prob[1][:, 3, 2] = 0.3
+    >>> pred = r1.copy(); pred[1, 0, 0] = 1; pred[0, 2, 2] = 0
+    >>> res = ss.curvas(prob, [r1, r2, r3], labels={"organ": 1, "spot": 2}, pred=pred,
+    ...                 integration="exact")
+    >>> {k: round(v, 4) for k, v in res.dice.items()}
+    {'organ': 0.9167, 'spot': 1.0}
+    >>> res.volumes["spot"]["raters"], round(res.ece_mean, 4)
+    ([2.0, 2.0, 4.0], 0.0792)
+    >>> print(res.to_pandas()[["dice", "vol_pred", "vol_mean"]].round(4))  # doctest: +NORMALIZE_WHITESPACE
+             dice  vol_pred  vol_mean
+    label
+    organ  0.9167       7.6    8.3333
+    spot   1.0000       2.2    2.6667
     """
 
     dice: dict
@@ -262,10 +311,99 @@ def _ece_per_rater(prob, maps, values, convention):
 
 def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, convention="curvas2024", integration="quad",
            threads=None):
-    """Score one case under the CURVAS 2024 protocol (see the module documentation).
+    """Score one case under the CURVAS 2024 protocol: consensus Dice, volume CRPS, confidence, ECE.
 
-    Returns a :class:`CurvasResult`: consensus Dice, volume CRPS and confidence per organ,
-    one ECE per rater and their mean.
+    Follows the challenge's evaluation code step by step (see the module documentation,
+    :mod:`segscore.protocols.curvas2024`): consensus regions of the raters per organ;
+    consensus Dice of the prediction outside the dissensus; the organ confidence; one
+    top-label ECE (50 bins, background = 1 - sum of organs) per rater; and the CRPS of the
+    predicted organ volume against the raters' volumes.
+
+    Parameters
+    ----------
+    prob : array_like
+        ``(C, *spatial)`` organ probabilities in [0, 1], one channel per organ and no
+        background channel (drop it with ``prob[1:]``).
+    raters : sequence of array_like or array_like
+        K integer label maps of the spatial shape (0 = background).
+    spacing : sequence of float, optional
+        mm per axis, for the volumes (None: 1, i.e. voxel counts, the challenge's
+        ``voxel_proportion=1``).
+    labels : sequence or dict, optional
+        The organ label of each channel, in order (default 1..C); ``{name: label}`` names
+        them.  One label per channel.
+    pred : array_like, optional
+        The binarised prediction (a label map) the challenge received with the
+        probabilities; None: the argmax over (1 - sum of organs, organ 1, ..., organ C),
+        ties to the lower index.
+    ct : array_like, optional
+        The CT image: every array is first cropped, as the challenge did, to the bounding
+        box of ``ct > 0`` over the last two axes (it changes the ECE only).
+    convention : {"curvas2024", "segscore"}, default "curvas2024"
+        ``curvas2024``: the challenge's numbers, quirks included -- Dice as MONAI reads the
+        3-D ``(slices, X, Y)`` arrays (a mean of 1-D row Dice coefficients; 3 or more axes
+        needed), torchmetrics' softmax when organ probabilities sum above 1 anywhere
+        (``meta["ece_softmax"]``), and the challenge's tabulated-CDF volume CRPS over mu +- 3
+        sigma (sigma = 0 gives 0).  ``segscore``: the quantities the challenge describes,
+        without the quirks -- volumetric consensus Dice (:func:`segscore.consensus_dice`), no
+        softmax, the closed-form Gaussian CRPS (sigma = 0 gives ``|v - mu|``).  (Not a
+        surface convention of :data:`segscore.CONVENTIONS`.)
+    integration : {"quad", "exact"}, default "quad"
+        The curvas2024 CRPS integral: the challenge's ``scipy.integrate.quad`` call (its
+        published digits; needs scipy) or the exact integral (up to ~2 % apart).
+    threads : int, optional
+        CPU threads for the counting passes.
+
+    Returns
+    -------
+    CurvasResult
+
+    Raises
+    ------
+    ValueError
+        An unknown convention, shapes that do not match (`prob` must be ``(C, *spatial)``),
+        a union label for a channel, a ct without voxels > 0, or fewer than 3 axes under
+        ``curvas2024``.
+    TypeError
+        Bool rater masks (label maps are needed).
+
+    Notes
+    -----
+    Numbers agree with the challenge's to its float32 arithmetic (MONAI's Dice and
+    torchmetrics' bin sums are float32; segscore accumulates in float64).  Empty regions: a
+    consensus Dice whose consensus is empty on every row is 0.0 under curvas2024 (MONAI's
+    reduction of an all-NaN tensor) and follows :func:`segscore.dice` (nan when both are
+    empty, 0 when one is) under segscore; the confidence is nan when the consensus
+    foreground or background is empty.
+
+    References
+    ----------
+    .. [1] CURVAS 2024 challenge (MICCAI 2024), evaluation code: SYCAI-Technologies/curvas-
+        challenge, CURVAS_2024/evaluation_metrics/metrics.py.
+    .. [2] Gneiting, T. & Raftery, A. E. (2007). Strictly proper scoring rules, prediction, and
+        estimation. Journal of the American Statistical Association 102(477), 359-378.
+    .. [3] Naeini, M. P., Cooper, G. F. & Hauskrecht, M. (2015). Obtaining well calibrated
+        probabilities using Bayesian binning. AAAI 2015, 2901-2907.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> r1 = np.zeros((2, 4, 4), np.uint8); r1[:, 1:3, 1:3] = 1; r1[:, 3, 3] = 2  # (slices, X, Y)
+    >>> r2 = r1.copy(); r2[0, 0, 1] = 1
+    >>> r3 = r1.copy(); r3[:, 3, 2] = 2
+    >>> prob = np.zeros((2, 2, 4, 4))                                   # (organs, *spatial)
+    >>> prob[0][r1 == 1] = 0.9; prob[0, 0, 0, 1] = 0.4
+    >>> prob[1][r1 == 2] = 0.8; prob[1][:, 3, 2] = 0.3
+    >>> pred = r1.copy(); pred[1, 0, 0] = 1; pred[0, 2, 2] = 0
+    >>> kw = dict(labels={"organ": 1, "spot": 2}, pred=pred, integration="exact")
+    >>> res = ss.curvas(prob, [r1, r2, r3], **kw)
+    >>> round(res.dice["organ"], 4), round(res.crps["organ"], 4), round(res.confidence["organ"], 4)
+    (0.9167, 0.4916, 0.95)
+    >>> [round(e, 3) for e in res.ece]  # one per rater
+    [0.069, 0.075, 0.094]
+    >>> round(ss.curvas(prob, [r1, r2, r3], convention="segscore", **kw).dice["organ"], 4)  # volumetric
+    0.875
     """
     if convention not in CURVAS_CONVENTIONS:
         raise ValueError(f"convention must be one of {CURVAS_CONVENTIONS}, got {convention!r}")
