@@ -251,18 +251,126 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
                   check_affine=True, n_bins=15, scorers=None, cases=None, log=None) -> DatasetResult:
     """Score every case of a test set; the engine behind ``segscore score``.
 
-    pred, ref: folders of label maps (.nii.gz, .nii; .nrrd, .mha with SimpleITK), paired by case id
-    (file name without extension and without nnU-Net's ``_0000``).  raters: folders (list, or
-    {name: folder}) of further references; probs: a folder of probability maps ((x, y, z, C),
-    channel c = label c).  Metric options (labels, metrics, tolerance, convention, empty,
-    ignore_label) are those of `ss.evaluate`; `device` is passed to it when it supports one.
+    Files of the prediction and reference folders are paired by case id, each case is read
+    (spacing from the headers, shapes and affines checked), scored with
+    :func:`segscore.evaluate` (plus multi-rater, probability and custom scorers), and its rows
+    are written to the journal ``<stem>.journal.jsonl`` (flushed, fsynced) as soon as they
+    exist.  At the end the per-case table, the errors, a per-label summary (mean, std,
+    quantiles, bootstrap confidence intervals, empty-mask counts), plots and a report are
+    written atomically.  A case that cannot be read or does not match is an errors row with
+    its reason; the others are scored.  See the module docstring and docs/cli.md.
 
-    Each case's rows go to ``<stem>.journal.jsonl`` (flushed, fsynced) as soon as they exist;
-    ``resume=True`` skips the cases it already holds.  At the end the table (``output``: .parquet,
-    .csv or .json), ``<stem>.errors.csv``, ``<stem>.summary.csv/.json``, plots and a report are
-    written atomically.  ``scheduler``: a Dask scheduler address, ``"local"`` (a local cluster of
-    `workers` processes) or a ``distributed.Client``.  ``format="nnunet"`` also writes nnU-Net v2's
-    summary.json.  Returns a `DatasetResult` (``exit_code`` 3 when some cases failed).
+    Parameters
+    ----------
+    pred, ref : str or path-like
+        Folders of label maps (.nii.gz, .nii; .nrrd, .mha with SimpleITK), paired by case id
+        (the file name without extension and without nnU-Net's ``_0000``).
+    raters : list or dict of path-like, optional
+        Further reference folders (a list, or ``{name: folder}``): the metrics against each
+        rater, consensus Dice and, with `probs`, the volume CRPS and soft Dice.
+    probs : path-like, optional
+        A folder of probability maps, ``(x, y, z, C)`` with channel c = label c, or
+        ``(x, y, z)`` = P(label 1): calibration and probabilistic-volume columns.
+    output : path-like, default "results.parquet"
+        The table (.parquet, .csv or .json); the journal, errors, summary, plots and report
+        are written next to it, named after its stem.
+    labels : int, sequence, dict or str, optional
+        As in :func:`segscore.evaluate`, or a JSON file (nnU-Net v2 ``dataset.json``,
+        ``{name: value | [values]}``), inline JSON, or a comma list ``"1,2,3"``.  None: the
+        labels present in each case.  nnU-Net's ``ignore`` entry sets `ignore_label`.
+    metrics, tolerance, convention, empty, ignore_label : optional
+        As in :func:`segscore.evaluate` (the count columns are always added).
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Passed to :func:`segscore.evaluate`; a named GPU backend must be usable here.
+    threads : int, optional
+        Compute threads per case.
+    workers : int, optional
+        Loader threads (default min(4, cores)); the size of a local Dask cluster.
+    prefetch : int, optional
+        Cases loaded ahead of the compute (default max(2, workers)); bounds memory.
+    resume : bool, default False
+        Skip the cases the journal already holds (same options and folders required);
+        cases whose files changed are scored again.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address, ``"local"`` (a local cluster of `workers` processes) or a
+        ``distributed.Client``; None: this process.
+    seed, n_bootstrap : int
+        Seed and resamples (default 0, 1000) of the summary's bootstrap intervals.
+    format : {None, "nnunet"}, optional
+        ``"nnunet"`` also writes nnU-Net v2's ``summary.json``.
+    plots, report : bool, default True
+        Write the PNG plots and the Markdown / HTML report (plots need matplotlib).
+    progress : {None, "auto", "bar", "log", "none"}, optional
+        Progress display (None: on unless `quiet`).
+    quiet : bool, default False
+        Print nothing but fatal errors.
+    geometry_tolerance : float, default 1e-3
+        Tolerance of the spacing (relative) and affine (mm) checks between the maps of a
+        case.
+    check_affine : bool, default True
+        Also compare orientation (False: shape and spacing only).
+    n_bins : int, default 15
+        Calibration bins of the probability columns.
+    scorers : list of callable, optional
+        Extra per-case scorers ``scorer(case, cfg) -> ScorerOutput`` (picklable for Dask).
+    cases : iterable of str, optional
+        Only these case ids.
+    log : callable, optional
+        Receives the run's messages (default: stderr unless `quiet`).
+
+    Returns
+    -------
+    DatasetResult
+        ``table`` (pandas, one row per case and label), ``errors`` (case, stage, file,
+        reason), ``summary`` (per label and metric), ``paths`` of the written files,
+        ``timing`` (read, decode, compute, write seconds), ``n_failed`` and ``exit_code``
+        (0; 3 when some cases failed; 130 when interrupted).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad option (checked before any file is read, the metric options on a dummy case),
+        or a `device` that is not usable here.
+    FileNotFoundError
+        No image file in either folder (or none of the requested `cases`).
+    OutputError
+        An output path that cannot be written; ``RunLockedError`` when another run holds
+        the output's lock.
+
+    Notes
+    -----
+    Empty masks follow the convention's policy per metric (see :func:`segscore.evaluate`);
+    the summary counts the ref-empty, pred-empty and both-empty rows of each metric.  The
+    final tables are sorted by case id, so a serial run, a resumed run and a Dask run write
+    identical files.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> import nibabel as nib
+    >>> import segscore as ss
+    >>> tmp = tempfile.mkdtemp()
+    >>> ref = np.zeros((8, 8, 4), np.uint8); ref[2:6, 2:6, 1:3] = 1
+    >>> pred = ref.copy(); pred[2:6, 6, 1:3] = 1
+    >>> affine = np.diag([0.8, 0.8, 2.5, 1.0])  # spacing (mm) from the header
+    >>> for sub, cases in {"pred": {"a": pred, "b": ref}, "ref": {"a": ref, "b": ref}}.items():
+    ...     os.makedirs(os.path.join(tmp, sub))
+    ...     for case, img in cases.items():
+    ...         nib.save(nib.Nifti1Image(img, affine), os.path.join(tmp, sub, case + ".nii.gz"))
+    >>> res = ss.score_dataset(os.path.join(tmp, "pred"), os.path.join(tmp, "ref"),
+    ...                        output=os.path.join(tmp, "out", "results.csv"), metrics=["dice", "hd95"],
+    ...                        plots=False, report=False, quiet=True)
+    >>> res.exit_code, res.n_failed
+    (0, 0)
+    >>> print(res.table[["case", "label", "dice", "hd95"]].round(4))  # doctest: +NORMALIZE_WHITESPACE
+      case  label    dice  hd95
+    0    a      1  0.8889   0.8
+    1    b      1  1.0000   0.0
+    >>> sorted(os.listdir(os.path.join(tmp, "out")))  # doctest: +NORMALIZE_WHITESPACE
+    ['results.csv', 'results.errors.csv', 'results.journal.jsonl', 'results.summary.csv',
+     'results.summary.json']
+    >>> shutil.rmtree(tmp)
     """
     from . import summary as _summary
 
