@@ -25,7 +25,28 @@ def _pol(ref, pred, both):
 
 @dataclass(frozen=True, kw_only=True)
 class Convention:
-    """One library's boundary-metric definitions; built with keywords (see CONVENTIONS)."""
+    """One library's boundary-metric definitions; built with keywords (see CONVENTIONS).
+
+    ``segscore.CONVENTIONS`` maps each name (segscore, deepmind, monai, monai-subvoxels,
+    medpy, metricsreloaded, panoptica) to its frozen `Convention`; every ``convention=``
+    argument takes one of those names.  Its fields (commented in the source) record the
+    boundary (``"corner"`` surfels or ``"voxel"`` border), the weights, the
+    percentile rule, the ASSD / MASD / NSD / boundary-IoU formulas, the dimensions, the
+    default NSD tolerance and the empty-mask table ``empty[family][case]``.
+
+    Examples
+    --------
+    >>> import segscore as ss
+    >>> sorted(ss.CONVENTIONS)
+    ['deepmind', 'medpy', 'metricsreloaded', 'monai', 'monai-subvoxels', 'panoptica', 'segscore']
+    >>> c = ss.CONVENTIONS["monai"]
+    >>> c.peer, c.boundary, c.weighted, c.percentile
+    ('monai 1.6.1', 'voxel', False, 'torch32')
+    >>> c.defines("hdp"), c.defines("masd")
+    (True, False)
+    >>> ss.CONVENTIONS["segscore"].empty["hdp"]  # ref empty, pred empty, both empty
+    {'ref': inf, 'pred': inf, 'both': nan}
+    """
 
     name: str
     peer: str               # the library (and version) it mirrors
