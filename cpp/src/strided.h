@@ -101,8 +101,10 @@ inline int c_order_axes(int nd, int last, int skip, int* axes) {
 
 // Copies the n-d box extent[0..nd) from src (element strides sstr) to dst (element strides
 // dstr), reading src in its memory order (axes by decreasing |stride|; the two innermost
-// as plain loops, the others walked as lines): the transposition of a Fortran-ordered
-// tile into a C-ordered buffer touches each cache line of src once.
+// as a tile of plain loops, the others walked as lines): the transposition of a
+// Fortran-ordered tile into a C-ordered buffer touches each cache line of src once.
+// Within the tile the innermost loop runs along the axis with the smaller |dst stride|:
+// writes in order, and reads of many cache lines in flight at once.
 template <typename T>
 void copy_strided(int nd, const int64_t* extent, const T* src, const int64_t* sstr, T* dst, const int64_t* dstr) {
   if (nd < 1) {
@@ -111,23 +113,27 @@ void copy_strided(int nd, const int64_t* extent, const T* src, const int64_t* ss
   }
   for (int d = 0; d < nd; ++d)
     if (extent[d] == 0) return;
+  auto mag = [](int64_t v) { return v < 0 ? -v : v; };
   int ax[kMaxDim];
   for (int d = 0; d < nd; ++d) ax[d] = d;
-  std::sort(ax, ax + nd, [&](int a, int b) {
-    const int64_t sa = sstr[a] < 0 ? -sstr[a] : sstr[a], sb = sstr[b] < 0 ? -sstr[b] : sstr[b];
-    return sa > sb || (sa == sb && a < b);
-  });
-  const int a1 = ax[nd - 1];
-  const int64_t n1 = extent[a1], s1 = sstr[a1], d1 = dstr[a1];
+  std::sort(ax, ax + nd, [&](int a, int b) { return mag(sstr[a]) > mag(sstr[b]) || (mag(sstr[a]) == mag(sstr[b]) && a < b); });
+  if (nd == 1) {
+    for (int64_t i = 0; i < extent[0]; ++i) dst[i * dstr[0]] = src[i * sstr[0]];
+    return;
+  }
+  int in = ax[nd - 1], out = ax[nd - 2];  // the tile: `out` loop around the `in` loop
+  if (mag(dstr[out]) < mag(dstr[in])) std::swap(in, out);
+  const int64_t ni = extent[in], si = sstr[in], di = dstr[in];
+  const int64_t no = extent[out], so = sstr[out], dout = dstr[out];
   const int64_t* strides[2] = {sstr, dstr};
-  const Lines<2> g = make_lines<2>(nd - 1, ax, extent, strides);  // lines along ax[nd - 2]
+  const Lines<2> g = make_lines<2>(nd - 2, ax, extent, strides);  // the other axes (none: one unit)
   g.walk(0, g.units(), [&](int64_t, int64_t, int64_t len, const int64_t* off) {
-    const int64_t s2 = g.step(0), d2 = g.step(1);
-    for (int64_t j = 0; j < len; ++j) {
-      const T* s = src + off[0] + j * s2;
-      T* o = dst + off[1] + j * d2;
-      for (int64_t i = 0; i < n1; ++i) o[i * d1] = s[i * s1];
-    }
+    for (int64_t j = 0; j < len; ++j)
+      for (int64_t o = 0; o < no; ++o) {
+        const T* s = src + off[0] + j * g.step(0) + o * so;
+        T* t = dst + off[1] + j * g.step(1) + o * dout;
+        for (int64_t i = 0; i < ni; ++i) t[i * di] = s[i * si];
+      }
   });
 }
 
