@@ -312,8 +312,8 @@ def hausdorff(pred, ref, percentile=100, spacing=None, convention="segscore", di
     Empty masks (ref empty, pred empty, both empty): ``segscore`` and ``monai`` inf, inf,
     nan; ``deepmind`` inf, inf, inf; ``metricsreloaded`` nan, nan, 0; ``medpy`` and
     ``panoptica`` raise :class:`segscore.EmptyMaskError`.  A percentile of distances that
-    contain inf is inf under every convention (MONAI 1.6.1 returns nan for one empty mask,
-    its issue #9095: a documented deviation).
+    contain inf is inf under every convention (MONAI 1.6.1 returns nan for one empty mask:
+    a documented deviation, see docs/conventions.md).
 
     References
     ----------
@@ -438,8 +438,8 @@ def hd95(pred, ref, spacing=None, convention="segscore", directed=False, label=N
     Empty masks (ref empty, pred empty, both empty): ``segscore`` and ``monai`` inf, inf,
     nan; ``deepmind`` inf, inf, inf; ``metricsreloaded`` nan, nan, 0; ``medpy`` and
     ``panoptica`` raise :class:`segscore.EmptyMaskError`.  A percentile of distances that
-    contain inf is inf under every convention (MONAI 1.6.1 returns nan for one empty mask,
-    its issue #9095: a documented deviation).
+    contain inf is inf under every convention (MONAI 1.6.1 returns nan for one empty mask:
+    a documented deviation, see docs/conventions.md).
 
     References
     ----------
