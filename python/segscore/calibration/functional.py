@@ -116,7 +116,29 @@ BINNINGS = ("uniform", "equal-mass")
 
 @dataclass(frozen=True, kw_only=True)
 class CalibrationConvention:
-    """How one library bins and reduces; built with keywords.  See the module docstring."""
+    """How one library bins and reduces; built with keywords.  See the module docstring.
+
+    ``CALIBRATION_CONVENTIONS`` maps each name (segscore, torchmetrics, monai,
+    metricsreloaded, netcal, curvas) to one; its fields (commented in the source) record the
+    default bins, the edges and their dtype, the bin rule and where p = 0 / p = 1 land, the
+    default target mode per input kind, the metrics and norms defined, and the Brier form.
+    A variant is made with ``dataclasses.replace`` (e.g. a wider ``row_sum_tol`` for
+    quantised maps) and passed as ``convention=``.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import numpy as np
+    >>> import segscore as ss
+    >>> from segscore.calibration import get_convention
+    >>> tm = get_convention("torchmetrics")
+    >>> tm.n_bins, tm.right_closed, tm.above, sorted(tm.metrics)
+    (15, False, 'extra', ['ece', 'mce', 'reliability'])
+    >>> loose = dataclasses.replace(get_convention("segscore"), row_sum_tol=0.05)
+    >>> probs = np.array([[0.52, 0.2], [0.5, 0.8]])  # class sums 1.02 and 1.0
+    >>> round(ss.ece(probs, np.array([0, 1]), convention=loose), 4)
+    0.34
+    """
 
     name: str
     peer: str
