@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from segscore.calibration.functional import CALIBRATION_CONVENTIONS, _torch_linspace
+from segscore.calibration.conventions import CALIBRATION_CONVENTIONS
+from segscore.calibration.edges import _torch_linspace
 
 from conftest import need_peer
 from test_nvrtc import compile_source, nvrtc  # noqa: F401  (the NVRTC fixture)

@@ -147,9 +147,9 @@ def test_curvas_validation():
 def test_ece_matches_segscore_calibration(seed):
     """ss.curvas computes its ECE itself (slab-wise numpy, with the softmax quirk); where the
     calibration module is present its 'curvas' convention must give the same numbers."""
-    cal = pytest.importorskip("segscore.calibration.functional")
+    cal = pytest.importorskip("segscore.calibration")
     if "curvas" not in getattr(cal, "CALIBRATION_CONVENTIONS", {}):
-        pytest.skip("segscore.calibration.functional has no 'curvas' convention")
+        pytest.skip("segscore.calibration has no 'curvas' convention")
     prob, raters = _case(seed=seed)
     res = ss.curvas(prob, raters)
     allp = np.concatenate([1 - prob.sum(0, keepdims=True), prob])

@@ -26,7 +26,7 @@ from .app.dataset import score_dataset
 from .metrics.evaluate import Result, evaluate
 from .metrics.overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
 from .metrics.surface.distances import SurfaceDistances
-from .calibration.functional import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
+from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
 from .calibration.plot import plot_reliability
 from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
 from .protocols.curvas2024 import CurvasResult, curvas

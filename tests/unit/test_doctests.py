@@ -30,7 +30,8 @@ PRINT_OPTIONS = dict(precision=8, threshold=1000, edgeitems=3, linewidth=75, sup
                      infstr="inf", sign="-", floatmode="maxprec", legacy=False)
 
 # modules holding doctests beyond those defining the public names
-EXTRA_MODULES = ("segscore", "segscore.calibration", "segscore.metrics.surface.conventions")
+EXTRA_MODULES = ("segscore", "segscore.calibration", "segscore.calibration.conventions",
+                 "segscore.metrics.surface.conventions")
 
 # an example whose source names one of these needs that package
 NEEDS = {

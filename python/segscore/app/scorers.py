@@ -317,7 +317,7 @@ def _top_label_bins(p, ref, n_bins, sum_tol=None) -> dict:
     import dataclasses
 
     import segscore
-    from ..calibration.functional import get_convention
+    from ..calibration.conventions import get_convention
 
     conv = dataclasses.replace(get_convention("segscore"), row_sum_tol=sum_tol)
     rel = segscore.reliability(p, ref, n_bins=n_bins, class_axis=3, convention=conv) if p.ndim == 4 else \

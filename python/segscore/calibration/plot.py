@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .functional import Reliability, reliability
+from .functional import reliability
+from .reliability import Reliability
 
 __all__ = ["plot_reliability", "reliability_diagram"]
 
