@@ -134,10 +134,12 @@ def check_threads(threads):
     return resolve_threads(threads)
 
 
-def check_positive(value, what: str) -> float:
+def check_positive(value, what: str, unit: str = "") -> float:
+    """`value` as a finite float >= 0; the messages name `what` (and its `unit`, e.g. "mm")."""
+    u = f" ({unit})" if unit else ""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{what} must be a number, got {value!r}")
+        raise TypeError(f"{what} must be a number{u}, got {value!r}")
     v = float(value)
     if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
+        raise ValueError(f"{what} must be finite and >= 0{u}, got {value!r}")
     return v

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import sys
-from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +19,7 @@ from . import conventions as _conv
 from .. import empty as _empty
 from .. import registry as _registry
 from ..._core.backends import _cpu
+from ..._core.validate import check_positive
 
 _rank_cpu = getattr(_cpu, "rank_percentile", None)  # None: numpy only (no/older compiled core)
 
@@ -443,12 +443,7 @@ class SurfaceDistances:
             raise ValueError(
                 f"convention {self.convention.name!r} has no default NSD tolerance; pass tolerance= (mm)"
             )
-        if isinstance(tolerance, bool) or not isinstance(tolerance, Real):
-            raise TypeError(f"tolerance must be a number (mm), got {tolerance!r}")
-        t = float(tolerance)
-        if not math.isfinite(t) or t < 0:
-            raise ValueError(f"tolerance must be finite and >= 0 (mm), got {tolerance!r}")
-        return t
+        return check_positive(tolerance, "tolerance", unit="mm")
 
     def surface_overlap(self, tolerance=None):
         """Fraction of each boundary within `tolerance` mm of the other: (pred -> ref, ref -> pred).
