@@ -170,6 +170,11 @@ static void test_components(std::mt19937& rng) {
           for (int64_t i = 0; i < N; ++i) same &= got[size_t(i)] == want[size_t(i)];
           CHECK(same, "components (%ld,%ld,%ld) conn %d binary %d threads %d: labels differ", (long)Z, (long)Y,
                 (long)X, conn, int(binary), threads);
+          std::vector<int64_t> wide(size_t(N), -1);  // the int64 output (2**31 - 1 components or more)
+          paint_components(cc, view3(wide.data(), DType::I64, Z, Y, X), false, threads);
+          bool same64 = true;
+          for (int64_t i = 0; i < N; ++i) same64 &= wide[size_t(i)] == want[size_t(i)];
+          CHECK(same64, "components painted as int64 differ");
           if (conn == 26 && binary) {  // the overlap table of the labels with the mask's values
             const CcOverlap t = overlap_table(out, in, N + 8, threads);
             int64_t tot = 0;
