@@ -46,7 +46,7 @@ py::tuple py_connected_components(const py::array& mask, int connectivity, bool 
   const ArrayView o = view_of(out, "out", kLabels);
   {
     py::gil_scoped_release nogil;
-    paint_components(cc, o, order_f, threads);
+    paint_components(cc, o, true, threads);
   }
   return py::make_tuple(out, cc.n, cc.negative);
 }

@@ -119,11 +119,23 @@ void scan_line(const T* p, int64_t s, int64_t n, bool binary, std::vector<int64_
 
 }  // namespace
 
+// Whether to walk `v` in F raster (its axis 0 is the one contiguous in memory).
+bool walk_f_of(const ArrayView& v) {
+  const int last = v.ndim - 1;
+  auto mag = [](int64_t s) { return s < 0 ? -s : s; };
+  if (v.ndim < 2 || v.shape[0] <= 1) return false;
+  return v.shape[last] <= 1 || mag(v.strides[0]) < mag(v.strides[last]);
+}
+
 CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
-  const Zyx a = to_zyx(in, opt.order_f);
+  // The lines run along the axis contiguous in memory; when that raster is not the
+  // numbering one, the ids are renumbered below (by first voxel in the numbering raster).
+  const bool walk_f = (in.ndim == 2 || in.ndim == 3) && walk_f_of(in);
+  const Zyx a = to_zyx(in, walk_f);
   if (opt.connectivity != 6 && opt.connectivity != 18 && opt.connectivity != 26)
     throw std::invalid_argument("segscore: connectivity must be 6, 18 or 26 here");
   CcLabels cc;
+  cc.walk_f = walk_f;
   cc.Z = a.shape[0];
   cc.Y = a.shape[1];
   cc.X = a.shape[2];
@@ -234,11 +246,32 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
       cc.id[size_t(i)] = cc.id[size_t(par[i])];
   }
   cc.n = n;
+  if (walk_f != opt.order_f && n > 1) {
+    // The numbering raster is the walk's reversed: voxel (z, y, x) of the walk view has
+    // index (x * Y + y) * Z + z there, and a run's first voxel in it is at x0.
+    const int64_t Z = cc.Z;
+    std::vector<int64_t> first(size_t(n), std::numeric_limits<int64_t>::max());
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t z = l / Y, y = l - z * Y;
+      for (int64_t r = ls[l]; r < ls[l + 1]; ++r) {
+        const int64_t id = cc.id[size_t(r)];
+        if (id == 0) continue;
+        const int64_t k = (rx0[r] * Y + y) * Z + z;
+        if (k < first[size_t(id - 1)]) first[size_t(id - 1)] = k;
+      }
+    }
+    std::vector<int64_t> by(static_cast<size_t>(n));
+    std::iota(by.begin(), by.end(), int64_t(0));
+    std::sort(by.begin(), by.end(), [&](int64_t u, int64_t v) { return first[size_t(u)] < first[size_t(v)]; });
+    std::vector<int64_t> renum(size_t(n) + 1, 0);
+    for (int64_t k = 0; k < n; ++k) renum[size_t(by[size_t(k)] + 1)] = k + 1;
+    for (auto& id : cc.id) id = renum[size_t(id)];
+  }
   return cc;
 }
 
-void paint_components(const CcLabels& cc, const ArrayView& out, bool order_f, int threads) {
-  const Zyx o = to_zyx(out, order_f);
+void paint_components(const CcLabels& cc, const ArrayView& out, bool contiguous, int threads) {
+  const Zyx o = to_zyx(out, cc.walk_f);
   if (o.shape[0] != cc.Z || o.shape[1] != cc.Y || o.shape[2] != cc.X)
     throw std::invalid_argument("segscore: the output of connected components has the wrong shape");
   if (o.dtype != DType::I32 && o.dtype != DType::I64)
@@ -248,6 +281,28 @@ void paint_components(const CcLabels& cc, const ArrayView& out, bool order_f, in
   auto run = [&](auto* base) {
     using I = std::remove_pointer_t<decltype(base)>;
     const int64_t s = o.strides[2];
+    if (contiguous && s != 1) {
+      // lines across memory (the numbering raster is not the walk's): zero the buffer in
+      // memory order, then write the runs only
+      const int64_t total = cc.Z * Y * X;
+      parallel_for(
+          total, resolve(threads),
+          [&](int64_t b, int64_t e, int) { std::fill(base + b, base + e, I(0)); }, 1 << 16);
+      parallel_for(
+          L, resolve(threads),
+          [&](int64_t b, int64_t e, int) {
+            for (int64_t l = b; l < e; ++l) {
+              const int64_t z = l / Y, y = l - z * Y;
+              I* p = base + z * o.strides[0] + y * o.strides[1];
+              for (int64_t r = cc.line_start[size_t(l)], re = cc.line_start[size_t(l + 1)]; r < re; ++r) {
+                const I v = I(cc.id[size_t(r)]);
+                for (int64_t x = cc.x0[size_t(r)]; x < cc.x1[size_t(r)]; ++x) p[x * s] = v;
+              }
+            }
+          },
+          64);
+      return;
+    }
     parallel_for(
         L, resolve(threads),
         [&](int64_t b, int64_t e, int) {
@@ -306,6 +361,18 @@ void c_strides(const ArrayView& a, int64_t* cs) {
   }
 }
 
+// The axes of `a` in walking order: the line axis (smallest |stride|) last, the others by
+// decreasing |stride|; axes of length 1 first (their stride is meaningless).  Stable, so a
+// C-ordered array walks in C order and an F-ordered one in memory order.
+void memory_axes(const ArrayView& a, int* axes) {
+  const int nd = a.ndim;
+  for (int d = 0; d < nd; ++d) axes[d] = d;
+  auto key = [&](int d) {
+    return a.shape[d] == 1 ? std::numeric_limits<int64_t>::max() : (a.strides[d] < 0 ? -a.strides[d] : a.strides[d]);
+  };
+  std::stable_sort(axes, axes + nd, [&](int x, int y) { return key(x) > key(y); });
+}
+
 // One block of lines' statistics, ids in order of first appearance.
 struct StatBlock {
   std::vector<int64_t> ids, cnt, lo, hi;
@@ -328,7 +395,8 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
       throw std::invalid_argument("segscore: values must be float32 or float64");
   }
   int axes[kMaxDim];
-  for (int d = 0; d < nd; ++d) axes[d] = d;
+  memory_axes(lab, axes);
+  const int la = axes[nd - 1];  // the line axis
   const int64_t* strides[2] = {lab.strides, values ? values->strides : lab.strides};
   const Lines<2> g = make_lines<2>(nd, axes, lab.shape, strides, 0);
   int64_t cs[kMaxDim];
@@ -336,8 +404,8 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
   CcStats st;
   st.ndim = nd;
   const int64_t lines = g.lines;
-  // fixed blocks of lines (a function of the shape only): the float sums are added per
-  // block in C order, then block after block
+  // fixed blocks of lines (a function of the shape and the walking order only): the float
+  // sums are added per block in walking order, then block after block
   const int64_t per = std::max<int64_t>(1, (lines + 255) / 256);
   const int64_t nblocks = lines > 0 ? (lines + per - 1) / per : 0;
   std::vector<StatBlock> blocks(static_cast<size_t>(nblocks));
@@ -354,13 +422,15 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
         std::vector<int32_t>& slot = slots[size_t(w)];
         int64_t idx[kMaxDim] = {};
         g.walk(bi * per, std::min(lines, (bi + 1) * per), [&](int64_t line, int64_t, int64_t n, const int64_t* off) {
-          // coordinates of the line's other axes
+          // coordinates of the line's other axes, and the C-order flat index of its element 0
           int64_t r = line, flat0 = 0;
-          for (int d = nd - 2; d >= 0; --d) {
+          for (int k = nd - 2; k >= 0; --k) {
+            const int d = axes[k];
             idx[d] = r % lab.shape[d];
             r /= lab.shape[d];
             flat0 += idx[d] * cs[d];
           }
+          const int64_t cl = cs[la];
           const L* p = static_cast<const L*>(lab.data) + off[0];
           const int64_t s = g.step(0);
           int64_t i = 0;
@@ -394,10 +464,10 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
               B.cnt[size_t(k)] += len;
               for (int d = 0; d < nd; ++d) {
                 const size_t q = size_t(k) * size_t(nd) + size_t(d);
-                const int64_t a = d == nd - 1 ? i : idx[d], b = d == nd - 1 ? j - 1 : idx[d];
+                const int64_t a = d == la ? i : idx[d], b = d == la ? j - 1 : idx[d];
                 B.lo[q] = std::min(B.lo[q], a);
                 B.hi[q] = std::max(B.hi[q], b);
-                B.csum[q] += d == nd - 1 ? __int128(i + j - 1) * len / 2 : __int128(idx[d]) * len;
+                B.csum[q] += d == la ? __int128(i + j - 1) * len / 2 : __int128(idx[d]) * len;
               }
               if constexpr (has_v) {
                 const V* pv = static_cast<const V*>(values->data) + off[1];
@@ -407,9 +477,10 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
                 for (int64_t t = i; t < j; ++t) {
                   const double x = double(pv[t * sv]);
                   if (x != x) B.nan = true;
-                  if (am < 0 || x > mx) {
+                  const int64_t flat = flat0 + t * cl;
+                  if (am < 0 || x > mx || (x == mx && flat < am)) {  // ties: the first voxel in C order
                     mx = x;
-                    am = flat0 + t;
+                    am = flat;
                   }
                   sm += x;
                 }
@@ -461,7 +532,7 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
         csum[q] += B.csum[qb];
       }
       if (values) {
-        if (first || B.vmax[k] > st.vmax[id]) {
+        if (first || B.vmax[k] > st.vmax[id] || (B.vmax[k] == st.vmax[id] && B.amax[k] < st.argmax[id])) {
           st.vmax[id] = B.vmax[k];
           st.argmax[id] = B.amax[k];
         }
@@ -487,7 +558,7 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
   for (int d = 0; d < nd; ++d)
     if (pred.shape[d] != ref.shape[d]) throw std::invalid_argument("segscore: overlap_table: shape mismatch");
   int axes[kMaxDim];
-  for (int d = 0; d < nd; ++d) axes[d] = d;
+  memory_axes(pred, axes);  // counts are exact: any walking order gives the same table
   const int64_t* strides[2] = {pred.strides, ref.strides};
   const Lines<2> g = make_lines<2>(nd, axes, pred.shape, strides, 0);
   const int T = resolve(threads);

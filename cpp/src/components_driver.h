@@ -16,10 +16,12 @@ struct CcOptions {
   int threads = 0;
 };
 
-// The labelling as runs: the foreground of each line (z, y) of the (Z, Y, X) view as
-// maximal runs [x0, x1) (of one value in per-label mode), in raster order, with the id
-// of each run's component (0: dropped by min_size).
+// The labelling as runs: the foreground of each line (z, y) of the (Z, Y, X) view walked
+// (the input's memory order: C raster, or F raster as the axis-reversed view) as maximal
+// runs [x0, x1) (of one value in per-label mode), in raster order, with the id of each
+// run's component (0: dropped by min_size), numbered in the raster `order_f` asks for.
 struct CcLabels {
+  bool walk_f = false;  // the lines of the walk: F raster (the axis-reversed view) or C
   int64_t Z = 0, Y = 0, X = 0;
   std::vector<int64_t> line_start;  // Z*Y + 1 offsets into the runs
   std::vector<int64_t> x0, x1, id;
@@ -30,13 +32,17 @@ struct CcLabels {
 // Label 2-D or 3-D `in` (any integer / bool dtype, any strides).
 CcLabels label_components(const ArrayView& in, const CcOptions& opt);
 
-// Write the labels into `out` (int32 or int64, the input's shape, any strides; the same
-// axis order convention as `order_f` in label_components).
-void paint_components(const CcLabels& cc, const ArrayView& out, bool order_f, int threads);
+// Write the labels into `out` (int32 or int64, the input's shape, any strides);
+// `contiguous`: out is one contiguous buffer (C or F), zeroed in memory order when its lines
+// run across memory.
+void paint_components(const CcLabels& cc, const ArrayView& out, bool contiguous, int threads);
 
 // Per-id statistics of a label map (ids 1..n, n = the largest label; ids without voxels
-// get voxels 0).  Integer sums are exact; the value sums are added in a fixed order of
-// fixed line blocks, so every number is bit-identical for any thread count.
+// get voxels 0).  The labels are walked in their memory order (C order for C-ordered
+// arrays).  Integer sums are exact and the maximum's position is the first in C order on
+// ties, whatever the walk; the value sums are added in a fixed order of fixed line blocks
+// of the walk, so every number is bit-identical for any thread count (a C- and an
+// F-ordered copy may differ in the last bits of the sums).
 struct CcStats {
   int ndim = 0;
   int64_t n = 0;

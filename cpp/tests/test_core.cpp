@@ -163,7 +163,7 @@ static void test_components(std::mt19937& rng) {
           const CcLabels cc = label_components(in, opt);
           std::vector<int32_t> got(size_t(N), -1);
           ArrayView out = view3(got.data(), DType::I32, Z, Y, X);
-          paint_components(cc, out, false, threads);
+          paint_components(cc, out, true, threads);
           CHECK(cc.n == n, "components (%ld,%ld,%ld) conn %d binary %d threads %d: n %ld want %ld", (long)Z, (long)Y,
                 (long)X, conn, int(binary), threads, (long)cc.n, (long)n);
           bool same = true;

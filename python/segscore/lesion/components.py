@@ -245,7 +245,8 @@ def component_stats(labels, spacing=None, values=None, *, threads=None):
         float64).  NaN is refused.
     threads : int, optional
         CPU threads; the result is bit-identical for any count (value sums are added in a
-        fixed order of fixed line blocks).
+        fixed order of fixed line blocks of the labels' memory order, so only ``mean`` of a
+        C- and an F-ordered copy of the same data may differ, in the last bits).
 
     Returns
     -------

@@ -112,3 +112,31 @@ def test_lesion_volume_equal_to_cc3d():
     for m in (ref, pred):
         for conn in (6, 18, 26):
             assert np.array_equal(ss.connected_components(m, conn)[0], cc3d.connected_components(m, connectivity=conn))
+
+
+@pytest.mark.parametrize("ndim, kind, seed", [c for c in CASES if c[2] < 6])
+def test_numbering_across_layouts_equal_to_cc3d(ndim, kind, seed):
+    """C numbering of an F-ordered mask (and F numbering of a C-ordered one): labelled in
+    memory order, renumbered; equal to cc3d on the copy whose memory order is the raster."""
+    cc3d = need_peer("cc3d")
+    rng = np.random.default_rng(5000 * ndim + seed + (0 if kind == "noise" else 100 if kind == "blobs" else 200))
+    m = random_mask(rng, ndim, kind)
+    m8 = m.view(np.uint8) if m.dtype == bool else m
+    binary = kind != "labels"
+    for conn in CONN[ndim]:
+        want_c = cc3d.connected_components(np.ascontiguousarray(m8), connectivity=conn)
+        want_f = cc3d.connected_components(np.asfortranarray(m8), connectivity=conn)
+        for min_size in (0, 2):
+            if min_size:
+                keep_c = np.bincount(want_c.ravel())[want_c] >= min_size
+                keep_f = np.bincount(want_f.ravel())[want_f] >= min_size
+                wc = cc3d.connected_components(np.ascontiguousarray(np.where(keep_c, m8, 0)), connectivity=conn)
+                wf = cc3d.connected_components(np.asfortranarray(np.where(keep_f, m8, 0)), connectivity=conn)
+            else:
+                wc, wf = want_c, want_f
+            got_c = ss.connected_components(np.asfortranarray(m), conn, binary=binary, order="C", min_size=min_size)[0]
+            got_f = ss.connected_components(np.ascontiguousarray(m), conn, binary=binary, order="F",
+                                            min_size=min_size)[0]
+            assert np.array_equal(got_c, wc), (conn, min_size, "C numbering of an F array")
+            assert np.array_equal(got_f, wf), (conn, min_size, "F numbering of a C array")
+            assert got_c.flags.c_contiguous and got_f.flags.f_contiguous

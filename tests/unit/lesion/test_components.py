@@ -315,10 +315,28 @@ def test_stats_threads_and_layout_bit_identical():
     lab = CC(m)[0]
     v = rng.random(m.shape)
     want = ss.component_stats(lab, (0.7, 0.8, 2.5), v, threads=1)
-    for t, L, V in ((4, lab, v), (3, np.asfortranarray(lab), np.asfortranarray(v)), (2, lab.astype(np.int64), v)):
+    for t, L, V in ((4, lab, v), (3, np.asfortranarray(lab), np.asfortranarray(v)), (2, lab.astype(np.int64), v),
+                    (5, lab, np.asfortranarray(v)), (3, lab[::-1, ::-1][::-1, ::-1], v)):
         got = ss.component_stats(L, (0.7, 0.8, 2.5), V, threads=t)
-        for f in ("voxels", "volume", "bbox_lo", "bbox_hi", "centroid", "max", "mean", "argmax"):
+        for f in ("voxels", "volume", "bbox_lo", "bbox_hi", "centroid", "max", "argmax", "argmax_flat"):
             assert np.array_equal(getattr(got, f), getattr(want, f)), f
+        # the value sums follow the labels' memory order: an F-ordered copy may differ in the last bits
+        assert np.allclose(got.mean, want.mean, rtol=1e-14, atol=0)
+        if L.flags.c_contiguous:
+            assert np.array_equal(got.mean, want.mean)
+    f1 = ss.component_stats(np.asfortranarray(lab), None, np.asfortranarray(v), threads=1)
+    for t in (2, 3, 7):  # F-ordered: bit-identical for any thread count too
+        ft = ss.component_stats(np.asfortranarray(lab), None, np.asfortranarray(v), threads=t)
+        assert np.array_equal(ft.mean, f1.mean) and np.array_equal(ft.argmax_flat, f1.argmax_flat)
+
+
+def test_stats_argmax_ties_first_in_c_order_for_any_layout():
+    lab = np.ones((3, 4), np.int32)
+    v = np.zeros((3, 4))
+    v[2, 0] = v[0, 3] = v[1, 1] = 1.0   # three tied maxima: (0, 3) is first in C order
+    for L, V in ((lab, v), (np.asfortranarray(lab), np.asfortranarray(v)), (lab, np.asfortranarray(v))):
+        st = ss.component_stats(L, values=V)
+        assert st.argmax.tolist() == [[0, 3]] and st.argmax_flat.tolist() == [3]
 
 
 def test_stats_against_numpy():
