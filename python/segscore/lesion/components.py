@@ -239,7 +239,8 @@ def component_stats(labels, spacing=None, values=None, *, threads=None):
     labels : array_like
         Integer or bool label map with ids 1..n (0 is background), 1 to 8 axes, any layout,
         e.g. the output of :func:`connected_components`.  Ids must lie in
-        [0, max(labels.size, 2**20)] (the tables are dense in the id).
+        [0, max(labels.size, 2**20)] (the tables are dense in the id).  GPU arrays are
+        copied to the host (this pass has no GPU kernel).
     spacing : sequence of float, optional
         Voxel size in mm per axis (None: 1).
     values : array_like, optional
