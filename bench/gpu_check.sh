@@ -63,7 +63,7 @@ step backends 60 python3 -c 'import json, segscore; print(json.dumps(segscore.ba
 step tests 300 python3 -m pytest tests/gpu -q -p no:cacheprovider \
   --junitxml="$LOGS/tests.xml" -o junit_family=xunit2
 step emulated-plan 300 env SEGSCORE_GPU_TESTS_EMULATED=1 python3 -m pytest -q -p no:cacheprovider \
-  tests/test_gpu_emulated.py tests/test_nvrtc.py tests/unit/gpu
+  tests/unit/gpu
 
 BENCH_ARGS=()
 [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)

@@ -1,16 +1,16 @@
 """GPU calibration binning and CRPS == the CPU path (counts exactly, sums within 1e-12
 relative).  Runs on a CUDA device only (skips cleanly without one), for CuPy arrays and
 torch CUDA tensors, through the compiled module and the CuPy path; the same checks run on
-the sequential CUDA emulation in tests/test_gpu_emulated.py.
+the sequential CUDA emulation in tests/unit/gpu/test_gpu_emulated.py.
 """
 
 from __future__ import annotations
 
-import gpu_suite as S
+from support import gpu_suite as S
 import numpy as np
 import pytest
 import segscore as ss
-from gpu_devices import dev_fixture
+from support.gpu_devices import dev_fixture
 
 pytestmark = pytest.mark.gpu
 dev = dev_fixture()

@@ -16,8 +16,9 @@ import sys
 
 import numpy as np
 import pytest
+from support.paths import REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 INCLUDE = os.path.join(ROOT, "cpp", "include")
 HEADER = os.path.join(INCLUDE, "segscore", "surfel_tables.h")
 GENERATOR = os.path.join(ROOT, "cpp", "tools", "gen_surfel_tables.py")

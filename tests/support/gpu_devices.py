@@ -5,7 +5,7 @@ compiled module (device="cuda") and the CuPy RawModule path (device="cupy"),
 and skips cleanly when that combination cannot run here.
 
 SEGSCORE_GPU_TESTS_EMULATED=1 runs the `dev`-parametrised tests on the
-sequential CUDA emulation instead (tests/_gpu_emulation.py): a way to check
+sequential CUDA emulation instead (tests/support/gpu_emulation.py): a way to check
 the tests themselves without a GPU; tests that use CuPy or torch directly
 still skip.
 """
@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 import pytest
-from gpu_suite import Dev
+from support.gpu_suite import Dev
 
 COMBOS = [("cupy", "cuda"), ("cupy", "cupy"), ("torch", "cuda"), ("torch", "cupy")]
 
@@ -75,7 +75,7 @@ _EMU = {}
 
 
 def _emulated(lib: str, backend: str) -> Dev:
-    import _gpu_emulation as E
+    from support import gpu_emulation as E
 
     if not _EMU:
         _EMU["lib"], _EMU["undo"] = E.install()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import assert_close, blob, need_peer, same_value
+from support.helpers import assert_close, blob, need_peer, same_value
 
 NAN, INF = math.nan, math.inf
 ALL_CONVENTIONS = ("segscore", "deepmind", "monai", "monai-subvoxels", "medpy", "metricsreloaded", "panoptica")

@@ -35,9 +35,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-EMU = ROOT / "tests" / "gpu_emulation"
+ROOT = REPO_ROOT
+EMU = ROOT / "tests" / "support" / "cuda_emulation"
 INCLUDE = ROOT / "cpp" / "include"
 CXX = shutil.which("g++") or shutil.which("c++")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import assert_close
+from support.helpers import assert_close
 
 VOXEL = ("monai", "medpy", "metricsreloaded", "panoptica")
 CORNER = ("deepmind", "segscore")

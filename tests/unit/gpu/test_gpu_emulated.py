@@ -2,9 +2,9 @@
 
 Builds cuda/driver.cu + cuda/module.cpp (the kernel table and generic launcher
 of segscore._cuda) and the CuPy path's exact kernel source with g++ against
-tests/gpu_emulation/cuda_emulation.h, runs the launch plans of
+tests/support/cuda_emulation/cuda_emulation.h, runs the launch plans of
 segscore.gpu.plan through both, feeds numpy-backed "device" arrays through the
-public API, and requires the CPU path's results (tests/gpu_suite).
+public API, and requires the CPU path's results (tests/support/gpu_suite.py).
 The same checks run on a real device in tests/gpu/.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 
-import gpu_suite as S
+from support import gpu_suite as S
 import numpy as np
 import pytest
 import segscore as ss
@@ -21,7 +21,7 @@ if shutil.which("g++") is None and shutil.which("c++") is None:  # pragma: no co
     pytest.skip("the GPU emulation needs a C++ compiler", allow_module_level=True)
 pybind11 = pytest.importorskip("pybind11")
 
-import _gpu_emulation as E
+from support import gpu_emulation as E
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import blob
+from support.helpers import blob
 
 mr = importlib.import_module("segscore.probabilistic.multirater")  # the module (ss.multirater is the function)
 

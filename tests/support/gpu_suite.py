@@ -1,6 +1,6 @@
 """GPU-vs-CPU checks shared by tests/gpu/ (a real device: CuPy arrays and
 torch CUDA tensors, compiled module and CuPy path) and
-tests/test_gpu_emulated.py (the sequential CUDA emulation, runs anywhere).
+tests/unit/gpu/test_gpu_emulated.py (the sequential CUDA emulation, runs anywhere).
 
 Each check draws random cases, runs the public API on host arrays (the CPU
 path) and on device arrays with ``device=<backend>``, and requires float64

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI
+from support.helpers import IN_CI
+from support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 SOURCES = ["cpp/tests/test_core.cpp"] + [f"cpp/src/{n}.cpp" for n in (
     "thread_pool", "edt_driver", "overlap_driver", "surface_driver", "percentile")]
 FLAGS = ["-std=c++17", "-O1", "-D_GLIBCXX_ASSERTIONS", f"-I{ROOT / 'cpp/include'}", f"-I{ROOT / 'cpp/src'}"]

@@ -13,7 +13,7 @@ import pytest
 import segscore as ss
 from segscore._core import backends as _backend
 from segscore.metrics.surface import distances as S
-from conftest import blob
+from support.helpers import blob
 
 QS = (0.0, 1e-9, 0.5, 5.0, 25.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import need_peer
+from support.helpers import need_peer
 from segscore.probabilistic.crps import curvas2024_volume_crps
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import blob
+from support.helpers import blob
 
 
 def test_backends_reports_cpu():
