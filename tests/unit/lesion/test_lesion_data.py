@@ -68,3 +68,33 @@ def test_brats_edge_cases_show_the_documented_behaviour(case):
         assert gli["regions"][region]["Num_FP"] == 0
     else:                                        # two components two voxels apart are one lesion
         assert len(rows) == 1 and gli["regions"][region]["Num_TP"] == 1
+
+
+def test_metricsreloaded_values_follow_from_its_matching():
+    doc = json.loads((DATA / "metricsreloaded.json").read_text())
+    assert math.isclose(doc["per_case"]["mr_pq_fixture"]["mask_iou|0.5|greedy_matching|flag_fp_in=True"]["PQ"],
+                        0.350, abs_tol=1e-3)     # the value its own test expects
+    n = 0
+    results = [r for per in doc["per_case"].values() for r in per.values()]
+    results += [r["pooled"] for r in doc["pooled"].values() if "pooled" in r]
+    for r in results:
+        if "raises" in r:
+            continue
+        tp, fp, fn = r["numb_tp"], r["numb_fp"], r["numb_fn"]
+        dq = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0
+        assert math.isclose(r["fbeta"], dq, rel_tol=1e-6, abs_tol=1e-12)
+        ious = r.get("tp_pair_iou", [])
+        assert len(ious) == tp
+        sq = sum(ious) / len(ious) if ious else (0.0 if dq == 0 else 1.0)
+        assert math.isclose(r["PQ"], dq * sq, rel_tol=1e-6, abs_tol=1e-12)
+        n += 1
+    assert n > 100
+
+
+def test_atlas_f1_is_one_for_both_empty_and_zero_without_overlap():
+    doc = json.loads((DATA / "isles_atlas2.json").read_text())["cases"]
+    assert doc["both_empty"]["1c46738"]["compute_lesion_f1_score"] == 1.0
+    assert doc["pred_near_not_overlapping"]["1c46738"]["compute_lesion_f1_score"] == 0.0
+    # 26- vs 6-connectivity: the corner-touching reference boxes are one lesion, or two
+    assert doc["corner_touching"]["1c46738"]["compute_lesion_f1_score"] == 2 / 3
+    assert doc["corner_touching"]["55b9524"]["lesion_f1_score"] == 0.5
