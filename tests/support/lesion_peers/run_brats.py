@@ -1,0 +1,71 @@
+"""Run the BraTS 2023 script (unmodified, commit 43c9052) on tests/data/lesion/cases.npz.
+Environment: numpy 1.26.4, pandas 1.5.3, scipy 1.11.4, nibabel 5.4.2, cc3d 4.1.1.
+The only wrapper: pandas.DataFrame.append is wrapped to *record* the per-lesion frame the script
+appends (it then calls the original append unchanged)."""
+import json, os, sys, tempfile, math, subprocess
+import numpy as np, nibabel as nib, pandas as pd, cc3d, scipy
+sys.path.insert(0, "/work/scratch/froc/brats23")
+import metrics as M   # the script, unmodified
+
+CASES = sys.argv[1]; OUT = sys.argv[2]
+captured = []
+_orig_append = pd.DataFrame.append
+def _recording_append(self, other, *a, **k):
+    captured.append(other.copy())
+    return _orig_append(self, other, *a, **k)
+pd.DataFrame.append = _recording_append
+
+# Shim (no arithmetic): the script calls metric_df.replace(np.inf, 374) on a frame whose
+# 'predicted_lesion_numbers' column holds numpy arrays. pandas 1.3.4 + numpy 1.24 (its pins)
+# left that column alone (the element comparison failed silently); pandas 1.5.3 raises. The
+# shim applies the original replace to the other columns only (integer id arrays hold no inf).
+_orig_replace = pd.DataFrame.replace
+def _replace_skipping_array_cells(self, to_replace=None, value=None, *a, **k):
+    arr_cols = [c for c in self.columns if self[c].dtype == object
+                and any(isinstance(v, np.ndarray) for v in self[c])]
+    if not arr_cols:
+        return _orig_replace(self, to_replace, value, *a, **k)
+    inplace = k.pop("inplace", False)
+    rest = [c for c in self.columns if c not in arr_cols]
+    target = self if inplace else self.copy()
+    target[rest] = _orig_replace(self[rest], to_replace, value, *a, **k)
+    return None if inplace else target
+pd.DataFrame.replace = _replace_skipping_array_cells
+
+def num(x):
+    x = float(x)
+    if math.isnan(x): return "nan"
+    if math.isinf(x): return "inf" if x > 0 else "-inf"
+    return x
+
+data = np.load(CASES)
+names = sorted({k.split("/")[1] for k in data.files if k.startswith("sem/")})
+challenges = ["BraTS-GLI", "BraTS-MET", "BraTS-MEN"]
+out = {}
+tmp = tempfile.mkdtemp()
+for name in names:
+    pred = data[f"sem/{name}/pred"]; ref = data[f"sem/{name}/ref"]; sp = data[f"sem/{name}/spacing"]
+    aff = np.diag([*sp, 1.0])
+    pf = os.path.join(tmp, name + "_pred.nii.gz"); gf = os.path.join(tmp, name + "_gt.nii.gz")
+    nib.save(nib.Nifti1Image(pred, aff), pf); nib.save(nib.Nifti1Image(ref, aff), gf)
+    zooms = [float(z) for z in nib.load(pf).header.get_zooms()]
+    out[name] = {"zooms_float32": zooms}
+    for ch in challenges:
+        captured.clear()
+        df = M.get_LesionWiseResults(pf, gf, ch)
+        regions = {}
+        for _, row in df.iterrows():
+            regions[row["Labels"]] = {c: num(row[c]) for c in df.columns if c != "Labels"}
+        lesions = {}
+        for frame in captured:
+            for _, row in frame.iterrows():
+                lesions.setdefault(row["Label"], []).append({
+                    "gt_lesion_number": int(row["gt_lesion_numbers"]),
+                    "predicted_lesion_numbers": [int(v) for v in row["predicted_lesion_numbers"]],
+                    "gt_lesion_vol": num(row["gt_lesion_vol"]),
+                    "dice_lesionwise": num(row["dice_lesionwise"]),
+                    "hd95_lesionwise": num(row["hd95_lesionwise"]),
+                })
+        out[name][ch] = {"regions": regions, "lesions": lesions}
+        print(name, ch, {r: (v["LesionWise_Score_Dice"], v["Num_TP"], v["Num_FP"], v["Num_FN"]) for r, v in regions.items()}, flush=True)
+json.dump(out, open(OUT, "w"), indent=1)
