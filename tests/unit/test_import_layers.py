@@ -21,7 +21,8 @@ ALLOWED = {
     "calibration": {"_core", "gpu"},
     "probabilistic": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
-    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
+    "lesion": {"_core", "gpu", "metrics"},
+    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
 }
 
 
