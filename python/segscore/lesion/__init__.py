@@ -1,0 +1,1 @@
+"""Lesion-wise and detection metrics (connected components, matching, conventions, FROC)."""
