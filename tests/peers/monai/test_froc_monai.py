@@ -38,6 +38,10 @@ def random_point_case(rng, ndim, float32=False, grid=True):
         ref[tuple(slice(a, b) for a, b in zip(lo, hi))] = lab     # later boxes may cover earlier ones
     n_det = int(rng.integers(0, 30))
     coords = np.stack([rng.integers(0, s, n_det) for s in shape], axis=1) if n_det else np.zeros((0, ndim), int)
+    fg = np.argwhere(ref > 0)
+    on = rng.random(n_det) < 0.5                 # about half the detections on a target
+    if on.any() and len(fg):
+        coords[on] = fg[rng.integers(0, len(fg), int(on.sum()))]
     probs = rng.choice(GRID, n_det) if grid else rng.random(n_det)
     if float32:
         probs = probs.astype(np.float32)
