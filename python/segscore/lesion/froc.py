@@ -416,17 +416,28 @@ def _units(cases, convention, threshold, hit, connectivity):
 
 
 # ------------------------------------------------------------------------------------- curves
-def _at_least(sorted_values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """How many of `sorted_values` are >= each threshold (binary search)."""
-    return sorted_values.size - np.searchsorted(sorted_values, thresholds, side="left")
+def _counts_at_values(fp: np.ndarray, tp: np.ndarray):
+    """The distinct values of fp and tp (ascending) and, at each, how many fp and how many tp
+    are >= it.  One sort: probabilities are >= 0, so their float64 bit patterns sort like the
+    numbers; the lowest bit of the key marks a tp.  Then suffix counts at each value's first
+    position."""
+    vals = np.concatenate([fp.astype(np.float64), tp.astype(np.float64)]) + 0.0   # -0.0 -> 0.0
+    key = vals.view(np.uint64) << np.uint64(1)
+    key[fp.size:] |= np.uint64(1)
+    key.sort()
+    is_tp = (key & np.uint64(1)).astype(np.int64)
+    v = (key >> np.uint64(1)).view(np.float64)
+    first = np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if v.size else np.zeros(0, np.intp)
+    tp_ge = np.cumsum(is_tp[::-1])[::-1]                      # tp at positions >= i
+    n_ge = v.size - np.arange(v.size)
+    return v[first], (n_ge - tp_ge)[first], tp_ge[first]
 
 
 def _monai_curve(fp, tp, num_targets, num_images):
-    fp64 = np.sort(fp.astype(np.float64))
-    tp64 = np.sort(tp.astype(np.float64))
-    thr = np.unique(np.concatenate([fp64, tp64]))[1:]          # the distinct values but the lowest
-    total_fps = np.append(_at_least(fp64, thr), 0).astype(np.int64)
-    total_tps = np.append(_at_least(tp64, thr), 0).astype(np.int64)
+    values, fp_ge, tp_ge = _counts_at_values(fp, tp)
+    thr = values[1:]                                           # the distinct values but the lowest
+    total_fps = np.append(fp_ge[1:], 0).astype(np.int64)
+    total_tps = np.append(tp_ge[1:], 0).astype(np.int64)
     fps_per_image = total_fps / float(num_images)
     sens = total_tps / float(num_targets)
     return np.append(thr, np.inf), fps_per_image, sens
@@ -437,21 +448,20 @@ def _luna16_curve(fp, detected, num_targets, num_images):
     n_cand = n_det + n_fp
     if n_cand == 0:
         return np.array([np.inf]), np.zeros(1), np.zeros(1)
-    pos = np.sort(detected.astype(np.float64))
-    neg = np.sort(fp.astype(np.float64))
-    thr = np.unique(np.concatenate([pos, neg]))[::-1]          # distinct scores, decreasing
-    tps = _at_least(pos, thr).astype(np.float64)
-    fps = _at_least(neg, thr).astype(np.float64)
-    if fps.shape[0] > 2:                                         # roc_curve(drop_intermediate=True)
+    values, fp_ge, tp_ge = _counts_at_values(fp, detected)
+    thr = values[::-1]                                         # distinct scores, decreasing
+    tps = tp_ge[::-1].astype(np.float64)
+    fps = fp_ge[::-1].astype(np.float64)
+    if fps.shape[0] > 2:                                       # roc_curve(drop_intermediate=True)
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
         fps, tps, thr = fps[keep], tps[keep], thr[keep]
     tps, fps, thr = np.r_[0.0, tps], np.r_[0.0, fps], np.r_[np.inf, thr]
     fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
-    if n_fp == 0:                                                 # LUNA16: "this system has no false positives"
+    if n_fp == 0:                                               # LUNA16: "this system has no false positives"
         fps_per_scan = np.zeros(fpr.shape)
     else:
         fps_per_scan = fpr * (n_cand - n_det) / num_images
-    if n_det == 0:                                                # nothing detected: sensitivity 0 (the script: NaN)
+    if n_det == 0:                                              # nothing detected: sensitivity 0 (the script: NaN)
         sens = np.zeros(tps.shape)
     else:
         tpr = tps / tps[-1]
