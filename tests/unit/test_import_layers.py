@@ -21,6 +21,7 @@ ALLOWED = {
     "calibration": {"_core", "gpu"},
     "probabilistic": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
+    "lesion": {"_core", "gpu", "metrics"},
     "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
 }
 
