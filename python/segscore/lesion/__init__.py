@@ -1,6 +1,10 @@
 """Lesion-wise and detection metrics: connected components, per-component statistics, the
-(pred id, ref id) overlap table every lesion-wise convention is computed from, and FROC."""
+(pred id, ref id) overlap table every lesion-wise convention is computed from, matching,
+conventions, aggregation, and FROC."""
 
 from .components import ComponentStats, OverlapTable, component_stats, connected_components, overlap_table
+from .lesionwise import lesionwise
+from .result import LesionResult
 
-__all__ = ["ComponentStats", "OverlapTable", "component_stats", "connected_components", "overlap_table"]
+__all__ = ["ComponentStats", "LesionResult", "OverlapTable", "component_stats", "connected_components",
+           "lesionwise", "overlap_table"]
