@@ -126,21 +126,77 @@ SEGSCORE_HD SEGSCORE_INLINE double mr_to_double(const MrFix& a) {
   return double(a.hi) * 0.00390625 + double(a.lo) * 2.117582368135750678e-22;  // 2^-8, 2^-72
 }
 
-// One voxel's probability channels: for channel c with label value lab[c] (-1: none)
-// adds p_c to sum[c] and p_c times the number of raters marking lab[c] to vsum[c].
-// vals[k] are the raters' raw label values.  p_c is read by load(c).
+// f times a count n (the sum of n equal voxels), modulo 2^128.
+SEGSCORE_HD SEGSCORE_INLINE MrFix mr_times(const MrFix& f, uint64_t n) {
+  if (n == 1) return f;
+  // lo * n as 128 bits from 32-bit halves (no __int128 under NVRTC)
+  const uint64_t a0 = f.lo & 0xffffffffull, a1 = f.lo >> 32, b0 = n & 0xffffffffull, b1 = n >> 32;
+  const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffull) + (p10 & 0xffffffffull);
+  MrFix r;
+  r.lo = (mid << 32) | (p00 & 0xffffffffull);
+  r.hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32) + f.hi * n;
+  return r;
+}
+
+// n equal voxels' probability channels: for channel c with label value lab[c] adds n p_c
+// to sum[c] and n p_c times the number of raters marking lab[c] to vsum[c].  vals[k] are
+// the raters' raw label values; p_c is read by load(c).
 template <class Load>
 SEGSCORE_HD SEGSCORE_INLINE void mr_probs(const Load& load, const int64_t* lab, int64_t C, const int64_t* vals,
-                                          int64_t K, MrFix* sum, MrFix* vsum) {
+                                          int64_t K, int64_t n, MrFix* sum, MrFix* vsum) {
   for (int64_t c = 0; c < C; ++c) {
     const double p = load(c);
     if (!(p > 0.0)) continue;
     const MrFix f = mr_fixed(p);
-    mr_add(sum[c], f);
+    mr_add(sum[c], mr_times(f, uint64_t(n)));
     const int64_t l = lab[c];
-    for (int64_t k = 0; k < K; ++k)
-      if (vals[k] == l) mr_add(vsum[c], f);
+    int64_t v = 0;
+    for (int64_t k = 0; k < K; ++k) v += vals[k] == l ? 1 : 0;
+    if (v) mr_add(vsum[c], mr_times(f, uint64_t(n * v)));
   }
+}
+
+// ---- calibration terms of the same pass -----------------------------------------------
+
+// Bin of a confidence c by the edges e[0..nb]: bins [e_b, e_b+1), values left of e[1]
+// in bin 0 and right of e[nb - 1] in bin nb - 1 (segscore's calibration convention:
+// exact k/n edges, half-open to the right, clamped at both ends).
+SEGSCORE_HD SEGSCORE_INLINE int64_t mr_bin(const double* e, int64_t nb, double c) {
+  if (nb <= 1 || c < e[1]) return 0;
+  if (c >= e[nb - 1]) return nb - 1;
+  int64_t lo = 1, hi = nb - 1;  // e[lo] <= c < e[hi]
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) / 2;
+    if (c >= e[mid])
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// (p - y)^2 as numpy computes it from a float32 difference (np.subtract(p, y,
+// dtype=float32) squared in float32), y = 1 when the voxel's target is the channel's label.
+SEGSCORE_HD SEGSCORE_INLINE float mr_brier_term(double p, bool y) {
+  const float d = float(p) - (y ? 1.0f : 0.0f);
+  return d * d;
+}
+
+// Top label of a voxel's C channels: the first maximum (numpy / torch argmax).
+template <class Load>
+SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, double* conf) {
+  int64_t best = 0;
+  double m = load(0);
+  for (int64_t c = 1; c < C; ++c) {
+    const double v = load(c);
+    if (v > m) {
+      m = v;
+      best = c;
+    }
+  }
+  *conf = m;
+  return best;
 }
 
 }  // namespace segscore

@@ -140,7 +140,8 @@ def check_ranges(stats: RaterStats, names, dtypes) -> None:
                             names=(name, name), dtypes=(dt, dt))
 
 
-def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=None, names=None) -> RaterStats:
+def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=None, names=None, *, target=None,
+               edges=None, top=False) -> RaterStats:
     """One read of the raters, the prediction and the probability channels.
 
     Parameters
@@ -161,6 +162,14 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
     names : sequence of str, optional
         What to call each map (raters, then the prediction) in an error; default
         ``raters[k]`` and ``pred``.
+    target : ndarray, optional
+        A label map (the reference) for the calibration terms of the same pass: per channel
+        the Brier sum against ``target == chan_labels[c]`` and the bins of p (``edges``:
+        segscore's convention, [l, u) bins clamped at both ends); with ``top=True`` the
+        channels are a full softmax map and its top label is binned too.  The results are
+        in ``RaterStats.calib`` (NaN and out-of-range values are counted, not refused).
+    edges, top
+        See `target`.
 
     Returns
     -------
@@ -189,9 +198,13 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
         if c.dtype not in (np.float32, np.float64):
             c = c.astype(np.float64)
         chans.append(c)
+    t = None if target is None else (target.view(np.uint8) if target.dtype == np.bool_ else target)
     raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
-                                 resolve_threads(threads))
+                                 resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
+                                 bool(top))
     st = RaterStats(raw, len(maps), p is not None, int(maps[0].size), chan_labels)
+    st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan",
+                                    "rowdev") if k in raw}
     if names is None:
         names = [f"raters[{k}]" for k in range(len(maps))] + (["pred"] if p is not None else [])
     dtypes = [r.dtype for r in raters] + ([pred.dtype] if pred is not None else [])
