@@ -22,6 +22,7 @@ ALLOWED = {
     "probabilistic": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
     "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
+    "torchmetrics": {"", "_core", "metrics", "calibration", "probabilistic", "gpu"},
 }
 
 
