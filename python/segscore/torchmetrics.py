@@ -220,6 +220,13 @@ def _spacings(spacing, n: int, nd: int) -> list:
                      f"got shape {s.shape}")
 
 
+def _cat(state, device) -> Tensor:
+    """A ``"cat"`` state as one tensor: a list before synchronisation, a tensor after it."""
+    if isinstance(state, Tensor):
+        return state
+    return dim_zero_cat(state) if state else torch.zeros(0, dtype=torch.float64, device=device)
+
+
 def _reduce(values: Tensor, width: int, reduction: str) -> Tensor:
     v = values.reshape(-1, width)
     if reduction == "mean":
@@ -313,8 +320,7 @@ class _SurfaceMetric(Metric):
 
     def compute(self) -> Tensor:
         """The per-(case, class) values reduced as ``reduction`` says (float64)."""
-        values = dim_zero_cat(self.values) if self.values else torch.zeros(0, dtype=torch.float64,
-                                                                            device=self.device)
+        values = _cat(self.values, self.device)
         return _reduce(values.to(torch.float64), len(self._classes), self.reduction)
 
     def __repr__(self) -> str:
@@ -597,8 +603,7 @@ class DiceScore(Metric):
         w = len(self._classes)
 
         def cat(state):
-            x = dim_zero_cat(state) if state else torch.zeros(0, device=self.device)
-            return x.to(torch.float64).reshape(-1, w)
+            return _cat(state, self.device).to(torch.float64).reshape(-1, w)
 
         num, den, sup = cat(self.numerator), cat(self.denominator), cat(self.support)
         if self.aggregation_level == "global":
