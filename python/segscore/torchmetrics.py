@@ -67,7 +67,7 @@ class _Side:
 
     def mask(self, b: int, c: int):
         m = (self.x[b] == c) if self.index else self.x[b, c]
-        return _array(m)
+        return _array(m if m.dtype == torch.bool else m.bool())
 
     def labels(self, b: int):
         return _array(self.x[b])
@@ -105,12 +105,12 @@ def _one_hot_side(x: Tensor, num_classes, what: str) -> tuple:
     if num_classes is not None and x.shape[1] != num_classes:
         raise ValueError(f"`{what}` has {x.shape[1]} channels but num_classes={num_classes}; one-hot input needs "
                          "one channel per class (or pass input_format='index' with a label map)")
-    if x.dtype != torch.bool:
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) > 1):
+    if x.dtype != torch.bool and x.numel():
+        lo, hi = (int(v) for v in torch.aminmax(x))
+        if lo < 0 or hi > 1:
             raise ValueError(f"`{what}` in one-hot format must hold 0 and 1 (or bool); found values in "
-                             f"[{int(x.min())}, {int(x.max())}]. Pass input_format='index' for a label map")
-        x = x.bool()
-    return _Side(x, False), c
+                             f"[{lo}, {hi}]. Pass input_format='index' for a label map")
+    return _Side(x, False), c  # 0/1 integers are read as they are (a bool copy would cost a pass)
 
 
 def _index_side(x: Tensor, num_classes, what: str) -> _Side:
@@ -168,9 +168,20 @@ def _classes(num_classes: int, include_background: bool) -> list:
     return list(range(num_classes)) if include_background or num_classes == 1 else list(range(1, num_classes))
 
 
+def _expand(side: _Side, classes: list) -> _Side:
+    """A label map as bool masks (N, C', ...) of the scored classes (1 byte per voxel and class)."""
+    cls = torch.as_tensor(classes, device=side.x.device).reshape((1, -1) + (1,) * (side.x.ndim - 1))
+    return _Side(side.x.unsqueeze(1) == cls, False)
+
+
 def _counts(p: _Side, t: _Side, classes: list, n: int, threads=None) -> np.ndarray:
     """(N, len(classes), 3) int64 array of tp, fp, fn per case and class."""
     out = np.zeros((n, len(classes), 3), dtype=np.int64)
+    if p.index != t.index:  # mixed: the label map as masks, then the one-hot sums
+        p, t = (_expand(p, classes), t) if p.index else (p, _expand(t, classes))
+        p = p if p.x.shape[1] == len(classes) else _Side(p.x[:, classes[0]:classes[-1] + 1], False)
+        t = t if t.x.shape[1] == len(classes) else _Side(t.x[:, classes[0]:classes[-1] + 1], False)
+        classes = list(range(len(classes)))
     for b in range(n):
         if p.index and t.index:
             fg = [c for c in classes if c != 0]
@@ -190,18 +201,16 @@ def _counts(p: _Side, t: _Side, classes: list, n: int, threads=None) -> np.ndarr
                 else:  # one class only: every voxel is class 0
                     v = int(np.prod(p.x.shape[1:]))
                     out[b, j] = (v, 0, 0)
-        elif not p.index and not t.index:
-            pp, tt = p.x[b][classes], t.x[b][classes]
-            axes = tuple(range(1, pp.ndim))
-            tp = (pp & tt).sum(dim=axes)
-            ps, ts = pp.sum(dim=axes), tt.sum(dim=axes)
-            out[b, :, 0] = tp.cpu().numpy()
-            out[b, :, 1] = (ps - tp).cpu().numpy()
-            out[b, :, 2] = (ts - tp).cpu().numpy()
-        else:
-            for j, c in enumerate(classes):
-                r = confusion(p.mask(b, c), t.mask(b, c), threads=threads)
-                out[b, j] = (r["tp"], r["fp"], r["fn"])
+        elif b == 0:  # one-hot: all cases at once, as torchmetrics sums one-hot tensors
+            sl = slice(classes[0], classes[-1] + 1)  # classes: all channels, or all but channel 0
+            pp, tt = p.x[:, sl], t.x[:, sl]
+            axes = tuple(range(2, pp.ndim))
+            both = (pp & tt) if (pp.dtype == torch.bool and tt.dtype == torch.bool) else (pp.long() * tt.long())
+            tp = both.sum(dim=axes, dtype=torch.int64)
+            ps, ts = pp.sum(dim=axes, dtype=torch.int64), tt.sum(dim=axes, dtype=torch.int64)
+            out[..., 0] = tp.cpu().numpy()
+            out[..., 1] = (ps - tp).cpu().numpy()
+            out[..., 2] = (ts - tp).cpu().numpy()
     return out
 
 
@@ -531,9 +540,11 @@ class DiceScore(Metric):
     Same ``num_classes``, ``include_background``, ``average`` ("micro", "macro", "weighted",
     "none"), ``aggregation_level`` ("samplewise", "global") and ``input_format``; ``compute()``
     returns what torchmetrics' does (the mean over samples of the averaged Dice, nan where a
-    class is absent from both).  Label maps (``input_format="index"``, or probabilities,
-    which are argmaxed) are counted by segscore in one pass per case instead of being
-    expanded to one-hot tensors.  States: per-(case, class) numerator 2 tp, denominator
+    class is absent from both).  Label maps (``input_format="index"``, or probabilities on
+    both sides, which are argmaxed) are counted by segscore in one pass per case instead of
+    being expanded to int64 one-hot tensors (5-30x faster than torchmetrics on 14-label
+    volumes, bench/bench_torchmetrics.py); one-hot tensors are summed as torchmetrics sums
+    them (about its speed), a label map facing one-hot masks becomes bool masks.  States: per-(case, class) numerator 2 tp, denominator
     2 tp + fp + fn and support tp + fn, int64, ``dist_reduce_fx="cat"``; the division
     is in float64 (torchmetrics: float32, so the two agree to ~1e-7).
 
