@@ -24,6 +24,7 @@ ALLOWED = {
     "lesion": {"_core", "gpu", "metrics"},
     "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
     "monai": {"", "_core", "metrics", "calibration", "gpu"},
+    "torchmetrics": {"", "_core", "metrics", "calibration", "probabilistic", "gpu"},
 }
 
 
