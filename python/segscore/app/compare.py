@@ -235,12 +235,18 @@ def _check(peer, case_id, label, conv, metric, theirs, mine, f32_sum_bound=None)
         status = "agree (float32 sums)"
     else:
         status = "DISAGREE"
-    out = {"case": case_id, "label": label, "peer": peer.name, "convention": conv, "metric": metric,
-           "peer_value": theirs, "segscore_value": mine, "rel_diff": rel_diff, "tolerance": peer.rel,
+    out = {"case": case_id, "label": label, "peer": peer.name, "kind": peer.kind, "convention": conv,
+           "metric": metric, "peer_value": theirs, "segscore_value": mine, "rel_diff": rel_diff, "tolerance": peer.rel,
            "status": status}
     if f32_sum_bound is not None:
         out["float32_sum_bound"] = f32_sum_bound
     return out
+
+
+def _failed(peer, case_id, label, exc) -> dict:
+    """The check row of a library that raised on this input (reported, never raised)."""
+    return {"case": case_id, "label": label, "peer": peer.name, "kind": peer.kind,
+            "convention": peer.conventions[0], "metric": "*", "status": f"ERROR ({type(exc).__name__}: {exc})"}
 
 
 def _run_peers(case, regions, metrics, surf, surf_t, cal, avail, out, threads=None):
@@ -266,8 +272,7 @@ def _run_peers(case, regions, metrics, surf, surf_t, cal, avail, out, threads=No
                 try:
                     res = peer.run(pm, rm, sp, metrics)
                 except Exception as exc:  # the library failed: report it, go on
-                    out["checks"].append({"case": cid, "label": k, "peer": peer.name, "convention": peer.conventions[0],
-                                          "metric": "*", "status": f"ERROR ({type(exc).__name__}: {exc})"})
+                    out["checks"].append(_failed(peer, cid, k, exc))
                     continue
                 t_peer += time.perf_counter() - t0
                 for conv, vals in res.items():
@@ -283,8 +288,7 @@ def _run_peers(case, regions, metrics, surf, surf_t, cal, avail, out, threads=No
             try:
                 res = peer.run(case["probs"], target, axis)
             except Exception as exc:
-                out["checks"].append({"case": cid, "label": key, "peer": peer.name, "convention": peer.conventions[0],
-                                      "metric": "*", "status": f"ERROR ({type(exc).__name__}: {exc})"})
+                out["checks"].append(_failed(peer, cid, key, exc))
                 continue
             t_peer += time.perf_counter() - t0
             bound = 2.0 * target.size * U32
@@ -459,8 +463,7 @@ def compare(pred, ref, probs=None, labels=None, metrics=None, tolerance=1.0, cas
         times = []
         for i, p in enumerate(_peers.PEERS):
             t = pout["times"].get((p.name, p.kind))
-            checks = [c for c in pout["checks"] if c["peer"] == p.name and
-                      (c["convention"] in p.conventions)]
+            checks = [c for c in pout["checks"] if (c["peer"], c["kind"]) == (p.name, p.kind)]
             times.append({"peer": p.name, "kind": p.kind, "conventions": list(p.conventions), **avail[i],
                           "peer_s": None if t is None else t[0], "segscore_s": None if t is None else t[1],
                           "checks": len(checks), "agree": sum(c["status"].startswith("agree") for c in checks),
@@ -620,9 +623,17 @@ def tables(report) -> list:
             rows.append([peer, versions.get(peer) or "", conv, metric, str(len(cs)),
                          _fmt(max(diffs)) if diffs else "-", tol, status])
         for x in p["libraries"]:
-            if not x["available"] and not any(r[0] == x["peer"] and x["reason"] in r[-1] for r in rows):
-                if not any(r[0] == x["peer"] and r[-1].startswith("not") for r in rows):
-                    rows.append([x["peer"], "", ", ".join(x["conventions"]), "", "", "", "", x["reason"]])
+            if x["checks"]:
+                continue
+            if not x["available"]:
+                why = x["reason"]
+            elif x["kind"] == "calibration" and not any(r["family"] == "calibration" for r in report["rows"]):
+                why = "not run: give --probs"
+            else:
+                why = "not run: no label with both masks non-empty"
+            if not any(r[0] == x["peer"] and r[-1] == why for r in rows):
+                rows.append([x["peer"], versions.get(x["peer"], ""), ", ".join(x["conventions"]), "", "", "", "",
+                             why])
         notes = [f"{len(p['skipped'])} (case, label, library) runs skipped: an empty mask"] if p["skipped"] else []
         if any("float32_sum_bound" in c for c in p["checks"]):
             notes.append("calibration: torchmetrics and MONAI sum in float32 one voxel after another, segscore in "
