@@ -478,8 +478,8 @@ def compare(pred, ref, probs=None, labels=None, metrics=None, tolerance=1.0, cas
 
 
 def _summary(rows) -> list:
-    """Per (family, label, metric): the mean value per convention over the cases (finite values)
-    and the largest per-case spread with its case."""
+    """Per (family, label, metric): the mean value per convention over the cases where it is
+    finite (``n_mean``: how many) and the largest per-case spread with its case."""
     out = {}
     for r in rows:
         key = (r["family"], r["label"], r["metric"])
@@ -494,10 +494,11 @@ def _summary(rows) -> list:
     res = []
     for s in out.values():
         vals = s.pop("_vals")
-        s["mean"] = {}
+        s["mean"], s["n_mean"] = {}, {}
         for c, v in vals.items():
             fin = [x for x in v if math.isfinite(x)]
             s["mean"][c] = float(np.mean(fin)) if fin else (v[0] if all(x == v[0] for x in v) else math.nan)
+            s["n_mean"][c] = len(fin)
         res.append(s)
     return res
 
@@ -573,6 +574,7 @@ def tables(report) -> list:
         if not single:
             header[-2] = "max spread (case)"
         rows = []
+        partial_any = False
         for s in srows:
             errs = set()
             for r in report["rows"]:
@@ -580,7 +582,12 @@ def tables(report) -> list:
                     errs |= set(r["errors"])
             cells = [s["label"], s["metric"]]
             for c in used:
-                cells.append(_fmt(s["mean"][c]) if c in s["mean"] else ("error" if c in errs else "-"))
+                if c not in s["mean"]:
+                    cells.append("error" if c in errs else "-")
+                else:
+                    partial = not single and s["n_mean"][c] < s["n_cases"] and math.isfinite(s["mean"][c])
+                    partial_any |= partial
+                    cells.append(_fmt(s["mean"][c]) + ("*" if partial else ""))
             sp = _fmt(s["max_spread"])
             cells.append(sp if single else f"{sp} ({s['max_spread_case']})")
             cells.append(", ".join(_short(c) for c in s["differ"]) or "none")
@@ -598,6 +605,8 @@ def tables(report) -> list:
         for (c, why), where in seen.items():
             more = f" and {len(where) - 1} more" if len(where) > 1 else ""
             notes.append(f"  {c}: {why} ({where[0]}{more})")
+        if partial_any:
+            notes.append("*: mean over fewer cases (inf, nan or an error on the others)")
         if fam == "surface":
             notes.append(f"NSD tolerance {report['options']['tolerance']:g} mm for every convention")
         else:
@@ -658,6 +667,21 @@ def tables(report) -> list:
     return out
 
 
+def _numeric_columns(header, rows) -> set:
+    """Indices of the columns (past the first two) whose cells are numbers: right-aligned."""
+    def num(c):
+        t = str(c).split(" ")[0].rstrip("x*")
+        if t in ("", "-", "nan", "inf", "-inf", "error"):
+            return True
+        try:
+            float(t)
+        except ValueError:
+            return False
+        return True
+
+    return {i for i in range(2, len(header)) if rows and all(num(r[i]) for r in rows)}
+
+
 def render_plain(report) -> str:
     """The report's tables as aligned plain text."""
     parts = []
@@ -665,8 +689,9 @@ def render_plain(report) -> str:
         w = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
         lines = [title, "  ".join(h.ljust(w[i]) for i, h in enumerate(header)).rstrip(),
                  "  ".join("-" * x for x in w)]
+        right = _numeric_columns(header, rows)
         for r in rows:
-            lines.append("  ".join(str(c).ljust(w[i]) if i < 2 or i == len(r) - 1 else str(c).rjust(w[i])
+            lines.append("  ".join(str(c).rjust(w[i]) if i in right else str(c).ljust(w[i])
                                    for i, c in enumerate(r)).rstrip())
         lines += [f"  {n}" for n in notes]
         parts.append("\n".join(lines))
@@ -688,8 +713,9 @@ def render(report, file=None) -> None:
             con = Console(file=file)
             for title, header, rows, notes in tables(report):
                 t = Table(title=title, title_justify="left", caption="\n".join(notes) or None, caption_justify="left")
+                right = _numeric_columns(header, rows)
                 for i, h in enumerate(header):
-                    t.add_column(h, justify="left" if i < 2 or i == len(header) - 1 else "right")
+                    t.add_column(h, justify="right" if i in right else "left")
                 for r in rows:
                     style = "bold red" if "DISAGREE" in r[-1] or r[-1].startswith("ERROR") else None
                     t.add_row(*[str(c) for c in r], style=style)
