@@ -326,3 +326,29 @@ def test_rich_table_on_a_terminal(data):
     assert "raises when the prediction is empty" in text  # label 3 is missing in case_004
     plain = render_plain(rep)
     assert "hd95" in plain and "medpy: raises when the prediction is empty" in plain
+
+
+def test_disagreeing_and_failing_library_are_reported(data, monkeypatch):
+    """A library whose number differs is marked DISAGREE (exit code 4); one that raises is an
+    ERROR row, never a crash.  Two fake libraries stand in for the real ones here."""
+    from segscore.app import compare as C
+
+    def wrong(pred, ref, spacing, metrics):
+        return {"segscore": {"hd95": ss.hd95(pred, ref, spacing=spacing) * (1 + 1e-6)}}
+
+    def broken(pred, ref, spacing, metrics):
+        raise RuntimeError("no surface found")
+
+    fakes = (P.Peer("wrong", "json", "no-such-dist", "surface", ("segscore",), 1e-9, wrong),
+             P.Peer("broken", "json", "no-such-dist", "surface", ("segscore",), 1e-9, broken))
+    monkeypatch.setattr(P, "PEERS", fakes)
+    rep = C.compare(_case(data, "case_001"), _case(data, "case_001", "ref"), metrics=["hd95"], peers=True)
+    libs = {x["peer"]: x for x in rep["peers"]["libraries"]}
+    n = libs["wrong"]["checks"]  # one per label with both masks non-empty
+    assert n >= 2 and libs["wrong"]["disagree"] == n
+    assert libs["broken"]["errors"] == n and libs["broken"]["agree"] == 0
+    bad = [c for c in rep["peers"]["checks"] if c["peer"] == "wrong"]
+    assert all(c["status"] == "DISAGREE" and c["rel_diff"] == pytest.approx(1e-6, rel=1e-3) for c in bad)
+    assert C.exit_code(rep) == C.EXIT_DISAGREE == 4
+    text = C.render_plain(rep)
+    assert "DISAGREE" in text and "ERROR (RuntimeError: no surface found)" in text
