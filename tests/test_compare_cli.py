@@ -119,7 +119,10 @@ def test_folders_sample_of_cases_is_seeded(data, tmp_path):
 def test_all_folders_empty_label_and_json_to_stdout(data):
     r = cli("compare", data["pred"], data["ref"], "--json")
     assert r.returncode == 0, r.stderr
-    rep = json.loads(r.stdout)
+    def no_constant(name):
+        raise AssertionError(f"not strict JSON: {name}")
+
+    rep = json.loads(r.stdout, parse_constant=no_constant)  # nan / inf are strings, never NaN tokens
     assert rep["cases"] == [f"case_{i:03d}" for i in range(1, 5)]
     assert check_rows(rep, data["pred"], data["ref"]) > 100
     # case_004 misses label 3: medpy and panoptica raise there, the report says so
@@ -161,7 +164,7 @@ def _installed():
     """The peers whose library is installed here (found, not imported: the child imports them)."""
     import importlib.util
 
-    return {p.name for p in P.PEERS if p.dist is not None and importlib.util.find_spec(p.module) is not None}
+    return {p.name for p in P.PEERS if importlib.util.find_spec(p.module) is not None}
 
 
 @pytest.mark.peers
@@ -302,3 +305,50 @@ def test_spread_groups_and_differ():
     assert spread({"segscore": 1.0, "monai": 1.0 + 3e-7})["spread"] == 0.0  # float32 rounding: one group
     assert spread({"segscore": math.inf, "medpy": 3.0})["spread"] == math.inf
     assert spread({"segscore": math.nan, "medpy": 3.0})["spread"] == 0.0
+
+
+def test_rich_table_on_a_terminal(data):
+    """On a terminal the tables go through rich (when installed); the same cells appear."""
+    pytest.importorskip("rich")
+    import io
+
+    from segscore.app.compare import compare, render, render_plain
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    rep = compare(_case(data, "case_004"), _case(data, "case_004", "ref"), metrics=["hd95", "nsd"])
+    out = Tty()
+    render(rep, file=out)
+    text = out.getvalue()
+    assert "hd95" in text and "nsd@1" in text and "differ from segscore" in text
+    assert "raises when the prediction is empty" in text  # label 3 is missing in case_004
+    plain = render_plain(rep)
+    assert "hd95" in plain and "medpy: raises when the prediction is empty" in plain
+
+
+def test_disagreeing_and_failing_library_are_reported(data, monkeypatch):
+    """A library whose number differs is marked DISAGREE (exit code 4); one that raises is an
+    ERROR row, never a crash.  Two fake libraries stand in for the real ones here."""
+    from segscore.app import compare as C
+
+    def wrong(pred, ref, spacing, metrics):
+        return {"segscore": {"hd95": ss.hd95(pred, ref, spacing=spacing) * (1 + 1e-6)}}
+
+    def broken(pred, ref, spacing, metrics):
+        raise RuntimeError("no surface found")
+
+    fakes = (P.Peer("wrong", "json", "no-such-dist", "surface", ("segscore",), 1e-9, wrong),
+             P.Peer("broken", "json", "no-such-dist", "surface", ("segscore",), 1e-9, broken))
+    monkeypatch.setattr(P, "PEERS", fakes)
+    rep = C.compare(_case(data, "case_001"), _case(data, "case_001", "ref"), metrics=["hd95"], peers=True)
+    libs = {x["peer"]: x for x in rep["peers"]["libraries"]}
+    n = libs["wrong"]["checks"]  # one per label with both masks non-empty
+    assert n >= 2 and libs["wrong"]["disagree"] == n
+    assert libs["broken"]["errors"] == n and libs["broken"]["agree"] == 0
+    bad = [c for c in rep["peers"]["checks"] if c["peer"] == "wrong"]
+    assert all(c["status"] == "DISAGREE" and c["rel_diff"] == pytest.approx(1e-6, rel=1e-3) for c in bad)
+    assert C.exit_code(rep) == C.EXIT_DISAGREE == 4
+    text = C.render_plain(rep)
+    assert "DISAGREE" in text and "ERROR (RuntimeError: no surface found)" in text

@@ -712,6 +712,10 @@ def render(report, file=None) -> None:
         else:
             con = Console(file=file)
             for title, header, rows, notes in tables(report):
+                # never squeeze a column: a table wider than the terminal runs past it
+                need = sum(max(len(str(r[i])) for r in [header] + rows) + 3 for i in range(len(header))) + 1
+                if con.width < need:
+                    con = Console(file=file, width=need)
                 t = Table(title=title, title_justify="left", caption="\n".join(notes) or None, caption_justify="left")
                 right = _numeric_columns(header, rows)
                 for i, h in enumerate(header):
