@@ -31,6 +31,7 @@ from .calibration.plot import plot_reliability
 from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
 from .protocols.curvas2024 import CurvasResult, curvas
 from .lesion.froc import FrocResult, froc
+from .lesion.components import component_stats, connected_components
 from .probabilistic.multirater import (
     ConsensusMasks,
     MultiRaterResult,
@@ -52,3 +53,4 @@ __all__ += [
 ]
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
 __all__ += ["FrocResult", "froc"]
+__all__ += ["component_stats", "connected_components"]

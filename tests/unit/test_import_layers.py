@@ -20,9 +20,9 @@ ALLOWED = {
     "metrics": {"_core", "gpu"},
     "calibration": {"_core", "gpu"},
     "probabilistic": {"_core", "gpu", "metrics"},
-    "lesion": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
-    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
+    "lesion": {"_core", "gpu", "metrics"},
+    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
 }
 
 
