@@ -276,23 +276,14 @@ def _point_unit(case, i):
 
 
 def _label(mask: np.ndarray, connectivity: int):
-    """Connected components (ids 1..n) of a bool mask: cc3d when installed (2-D / 3-D), else
-    scipy.ndimage.label with the matching structure."""
-    if mask.ndim in (2, 3):
-        try:
-            import cc3d
-        except ImportError:
-            cc3d = None
-        if cc3d is not None:
-            lab = cc3d.connected_components(np.ascontiguousarray(mask), connectivity=connectivity)
-            return lab, int(lab.max()) if lab.size else 0
-    try:
-        from scipy import ndimage
-    except ImportError:
-        raise ImportError("froc on probability maps needs connected components: install "
-                          "connected-components-3d (cc3d) or scipy") from None
-    rank = {2: 1, 4: 1, 8: 2, 6: 1, 18: 2, 26: 3}[connectivity]
-    lab, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, rank))
+    """Connected components (ids 1..n, numbered by first voxel in C raster order) of a bool
+    mask, by :func:`segscore.connected_components`; a 1-D mask is labelled as one row."""
+    from .components import connected_components
+
+    if mask.ndim == 1:
+        lab, n = connected_components(mask.reshape(1, -1), 8)
+        return lab.reshape(mask.shape), int(n)
+    lab, n = connected_components(mask, connectivity)
     return lab, int(n)
 
 
@@ -302,6 +293,14 @@ def _check_connectivity(connectivity, ndim, what):
         raise ValueError(f"{what}: probability maps must be 1-D, 2-D or 3-D, got {ndim}-D")
     if connectivity is None:
         return allowed[-1]
+    if isinstance(connectivity, str):
+        names = {"full": allowed[-1], "face": allowed[0]}
+        if ndim == 3:
+            names["edge"] = 18
+        if connectivity.lower() not in names:
+            raise ValueError(f"connectivity={connectivity!r} does not fit a {ndim}-D image; use one of "
+                             f"{sorted(names)} or {allowed}")
+        return names[connectivity.lower()]
     if isinstance(connectivity, bool) or not isinstance(connectivity, Integral) or int(connectivity) not in allowed:
         raise ValueError(f"connectivity={connectivity!r} does not fit a {ndim}-D image; use one of {allowed} "
                          "(or None for full connectivity)")
@@ -544,9 +543,9 @@ def froc(cases, *, convention="monai", fp_rates=None, threshold=0.5, hit="point"
         (C-order) voxel of highest probability, as if that voxel were a MONAI detection point.
         ``"overlap"``: a component hits every target it shares a voxel with; it is a FP when
         it touches no reference label at all.
-    connectivity : int, optional
+    connectivity : int or {"full", "edge", "face"}, optional
         Probability maps only: 4 / 8 (2-D), 6 / 18 / 26 (3-D), 2 (1-D); default full
-        (8 / 26).
+        (8 / 26). The components come from :func:`segscore.connected_components`.
     n_bootstrap : int
         Number of bootstrap resamples of the cases (with replacement; each case keeps its
         detections, targets and image count). 0: no CI.

@@ -248,3 +248,17 @@ def test_bad_datasets():
         ss.froc({"prob": np.zeros((4, 4)), "ref": REF}, connectivity=6)
     with pytest.raises(ValueError, match="1-D, 2-D or 3-D"):
         ss.froc({"prob": np.zeros((2, 2, 2, 2)), "ref": np.zeros((2, 2, 2, 2), np.int32)})
+
+
+def test_one_dimensional_maps_and_named_connectivity():
+    prob = np.array([0.0, 0.6, 0.7, 0.0, 0.8, 0.0])
+    ref = np.array([0, 1, 1, 0, 0, 0], np.int32)
+    r = ss.froc({"prob": prob, "ref": ref}, threshold=0.5)
+    np.testing.assert_array_equal(r.fp_probs, [0.8])
+    np.testing.assert_array_equal(r.tp_probs, np.array([0.7], F32))
+    face = ss.froc(maps_case(), threshold=0.3, connectivity="face")
+    four = ss.froc(maps_case(), threshold=0.3, connectivity=4)
+    np.testing.assert_array_equal(face.fp_probs, four.fp_probs)
+    np.testing.assert_array_equal(face.tp_probs, four.tp_probs)
+    with pytest.raises(ValueError, match="does not fit a 2-D image"):
+        ss.froc(maps_case(), connectivity="edge")
