@@ -197,12 +197,20 @@ def _check_exclude(labels, what: str) -> np.ndarray:
     return np.unique(arr.astype(np.int64).ravel())
 
 
-def _targets_from_hits(hit_labels, hit_probs, max_label, exclude, what):
-    """MONAI's per-label rule from the reference label under each detection: tp array of length
-    max_label (float32, max probability of the hits on the label, 0 for missed / excluded),
-    the float64 maxima of the detected labels, and the number of targets."""
+def _targets_from_hits(hit_labels, hit_probs, ref, exclude, convention, what):
+    """Per target, the highest probability of the detections on it, from the reference label
+    under each detection.  Returns the MONAI tp array (``monai``: float32, one entry per label
+    1..max, 0 for missed and excluded labels; ``luna16``: empty), the float64 maxima of the
+    detected targets, and the number of targets: ``monai`` every label 1..max that is not
+    excluded (MONAI 1.6.1 counts absent labels too); ``luna16`` the labels present in the
+    reference that are not excluded."""
+    max_label = int(ref.max()) if ref.size else 0
     excl = exclude[(exclude >= 1) & (exclude <= max_label)]
-    num_targets = int(max_label - excl.size)
+    if convention == "monai":
+        num_targets = int(max_label - excl.size)
+    else:
+        present = np.unique(ref[ref > 0]).astype(np.int64)
+        num_targets = int(present.size - np.isin(present, excl).sum())
     keep = (hit_labels > 0) & ~np.isin(hit_labels, excl)
     lab, p = hit_labels[keep].astype(np.int64), hit_probs[keep]
     if lab.size:
@@ -212,15 +220,17 @@ def _targets_from_hits(hit_labels, hit_probs, max_label, exclude, what):
         lab, best = lab[first], p[first]
     else:
         best = np.zeros(0, np.float64)
-    if max_label > 2**28:
-        raise ValueError(f"{what}: the reference's largest label is {max_label}; MONAI's convention allocates one "
-                         "entry per label 1..max, so relabel the targets consecutively (1..n) first")
+    if convention != "monai":
+        return np.zeros(0, np.float32), best.astype(np.float64), num_targets
+    if max_label > 2**26:
+        raise ValueError(f"{what}: the reference's largest label is {max_label}; the monai convention keeps one "
+                         "entry per label 1..max (as MONAI does), so relabel the targets consecutively (1..n) first")
     monai_tp = np.zeros(max_label, np.float32)
     monai_tp[lab - 1] = best                    # float64 -> float32, as MONAI assigns into its array
     return monai_tp, best.astype(np.float64), num_targets
 
 
-def _point_unit(case, i):
+def _point_unit(case, i, convention):
     what = f"cases[{i}]"
     unknown = set(case) - _POINT_KEYS
     if unknown:
@@ -267,11 +277,10 @@ def _point_unit(case, i):
                              f"{ref.shape} ({int(bad.sum())} detections outside); indices must satisfy "
                              "0 <= c < shape on every axis")
     hit = ref[tuple(coords.T)] if coords.size else np.zeros(0, ref.dtype)
-    max_label = int(ref.max()) if ref.size else 0
     fp = probs[hit == 0].astype(np.float64)
     exclude = _check_exclude(case.get("labels_to_exclude"), f"{what}['labels_to_exclude']")
     monai_tp, detected, num_targets = _targets_from_hits(hit.astype(np.int64), probs.astype(np.float64),
-                                                         max_label, exclude, what)
+                                                         ref, exclude, convention, what)
     return _Unit(fp, monai_tp, detected, num_targets, 1)
 
 
@@ -307,7 +316,7 @@ def _check_connectivity(connectivity, ndim, what):
     return int(connectivity)
 
 
-def _map_unit(case, i, threshold, hit, connectivity):
+def _map_unit(case, i, threshold, hit, connectivity, convention):
     what = f"cases[{i}]"
     unknown = set(case) - _MAP_KEYS
     if unknown:
@@ -337,7 +346,7 @@ def _map_unit(case, i, threshold, hit, connectivity):
     if hit == "point":
         hit_labels = r[sel]
         fp = conf[hit_labels == 0]
-        monai_tp, detected, num_targets = _targets_from_hits(hit_labels, conf, max_label, exclude, what)
+        monai_tp, detected, num_targets = _targets_from_hits(hit_labels, conf, ref, exclude, convention, what)
     else:
         on = r > 0
         pairs = np.unique(c[on] * (max_label + 1) + r[on])
@@ -345,7 +354,7 @@ def _map_unit(case, i, threshold, hit, connectivity):
         touched = np.zeros(n + 1, bool)
         touched[pc] = True
         fp = conf[~touched[1:]]
-        monai_tp, detected, num_targets = _targets_from_hits(pr, conf[pc - 1], max_label, exclude, what)
+        monai_tp, detected, num_targets = _targets_from_hits(pr, conf[pc - 1], ref, exclude, convention, what)
     return _Unit(fp.astype(np.float64), monai_tp, detected, num_targets, 1)
 
 
@@ -399,10 +408,10 @@ def _units(cases, convention, threshold, hit, connectivity):
             if hit == "overlap":
                 raise ValueError(f"cases[{i}] holds detection points; hit='overlap' needs probability maps "
                                  "({'prob', 'ref'})")
-            units.append(_point_unit(case, i))
+            units.append(_point_unit(case, i, convention))
             kinds.add("points")
         elif "prob" in case:
-            units.append(_map_unit(case, i, threshold, hit, connectivity))
+            units.append(_map_unit(case, i, threshold, hit, connectivity, convention))
             kinds.add("maps")
         elif "fp_probs" in case or "tp_probs" in case:
             units.append(_pre_unit(case, i, convention))
@@ -528,7 +537,7 @@ def froc(cases, *, convention="monai", fp_rates=None, threshold=0.5, hit="point"
         #(tp >= t) / num_targets; then the point (0, 0); the score is the mean of
         ``np.interp(fp_rates, fps[::-1], sens[::-1])``.
         ``"luna16"`` (LUNA16 ``computeFROC``): the same hits (float64, no rounding); the
-        candidates are the detected targets (positives) and the FPs (negatives); the curve is
+        targets are the labels present in each reference (not excluded); the candidates are the detected targets (positives) and the FPs (negatives); the curve is
         scikit-learn's ``roc_curve`` of them (``drop_intermediate=True``, a first point at
         threshold inf), FPs/scan = fpr * #FP / num_images (0 everywhere when there is no FP)
         and sensitivity = tpr * #detected / num_targets, so missed targets lower the ceiling;

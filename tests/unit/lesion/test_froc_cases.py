@@ -262,3 +262,16 @@ def test_one_dimensional_maps_and_named_connectivity():
     np.testing.assert_array_equal(face.tp_probs, four.tp_probs)
     with pytest.raises(ValueError, match="does not fit a 2-D image"):
         ss.froc(maps_case(), connectivity="edge")
+
+
+def test_absent_labels_are_targets_for_monai_only():
+    ref = np.zeros((4, 4), np.int32)
+    ref[0, 0], ref[3, 3] = 1, 3                      # label 2 absent
+    case = {"probs": [0.9], "coords": [[0, 0]], "ref": ref}
+    m = ss.froc(case)
+    assert m.num_targets == 3                        # MONAI 1.6.1: labels 1..max
+    np.testing.assert_array_equal(m.tp_probs, np.array([0.9, 0.0, 0.0], F32))
+    lu = ss.froc(case, convention="luna16")
+    assert lu.num_targets == 2                       # the targets present
+    np.testing.assert_array_equal(lu.tp_probs, [0.9])
+    assert lu.sensitivity.max() == 0.5
