@@ -87,6 +87,8 @@ def test_metricsreloaded_values_follow_from_its_matching():
         assert len(ious) == tp
         sq = sum(ious) / len(ious) if ious else (0.0 if dq == 0 else 1.0)
         assert math.isclose(r["PQ"], dq * sq, rel_tol=1e-6, abs_tol=1e-12)
+        assert r["DQ"] == r["fbeta"]
+        assert (r["SQ"] == "nan") if not ious else math.isclose(r["SQ"], sq, rel_tol=1e-6)
         n += 1
     assert n > 100
 
