@@ -275,3 +275,28 @@ def test_absent_labels_are_targets_for_monai_only():
     assert lu.num_targets == 2                       # the targets present
     np.testing.assert_array_equal(lu.tp_probs, [0.9])
     assert lu.sensitivity.max() == 0.5
+
+
+@pytest.mark.parametrize("convention", ["monai", "luna16"])
+def test_bootstrap_scores_equal_froc_of_each_resample(convention):
+    """The bootstrap reweights counts ranked once; each score must equal ss.froc run on the
+    resampled list of cases itself (draws: default_rng(seed).integers(0, n, size=n))."""
+    rng = np.random.default_rng(5)
+    cases = two_cases() + [maps_case()]
+    for _ in range(6):
+        ref = np.zeros((6, 6), np.int32)
+        ref[rng.integers(0, 6), rng.integers(0, 6)] = 1
+        ref[rng.integers(0, 6), rng.integers(0, 6)] = 2
+        k = int(rng.integers(0, 6))
+        cases.append({"probs": np.round(rng.random(k), 1), "coords": rng.integers(0, 6, size=(k, 2)), "ref": ref})
+    r = ss.froc(cases, convention=convention, threshold=0.3, n_bootstrap=40, seed=11)
+    draw = np.random.default_rng(11)
+    for b in range(40):
+        sample = [cases[j] for j in draw.integers(0, len(cases), size=len(cases))]
+        try:
+            want = ss.froc(sample, convention=convention, threshold=0.3)
+        except ValueError:
+            assert np.isnan(r.bootstrap_scores[b])
+            continue
+        assert r.bootstrap_scores[b] == want.score
+        np.testing.assert_array_equal(r.sensitivity_at_ci.shape, (len(r.fp_rates), 2))
