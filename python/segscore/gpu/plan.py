@@ -721,3 +721,102 @@ def crps_ensemble_launches(types: int, obs, members, weights, geo, n: int, m: in
         _add(seq, f"k_crps_ensemble<{TM}, {TW}>", ("crps",), grid, block, ptr(obs), i32(types & 1), ptr(members),
              ptr(weights), ptr(geo), i64(n), ptr(ws), ptr(out))
     return seq
+
+
+# ----------------------------------------------------------------------------- connected components
+#
+# gpu_components_kernels.h: CCG_* (the (Z, Y, X) view: shape, input strides, output strides),
+# OG_* (overlap geometry), OI_* (overlap scan results).
+
+CCG_SHAPE, CCG_ISTR, CCG_OSTR, CCG_W = 0, 3, 6, 9
+OG_ND, OG_SHAPE, OG_PSTR, OG_RSTR, OG_W = 0, 1, 9, 17, 25
+OI_BOTH, OI_PMAX, OI_RMAX, OI_NEG, OI_HUGE, OI_W = range(6)
+CC_SEG = 256      # voxels per thread item of the component-size pass
+OVL_SEG = 256     # voxels per thread item of the overlap passes
+LAYOUT.update({"CCG_W": CCG_W, "OG_W": OG_W, "OI_W": OI_W})
+
+
+def cc_geo(shape, in_strides, out_strides, order_f: bool) -> np.ndarray:
+    """The (Z, Y, X) view of a 2-D / 3-D array (2-D: Z = 1), axes reversed for F-raster
+    numbering (components_driver.cpp to_zyx, the same view)."""
+    nd = len(shape)
+    if nd not in (2, 3):
+        raise ValueError("connected components need a 2-D or 3-D array")
+    axes = list(range(nd))[::-1] if order_f else list(range(nd))
+    g = np.zeros(CCG_W, np.int64)
+    g[CCG_SHAPE:CCG_SHAPE + 3] = 1
+    off = 3 - nd
+    for k, d in enumerate(axes):
+        g[CCG_SHAPE + off + k] = shape[d]
+        g[CCG_ISTR + off + k] = in_strides[d]
+        g[CCG_OSTR + off + k] = out_strides[d]
+    return g
+
+
+def cc_scan_chunks(n: int) -> int:
+    return -(-int(n) // SCAN_CHUNK)
+
+
+def cc_launches(n: int, code: int, binary: bool, conn: int, min_size: int, inp, geo, parent, flags, size, flag,
+                sums, pos, out, out64: bool) -> list:
+    """Label the n voxels of the view `geo` (device copy of cc_geo): init, merge with the
+    earlier neighbours (atomicMin union-find), flatten, (component sizes for min_size > 1),
+    mark the kept roots, exclusive scan of the marks into `pos` (n + 1 int64; `sums`:
+    cc_scan_chunks(n) + 1 int64), write rank + 1 into `out` (int32, or int64 with out64).
+    flags[0] (zeroed by the caller) becomes 1 on a negative value; `size` (n int64, zeroed
+    by the caller) only with min_size > 1, else 0.  Host synchronisation: the caller copies
+    flags and sums[nchunks] (the number of components) back."""
+    seq, g = [], ("components",)
+    grid = blocks(n)
+    _add(seq, "k_cc_init", g, grid, BLOCK, ptr(inp), i32(code), ptr(geo), ptr(parent), ptr(flags))
+    _add(seq, "k_cc_merge", g, grid, BLOCK, ptr(inp), i32(code), ptr(geo), i32(bool(binary)), i32(conn), ptr(parent))
+    _add(seq, "k_cc_flatten", g, grid, BLOCK, ptr(parent), i64(n))
+    if min_size > 1:
+        _add(seq, "k_cc_sizes", g, blocks(-(-n // CC_SEG)), BLOCK, ptr(parent), i64(n), i64(CC_SEG), ptr(size))
+    _add(seq, "k_cc_roots", g, grid, BLOCK, ptr(parent), ptr(size if min_size > 1 else 0), i64(min_size), i64(n),
+         ptr(flag))
+    nchunks = cc_scan_chunks(n)
+    _add(seq, "k_scan_partial", g, blocks(nchunks), BLOCK, ptr(flag), i64(n), i64(SCAN_CHUNK), ptr(sums))
+    _add(seq, "k_scan_sums", g, 1 if n else 0, 1, ptr(sums), i64(nchunks))
+    _add(seq, "k_scan_apply", g, blocks(nchunks), BLOCK, ptr(flag), i64(n), i64(SCAN_CHUNK), ptr(sums), ptr(pos))
+    _add(seq, "k_cc_write", g, grid, BLOCK, ptr(parent), ptr(flag), ptr(pos), ptr(geo), ptr(out), i32(bool(out64)))
+    return seq
+
+
+def ovl_geo(shape, pred_strides, ref_strides) -> np.ndarray:
+    nd = len(shape)
+    if not 1 <= nd <= MAX_DIMS:
+        raise ValueError(f"the overlap table supports 1 to {MAX_DIMS} axes")
+    g = np.zeros(OG_W, np.int64)
+    g[OG_ND] = nd
+    g[OG_SHAPE:OG_SHAPE + nd] = shape
+    g[OG_PSTR:OG_PSTR + nd] = pred_strides
+    g[OG_RSTR:OG_RSTR + nd] = ref_strides
+    return g
+
+
+def ovl_capacity(both: int, pmax: int, rmax: int) -> int:
+    """Slots of the pair hash table: a power of two >= 2x the most pairs there can be."""
+    most = max(1, min(int(both), int(pmax) * int(rmax)))
+    return 1 << (2 * most - 1).bit_length()
+
+
+def ovl_scan_launches(n: int, pred, pcode: int, ref, rcode: int, geo, info) -> list:
+    """First pass: voxels with both ids nonzero, the largest ids and the flags into `info`
+    (OI_W int64, zeroed by the caller).  Host synchronisation: the caller copies `info` back
+    (it sizes the second pass)."""
+    seq = []
+    _add(seq, "k_ovl_scan", ("components",), blocks(-(-n // OVL_SEG)), BLOCK, ptr(pred), i32(pcode), ptr(ref),
+         i32(rcode), ptr(geo), i64(n), i64(OVL_SEG), ptr(info))
+    return seq
+
+
+def ovl_count_launches(n: int, pred, pcode: int, ref, rcode: int, geo, pc, rc, keys, vals, cap: int) -> list:
+    """Second pass: per-id counts (pc, rc zeroed) and the pair table (keys set empty here,
+    vals zeroed by the caller).  Host synchronisation: the caller copies pc, rc, keys and vals
+    back."""
+    seq, g = [], ("components",)
+    _add(seq, "k_ovl_init", g, blocks(cap), BLOCK, ptr(keys), i64(cap))
+    _add(seq, "k_ovl_count", g, blocks(-(-n // OVL_SEG)), BLOCK, ptr(pred), i32(pcode), ptr(ref), i32(rcode),
+         ptr(geo), i64(n), i64(OVL_SEG), ptr(pc), ptr(rc), ptr(keys), ptr(vals), i64(cap))
+    return seq
