@@ -50,6 +50,6 @@ __all__ += [
     "crps_gaussian", "curvas", "ged", "multirater", "soft_dice", "volume_crps",
 ]
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
-from .lesion import LesionResult, lesionwise
+from .lesion import LesionResult, lesion_aggregate, lesionwise
 
-__all__ += ["LesionResult", "lesionwise"]
+__all__ += ["LesionResult", "lesion_aggregate", "lesionwise"]
