@@ -160,4 +160,5 @@ PYBIND11_MODULE(_cpu, m) {
   bind_calibration(m);
   bind_crps(m);
   bind_multirater(m);
+  bind_components(m);
 }

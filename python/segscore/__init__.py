@@ -30,6 +30,7 @@ from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, re
 from .calibration.plot import plot_reliability
 from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
 from .protocols.curvas2024 import CurvasResult, curvas
+from .lesion.components import component_stats, connected_components
 from .probabilistic.multirater import (
     ConsensusMasks,
     MultiRaterResult,
@@ -50,6 +51,8 @@ __all__ += [
     "crps_gaussian", "curvas", "ged", "multirater", "soft_dice", "volume_crps",
 ]
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
+__all__ += ["component_stats", "connected_components"]
 from .lesion import LesionResult, lesion_aggregate, lesionwise
+from .lesion.evaluate import evaluate
 
 __all__ += ["LesionResult", "lesion_aggregate", "lesionwise"]

@@ -22,7 +22,7 @@ ALLOWED = {
     "probabilistic": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
     "lesion": {"_core", "gpu", "metrics"},
-    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
+    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
 }
 
 
