@@ -76,6 +76,8 @@ if [ "$EMU" != 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   step memcheck-surface 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_surface.py -q -x -p no:cacheprovider -k "evaluate"
   step racecheck-counting 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_surface.py -q -x -p no:cacheprovider -k "counting"
   step memcheck-scores 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "cupy-cuda"
+  step memcheck-multirater 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
+  step racecheck-multirater 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
 else
   say "[sanitizer] skipped (emulated run or no compute-sanitizer)"
 fi

@@ -21,6 +21,7 @@
 
 #include "segscore/gpu_kernels.h"
 #include "segscore/gpu_score_kernels.h"
+#include "segscore/gpu_multirater_kernels.h"
 
 namespace segscore {
 namespace cuda {
@@ -142,6 +143,10 @@ std::vector<Kernel> make_table() {
       SEGSCORE_K(k_crps_ensemble<float, double>),
       SEGSCORE_K(k_crps_ensemble<double, float>),
       SEGSCORE_K(k_crps_ensemble<double, double>),
+      // the one multi-rater pass (gpu_multirater_kernels.h)
+      SEGSCORE_K(k_mr_init),
+      SEGSCORE_K(k_mr_range),
+      SEGSCORE_K(k_mr_stats),
   };
 }
 
