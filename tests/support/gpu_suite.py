@@ -555,3 +555,47 @@ def check_overlap_table(dev, rng, nd, layout, dtypes=(np.int32, np.int32)):
     what = f"overlap_table {shape} {layout} {dtypes}"
     for f in ("pred_id", "ref_id", "count", "pred_voxels", "ref_voxels"):
         np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{what}: {f}")
+# ----------------------------------------------------------------------------- the one multi-rater pass
+def multirater_case(rng, nd, k, n_labels, c, top):
+    shape = rand_shape(rng, nd, 1, 14)
+    base = blob_labels(rng, shape, n_labels, np.uint8)
+    raters = [perturb(rng, base).astype(rng.choice([np.uint8, np.int16, np.int32])) for _ in range(k)]
+    pred = perturb(rng, base).astype(np.int32)
+    target = perturb(rng, base).astype(np.uint8)
+    dt = rng.choice([np.float32, np.float64])
+    if top:
+        s = rng.random(shape + (c,)) ** 3
+        s[rng.random(shape) < 0.5] = np.eye(c)[0]
+        p = (s / s.sum(axis=-1, keepdims=True)).astype(dt)
+        chans = [np.ascontiguousarray(p[..., j]) for j in range(c)]
+    else:
+        chans = [(rng.random(shape) * (rng.random(shape) < 0.6)).astype(dt) for _ in range(c)]
+    return raters, pred, chans, target
+
+
+def check_multirater(dev, rng, nd, layout="C", top=True):
+    from segscore.probabilistic.onepass import rater_pass
+
+    k = int(rng.integers(1, 5))
+    c = int(rng.integers(2, 5))
+    raters, pred, chans, target = multirater_case(rng, nd, k, int(rng.integers(1, 5)), c, top)
+    edges = np.arange(11) / 10
+    labs = list(range(c))
+    want = rater_pass(raters, pred, chans, labs, seed=[9], target=target, edges=edges, top=top)
+    d = lambda a: make_view(dev, a, layout)[1]  # noqa: E731
+    got = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans], labs, seed=[9], target=d(target),
+                     edges=edges, top=top, device=dev.backend)
+    what = f"{dev} multirater nd={nd} {layout}"
+    np.testing.assert_array_equal(got.labels, want.labels, what)
+    np.testing.assert_array_equal(got.stats, want.stats, what)
+    np.testing.assert_array_equal(got.minmax, want.minmax, what)
+    np.testing.assert_array_equal(got.psum, want.psum, what)  # exact sums: bit for bit
+    np.testing.assert_array_equal(got.pvsum, want.pvsum, what)
+    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan"):
+        np.testing.assert_array_equal(np.asarray(got.calib[key]), np.asarray(want.calib[key]), f"{what} {key}")
+    assert got.calib["rowdev"] == want.calib["rowdev"], what
+    # and without a prediction, probabilities or target
+    want = rater_pass(raters)
+    got = rater_pass([d(r) for r in raters], device=dev.backend)
+    np.testing.assert_array_equal(got.stats, want.stats, what)
+    np.testing.assert_array_equal(got.labels, want.labels, what)

@@ -256,9 +256,9 @@ def case_pass(case: LoadedCase, cfg: Config):
     """The case's one pass (segscore.probabilistic.onepass.rater_pass), computed once and
     shared by the scorers: the raters (the reference when there are none), the prediction,
     every probability channel and the reference as calibration target, in one read.  None
-    when it does not apply: union regions, more than 16 raters, probabilities that are NaN,
-    outside [0, 1] or whose classes do not sum to 1 (the public functions then score the
-    case, or say what is wrong with it)."""
+    when it does not apply: union regions, more than 16 raters, probabilities whose classes
+    do not sum to 1 (the public functions then score the case, or say what is wrong with it).
+    Raises CaseError for probabilities that are NaN, infinite or outside [0, 1]."""
     if "onepass" in case.cache:
         return case.cache["onepass"]
     st = None
@@ -285,10 +285,13 @@ def case_pass(case: LoadedCase, cfg: Config):
                         target=case.ref.array if probs else None, edges=edges, top=top)
         if probs:
             cal = st.calib
-            finite = not cal["pnan"].any() and np.isfinite(cal["pmin"]).all() and np.isfinite(cal["pmax"]).all()
-            if not finite or cal["pmin"].min() < 0 or cal["pmax"].max() > 1 or \
-                    (top and cal["rowdev"] > tol * (1 - 1e-6)):
-                st = None
+            lo, hi = float(cal["pmin"].min()), float(cal["pmax"].max())
+            if cal["pnan"].any() or not (math.isfinite(lo) and math.isfinite(hi)):
+                raise CaseError("values", "probability map holds NaN or infinite values", case.probs.path)
+            if lo < 0 or hi > 1:
+                raise CaseError("values", f"probabilities must lie in [0, 1], found {lo:g}..{hi:g}", case.probs.path)
+            if top and cal["rowdev"] > tol * (1 - 1e-6):
+                st = None  # the calibration functions say which voxels do not sum to 1
     case.cache["onepass"] = st
     return st
 

@@ -442,3 +442,26 @@ def test_overlap_table_bad_and_empty(dev):
         overlap_table(E.EmuArray(np.full((3, 3), 2**31, np.int64)), E.EmuArray(z.copy()), device=dev.backend)
     with pytest.raises(ValueError, match="above"):
         overlap_table(E.EmuArray(np.full((3, 3), 2**63, np.uint64)), E.EmuArray(z.copy()), device=dev.backend)
+# ----------------------------------------------------------------------------- the one multi-rater pass
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_multirater_pass(dev, nd):
+    rng = np.random.default_rng(500 + nd)
+    for i, layout in enumerate(S.layouts(dev)):
+        S.check_multirater(dev, rng, nd, layout, top=bool(i % 2 == 0))
+
+
+def test_multirater_pass_bad_labels_and_limits(emu):
+    from segscore.probabilistic.onepass import rater_pass
+
+    dev = _dev("cuda")
+    r = np.zeros((4, 5), np.int32)
+    bad = r.copy()
+    bad[1, 1] = -2
+    with pytest.raises(ValueError, match=r"raters\[1\] contains negative label -2"):
+        rater_pass([dev.up(r), dev.up(bad)], device="cuda")
+    wide = r.copy()
+    wide[0, 0] = 1 << 20
+    with pytest.raises(ValueError, match="spanning less than 65536"):
+        rater_pass([dev.up(wide)], device="cuda")
+    with pytest.raises(ValueError, match="at most 16 raters"):
+        rater_pass([dev.up(r)] * 17, device="cuda")
