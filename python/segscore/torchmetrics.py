@@ -15,7 +15,8 @@ Segmentation (2-D and 3-D; same ``num_classes``, ``include_background``, ``spaci
 HausdorffDistance        any percentile; the default equals torchmetrics' HausdorffDistance
 SurfaceDice              normalised surface distance (NSD) at a tolerance in mm
 AverageSurfaceDistance   symmetric (ASSD) or directed (pred -> ref)
-DiceScore, MeanIoU       torchmetrics' classes' arguments and numbers (label maps counted in one pass)
+DiceScore, MeanIoU, GeneralizedDiceScore
+                         torchmetrics' classes' arguments and numbers (label maps counted in one pass)
 
 Calibration and probabilistic:
 
@@ -49,7 +50,7 @@ from .probabilistic.crps import crps_ensemble, crps_gaussian
 
 __all__ = [
     "AverageSurfaceDistance", "CalibrationError", "ContinuousRankedProbabilityScore", "DiceScore",
-    "HausdorffDistance", "MeanIoU", "SurfaceDice",
+    "GeneralizedDiceScore", "HausdorffDistance", "MeanIoU", "SurfaceDice",
 ]
 
 _FORMATS = ("one-hot", "index", "mixed")
@@ -731,6 +732,108 @@ class MeanIoU(Metric):
             return torch.tensor(math.nan, dtype=torch.float64, device=self.device)
         out = self.score / self.num_batches
         return out.nan_to_num(-1.0) if self.per_class else out.nanmean()
+
+
+def _generalized_weights(target_sum: Tensor, weight_type: str) -> Tensor:
+    """torchmetrics 1.9's class weights of (N, C) target volumes, its replacement of the
+    infinite ones (a class absent from a case's target) included: the per-class maximum of
+    the finite weights, read back in the order of its transposed repeat (flat index k of
+    the (N, C) table takes the maximum of class k // N)."""
+    t = target_sum.to(torch.float64)
+    if weight_type == "simple":
+        w = 1.0 / t
+    elif weight_type == "linear":
+        w = torch.ones_like(t)
+    else:
+        w = 1.0 / (t * t)
+    n, c = w.shape
+    flat = w.reshape(-1).clone()
+    infs = torch.isinf(flat)
+    flat[infs] = 0
+    w_max = flat.reshape(n, c).max(0).values.repeat(n, 1).T.reshape(-1)
+    flat[infs] = w_max[infs]
+    return flat.reshape(n, c)
+
+
+class GeneralizedDiceScore(Metric):
+    """Generalized Dice score with torchmetrics 1.9's ``GeneralizedDiceScore`` arguments and numbers.
+
+    Same ``num_classes``, ``include_background``, ``per_class``, ``weight_type`` ("square",
+    "simple", "linear") and ``input_format``: per case, ``sum_c 2 w_c tp_c / sum_c w_c
+    (|P_c| + |T_c|)`` with w_c = 1 / |T_c|^2 (square), 1 / |T_c| (simple) or 1 (linear),
+    0 / 0 = 0; ``compute()`` is the mean over cases (``per_class``: per class).  A class
+    absent from a case's target gets the weight torchmetrics 1.9 gives it (see
+    ``_generalized_weights``), so the numbers match there too.  Label maps are counted by
+    segscore in one pass per case.  States: the score sum (float64) and the number of
+    cases (int64), ``dist_reduce_fx="sum"``.
+
+    Parameters
+    ----------
+    num_classes : int
+    include_background : bool, default True
+    per_class : bool, default False
+    weight_type : {"square", "simple", "linear"}, default "square"
+    input_format : {"one-hot", "index", "mixed"}, default "one-hot"
+    threads : int, optional
+    **kwargs
+        torchmetrics ``Metric`` keyword arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from segscore.torchmetrics import GeneralizedDiceScore
+    >>> ref = torch.tensor([[[0, 1, 1], [0, 2, 2]]])
+    >>> pred = torch.tensor([[[0, 1, 1], [2, 2, 0]]])
+    >>> GeneralizedDiceScore(3, input_format="index", weight_type="linear")(pred, ref)   # (2 + 4 + 2) / 12
+    tensor(0.6667, dtype=torch.float64)
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = True
+    plot_lower_bound = 0.0
+    plot_upper_bound = 1.0
+
+    score: Tensor
+    samples: Tensor
+
+    def __init__(self, num_classes, include_background=True, per_class=False, weight_type="square",
+                 input_format="one-hot", threads=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = _check_num_classes(num_classes)
+        _check_common(include_background, input_format)
+        if not isinstance(per_class, bool):
+            raise ValueError(f"Expected argument `per_class` to be a boolean, but got {per_class!r}.")
+        if weight_type not in ("square", "simple", "linear"):
+            raise ValueError(f"Expected argument `weight_type` to be one of 'square', 'simple', 'linear', but got "
+                             f"{weight_type!r}.")
+        self.include_background = include_background
+        self.per_class = per_class
+        self.weight_type = weight_type
+        self.input_format = input_format
+        self.threads = threads
+        self._classes = _classes(self.num_classes, include_background)
+        w = len(self._classes) if per_class else 1
+        self.add_state("score", default=torch.zeros(w, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("samples", default=torch.zeros((), dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add a batch (torchmetrics.segmentation's formats)."""
+        p, t, _, _ = _format(preds, target, self.num_classes, self.input_format)
+        cnt = torch.from_numpy(_counts(p, t, self._classes, preds.shape[0], self.threads)).to(self.device)
+        tp, fp, fn = (cnt[..., i].double() for i in range(3))
+        w = _generalized_weights(tp + fn, self.weight_type)
+        num, den = 2.0 * tp * w, (2 * tp + fp + fn) * w
+        if not self.per_class:
+            num, den = num.sum(1), den.sum(1)
+        val = torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(num))
+        self.score += val.sum(0)
+        self.samples += preds.shape[0]
+
+    def compute(self) -> Tensor:
+        """The mean over cases (``per_class``: one value per class)."""
+        out = self.score / self.samples
+        return out[0] if not self.per_class else out
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ tm = need_peer("torchmetrics")
 from torchmetrics.classification import BinaryCalibrationError, MulticlassCalibrationError  # noqa: E402
 from torchmetrics.regression import ContinuousRankedProbabilityScore as TMCRPS  # noqa: E402
 from torchmetrics.segmentation import DiceScore as TMDice  # noqa: E402
+from torchmetrics.segmentation import GeneralizedDiceScore as TMGDice  # noqa: E402
 from torchmetrics.segmentation import HausdorffDistance as TMHD  # noqa: E402
 from torchmetrics.segmentation import MeanIoU as TMIoU  # noqa: E402
 
@@ -213,6 +214,26 @@ def test_mean_iou_equals_torchmetrics(per_class, include_background, fmt):
         args = (p, t) if f == "index" else (one_hot(p, c), one_hot(t, c))
         close(ours(*args), theirs(*args), rel=1e-6, what="forward")
     close(ours.compute(), theirs.compute(), rel=1e-6, what="compute")
+
+
+@pytest.mark.parametrize("weight_type", ["square", "simple", "linear"])
+@pytest.mark.parametrize("per_class", [False, True])
+@pytest.mark.parametrize("include_background", [True, False])
+@pytest.mark.parametrize("fmt", ["one-hot", "index"])
+def test_generalized_dice_equals_torchmetrics(weight_type, per_class, include_background, fmt):
+    gen = torch.Generator().manual_seed(14)
+    c = 4
+    kw = dict(num_classes=c, include_background=include_background, per_class=per_class, weight_type=weight_type,
+              input_format=fmt)
+    ours, theirs = sst.GeneralizedDiceScore(**kw), TMGDice(**kw)
+    for n in (3, 2, 5):  # batch sizes other than C: torchmetrics' weight of an absent class depends on them
+        p, t = blobs(gen, n, c, (10, 10)), blobs(gen, n, c, (10, 10))
+        t[0][t[0] == 2] = 0  # class 2 absent from case 0's target: torchmetrics' replaced infinite weight
+        p[1][p[1] == 3] = 0
+        t[1][t[1] == 3] = 0
+        args = (p, t) if fmt == "index" else (one_hot(p, c), one_hot(t, c))
+        close(ours(*args), theirs(*args), what="forward")
+    close(ours.compute(), theirs.compute(), what="compute")
 
 
 # ---------------------------------------------------------------------------- calibration

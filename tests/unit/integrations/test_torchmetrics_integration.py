@@ -213,7 +213,7 @@ def test_state_dtypes_and_reductions():
                 assert fx is dim_zero_sum, (name, attr)
                 assert default.dtype in (torch.int64, torch.float64), (name, attr, default.dtype)
     ms = D.make_metrics()
-    assert ms["nsd"].higher_is_better and ms["dice"].higher_is_better and ms["iou"].higher_is_better
+    assert all(ms[k].higher_is_better for k in ("nsd", "dice", "iou", "gdice"))
     assert not ms["hd"].higher_is_better and not ms["ece_top"].higher_is_better and not ms["crps"].higher_is_better
     assert ms["ece_top"].count.dtype == torch.int64 and ms["ece_top"].sum_confidence.dtype == torch.float64
 
@@ -248,7 +248,7 @@ def test_forward_equals_update_compute():
 
 
 def _args(name, bt):
-    if name in ("hd", "hd95", "nsd", "assd", "dice", "iou"):
+    if name in D.SEGMENTATION:
         return bt["pred"], bt["ref"]
     if name == "ece_binary":
         return bt["probs"][:, 1], (bt["ref"] == 1).long()
