@@ -121,6 +121,19 @@ def test_surface_reductions_and_empty_masks():
     same(m4.compute(), 0.5)  # the empty prediction now scores 0
 
 
+def test_spacing_per_case_in_update():
+    ref = torch.zeros(2, 10, 10, dtype=torch.long)
+    ref[:, 2:6, 2:6] = 1
+    pred = torch.zeros_like(ref)
+    pred[:, 3:7, 2:6] = 1  # shifted one voxel along axis 0
+    m = sst.HausdorffDistance(2, input_format="index", spacing=[1.0, 1.0], reduction="none")
+    same(m(pred, ref), [[1.0], [1.0]])
+    m.update(pred, ref, spacing=torch.tensor([[0.5, 1.0], [3.0, 1.0]]))
+    same(m.compute(), [[1.0], [1.0], [0.5], [3.0]])
+    with pytest.raises(ValueError, match=r"per-case table shaped \(2, 2\)"):
+        m.update(pred, ref, spacing=[[1.0, 1.0]] * 3)
+
+
 def test_dice_and_iou_hand_case():
     ref = torch.tensor([[[0, 1, 1], [0, 2, 2]]])
     pred = torch.tensor([[[0, 1, 1], [2, 2, 0]]])
