@@ -43,6 +43,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 from .calibration.binning import _check_bins
 from .calibration.conventions import MODES, NORMS, get_convention as _calibration_convention
 from .calibration.reliability import Reliability, _brier_from, _run
+from .metrics import empty as _empty
 from .metrics.overlap import confusion
 from .metrics.surface import conventions as _surface
 from .metrics.surface.functional import surface_distances
@@ -101,11 +102,11 @@ def _one_hot_side(x: Tensor, num_classes, what: str) -> tuple:
     if x.ndim < 2:
         raise ValueError(f"`{what}` in one-hot format must be shaped (N, C, ...), got shape {tuple(x.shape)}")
     c = x.shape[1] if num_classes is None else num_classes
-    if torch.is_floating_point(x):
-        return _Side(x.argmax(dim=1), True), c
     if num_classes is not None and x.shape[1] != num_classes:
         raise ValueError(f"`{what}` has {x.shape[1]} channels but num_classes={num_classes}; one-hot input needs "
                          "one channel per class (or pass input_format='index' with a label map)")
+    if torch.is_floating_point(x):
+        return _Side(x.argmax(dim=1), True), c
     if x.dtype != torch.bool and x.numel():
         lo, hi = (int(v) for v in torch.aminmax(x))
         if lo < 0 or hi > 1:
@@ -119,9 +120,11 @@ def _index_side(x: Tensor, num_classes, what: str) -> _Side:
         raise ValueError(f"`{what}` in index format must be an integer label map, got dtype {x.dtype}")
     if num_classes is None:
         raise ValueError("Argument `num_classes` must be provided when `input_format` is 'index' or 'mixed'.")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= num_classes):
-        raise ValueError(f"`{what}` holds class indices in [{int(x.min())}, {int(x.max())}] but num_classes="
-                         f"{num_classes} (values must lie in [0, {num_classes}))")
+    if x.numel():
+        lo, hi = (int(v) for v in torch.aminmax(x))
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"`{what}` holds class indices in [{lo}, {hi}] but num_classes={num_classes} (values "
+                             f"must lie in [0, {num_classes}))")
     return _Side(x, True)
 
 
@@ -280,7 +283,7 @@ class _SurfaceMetric(Metric):
         self.spacing = spacing
         self.input_format = input_format
         self.reduction = reduction
-        self.empty = empty
+        self.empty = _empty.normalize(empty)  # an invalid policy fails here, not at the first update
         self.threads = threads
         self.convention = self._default_convention if convention is None else convention
         self._conv = self._resolve(self.convention)
