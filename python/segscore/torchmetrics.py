@@ -252,12 +252,31 @@ def _reduce(values: Tensor, width: int, reduction: str) -> Tensor:
 
 
 _REDUCTIONS = ("mean", "nanmean", "class", "none")
+_REDUCTIONS = ("mean", "nanmean", "class", "none")
+
+
+class _CatStates(Metric):
+    """A Metric whose ``"cat"`` list states have a fixed dtype (``_cat_dtype``) even on a DDP
+    rank that saw no batch: torchmetrics would gather an empty placeholder of the metric's
+    default float dtype there, which the other ranks' float64 / int64 states do not match."""
+
+    _cat_dtype = torch.float64
+
+    def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        for attr, fx in self._reductions.items():
+            state = getattr(self, attr)
+            if isinstance(state, list) and not state:
+                setattr(self, attr, [torch.zeros(0, dtype=self._cat_dtype, device=self.device)])
+        if dist_sync_fn is None:
+            super()._sync_dist(process_group=process_group)
+        else:
+            super()._sync_dist(dist_sync_fn, process_group=process_group)
 
 # ---------------------------------------------------------------------------
 # surface-distance metrics
 
 
-class _SurfaceMetric(Metric):
+class _SurfaceMetric(_CatStates):
     """Per-(case, class) surface values in one ``"cat"`` list state (float64, flattened)."""
 
     is_differentiable = False
@@ -538,7 +557,7 @@ def _safe_divide(num: Tensor, den: Tensor) -> Tensor:
                        torch.full_like(num, math.nan))
 
 
-class DiceScore(Metric):
+class DiceScore(_CatStates):
     """Dice score with torchmetrics 1.9's ``DiceScore`` arguments, input formats and numbers.
 
     Same ``num_classes``, ``include_background``, ``average`` ("micro", "macro", "weighted",
@@ -583,6 +602,7 @@ class DiceScore(Metric):
     numerator: list
     denominator: list
     support: list
+    _cat_dtype = torch.int64
 
     def __init__(self, num_classes, include_background=True, average="macro", aggregation_level="samplewise",
                  input_format="one-hot", threads=None, **kwargs):

@@ -83,7 +83,10 @@ def single_process() -> dict:
     metrics = make_metrics()
     for i in range(N_BATCHES):
         feed(metrics, batch(i))
-    return {"states": states(metrics), "values": {k: m.compute() for k, m in metrics.items()}}
+    first = make_metrics()
+    feed(first, batch(0))
+    return {"states": states(metrics), "values": {k: m.compute() for k, m in metrics.items()},
+            "uneven": {k: m.compute() for k, m in first.items()}}
 
 
 def _rank(rank: int, world: int, port: int, out: str) -> None:
@@ -103,8 +106,13 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
         synced = states(metrics)
         for m in metrics.values():
             m.unsync()
+        # a rank without any batch (rank 1 here): its empty "cat" states still gather
+        uneven = make_metrics()
         if rank == 0:
-            torch.save({"states": synced, "values": values}, out)
+            feed(uneven, batch(0))
+        uneven_values = {k: m.compute() for k, m in uneven.items()}
+        if rank == 0:
+            torch.save({"states": synced, "values": values, "uneven": uneven_values}, out)
         dist.barrier()
     finally:
         dist.destroy_process_group()

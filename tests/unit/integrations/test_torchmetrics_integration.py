@@ -289,6 +289,8 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     ddp, single = res["ddp"], res["single"]
     for name, want in single["values"].items():
         same(ddp["values"][name], want, rel=1e-12)
+    for name, want in single["uneven"].items():  # rank 1 without data: its empty states gather
+        same(ddp["uneven"][name], want, rel=1e-12)
     # a "cat" state holds rank 0's batches (0, 2, ...) then rank 1's (1, 3, ...): the single
     # process's chunks in that order
     order = [i for r in range(2) for i in range(r, D.N_BATCHES, 2)]
