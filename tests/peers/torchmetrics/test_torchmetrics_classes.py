@@ -294,3 +294,16 @@ def test_crps_equals_torchmetrics(dtype):
         obs = torch.randn(17, generator=gen, dtype=torch.float64).to(dtype)
         close(ours(members, obs), theirs(members, obs), rel=rel, what=f"forward m={m}")
     close(ours.compute(), theirs.compute(), rel=rel, what="compute")
+
+
+def test_calibration_error_classification_shapes():
+    """(N, C) scores and (N,) labels, as in image classification: the same numbers."""
+    gen = torch.Generator().manual_seed(24)
+    logits = torch.randn(300, 5, generator=gen)
+    y = torch.randint(0, 5, (300,), generator=gen)
+    p = torch.softmax(logits, 1)
+    close(sst.CalibrationError("multiclass", num_classes=5)(p, y), MulticlassCalibrationError(5)(p, y))
+    close(sst.CalibrationError("multiclass", num_classes=5)(logits, y), MulticlassCalibrationError(5)(logits, y))
+    pb = torch.rand(300, generator=gen)
+    yb = torch.randint(0, 2, (300,), generator=gen)
+    close(sst.CalibrationError(n_bins=10, norm="max")(pb, yb), BinaryCalibrationError(n_bins=10, norm="max")(pb, yb))
