@@ -112,9 +112,9 @@ def test_hausdorff_per_case_values_equal_functional():
     close(got, hausdorff_distance(one_hot(p, c), one_hot(t, c), c, spacing=[2.0, 0.5]), what="per case")
 
 
-def _tm_definition_3d(p, t, spacing, directed):
-    """torchmetrics' HD definition in 3-D: its own mask_edges (erosion on the padded crop) and
-    its scipy engine's distance transform (its PyTorch engine is 2-D only)."""
+def _tm_definition(p, t, spacing, directed):
+    """torchmetrics' HD definition: its own mask_edges (erosion on the padded crop) and its
+    scipy engine's distance transform (its PyTorch engine is 2-D only and square only)."""
     from scipy import ndimage
     from torchmetrics.functional.segmentation.utils import mask_edges
 
@@ -146,9 +146,25 @@ def test_hausdorff_3d_equals_torchmetrics_definition(seed, directed):
     spacing = [0.8, 1.1, 2.5]
     p, t = blobs(gen, 2, c, shape), blobs(gen, 2, c, shape)
     got = sst.HausdorffDistance(c, directed=directed, spacing=spacing, reduction="none", input_format="index")(p, t)
-    want = torch.tensor([[_tm_definition_3d(p[b] == k, t[b] == k, spacing, directed) for k in range(1, c)]
+    want = torch.tensor([[_tm_definition(p[b] == k, t[b] == k, spacing, directed) for k in range(1, c)]
                          for b in range(2)])
     close(got, want, what="3-D")
+
+
+def test_hausdorff_non_square_2d():
+    """torchmetrics' PyTorch distance transform writes z[i * h + j] (h the height): a non-square
+    image gives an IndexError or misplaced distances there; segscore follows the definition."""
+    gen = torch.Generator().manual_seed(8)
+    c = 3
+    p, t = blobs(gen, 2, c, (21, 13)), blobs(gen, 2, c, (21, 13))
+    try:
+        TMHD(c)(one_hot(p, c), one_hot(t, c))
+    except IndexError:
+        pass
+    got = sst.HausdorffDistance(c, input_format="index", reduction="none", spacing=[1.0, 0.6])(p, t)
+    want = torch.tensor([[_tm_definition(p[b] == k, t[b] == k, [1.0, 0.6], False) for k in range(1, c)]
+                         for b in range(2)])
+    close(got, want, what="non-square 2-D")
 
 
 def test_hausdorff_both_empty_is_nan_where_torchmetrics_raises():
