@@ -63,7 +63,7 @@ step backends 60 python3 -c 'import json, segscore; print(json.dumps(segscore.ba
 step tests 300 python3 -m pytest tests/gpu -q -p no:cacheprovider \
   --junitxml="$LOGS/tests.xml" -o junit_family=xunit2
 step emulated-plan 300 env SEGSCORE_GPU_TESTS_EMULATED=1 python3 -m pytest -q -p no:cacheprovider \
-  tests/test_gpu_emulated.py tests/test_nvrtc.py tests/unit/gpu
+  tests/unit/gpu
 
 BENCH_ARGS=()
 [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
@@ -79,6 +79,8 @@ if [ "$EMU" != 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   step memcheck-scores 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "cupy-cuda"
   step memcheck-components 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "not large"
   step racecheck-components 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "noise and 3"
+  step memcheck-multirater 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
+  step racecheck-multirater 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
 else
   say "[sanitizer] skipped (emulated run or no compute-sanitizer)"
 fi

@@ -22,6 +22,7 @@
 #include "segscore/gpu_kernels.h"
 #include "segscore/gpu_score_kernels.h"
 #include "segscore/gpu_components_kernels.h"
+#include "segscore/gpu_multirater_kernels.h"
 
 namespace segscore {
 namespace cuda {
@@ -153,6 +154,10 @@ std::vector<Kernel> make_table() {
       SEGSCORE_K(k_ovl_scan),
       SEGSCORE_K(k_ovl_init),
       SEGSCORE_K(k_ovl_count),
+      // the one multi-rater pass (gpu_multirater_kernels.h)
+      SEGSCORE_K(k_mr_init),
+      SEGSCORE_K(k_mr_range),
+      SEGSCORE_K(k_mr_stats),
   };
 }
 

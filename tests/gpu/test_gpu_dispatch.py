@@ -4,11 +4,11 @@ the compiled module against the CuPy path.  GPU only (skips without one).
 
 from __future__ import annotations
 
-import gpu_suite as S
+from support import gpu_suite as S
 import numpy as np
 import pytest
 import segscore as ss
-from gpu_devices import backend_reason, dev_fixture, have_device, make_dev
+from support.gpu_devices import backend_reason, dev_fixture, have_device, make_dev
 
 pytestmark = pytest.mark.gpu
 dev = dev_fixture()

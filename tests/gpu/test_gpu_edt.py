@@ -6,11 +6,11 @@ torch CUDA tensors, through the compiled module and the CuPy path.
 
 from __future__ import annotations
 
-import gpu_suite as S
+from support import gpu_suite as S
 import numpy as np
 import pytest
 import segscore as ss
-from gpu_devices import dev_fixture
+from support.gpu_devices import dev_fixture
 
 pytestmark = pytest.mark.gpu
 dev = dev_fixture()
@@ -67,7 +67,7 @@ def test_edt_larger_volumes(dev, shape, dtype):
 @pytest.mark.slow
 def test_edt_64bit_indexing():
     """A volume of more than 2**31 voxels (about 19 GiB of GPU memory)."""
-    from gpu_devices import backend_reason, have_device
+    from support.gpu_devices import backend_reason, have_device
 
     if have_device("cupy"):
         pytest.skip(have_device("cupy"))

@@ -8,11 +8,11 @@ torch CUDA tensors, through the compiled module and the CuPy path.
 
 from __future__ import annotations
 
-import gpu_suite as S
+from support import gpu_suite as S
 import numpy as np
 import pytest
 import segscore as ss
-from gpu_devices import dev_fixture
+from support.gpu_devices import dev_fixture
 
 pytestmark = pytest.mark.gpu
 dev = dev_fixture()

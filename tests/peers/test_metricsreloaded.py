@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import assert_close
+from support.helpers import assert_close
 
 from . import adapters as A
 from .cases import KINDS, case_params, empty_variants, make_case

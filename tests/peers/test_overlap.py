@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import assert_close, need_peer
+from support.helpers import assert_close, need_peer
 
 from . import adapters as A
 from .cases import KINDS, empty_variants, make_case

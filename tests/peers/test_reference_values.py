@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import segscore as ss
-from conftest import assert_close
+from support.helpers import assert_close
 
 REL = 1e-9      # float64 libraries
 REL32 = 1e-6    # MONAI's float32 means (its HD, HD95 and NSD are matched exactly)

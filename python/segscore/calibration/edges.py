@@ -31,7 +31,7 @@ def _torch_linspace(end: float, steps: int, dtype: str) -> tuple:
     ATen's kernel: step = (end - start) / (steps - 1) in the dtype; the first
     half is start + step * i, the second half end - step * (steps - 1 - i),
     contracted to one fused multiply-add for float32/64 (float16 rounds every
-    operation).  Checked against torch in tests/test_calibration.py."""
+    operation).  Checked against torch in tests/peers/torchmetrics/test_calibration.py."""
     dt = np.dtype(dtype).type
     if steps == 1:
         return (0.0,)

@@ -820,3 +820,99 @@ def ovl_count_launches(n: int, pred, pcode: int, ref, rcode: int, geo, pc, rc, k
     _add(seq, "k_ovl_count", g, blocks(-(-n // OVL_SEG)), BLOCK, ptr(pred), i32(pcode), ptr(ref), i32(rcode),
          ptr(geo), i64(n), i64(OVL_SEG), ptr(pc), ptr(rc), ptr(keys), ptr(vals), i64(cap))
     return seq
+# ---------------------------------------------------------------------------------------
+# the one multi-rater pass (gpu_multirater_kernels.h MrTab / MrOut)
+
+(MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG) = range(9)
+MT_SHAPE = 9
+MT_OUT = MT_SHAPE + 8
+MT_ARRAYS = MT_OUT + 14
+MT_ROW = 10
+(MO_STATS, MO_PSUM, MO_PVSUM, MO_MINMAX, MO_BRIER, MO_CWC, MO_CWF, MO_TC, MO_TF, MO_PNAN, MO_PMIN, MO_PMAX,
+ MO_ROWDEV, MO_TOTAL) = range(14)
+MR_SEG = 256
+MR_MAX_RATERS = 16      # kMrMaxMaps - 1
+MR_MAX_ARRAYS = 64      # kMrMaxArrays
+MR_PROB_CODES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+
+
+def mr_width(k: int) -> int:
+    return 2 + 4 * k + k * (k - 1) // 2
+
+
+@dataclass
+class MultiraterPlan:
+    tab: np.ndarray      # int64 MrTab (pointers included)
+    out: dict            # MO_* -> word offset
+    total: int           # int64 words of the output
+    items: int           # work items (line segments)
+    grid: int
+    grid_init: int
+
+
+def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool) -> MultiraterPlan:
+    """The table of one pass.  maps / chans: [(pointer, dtype code, element strides)], target
+    the same or None; the axes are walked with the first rater's smallest stride innermost."""
+    nd = len(shape)
+    C = len(chans)
+    arrays = list(maps) + list(chans) + ([target] if target is not None else [])
+    if K > MR_MAX_RATERS or len(arrays) > MR_MAX_ARRAYS:
+        raise ValueError(f"the GPU multi-rater pass takes at most {MR_MAX_RATERS} raters and {MR_MAX_ARRAYS} maps "
+                         "and channels in all; use device='cpu'")
+    order = sorted(range(nd), key=lambda d: -abs(arrays[0][2][d]))
+    n_maps = len(maps)
+    W = mr_width(K)
+    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1]
+    out, pos = {}, 0
+    for key, sz in zip(range(MO_TOTAL), sizes):
+        out[key] = pos
+        pos += sz
+    out[MO_TOTAL] = pos
+    tab = np.zeros(MT_ARRAYS + MT_ROW * len(arrays), dtype=np.int64)
+    tab[[MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG]] = [
+        nd, K, int(has_pred), C, L, nb, int(top), int(target is not None), MR_SEG]
+    for i, d in enumerate(order):
+        tab[MT_SHAPE + i] = shape[d]
+    tab[MT_OUT:MT_OUT + 14] = [out[k] for k in range(MO_TOTAL + 1)]
+    for a, (p, code, strides) in enumerate(arrays):
+        row = MT_ARRAYS + MT_ROW * a
+        tab[row] = int(p) - (1 << 64) if int(p) >= 1 << 63 else int(p)
+        tab[row + 1] = code
+        for i, d in enumerate(order):
+            tab[row + 2 + i] = strides[d]
+    n = int(shape[order[-1]]) if nd else 1
+    lines = int(np.prod([shape[d] for d in order[:-1]])) if nd > 1 else 1
+    items = lines * (-(-n // MR_SEG)) if n > 0 else 0
+    return MultiraterPlan(tab, out, pos, items, blocks(items), blocks(pos))
+
+
+def multirater_range_launches(plan: MultiraterPlan, tab, out) -> list:
+    """Each map's label range into out[MO_MINMAX] (the host builds the label table from it).
+    Host synchronisation: the caller copies `out` back."""
+    seq, g = [], ("multirater",)
+    _add(seq, "k_mr_init", g, plan.grid_init, BLOCK, ptr(tab), ptr(out))
+    _add(seq, "k_mr_range", g, plan.grid, BLOCK, ptr(tab), ptr(out))
+    return seq
+
+
+def multirater_launches(plan: MultiraterPlan, tab, labels, chan_label, edges, out) -> list:
+    """The one pass: out zeroed, then every label row's counts, the channel sums and the
+    calibration terms.  Host synchronisation: the caller copies `out` back."""
+    seq, g = [], ("multirater",)
+    _add(seq, "k_mr_init", g, plan.grid_init, BLOCK, ptr(tab), ptr(out))
+    _add(seq, "k_mr_stats", g, plan.grid, BLOCK, ptr(tab), ptr(labels), ptr(chan_label), ptr(edges), ptr(out))
+    return seq
+
+
+def mr_fixed_to_double(lo, hi) -> np.ndarray:
+    """The 2^-72 fixed-point sums (lo, hi words) as doubles, rounded as the CPU driver does."""
+    lo = np.asarray(lo).view(np.uint64) if np.asarray(lo).dtype != np.uint64 else np.asarray(lo)
+    hi = np.asarray(hi).view(np.uint64) if np.asarray(hi).dtype != np.uint64 else np.asarray(hi)
+    return hi.astype(np.float64) * 0.00390625 + lo.astype(np.float64) * 2.117582368135750678e-22
+
+
+def mr_unkey(k) -> np.ndarray:
+    """Inverse of mr_key: int64 keys back to doubles."""
+    k = np.asarray(k, dtype=np.int64)
+    b = np.where(k >= 0, k, k ^ np.int64(0x7FFFFFFFFFFFFFFF))
+    return b.view(np.float64)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI
+from support.helpers import IN_CI
 
 ROOT = Path(__file__).resolve().parents[3]
 TEST = Path(__file__).with_name("strided_walker_test.cpp")

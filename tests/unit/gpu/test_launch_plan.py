@@ -23,7 +23,7 @@ if shutil.which("g++") is None and shutil.which("c++") is None:  # pragma: no co
     pytest.skip("the GPU emulation needs a C++ compiler", allow_module_level=True)
 pytest.importorskip("pybind11")
 
-import _gpu_emulation as E  # noqa: E402
+from support import gpu_emulation as E  # noqa: E402
 
 
 @pytest.fixture(scope="module")
