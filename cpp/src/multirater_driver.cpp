@@ -1,6 +1,7 @@
 #include "multirater_driver.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -24,10 +25,23 @@ struct Worker {
   std::vector<int64_t> stats;                   // slot x W
   std::vector<MrFix> sum, vsum;                 // per channel
   std::vector<int64_t> mn, mx;                  // per map
+  // calibration terms
+  std::vector<MrFix> brier, cw_conf, top_conf;
+  std::vector<int64_t> cw_count, top_count, pnan;
+  std::vector<double> pmin, pmax;
+  double rowdev = 0.0;
   bool used = false;
 
-  void init(int64_t w, int64_t C, int64_t M) {
+  void init(int64_t w, int64_t C, int64_t M, int64_t nb) {
     W = w;
+    brier.assign(C, MrFix{0, 0});
+    cw_conf.assign(C * nb, MrFix{0, 0});
+    top_conf.assign(nb, MrFix{0, 0});
+    cw_count.assign(C * nb * 2, 0);
+    top_count.assign(nb * 2, 0);
+    pnan.assign(C, 0);
+    pmin.assign(C, HUGE_VAL);
+    pmax.assign(C, -HUGE_VAL);
     dense.assign(kDense, -1);
     sum.assign(C, MrFix{0, 0});
     vsum.assign(C, MrFix{0, 0});
@@ -54,37 +68,70 @@ struct Worker {
   }
 };
 
+// End of the run of values equal to element `i` (at most `end`), elements at off + j * step.
 template <typename T>
-void read_line(const void* data, int64_t off, int64_t stride, int64_t n, int64_t* out) {
-  const T* p = static_cast<const T*>(data) + off;
-  if (stride == 1) {
-    for (int64_t i = 0; i < n; ++i) out[i] = int64_t(p[i]);
+int64_t run_end_typed(const T* p, int64_t step, int64_t i, int64_t end) {
+  const T v = p[i * step];
+  int64_t j = i + 1;
+  if (step == 1) {
+    while (j < end && p[j] == v) ++j;
   } else {
-    for (int64_t i = 0; i < n; ++i) out[i] = int64_t(p[i * stride]);
+    while (j < end && p[j * step] == v) ++j;
   }
+  return j;
 }
 
-void read_labels(const ArrayView& a, int64_t off, int64_t stride, int64_t n, int64_t* out) {
-  dispatch_int(a.dtype, [&](auto tag) { read_line<typename decltype(tag)::type>(a.data, off, stride, n, out); });
+int64_t run_end(const ArrayView& a, int64_t off, int64_t step, int64_t i, int64_t end) {
+  return dispatch_any(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return run_end_typed(static_cast<const T*>(a.data) + off, step, i, end);
+  });
 }
 
-template <typename T>
-void read_probs_typed(const void* data, int64_t off, int64_t stride, int64_t n, double* out) {
-  const T* p = static_cast<const T*>(data) + off;
-  for (int64_t i = 0; i < n; ++i) out[i] = double(p[i * stride]);
+int64_t load_label(const ArrayView& a, int64_t at) {
+  return dispatch_int(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return int64_t(static_cast<const T*>(a.data)[at]);
+  });
 }
 
-void read_probs(const ArrayView& a, int64_t off, int64_t stride, int64_t n, double* out) {
-  if (a.dtype == DType::F32) return read_probs_typed<float>(a.data, off, stride, n, out);
-  if (a.dtype == DType::F64) return read_probs_typed<double>(a.data, off, stride, n, out);
+double load_prob(const ArrayView& a, int64_t at) {
+  if (a.dtype == DType::F32) return double(static_cast<const float*>(a.data)[at]);
+  if (a.dtype == DType::F64) return static_cast<const double*>(a.data)[at];
   throw std::invalid_argument("segscore: probability channels must be float32 or float64");
 }
+
+// The per-run terms of segscore/multirater.h added to one worker's sums.
+struct WorkerAcc {
+  Worker& w;
+  int64_t nb;
+  void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
+  void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
+  void nan(int64_t c, int64_t n) { w.pnan[size_t(c)] += n; }
+  void range(int64_t c, double v) {
+    w.pmin[size_t(c)] = v < w.pmin[size_t(c)] ? v : w.pmin[size_t(c)];
+    w.pmax[size_t(c)] = v > w.pmax[size_t(c)] ? v : w.pmax[size_t(c)];
+  }
+  void bin(int64_t c, int64_t b, int64_t n, int64_t correct, const MrFix& f) {
+    int64_t* cnt = w.cw_count.data() + (c * nb + b) * 2;
+    cnt[0] += n;
+    cnt[1] += correct;
+    mr_add(w.cw_conf[size_t(c * nb + b)], f);
+  }
+  void brier(int64_t c, const MrFix& f) { mr_add(w.brier[size_t(c)], f); }
+  void rowdev(double d) { w.rowdev = d > w.rowdev ? d : w.rowdev; }
+  void top(int64_t b, int64_t n, int64_t correct, const MrFix& f) {
+    w.top_count[size_t(2 * b)] += n;
+    w.top_count[size_t(2 * b + 1)] += correct;
+    mr_add(w.top_conf[size_t(b)], f);
+  }
+};
 
 }  // namespace
 
 MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const ArrayView* pred,
                                   const std::vector<ArrayView>& probs, const std::vector<int64_t>& chan_label,
-                                  const std::vector<int64_t>& seed, int threads) {
+                                  const std::vector<int64_t>& seed, int threads, const MultiraterCalib& calib) {
   const int64_t K = int64_t(raters.size());
   if (K < 1) throw std::invalid_argument("segscore: multirater_stats needs at least one rater");
   const int64_t C = int64_t(probs.size());
@@ -106,6 +153,16 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
       if (p.shape[d] != a0.shape[d]) throw std::invalid_argument("segscore: a probability channel differs in shape");
   }
   const int64_t W = mr_width(K);
+  const ArrayView* tgt = calib.target;
+  const int64_t nb = tgt ? int64_t(calib.edges.size()) - 1 : 0;
+  if (tgt) {
+    if (nb < 1) throw std::invalid_argument("segscore: multirater_stats needs at least 2 bin edges");
+    if (tgt->ndim != nd) throw std::invalid_argument("segscore: the target differs in dimensions");
+    for (int d = 0; d < nd; ++d)
+      if (tgt->shape[d] != a0.shape[d]) throw std::invalid_argument("segscore: the target differs in shape");
+    if (calib.top && C < 1) throw std::invalid_argument("segscore: the top label needs probability channels");
+  }
+  const double* edges = calib.edges.data();
 
   // walk in the first rater's memory order: axes by decreasing |stride|, the line axis last
   std::vector<int> ax(nd);
@@ -118,78 +175,66 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   const int64_t seg = std::max<int64_t>(1, std::min(n, kSeg));
   const int64_t nseg = n > 0 ? (n + seg - 1) / seg : 0;
   const int64_t units = (n > 0 && lines > 0) ? lines * nseg : 0;
-  const int64_t A = M + C;  // arrays walked in step
+  const int64_t A = M + C + (tgt ? 1 : 0);  // arrays walked in step: maps, channels, target
   auto stride_of = [&](int64_t a, int d) -> int64_t {
-    return a < M ? maps[size_t(a)]->strides[d] : probs[size_t(a - M)].strides[d];
+    return a < M ? maps[size_t(a)]->strides[d] : a < M + C ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
   };
 
   const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
   std::vector<Worker> work(static_cast<size_t>(nthreads));
   auto body = [&](int64_t ub, int64_t ue, int wid) {
     Worker& w = work[size_t(wid)];
-    if (!w.used) w.init(W, C, M);
-    std::vector<int64_t> vals(static_cast<size_t>(M * seg)), off(static_cast<size_t>(A));
-    std::vector<double> pv(static_cast<size_t>(C * seg));
+    if (!w.used) w.init(W, C, M, nb);
+    std::vector<int64_t> off(static_cast<size_t>(A)), step(static_cast<size_t>(A)), aend(static_cast<size_t>(A));
+    std::vector<double> pv(static_cast<size_t>(C));
     std::vector<int64_t> cur(static_cast<size_t>(M)), slots(static_cast<size_t>(K));
     auto add = [&](int64_t s, int64_t i, int64_t cnt) { w.stats[size_t(s * W + i)] += cnt; };
-    auto flush = [&](int64_t cnt) {
-      for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
-      const int64_t ps = pred ? w.slot(cur[size_t(K)]) : -1;
-      mr_count(add, slots.data(), K, ps, cnt);
+    auto view = [&](int64_t a) -> const ArrayView& {
+      return a < M ? *maps[size_t(a)] : a < M + C ? probs[size_t(a - M)] : *tgt;
     };
+    const int in = nd ? ax[nd - 1] : 0;
+    for (int64_t a = 0; a < A; ++a) step[size_t(a)] = nd ? stride_of(a, in) : 0;
     for (int64_t u = ub; u < ue; ++u) {
       int64_t line = u / nseg;
       const int64_t pos = (u % nseg) * seg;
       const int64_t len = std::min(seg, n - pos);
-      for (int64_t a = 0; a < A; ++a) off[size_t(a)] = pos * (nd ? stride_of(a, ax[nd - 1]) : 0);
+      for (int64_t a = 0; a < A; ++a) off[size_t(a)] = pos * step[size_t(a)];
       for (int i = nd - 2; i >= 0; --i) {
         const int64_t sh = a0.shape[ax[i]];
         const int64_t idx = line % sh;
         line /= sh;
         for (int64_t a = 0; a < A; ++a) off[size_t(a)] += idx * stride_of(a, ax[i]);
       }
-      const int in = nd ? ax[nd - 1] : 0;
-      for (int64_t m = 0; m < M; ++m) {
-        int64_t* v = vals.data() + m * seg;
-        read_labels(*maps[size_t(m)], off[size_t(m)], nd ? maps[size_t(m)]->strides[in] : 0, len, v);
-        int64_t lo = w.mn[size_t(m)], hi = w.mx[size_t(m)];
-        for (int64_t i = 0; i < len; ++i) {
-          lo = v[i] < lo ? v[i] : lo;
-          hi = v[i] > hi ? v[i] : hi;
+      // runs of identical (raters, prediction, probabilities, target) values, each added once
+      // (aend[a]: end of array a's own current run, so that each array is scanned once)
+      std::fill(aend.begin(), aend.end(), int64_t(0));
+      for (int64_t start = 0; start < len;) {
+        int64_t end = len;
+        for (int64_t a = 0; a < A; ++a) {
+          if (aend[size_t(a)] <= start) aend[size_t(a)] = run_end(view(a), off[size_t(a)], step[size_t(a)], start, len);
+          end = std::min(end, aend[size_t(a)]);
         }
-        w.mn[size_t(m)] = lo;
-        w.mx[size_t(m)] = hi;
-      }
-      for (int64_t c = 0; c < C; ++c)
-        read_probs(probs[size_t(c)], off[size_t(M + c)], nd ? probs[size_t(c)].strides[in] : 0, len,
-                   pv.data() + c * seg);
-      // counts: runs of identical (raters, prediction) values
-      int64_t run = 0;
-      for (int64_t i = 0; i < len; ++i) {
-        bool same = run > 0;
-        for (int64_t m = 0; m < M && same; ++m) same = vals[size_t(m * seg + i)] == cur[size_t(m)];
-        if (same) {
-          ++run;
-          continue;
+        const int64_t cnt = end - start;
+        for (int64_t m = 0; m < M; ++m) {
+          const int64_t v = load_label(*maps[size_t(m)], off[size_t(m)] + start * step[size_t(m)]);
+          cur[size_t(m)] = v;
+          w.mn[size_t(m)] = v < w.mn[size_t(m)] ? v : w.mn[size_t(m)];
+          w.mx[size_t(m)] = v > w.mx[size_t(m)] ? v : w.mx[size_t(m)];
         }
-        if (run) flush(run);
-        for (int64_t m = 0; m < M; ++m) cur[size_t(m)] = vals[size_t(m * seg + i)];
-        run = 1;
-      }
-      if (run) flush(run);
-      if (C) {
-        int64_t rv[64];
-        std::vector<int64_t> big;
-        int64_t* r = rv;
-        if (K > 64) {
-          big.resize(size_t(K));
-          r = big.data();
+        for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
+        mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
+        if (C) {
+          for (int64_t c = 0; c < C; ++c)
+            pv[size_t(c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          auto load = [&](int64_t c) { return pv[size_t(c)]; };
+          WorkerAcc acc{w, nb};
+          mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
+          if (tgt) {
+            const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
+          }
         }
-        for (int64_t i = 0; i < len; ++i) {
-          for (int64_t k = 0; k < K; ++k) r[k] = vals[size_t(k * seg + i)];
-          auto load = [&](int64_t c) { return pv[size_t(c * seg + i)]; };
-          mr_probs(load, chan_label.data(), C, r, K, w.sum.data(), w.vsum.data());
-        }
+        start = end;
       }
     }
   };
@@ -231,6 +276,32 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   for (int64_t c = 0; c < C; ++c) {
     out.psum.push_back(mr_to_double(sum[size_t(c)]));
     out.pvsum.push_back(mr_to_double(vsum[size_t(c)]));
+  }
+  if (tgt) {
+    std::vector<MrFix> br(static_cast<size_t>(C), MrFix{0, 0}), cwc(static_cast<size_t>(C * nb), MrFix{0, 0}),
+        tc(static_cast<size_t>(nb), MrFix{0, 0});
+    out.cw_count.assign(size_t(C * nb * 2), 0);
+    out.top_count.assign(size_t(nb * 2), 0);
+    out.pnan.assign(size_t(C), 0);
+    out.pmin.assign(size_t(C), HUGE_VAL);
+    out.pmax.assign(size_t(C), -HUGE_VAL);
+    for (const Worker& w : work) {
+      if (!w.used) continue;
+      for (int64_t c = 0; c < C; ++c) {
+        mr_add(br[size_t(c)], w.brier[size_t(c)]);
+        out.pnan[size_t(c)] += w.pnan[size_t(c)];
+        out.pmin[size_t(c)] = std::min(out.pmin[size_t(c)], w.pmin[size_t(c)]);
+        out.pmax[size_t(c)] = std::max(out.pmax[size_t(c)], w.pmax[size_t(c)]);
+      }
+      for (int64_t i = 0; i < C * nb; ++i) mr_add(cwc[size_t(i)], w.cw_conf[size_t(i)]);
+      for (int64_t i = 0; i < C * nb * 2; ++i) out.cw_count[size_t(i)] += w.cw_count[size_t(i)];
+      for (int64_t i = 0; i < nb; ++i) mr_add(tc[size_t(i)], w.top_conf[size_t(i)]);
+      for (int64_t i = 0; i < nb * 2; ++i) out.top_count[size_t(i)] += w.top_count[size_t(i)];
+      out.rowdev = std::max(out.rowdev, w.rowdev);
+    }
+    for (const MrFix& f : br) out.brier.push_back(mr_to_double(f));
+    for (const MrFix& f : cwc) out.cw_conf.push_back(mr_to_double(f));
+    for (const MrFix& f : tc) out.top_conf.push_back(mr_to_double(f));
   }
   return out;
 }

@@ -23,6 +23,8 @@ ALLOWED = {
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
     "lesion": {"_core", "gpu", "metrics"},
     "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
+    "monai": {"", "_core", "metrics", "calibration", "gpu"},
+    "torchmetrics": {"", "_core", "metrics", "calibration", "probabilistic", "gpu"},
 }
 
 

@@ -126,21 +126,114 @@ SEGSCORE_HD SEGSCORE_INLINE double mr_to_double(const MrFix& a) {
   return double(a.hi) * 0.00390625 + double(a.lo) * 2.117582368135750678e-22;  // 2^-8, 2^-72
 }
 
-// One voxel's probability channels: for channel c with label value lab[c] (-1: none)
-// adds p_c to sum[c] and p_c times the number of raters marking lab[c] to vsum[c].
-// vals[k] are the raters' raw label values.  p_c is read by load(c).
-template <class Load>
-SEGSCORE_HD SEGSCORE_INLINE void mr_probs(const Load& load, const int64_t* lab, int64_t C, const int64_t* vals,
-                                          int64_t K, MrFix* sum, MrFix* vsum) {
+// f times a count n (the sum of n equal voxels), modulo 2^128.
+SEGSCORE_HD SEGSCORE_INLINE MrFix mr_times(const MrFix& f, uint64_t n) {
+  if (n == 1) return f;
+  // lo * n as 128 bits from 32-bit halves (no __int128 under NVRTC)
+  const uint64_t a0 = f.lo & 0xffffffffull, a1 = f.lo >> 32, b0 = n & 0xffffffffull, b1 = n >> 32;
+  const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffull) + (p10 & 0xffffffffull);
+  MrFix r;
+  r.lo = (mid << 32) | (p00 & 0xffffffffull);
+  r.hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32) + f.hi * n;
+  return r;
+}
+
+// n equal voxels' probability channels: for channel c with label value lab[c],
+// acc.psum(c, n p_c) and acc.pvsum(c, n p_c times the number of raters marking lab[c]).
+// vals[k] are the raters' raw label values; p_c is read by load(c).
+template <class Acc, class Load>
+SEGSCORE_HD SEGSCORE_INLINE void mr_probs(Acc& acc, const Load& load, const int64_t* lab, int64_t C,
+                                          const int64_t* vals, int64_t K, int64_t n) {
   for (int64_t c = 0; c < C; ++c) {
     const double p = load(c);
     if (!(p > 0.0)) continue;
     const MrFix f = mr_fixed(p);
-    mr_add(sum[c], f);
+    acc.psum(c, mr_times(f, uint64_t(n)));
     const int64_t l = lab[c];
-    for (int64_t k = 0; k < K; ++k)
-      if (vals[k] == l) mr_add(vsum[c], f);
+    int64_t v = 0;
+    for (int64_t k = 0; k < K; ++k) v += vals[k] == l ? 1 : 0;
+    if (v) acc.pvsum(c, mr_times(f, uint64_t(n * v)));
   }
+}
+
+// ---- calibration terms of the same pass -----------------------------------------------
+
+// Bin of a confidence c by the edges e[0..nb]: bins [e_b, e_b+1), values left of e[1]
+// in bin 0 and right of e[nb - 1] in bin nb - 1 (segscore's calibration convention:
+// exact k/n edges, half-open to the right, clamped at both ends).
+SEGSCORE_HD SEGSCORE_INLINE int64_t mr_bin(const double* e, int64_t nb, double c) {
+  if (nb <= 1 || c < e[1]) return 0;
+  if (c >= e[nb - 1]) return nb - 1;
+  int64_t lo = 1, hi = nb - 1;  // e[lo] <= c < e[hi]
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) / 2;
+    if (c >= e[mid])
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// (p - y)^2 as numpy computes it from a float32 difference (np.subtract(p, y,
+// dtype=float32) squared in float32), y = 1 when the voxel's target is the channel's label.
+SEGSCORE_HD SEGSCORE_INLINE float mr_brier_term(double p, bool y) {
+  const float d = float(p) - (y ? 1.0f : 0.0f);
+  return d * d;
+}
+
+// Top label of a voxel's C channels: the first maximum (numpy / torch argmax).
+// (defined before its use in mr_calib_run below)
+template <class Load>
+SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, double* conf) {
+  int64_t best = 0;
+  double m = load(0);
+  for (int64_t c = 1; c < C; ++c) {
+    const double v = load(c);
+    if (v > m) {
+      m = v;
+      best = c;
+    }
+  }
+  *conf = m;
+  return best;
+}
+
+// The calibration terms of n equal voxels (channels load(c), target label t):
+//   acc.nan(c, n)                     NaN values of channel c
+//   acc.range(c, v)                   a non-NaN value of channel c (its min / max)
+//   acc.bin(c, b, n, correct, fix)    channel c's bin b: voxels, voxels whose target is lab[c], sum of p
+//   acc.brier(c, fix)                 sum of mr_brier_term
+//   acc.rowdev(d)                     |sum over the channels - 1| (top only)
+//   acc.top(b, n, correct, fix)       the top label's bin (top only; not for NaN / out-of-range voxels)
+template <class Acc, class Load>
+SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_t t, int64_t n, const int64_t* lab,
+                                              int64_t C, const double* edges, int64_t nb, bool top) {
+  bool bad = false;
+  double sum = 0.0;
+  const MrFix zero = {0, 0};
+  for (int64_t c = 0; c < C; ++c) {
+    const double v = load(c);
+    if (v != v) {
+      acc.nan(c, n);
+      bad = true;
+      continue;
+    }
+    acc.range(c, v);
+    bad = bad || !(v >= 0.0 && v <= 1.0);
+    sum += v;
+    const bool y = t == lab[c];
+    const int64_t b = v == 0.0 ? 0 : mr_bin(edges, nb, v);
+    acc.bin(c, b, n, y ? n : 0, v > 0.0 ? mr_times(mr_fixed(v), uint64_t(n)) : zero);
+    const float e = mr_brier_term(v, y);
+    if (e != 0.0f) acc.brier(c, mr_times(mr_fixed(double(e)), uint64_t(n)));
+  }
+  if (!top || bad) return;  // NaN / out of range: counted above, the caller refuses the map
+  acc.rowdev(sum > 1.0 ? sum - 1.0 : 1.0 - sum);
+  double conf = 0.0;
+  const int64_t a = mr_argmax(load, C, &conf);
+  acc.top(mr_bin(edges, nb, conf), n, t == lab[a] ? n : 0, conf > 0.0 ? mr_times(mr_fixed(conf), uint64_t(n)) : zero);
 }
 
 }  // namespace segscore

@@ -122,13 +122,15 @@ def deepmind_distances(pred, ref, spacing=None):
 
 
 # --------------------------------------------------------------------------- MONAI 1.6.1
-def monai_metrics(pred, ref, spacing=None, tolerances=(1.0,), percentiles=(95,), subvoxels=True, overlap=True):
+def monai_metrics(pred, ref, spacing=None, tolerances=(1.0,), percentiles=(95,), subvoxels=True, overlap=True,
+                  directed=True):
     """MONAI 1.6.1 functional metrics on a (B=1, C=1, *spatial) float tensor pair.
 
     `hd`, `hd<p>` (per-direction torch.quantile, float32, then max),
     `hd_directed` (pred -> ref), `asd` (default symmetric=False: pred -> ref),
     `assd` (symmetric=True: pooled mean), `nsd@<tol>` (voxel counts) and
     `nsd_subvoxel@<tol>` (use_subvoxels=True; 2-D/3-D only), `dice`, `iou`.
+    ``directed=False`` leaves out the directed values (`hd_directed`, `hd<p>_directed`, `asd`).
     """
     import torch
     from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
@@ -141,11 +143,15 @@ def monai_metrics(pred, ref, spacing=None, tolerances=(1.0,), percentiles=(95,),
     out = {}
     with _quiet():  # FutureWarning(always_return_as_numpy) on every call; empty-mask UserWarnings
         out["hd"] = compute_hausdorff_distance(yp, y, **kw).item()
-        out["hd_directed"] = compute_hausdorff_distance(yp, y, directed=True, **kw).item()
+        if directed:
+            out["hd_directed"] = compute_hausdorff_distance(yp, y, directed=True, **kw).item()
         for q in percentiles:
             out[f"hd{q:g}"] = compute_hausdorff_distance(yp, y, percentile=q, **kw).item()
-            out[f"hd{q:g}_directed"] = compute_hausdorff_distance(yp, y, percentile=q, directed=True, **kw).item()
-        out["asd"] = compute_average_surface_distance(yp, y, **kw).item()
+            if directed:
+                out[f"hd{q:g}_directed"] = compute_hausdorff_distance(yp, y, percentile=q, directed=True,
+                                                                      **kw).item()
+        if directed:
+            out["asd"] = compute_average_surface_distance(yp, y, **kw).item()
         out["assd"] = compute_average_surface_distance(yp, y, symmetric=True, **kw).item()
         if p.ndim in (2, 3):  # compute_surface_dice: 2-D / 3-D spatial only
             for t in tolerances:
@@ -338,7 +344,7 @@ def _surface_monai(pred, ref, spacing, metrics):
     qs, taus = _percentiles(metrics), _param(metrics, "nsd")
     use_nsd = bool(taus) and np.ndim(pred) in (2, 3)
     d = monai_metrics(pred, ref, spacing, tolerances=tuple(taus.values()) if use_nsd else (),
-                      percentiles=tuple(qs.values()), subvoxels=use_nsd, overlap=False)
+                      percentiles=tuple(qs.values()), subvoxels=use_nsd, overlap=False, directed=False)
     out = {k: d[k] for k in ("hd",) if k in metrics}
     out.update({m: d[f"hd{q:g}"] for m, q in qs.items()})
     if "assd" in metrics:

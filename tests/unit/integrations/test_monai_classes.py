@@ -1,0 +1,175 @@
+"""segscore.monai without MONAI: hand-derived values, options, errors, the import without
+MONAI installed, conventions other than MONAI's, and the module's doctests."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import segscore as ss  # noqa: E402
+import segscore.monai as S  # noqa: E402
+
+
+def _square(n=10, lo=2, hi=6, b=1):
+    y = torch.zeros(b, 2, n, n)
+    y[:, 1, lo:hi, lo:hi] = 1
+    y[:, 0] = 1 - y[:, 1]
+    return y
+
+
+def test_module_doctests():
+    with np.printoptions(precision=8, suppress=False):
+        res = doctest.testmod(S, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 30 and res.failed == 0
+
+
+def test_imports_with_monai_blocked():
+    code = ("import sys\n"
+            "sys.modules['monai'] = None\n"
+            "import segscore.monai as m, torch\n"
+            "y = torch.zeros(1, 2, 6, 6); y[0, 1, 1:4, 1:4] = 1\n"
+            "print(float(m.HausdorffDistanceMetric()(y, y)[0, 0]), 'monai' in sys.modules and sys.modules['monai'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0.0", "None"]
+
+
+def test_import_segscore_does_not_load_the_integration():
+    code = "import sys, segscore; print('segscore.monai' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("cls,kw", [(S.HausdorffDistanceMetric, {}), (S.SurfaceDistanceMetric, {}),
+                                    (S.SurfaceDiceMetric, {"class_thresholds": [1.0]})])
+@pytest.mark.parametrize("metric", ["chessboard", "taxicab"])
+def test_chamfer_distances_are_not_implemented(cls, kw, metric):
+    with pytest.raises(NotImplementedError, match="Euclidean"):
+        cls(distance_metric=metric, **kw)
+    with pytest.raises(ValueError, match="not implemented"):
+        cls(distance_metric="cosine", **kw)
+
+
+def test_hand_derived_values():
+    y = _square()
+    p = y.clone()
+    p[0, 1, 2:6, 6] = 1  # one column more: 4 voxels at distance 1 from the reference border
+    p[0, 0] = 1 - p[0, 1]
+    assert S.HausdorffDistanceMetric()(p, y).item() == 1.0
+    assert S.HausdorffDistanceMetric()(p, y, spacing=(1.0, 2.5)).item() == 2.5
+    # pred border 14 voxels (the new column's 4 at 1, 10 at 0); ref border 12 voxels (the two
+    # of its right column inside pred at 1, 10 at 0): pooled mean over 26
+    assert S.SurfaceDistanceMetric(symmetric=True)(p, y).item() == pytest.approx(6 / 26)
+    assert S.SurfaceDistanceMetric()(p, y).item() == pytest.approx(4 / 14)
+    assert S.SurfaceDiceMetric([0.5])(p, y).item() == pytest.approx(20 / 26)
+    assert S.DiceMetric(include_background=False)(p, y).item() == pytest.approx(2 * 16 / (16 + 20))
+    assert S.MeanIoU(include_background=False)(p, y).item() == pytest.approx(16 / 20)
+    assert S.AbsoluteVolumeDifferenceMetric(include_background=False)(p, y).item() == 4.0
+
+
+def test_empty_masks_follow_monai():
+    y = _square(b=1)
+    e = y.clone()
+    e[0, 1] = 0
+    e[0, 0] = 1
+    # empty prediction: every distance inf; its max is inf, its percentile nan (torch.quantile)
+    assert S.HausdorffDistanceMetric()(e, y).item() == math.inf
+    assert math.isnan(S.HausdorffDistanceMetric(percentile=95)(e, y).item())
+    assert S.HausdorffDistanceMetric(percentile=0)(e, y).item() == math.inf  # 0 means "no percentile"
+    assert S.SurfaceDistanceMetric()(e, y).item() == math.inf
+    assert S.SurfaceDiceMetric([1.0])(e, y).item() == 0.0
+    assert math.isnan(S.HausdorffDistanceMetric()(e, e).item())
+    assert math.isnan(S.SurfaceDiceMetric([1.0])(e, e).item())
+    # aggregate() skips the nan: an epoch mean stays finite
+    m = S.HausdorffDistanceMetric(percentile=95, get_not_nans=True)
+    m(e, y)
+    m(y, y)
+    val, n = m.aggregate()
+    assert val.item() == 0.0 and n.item() == 1.0
+
+
+def test_other_conventions():
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(rng.random((2, 3, 16, 15, 9)) < 0.3).float()
+    p = torch.from_numpy(rng.random((2, 3, 16, 15, 9)) < 0.3).float()
+    p[1, 2] = 0
+    sp = (0.7, 1.2, 2.0)
+    for conv in ("segscore", "deepmind", "metricsreloaded"):
+        got = S.HausdorffDistanceMetric(include_background=True, percentile=95, convention=conv)(p, y, spacing=sp)
+        want = [[ss.hd95(p[b, c].bool().numpy(), y[b, c].bool().numpy(), spacing=sp, convention=conv)
+                 for c in range(3)] for b in range(2)]
+        assert np.allclose(got.numpy(), np.array(want, np.float32), equal_nan=True)
+        nsd = S.SurfaceDiceMetric([1.0] * 3, include_background=True, convention=conv)(p, y, spacing=sp)
+        want = [[ss.nsd(p[b, c].bool().numpy(), y[b, c].bool().numpy(), 1.0, spacing=sp, convention=conv)
+                 for c in range(3)] for b in range(2)]
+        assert np.allclose(nsd.numpy(), np.array(want, np.float32), equal_nan=True)
+    # segscore: a percentile of a set containing inf is inf (MONAI: nan)
+    assert S.HausdorffDistanceMetric(include_background=True, percentile=95,
+                                     convention="segscore")(p, y)[1, 2].item() == math.inf
+    with pytest.raises(ValueError, match="convention"):
+        S.HausdorffDistanceMetric(convention="monai-subvoxels")
+    with pytest.raises(ValueError, match="medpy"):
+        S.SurfaceDiceMetric([1.0], convention="medpy")
+
+
+def test_many_overlapping_channels_are_packed_in_groups():
+    """More channels than fit in one bit-packed label map (30), overlapping."""
+    rng = np.random.default_rng(1)
+    y = torch.from_numpy(rng.random((1, 33, 12, 12)) < 0.4)
+    p = torch.from_numpy(rng.random((1, 33, 12, 12)) < 0.4)
+    got = S.HausdorffDistanceMetric(include_background=True, percentile=90)(p, y)
+    want = [ss.hausdorff(p[0, c].numpy(), y[0, c].numpy(), percentile=90, convention="monai") for c in range(33)]
+    assert np.allclose(got[0].numpy(), np.array(want, np.float32))
+
+
+def test_spacing_checks_as_monai():
+    y = _square(b=2)
+    m = S.HausdorffDistanceMetric()
+    with pytest.raises(ValueError, match="batch size"):
+        m(y, y, spacing=[(1.0, 1.0)] * 3)
+    with pytest.raises(ValueError, match="image dim"):
+        m(y, y, spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="same type"):
+        m(y, y, spacing=[1.0, (1.0, 2.0)])
+    assert torch.equal(m(y, y, spacing=[(1.0, 1.0), (2.0, 0.5)]), torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="percentile"):
+        S.HausdorffDistanceMetric(percentile=101)(y, y)
+
+
+def test_buffer_protocol():
+    y = _square(b=2)
+    m = S.DiceMetric()
+    assert m.get_buffer() is None and len(m) == 0
+    r = m(y, y)
+    assert r.shape == (2, 2)
+    m([y[0], y[1]], [y[0], y[1]])  # a list of channel-first tensors
+    assert m.get_buffer().shape == (4, 2) and len(m) == 4
+    assert m.aggregate("none").shape == (4, 2)
+    m.reset()
+    assert m.get_buffer() is None
+    with pytest.raises(ValueError, match="list/tuple"):
+        m(np.zeros((1, 2, 3, 3)), y)
+    with pytest.raises(ValueError, match="reduction"):
+        S.do_metric_reduction(torch.zeros(2, 2), "median")
+
+
+def test_calibration_needs_binary_reference():
+    p = torch.rand(1, 2, 5, 5)
+    with pytest.raises(ValueError, match="binary"):
+        S.CalibrationErrorMetric()(p, p)
+    with pytest.raises(ValueError, match="calibration_reduction"):
+        S.CalibrationErrorMetric(calibration_reduction="median")
+
+
+def test_confusion_matrix_unknown_name():
+    m = S.ConfusionMatrixMetric(metric_name="dice coefficient")
+    m(_square(), _square())
+    with pytest.raises(NotImplementedError, match="sensitivity"):
+        m.aggregate()
