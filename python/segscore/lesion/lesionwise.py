@@ -55,7 +55,8 @@ def _instances(a, labels, opts, conn):
         if a.dtype == bool:
             a = a.astype(np.int32)
         return remap_given(a)
-    return _cc.label(region_mask(a, labels), conn, opts.order)
+    # labels None: connected_components takes a > 0 as the foreground itself (no full-size copy)
+    return _cc.label(a if labels is None else region_mask(a, labels), conn, opts.order)
 
 
 def _touch_pairs(pred_i, ref_i, n_ref, rbox, k):
