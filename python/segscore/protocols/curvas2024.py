@@ -59,10 +59,12 @@ Step by step
      is reproduced and reported in ``meta["ece_softmax"]``.
    * segscore: no softmax; the probabilities are used as given.
 
-   Computed here in numpy, by slabs (O(bins) extra memory).  ``ece_mean`` is the mean
-   over raters.
+   Computed by :class:`segscore.Calibration` (convention "curvas"), by slabs (O(bins)
+   extra memory), its running float32 bin sums continuing from slab to slab.
+   ``ece_mean`` is the mean over raters.
 5. Volume CRPS per organ (:func:`segscore.volume_crps`): predicted volume = sum of the
-   organ probabilities x voxel volume, rater volumes = label voxel counts x voxel volume.
+   organ probabilities x voxel volume (under curvas2024 numpy's float32 sum of the cropped
+   view, :func:`numpy_view_sum`), rater volumes = label voxel counts x voxel volume.
 
    * curvas2024: the challenge's tabulated-CDF integral over mu +- 3 sigma
      (:func:`segscore.probabilistic.crps.curvas2024_volume_crps`; sigma = 0 gives 0), by default with
@@ -126,7 +128,8 @@ class CurvasResult:
     meta : dict
         ``convention``, ``labels``, ``spacing``, ``crop`` (the ct box or None),
         ``n_bins``, ``ece_softmax`` (whether torchmetrics' softmax was reproduced),
-        ``raters``, ``pred`` ("given" or "argmax"), ``crps_integration``.
+        ``raters``, ``pred`` ("given" or "argmax"), ``crps_integration``, ``sums``
+        ("float64", or the float32 arithmetic reproduced).
 
     Methods
     -------
@@ -599,7 +602,8 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     meta = {"convention": convention, "labels": dict(zip(keys, values)), "spacing": sp, "crop": box,
             "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.Calibration (convention 'curvas')",
             "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration,
-            "sums": "float64" if (exact or convention == "segscore") else f"float32 (torchmetrics 1.9 CPU; {NUMPY_SUM_VERSION})"}
+            "sums": "float64" if (exact or convention == "segscore")
+            else f"float32 (torchmetrics 1.9 CPU; {NUMPY_SUM_VERSION})"}
     return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)
 
 
