@@ -35,19 +35,27 @@ def top_label(seed: int, n_classes: int = 3, dtype=np.float32, n: int = N_BIG):
     return p.astype(dtype), t
 
 
-def float64_reference(conf, correct, slot, n_slots, norm="l1"):
-    """ECE of the binned values from exact sums: the slot of every confidence (`slot`), exact
-    counts, each bin's confidence sum correctly rounded (math.fsum), then float64."""
+def float64_sums(conf, correct, slot, n_slots):
+    """Exact counts, exact correct counts and correctly rounded (math.fsum) confidence sums per
+    slot: the float64 reference of the bin sums."""
     conf = np.asarray(conf, dtype=np.float64)
     cnt = np.bincount(slot, minlength=n_slots).astype(np.float64)
     cor = np.bincount(slot, weights=np.asarray(correct, dtype=np.float64), minlength=n_slots)
     order = np.argsort(slot, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(cnt.astype(np.int64))])
     sc = np.array([math.fsum(conf[order[bounds[j]:bounds[j + 1]]]) for j in range(n_slots)])
+    return cnt, cor, sc
+
+
+def float64_reference(conf, correct, slot, n_slots, norm="l1"):
+    """ECE ("l1", "l2", "max") or ACE ("ace") from the float64 bin sums of `float64_sums`."""
+    cnt, cor, sc = float64_sums(conf, correct, slot, n_slots)
     nz = cnt > 0
     gap = np.abs(cor[nz] - sc[nz])
     if norm == "l1":
         return float(gap.sum() / cnt.sum())
     if norm == "max":
         return float(np.max(gap / cnt[nz]))
+    if norm == "ace":
+        return float(np.mean(gap / cnt[nz]))
     return float(np.sqrt(np.sum(gap * gap / cnt[nz]) / cnt.sum()))

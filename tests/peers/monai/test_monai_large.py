@@ -35,15 +35,8 @@ def _reference(p, t, n_bins, reduction):
     for c in range(p.shape[0]):
         v = p[c].astype(np.float32)
         slot = np.minimum(np.searchsorted(edges[1:], v, side="left"), n_bins - 1)
-        if reduction == "expected":
-            out.append(B.float64_reference(v, t == c, slot, n_bins, "l1"))
-        elif reduction == "maximum":
-            out.append(B.float64_reference(v, t == c, slot, n_bins, "max"))
-        else:
-            cnt = np.bincount(slot, minlength=n_bins)
-            gaps = [abs(B.float64_reference(v[slot == j], (t == c)[slot == j], np.zeros(cnt[j], np.int64), 1))
-                    for j in range(n_bins) if cnt[j]]
-            out.append(float(np.mean(gaps)))
+        norm = {"expected": "l1", "maximum": "max", "average": "ace"}[reduction]
+        out.append(B.float64_reference(v, t == c, slot, n_bins, norm))
     return float(np.mean(out))
 
 
