@@ -71,10 +71,12 @@ curvas             50      the CURVAS 2024 challenge's ECE (torchmetrics
                            MulticlassCalibrationError, 50 bins, top label)
 =================  ======  ===================================================================
 
-Accumulation differs on purpose: segscore sums in float64 where torchmetrics
-and MONAI accumulate in float32 (on a 256^3 map torchmetrics' own float32
-scatter-add is off by ~20 % relative on a small ECE).  Documented deviations
-from the peers: netcal bins its per-bin means with float32 edges but its counts
+Reference numerics: torchmetrics, monai and curvas reproduce their library's
+CPU arithmetic (running float32 bin sums in element order, float32 counts
+stopping at 2**24, the per-bin formulas in float32; see
+segscore.calibration.reference); ``exact=True`` and the segscore convention
+sum in float64 (on a 256^3 map the two differ by ~20 % on a small ECE).
+Documented deviations from the peers: netcal bins its per-bin means with float32 edges but its counts
 with float64 edges (they can disagree for a float32 value equal to a
 rounded-down edge); segscore uses the float64 edges for both.  netcal raises
 for a multi-class input whose target holds at most two labels and
@@ -368,8 +370,8 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     An explicit `target_mode` overrides the default and keeps the convention's edges.
 
     Deviations from the peers are documented in the module docstring and
-    docs/calibration.md (segscore sums in float64 where torchmetrics and MONAI accumulate
-    in float32).
+    docs/calibration.md (torchmetrics, monai and curvas do their library's float32
+    arithmetic unless ``exact=True``).
 
     References
     ----------

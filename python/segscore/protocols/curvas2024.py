@@ -59,10 +59,12 @@ Step by step
      is reproduced and reported in ``meta["ece_softmax"]``.
    * segscore: no softmax; the probabilities are used as given.
 
-   Computed here in numpy, by slabs (O(bins) extra memory).  ``ece_mean`` is the mean
-   over raters.
+   Computed by :class:`segscore.Calibration` (convention "curvas"), by slabs (O(bins)
+   extra memory), its running float32 bin sums continuing from slab to slab.
+   ``ece_mean`` is the mean over raters.
 5. Volume CRPS per organ (:func:`segscore.volume_crps`): predicted volume = sum of the
-   organ probabilities x voxel volume, rater volumes = label voxel counts x voxel volume.
+   organ probabilities x voxel volume (under curvas2024 numpy's float32 sum of the cropped
+   view, :func:`numpy_view_sum`), rater volumes = label voxel counts x voxel volume.
 
    * curvas2024: the challenge's tabulated-CDF integral over mu +- 3 sigma
      (:func:`segscore.probabilistic.crps.curvas2024_volume_crps`; sigma = 0 gives 0), by default with
@@ -73,8 +75,11 @@ Step by step
      segscore counts the label itself.
    * segscore: the closed-form Gaussian CRPS (sigma = 0 gives |v - mu|).
 
-Numbers agree with the challenge's to its float32 arithmetic (MONAI's Dice and
-torchmetrics' bin sums are float32; segscore accumulates in float64).
+Sums follow the challenge's arithmetic under ``curvas2024``: the ECE is torchmetrics' on
+the CPU (running float32 bin sums in voxel order, float32 counts stopping at 2**24, its
+float32 formulas), the predicted volume numpy's float32 sum of the cropped view, in numpy
+2.4's order (:func:`numpy_view_sum`).  ``exact=True`` and the ``segscore`` convention sum in
+float64.
 """
 
 from __future__ import annotations
@@ -123,7 +128,8 @@ class CurvasResult:
     meta : dict
         ``convention``, ``labels``, ``spacing``, ``crop`` (the ct box or None),
         ``n_bins``, ``ece_softmax`` (whether torchmetrics' softmax was reproduced),
-        ``raters``, ``pred`` ("given" or "argmax"), ``crps_integration``.
+        ``raters``, ``pred`` ("given" or "argmax"), ``crps_integration``, ``sums``
+        ("float64", or the float32 arithmetic reproduced).
 
     Methods
     -------
@@ -225,6 +231,131 @@ def _organ_sum(prob):
     return s
 
 
+# ---------------------------------------------------------------------------------------
+# numpy's float sum of the cropped view (the challenge's predicted volume)
+
+NUMPY_SUM_VERSION = "numpy 2.4 (the chunking of numpy >= 2.3's buffered reduction iterator)"
+_NPY_BUFSIZE = 8192  # numpy's default ufunc buffer size (elements)
+
+
+def _npy_chunks(shape, full_shape):
+    """(start, length) of the inner-loop chunks, in the view's logical C order, that numpy 2.4's
+    reduction hands to the pairwise sum for ``a[..., y0:y1, x0:x1].sum()``, `a` a C-contiguous
+    array of `full_shape` and the view of `shape`: axes that are contiguous together coalesce;
+    then as many whole inner axes as fit in the 8192-element buffer, and along the next axis
+    as many of those as fit (at least one), never crossing that axis' outer index."""
+    nd = len(shape)
+    strides = [1] * nd
+    for i in range(nd - 2, -1, -1):
+        strides[i] = strides[i + 1] * int(full_shape[i + 1])
+    dims = [(int(n), st) for n, st in zip(shape, strides) if n != 1]
+    if not dims:
+        return [(0, int(np.prod(shape)))]
+    co = [list(dims[-1])]
+    for n, st in reversed(dims[:-1]):
+        inner = co[0]
+        if st == inner[0] * inner[1]:
+            inner[0] *= n
+        else:
+            co.insert(0, [n, st])
+    sizes = [n for n, _ in co]
+    total = int(np.prod(sizes))
+    p, i = sizes[-1], len(sizes) - 2
+    while i >= 0 and p * sizes[i] <= _NPY_BUFSIZE:
+        p *= sizes[i]
+        i -= 1
+    if i < 0:
+        return [(0, total)]
+    rows = max(1, _NPY_BUFSIZE // p)
+    block = sizes[i] * p
+    per = [(r * p, min(rows, sizes[i] - r) * p) for r in range(0, sizes[i], rows)]
+    return [(b + a, n) for b in range(0, total, block) for a, n in per]
+
+
+def _pairwise_sums(flat, starts, n):
+    """numpy's pairwise_sum (in flat's dtype) of flat[s:s + n] for every s in `starts`:
+    blocks of 8 accumulators up to 128 elements, halves (rounded to 8) above."""
+    t = flat.dtype.type
+    # top-down: every segment length the recursion reaches, with the starts at that length
+    need = {}
+    todo = {int(n): [np.asarray(starts, dtype=np.int64)]}
+    while todo:
+        m = max(todo)
+        st = np.sort(np.concatenate(todo.pop(m)))  # disjoint segments: no repeats
+        need[m] = st
+        if m > 128:
+            h = m // 2
+            h -= h % 8
+            todo.setdefault(h, []).append(st)
+            todo.setdefault(m - h, []).append(st + h)
+    sums = {}
+    for m in sorted(need):
+        st = need[m]
+        if m > 128:
+            h = m // 2
+            h -= h % 8
+            a = sums[h][1][np.searchsorted(sums[h][0], st)]
+            b = sums[m - h][1][np.searchsorted(sums[m - h][0], st + h)]
+            sums[m] = (st, (a + b).astype(t))
+            continue
+        out = np.empty(len(st), dtype=flat.dtype)
+        step = max(1, (1 << 22) // max(m, 1))
+        win = np.lib.stride_tricks.as_strided(flat, (flat.size - m + 1, m), (flat.itemsize, flat.itemsize))
+        for c in range(0, len(st), step):
+            x = win[st[c:c + step]]
+            if m < 8:
+                r = np.full(len(x), -0.0, dtype=flat.dtype)
+                for j in range(m):
+                    r = r + x[:, j]
+            else:
+                acc = x[:, :8].copy()
+                j, lim = 8, m - m % 8
+                while j < lim:
+                    acc += x[:, j:j + 8]
+                    j += 8
+                r = ((acc[:, 0] + acc[:, 1]) + (acc[:, 2] + acc[:, 3])) + \
+                    ((acc[:, 4] + acc[:, 5]) + (acc[:, 6] + acc[:, 7]))
+                for k in range(j, m):
+                    r = r + x[:, k]
+            out[c:c + step] = r
+        sums[m] = (st, out)
+    st, v = sums[int(n)]
+    return v[np.searchsorted(st, np.asarray(starts, dtype=np.int64))]
+
+
+def numpy_view_sum(a, box=None) -> float:
+    """``a[..., y0:y1, x0:x1].sum()`` as numpy 2.4 computes it for a C-contiguous float32 /
+    float64 `a` (pairwise sums of the reduction's inner-loop chunks, added one after another
+    in the array's dtype), whatever `a`'s own memory layout; `box` = ((y0, y1), (x0, x1)) or
+    None (the whole array).  Other dtypes: the float64 sum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segscore.protocols.curvas2024 import numpy_view_sum
+    >>> a = np.random.default_rng(0).random((3, 40, 50), dtype=np.float32)
+    >>> numpy_view_sum(a, ((2, 37), (5, 44))) == float(a[:, 2:37, 5:44].sum())
+    True
+    """
+    a = np.asarray(a)
+    view = a if box is None else _crop(a, box)
+    if a.dtype not in (np.float32, np.float64):
+        return float(np.sum(view, dtype=np.float64))
+    flat = np.ascontiguousarray(view).reshape(-1)
+    if flat.size == 0:
+        return 0.0
+    chunks = _npy_chunks(view.shape, a.shape)
+    t = flat.dtype.type
+    by_len = {}
+    for i, (s0, n) in enumerate(chunks):
+        by_len.setdefault(n, []).append((i, s0))
+    part = np.empty(len(chunks), dtype=flat.dtype)
+    for n, items in by_len.items():
+        idx = np.array([i for i, _ in items])
+        part[idx] = _pairwise_sums(flat, np.array([s0 for _, s0 in items]), n)
+    return float(np.add.accumulate(np.concatenate([np.zeros(1, flat.dtype), part]), dtype=t)[-1])
+
+
 def _monai_rowwise_dice(pm, gt):
     """MONAI DiceMetric(include_background=False, reduction='mean', ignore_empty=True) on
     unbatched arrays read as (batch, channel, spatial...)."""
@@ -269,8 +400,13 @@ def _classes(prob_slab, softmax):
     return allp
 
 
-def _ece_per_rater(prob, maps, values, convention):
-    """Top-label ECE (50 bins, torchmetrics binning) of prob against every rater."""
+def _ece_per_rater(prob, maps, values, convention, exact=False, threads=None):
+    """Top-label ECE (50 bins) of prob against every rater, as torchmetrics 1.9
+    ``MulticlassCalibrationError`` computes it on the CPU: streamed by slabs through
+    :class:`segscore.Calibration` (convention "curvas"), whose running float32 bin sums continue
+    from slab to slab in voxel order (``exact``: float64 sums)."""
+    from ..calibration.streaming import Calibration
+
     c = prob.shape[0]
     flat = prob.reshape(c, -1)
     n = flat.shape[1]
@@ -281,36 +417,20 @@ def _ece_per_rater(prob, maps, values, convention):
             if np.any(1.0 - _organ_sum(flat[:, s:s + _SLAB]) < 0):
                 softmax = True
                 break
-    edges = _torch_linspace_f32(N_BINS)
-    nb = N_BINS + 1  # torchmetrics keeps one bin per boundary: confidence 1.0 lands in the last
-    count = np.zeros(nb)
-    conf_sum = np.zeros(nb)
-    acc_sum = np.zeros((len(maps), nb))
+    accs = [Calibration(N_BINS, "curvas", target_mode="top-label", exact=exact, threads=threads) for _ in maps]
     for s in range(0, n, _SLAB):
         allp = _classes(flat[:, s:s + _SLAB], softmax)
-        pred = np.argmax(allp, axis=0)
-        conf = np.max(allp, axis=0).astype(np.float32)
-        b = np.searchsorted(edges, conf, side="right") - 1
-        count += np.bincount(b, minlength=nb)
-        conf_sum += np.bincount(b, weights=conf.astype(np.float64), minlength=nb)
-        for k, t in enumerate(targets):
+        for acc, t in zip(accs, targets):
             tt = t[s:s + _SLAB]
-            cls = np.zeros(tt.shape, dtype=np.int64)
+            cls = np.zeros(tt.shape, dtype=np.int8)
             for i, v in enumerate(values):
                 cls[tt == v] = i + 1
-            acc_sum[k] += np.bincount(b, weights=(cls == pred).astype(np.float64), minlength=nb)
-    nz = count > 0
-    prop = count / count.sum()
-    out = []
-    for k in range(len(maps)):
-        acc = np.where(nz, acc_sum[k] / np.where(nz, count, 1), 0.0)
-        conf = np.where(nz, conf_sum / np.where(nz, count, 1), 0.0)
-        out.append(float(np.sum(np.abs(acc - conf) * prop)))
-    return out, softmax
+            acc.update(allp, cls)
+    return [acc.compute()["ece"] for acc in accs], softmax
 
 
 def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, convention="curvas2024", integration="quad",
-           threads=None):
+           threads=None, exact=False):
     """Score one case under the CURVAS 2024 protocol: consensus Dice, volume CRPS, confidence, ECE.
 
     Follows the challenge's evaluation code step by step (see the module documentation,
@@ -353,6 +473,12 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         published digits; needs scipy) or the exact integral (up to ~2 % apart).
     threads : int, optional
         CPU threads for the counting passes.
+    exact : bool, default False
+        float64 sums.  By default, under ``curvas2024``, the ECE is torchmetrics' on the CPU
+        (running float32 bin sums in voxel order, counts stopping at 2**24) and the predicted
+        volume is numpy's float32 sum of the cropped view (:func:`numpy_view_sum`, numpy
+        2.4's order), as the challenge's code computes them; ``exact=True`` (and the
+        ``segscore`` convention) sums both in float64.
 
     Returns
     -------
@@ -369,8 +495,9 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
 
     Notes
     -----
-    Numbers agree with the challenge's to its float32 arithmetic (MONAI's Dice and
-    torchmetrics' bin sums are float32; segscore accumulates in float64).  Empty regions: a
+    Under ``curvas2024`` the sums are the challenge's (torchmetrics' float32 ECE on the CPU,
+    numpy 2.4's float32 sum of the cropped view for the volume); ``exact=True`` and the
+    ``segscore`` convention sum in float64.  Empty regions: a
     consensus Dice whose consensus is empty on every row is 0.0 under curvas2024 (MONAI's
     reduction of an all-NaN tensor) and follows :func:`segscore.dice` (nan when both are
     empty, 0 when one is) under segscore; the confidence is nan when the consensus
@@ -430,6 +557,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         if pr.shape != shape:
             raise ValueError(f"pred has shape {pr.shape} but the raters have shape {shape}; they must match")
     box = None
+    full_p = p
     if ct is not None:
         box = _crop_box(ct, shape)
         maps = [_crop(r, box) for r in maps]
@@ -461,16 +589,21 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         m_fg = float(np.sum(ch, where=fg, dtype=np.float64)) / n if (n := np.count_nonzero(fg)) else math.nan
         m_bg = float(np.sum(ch, where=bg, dtype=np.float64)) / n if (n := np.count_nonzero(bg)) else math.nan
         confidence[key] = float(((1.0 - m_bg) + m_fg) / 2.0)
-        pred_vol = float(np.sum(ch, dtype=np.float64)) * voxel
+        if convention == "curvas2024" and not exact:  # the challenge: numpy's sum of the cropped view
+            pred_vol = numpy_view_sum(full_p[i], box) * voxel
+        else:
+            pred_vol = float(np.sum(ch, dtype=np.float64)) * voxel
         rater_vols = np.array([np.count_nonzero(r == v) for r in maps], dtype=np.float64) * voxel
         mu, sigma = float(np.mean(rater_vols)), float(np.std(rater_vols))
         crps[key] = _volume_score(pred_vol, rater_vols, method=VOLUME_METHOD[convention], integration=integration)
         volumes[key] = {"pred": pred_vol, "raters": rater_vols.tolist(), "mean": mu, "std": sigma}
 
-    ece, softmax = _ece_per_rater(p, maps, values, convention)
+    ece, softmax = _ece_per_rater(p, maps, values, convention, exact or convention == "segscore", threads)
     meta = {"convention": convention, "labels": dict(zip(keys, values)), "spacing": sp, "crop": box,
-            "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.protocols.curvas2024 (numpy)",
-            "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration}
+            "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.Calibration (convention 'curvas')",
+            "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration,
+            "sums": "float64" if (exact or convention == "segscore")
+            else f"float32 (torchmetrics 1.9 CPU; {NUMPY_SUM_VERSION})"}
     return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)
 
 
