@@ -41,6 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ._core.backends import cpu
 from .metrics.surface import conventions as _conventions
 from .metrics.surface.functional import surface_distances as _surface_distances
 
@@ -346,61 +347,115 @@ def _spacing_tuple(s, ndim):
 # ---------------------------------------------------------------------------
 # boundary metrics: all channels of an item in one segscore call
 
-_MAX_BITS = 30  # channels per packed label map when channels overlap (label values < 2**31)
+_MAX_BITS = 30  # channels per packed label map (label values < 2**31)
 
 
-def _pack(pred: torch.Tensor, ref: torch.Tensor):
-    """Pack bool channel masks (C, *spatial) into int32 label maps sharing one code.
+def _channel_mask(x: torch.Tensor, as_float: bool) -> torch.Tensor:
+    """MONAI's mask of one channel: the voxels equal to 1 (True for bool); HD and ASD compare
+    after the conversion to float32 (which only matters for float64 values next to 1)."""
+    if x.dtype == torch.bool:
+        return x
+    if as_float and x.dtype == torch.float64:
+        x = x.float()
+    return x == 1
 
-    Returns a list of (pred_map, ref_map, {channel: label or tuple of labels}) groups.  Without
-    overlap (one-hot) channel c is label c + 1; with overlap each voxel holds the bit set of its
-    channels and channel c is the union of the codes with bit c set."""
+
+def _numpy_view(t: torch.Tensor):
+    """A numpy view of a CPU tensor (None for a device tensor or a dtype numpy lacks)."""
+    if t.device.type != "cpu":
+        return None
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError):
+        return None
+
+
+def _codes_host(x: np.ndarray, chans, as_float: bool):
+    """Bit-packed channel masks of one item on the host: (uint8 / uint16 / uint32 codes,
+    bitwise or of the codes, whether channels overlap), one compiled pass over x."""
+    n = len(chans)
+    dt = np.uint8 if n <= 8 else np.uint16 if n <= 16 else np.uint32
+    code = np.empty(x.shape[1:], dt)
+    lib = cpu()
+    if hasattr(lib, "pack_channels"):
+        bits, overlap = lib.pack_channels(x, code, c0=chans[0], n=n, round_f32=as_float)
+        return code, int(bits), bool(overlap)
+    code[...] = 0  # a compiled module without the packing pass: numpy, one channel at a time
+    tmp = np.empty(x.shape[1:], dt)
+    eq = np.empty(x.shape[1:], bool)
+    for j, c in enumerate(chans):
+        xc = x[c]
+        if xc.dtype != np.bool_:
+            if as_float and xc.dtype == np.float64:
+                xc = xc.astype(np.float32)
+            xc = np.equal(xc, 1, out=eq)
+        np.left_shift(xc, j, out=tmp, dtype=dt)
+        np.bitwise_or(code, tmp, out=code)
+    bits = int(np.bitwise_or.reduce(code, axis=None))
+    return code, bits, bool(np.any(np.bitwise_and(code, code - dt(1))))
+
+
+def _codes_torch(x: torch.Tensor, chans, as_float: bool) -> torch.Tensor:
+    """As _codes_numpy with torch operations (device tensors): int32 codes."""
+    code = torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
+    for j, c in enumerate(chans):
+        code.add_(_channel_mask(x[c], as_float), alpha=1 << j)
+    return code
+
+
+def _present(pm, rm, nbits: int) -> list:
+    """The codes present in either map, ascending."""
+    if isinstance(pm, np.ndarray):
+        if nbits <= 16:
+            hist = np.bincount(pm.ravel(), minlength=1 << nbits) + np.bincount(rm.ravel(), minlength=1 << nbits)
+            return np.flatnonzero(hist).tolist()
+        return np.union1d(np.unique(pm), np.unique(rm)).tolist()
+    if nbits <= 16:
+        hist = torch.bincount(pm.flatten(), minlength=1 << nbits) + torch.bincount(rm.flatten(), minlength=1 << nbits)
+        return torch.nonzero(hist).flatten().tolist()
+    return torch.unique(torch.cat([pm.flatten(), rm.flatten()])).tolist()
+
+
+def _pack(pred: torch.Tensor, ref: torch.Tensor, as_float: bool):
+    """Pack the channel masks of one item, (C, *spatial) tensors, into label maps.
+
+    Each voxel holds the bit set of its channels (bit j = channel g0 + j of a group of up to 30
+    channels), so overlapping channels stay independent masks; channel c is the union of the
+    codes present with its bit set (a single code for one-hot input).  One pass per channel,
+    no (C, *spatial) temporary; host tensors are packed by segscore's compiled pass (no torch thread pool),
+    device tensors with torch.  Returns a list of (pred_map, ref_map, {channel: codes})."""
     n = pred.shape[0]
-    if n == 0:
-        return []
-    if n == 1 or (pred.sum(0, dtype=torch.uint8).max() <= 1 and ref.sum(0, dtype=torch.uint8).max() <= 1):
-        pm = torch.zeros(pred.shape[1:], dtype=torch.int32, device=pred.device)
-        rm = torch.zeros_like(pm)
-        for c in range(n):
-            pm.masked_fill_(pred[c], c + 1)
-            rm.masked_fill_(ref[c], c + 1)
-        return [(pm, rm, {c: c + 1 for c in range(n)})]
+    xp, xr = _numpy_view(pred), _numpy_view(ref)
+    host = xp is not None and xr is not None
     groups = []
     for g0 in range(0, n, _MAX_BITS):
         chans = range(g0, min(n, g0 + _MAX_BITS))
-        pm = torch.zeros(pred.shape[1:], dtype=torch.int32, device=pred.device)
-        rm = torch.zeros_like(pm)
-        for j, c in enumerate(chans):
-            pm |= pred[c].to(torch.int32) << j
-            rm |= ref[c].to(torch.int32) << j
-        codes = torch.unique(torch.cat([pm.flatten(), rm.flatten()])).tolist()
+        if host:
+            (pm, bp, op), (rm, br, orr) = _codes_host(xp, chans, as_float), _codes_host(xr, chans, as_float)
+            # one-hot (no voxel in two channels): the codes present are 0 and the single bits seen
+            codes = _present(pm, rm, len(chans)) if op or orr else \
+                [0] + [1 << j for j in range(len(chans)) if (bp | br) >> j & 1]
+        else:
+            pm, rm = _codes_torch(pred, chans, as_float), _codes_torch(ref, chans, as_float)
+            codes = _present(pm, rm, len(chans))
         regions = {}
         for j, c in enumerate(chans):
             have = tuple(k for k in codes if (k >> j) & 1)
-            regions[c] = have if have else (1 << j,)
+            regions[c] = (have[0] if len(have) == 1 else have) if have else 1 << j
         groups.append((pm, rm, regions))
     return groups
 
 
-def _surface_batch(pred: torch.Tensor, ref: torch.Tensor, spacing, convention: str):
-    """{(b, c): SurfaceDistances} for bool tensors (B, C, *spatial), one call per item (and
-    per 30 channels when channels overlap)."""
+def _surface_batch(pred: torch.Tensor, ref: torch.Tensor, spacing, convention: str, as_float: bool):
+    """{(b, c): SurfaceDistances} for (B, C, *spatial) tensors, one segscore call per item (and
+    per 30 channels)."""
     out = {}
     for b in range(pred.shape[0]):
-        for pm, rm, regions in _pack(pred[b], ref[b]):
+        for pm, rm, regions in _pack(pred[b], ref[b], as_float):
             sds = _surface_distances(pm, rm, spacing=spacing[b], convention=convention, labels=regions)
             for c, sd in sds.items():
                 out[(b, c)] = sd
     return out
-
-
-def _binary(t: torch.Tensor, as_float: bool) -> torch.Tensor:
-    """MONAI's mask of a channel: the voxels equal to 1 (True for bool)."""
-    if t.dtype == torch.bool:
-        return t
-    if as_float:
-        t = t.float()
-    return t == 1
 
 
 def _n_boundary(sd) -> tuple:
@@ -408,7 +463,7 @@ def _n_boundary(sd) -> tuple:
 
 
 class _SurfaceMetric(CumulativeIterationMetric):
-    def _surface_setup(self, y_pred, y, spacing, as_float):
+    def _surface_setup(self, y_pred, y, spacing):
         if y_pred.dim() < 3:
             raise ValueError("y_pred should have at least three dimensions.")
         mask = _ignore_mask(y, self.ignore_index)
@@ -423,7 +478,7 @@ class _SurfaceMetric(CumulativeIterationMetric):
             raise ValueError(f"y_pred and y should have same shapes, got {y_pred.shape} and {y.shape}.")
         ndim = y_pred.ndim - 2
         sp = [_spacing_tuple(s, ndim) for s in _prepare_spacing(spacing, y_pred.shape[0], ndim)]
-        return _binary(y_pred, as_float), _binary(y, as_float), sp, offset
+        return y_pred, y, sp, offset
 
 
 class HausdorffDistanceMetric(_SurfaceMetric):
@@ -495,8 +550,8 @@ class HausdorffDistanceMetric(_SurfaceMetric):
         p = self.percentile
         if p and not 0 <= p <= 100:
             raise ValueError(f"percentile should be a value between 0 and 100, get {p}.")
-        pred, ref, sp, offset = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=True)
-        sds = _surface_batch(pred, ref, sp, self.convention)
+        pred, ref, sp, offset = self._surface_setup(y_pred, y, kwargs.get("spacing"))
+        sds = _surface_batch(pred, ref, sp, self.convention, as_float=True)
         monai = self.convention == "monai"
         q = 100.0 if p is None else float(p)
         out = np.empty(pred.shape[:2], dtype=np.float64)
@@ -566,8 +621,8 @@ class SurfaceDistanceMetric(_SurfaceMetric):
         self.convention = convention
 
     def _compute_tensor(self, y_pred, y, **kwargs):
-        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=True)
-        sds = _surface_batch(pred, ref, sp, self.convention)
+        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"))
+        sds = _surface_batch(pred, ref, sp, self.convention, as_float=True)
         out = np.empty(pred.shape[:2], dtype=np.float64)
         for (b, c), sd in sds.items():
             out[b, c] = sd.assd() if self.symmetric else sd.asd(directed=True)
@@ -638,7 +693,7 @@ class SurfaceDiceMetric(_SurfaceMetric):
             raise ValueError("y_pred and y must be PyTorch Tensor.")
         if y_pred.ndimension() not in (4, 5) or y.ndimension() not in (4, 5):
             raise ValueError("y_pred and y should be one-hot encoded: [B,C,H,W] or [B,C,H,W,D].")
-        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=False)
+        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"))
         n_class = pred.shape[1]
         th = self.class_thresholds
         if n_class != len(th):
@@ -650,7 +705,7 @@ class SurfaceDiceMetric(_SurfaceMetric):
         conv = self.convention
         if conv == "monai" and self.use_subvoxels:
             conv = "monai-subvoxels"
-        sds = _surface_batch(pred, ref, sp, conv)
+        sds = _surface_batch(pred, ref, sp, conv, as_float=False)
         out = np.empty(pred.shape[:2], dtype=np.float64)
         for (b, c), sd in sds.items():
             out[b, c] = sd.nsd(float(th[c]))

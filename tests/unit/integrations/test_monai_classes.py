@@ -173,3 +173,73 @@ def test_confusion_matrix_unknown_name():
     m(_square(), _square())
     with pytest.raises(NotImplementedError, match="sensitivity"):
         m.aggregate()
+
+
+def _packed_reference(x, c0, n, round_f32):
+    code = np.zeros(x.shape[1:], np.int64)
+    for j in range(n):
+        xc = x[c0 + j]
+        if round_f32 and xc.dtype == np.float64:
+            xc = xc.astype(np.float32)
+        code |= (xc == 1).astype(np.int64) << j
+    return code
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.int64, np.float16, np.float32, np.float64])
+def test_compiled_channel_packing(dtype):
+    from segscore._core.backends import cpu
+
+    lib = cpu()
+    if not hasattr(lib, "pack_channels"):
+        pytest.skip("compiled module without pack_channels")
+    rng = np.random.default_rng(3)
+    x = rng.choice(np.array([0, 1, 2], dtype=np.float64), size=(12, 5, 6, 7), p=[0.6, 0.3, 0.1]).astype(dtype)
+    for view in (x, x[:, ::-1, :, ::2], np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)):
+        for c0, n, out_dt in ((0, 12, np.uint16), (3, 5, np.uint8), (2, 10, np.uint32)):
+            out = np.empty(view.shape[1:], out_dt)
+            bits, overlap = lib.pack_channels(view, out, c0=c0, n=n, round_f32=False)
+            want = _packed_reference(view, c0, n, False)
+            assert np.array_equal(out, want)
+            assert bits == int(np.bitwise_or.reduce(want, axis=None))
+            assert overlap == bool(np.any(want & (want - 1)))
+    # float64 next to 1: equal to 1 only after rounding to float32 (MONAI's HD / ASD)
+    y = np.zeros((2, 3), np.float64)
+    y[0, 0] = 1 + 1e-12
+    out = np.empty(3, np.uint8)
+    assert lib.pack_channels(y, out, c0=0, n=2, round_f32=True) == (1, False) and out[0] == 1
+    assert lib.pack_channels(y, out, c0=0, n=2, round_f32=False) == (0, False) and out[0] == 0
+    with pytest.raises(ValueError):
+        lib.pack_channels(x, np.empty(x.shape[1:], np.uint8), c0=0, n=12, round_f32=False)  # 12 bits in uint8
+
+
+def test_packing_fallbacks_agree(monkeypatch):
+    """The numpy packing (a compiled module without the pass) and the torch packing (device
+    tensors, dtypes numpy lacks) give the compiled path's values."""
+    import segscore.monai as mod
+
+    rng = np.random.default_rng(4)
+    y = torch.from_numpy(rng.random((2, 5, 10, 9, 8)) < 0.3).float()
+    p = torch.from_numpy(rng.random((2, 5, 10, 9, 8)) < 0.3).float()
+    y[:, 3:] = 0
+    y[:, 3, 2:5, 2:5, 2:5] = 1  # one-hot-like channels beside overlapping ones
+    want = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p, y, spacing=(0.8, 1.0, 1.5))
+    got = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p.bfloat16(), y.bfloat16(),
+                                                                            spacing=(0.8, 1.0, 1.5))
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.allclose(got.nan_to_num(), want.nan_to_num())
+
+    real = mod.cpu
+
+    class NoPack:  # the compiled module, less its packing pass
+        def __getattr__(self, name):
+            if name == "pack_channels":
+                raise AttributeError(name)
+            return getattr(real(), name)
+
+    monkeypatch.setattr(mod, "cpu", lambda: NoPack())
+    got = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p, y, spacing=(0.8, 1.0, 1.5))
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.allclose(got.nan_to_num(), want.nan_to_num())
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(rng.integers(0, 4, (2, 9, 9))), 4).movedim(-1, 1)
+    a = mod.SurfaceDiceMetric([1.0] * 3)(one_hot, one_hot.roll(1, -1))
+    monkeypatch.setattr(mod, "cpu", real)
+    b = mod.SurfaceDiceMetric([1.0] * 3)(one_hot, one_hot.roll(1, -1))
+    assert torch.equal(a, b)
