@@ -121,4 +121,6 @@ pybind11::array_t<T> to_numpy(std::vector<T>&& v, std::vector<pybind11::ssize_t>
 
 void bind_calibration(pybind11::module_& m);  // cpp/python/bind_calibration.cpp
 void bind_crps(pybind11::module_& m);         // cpp/python/bind_crps.cpp
+void bind_multirater(pybind11::module_& m);   // cpp/python/bind_multirater.cpp
+void bind_components(pybind11::module_& m);   // cpp/python/bind_components.cpp
 }  // namespace segscore

@@ -182,4 +182,6 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("default_threads", &default_threads);
   bind_calibration(m);
   bind_crps(m);
+  bind_multirater(m);
+  bind_components(m);
 }

@@ -10,7 +10,7 @@ import pytest
 import segscore as ss
 from support.helpers import assert_close, need_peer
 
-from . import adapters as A
+from segscore.app import peers as A
 from .cases import KINDS, case_params, empty_variants, make_case
 
 pytestmark = pytest.mark.peers

@@ -21,8 +21,10 @@ ALLOWED = {
     "calibration": {"_core", "gpu"},
     "probabilistic": {"_core", "gpu", "metrics"},
     "protocols": {"_core", "gpu", "metrics", "calibration", "probabilistic"},
-    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols"},
+    "lesion": {"_core", "gpu", "metrics"},
+    "app": {"", "_core", "gpu", "metrics", "calibration", "probabilistic", "protocols", "lesion"},
     "monai": {"", "_core", "metrics", "calibration", "gpu"},
+    "torchmetrics": {"", "_core", "metrics", "calibration", "probabilistic", "gpu"},
 }
 
 

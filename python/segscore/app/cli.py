@@ -1,9 +1,12 @@
-"""Command line: ``segscore score`` (a whole test set) and ``segscore demo`` (a small example).
+"""Command line: ``segscore score`` (a whole test set), ``segscore demo`` (a small example) and
+``segscore compare`` (one's own cases under every convention, and the reference libraries).
 
 Exit codes: 0 all cases scored; 3 some cases failed (see the errors table); 2 bad options
 (checked before any case is read); 1 a fatal error (no input images, an output that cannot be
 written, another run writing the same output, an unreachable scheduler); 130 interrupted
-(finished cases are kept: run again with --resume).  Errors print as ``segscore: error: ...``.
+(finished cases are kept: run again with --resume).  ``segscore compare``: 0, 1, 2 as above, 3 some
+cases could not be compared, 4 an installed reference library disagrees with its convention.
+Errors print as ``segscore: error: ...``.
 """
 
 from __future__ import annotations
@@ -192,6 +195,89 @@ def run_demo(a) -> int:
     return demo(a.directory, cases=a.cases, seed=a.seed, quiet=a.quiet, score=not a.no_score, workers=a.workers)
 
 
+def run_compare(a) -> int:
+    import math
+
+    from . import compare as C
+
+    if a.cases is not None and a.cases < 1:
+        raise OptionError(f"--cases must be >= 1, got {a.cases}")
+    if a.seed < 0:
+        raise OptionError(f"--seed must be >= 0, got {a.seed}")
+    if not math.isfinite(a.tolerance) or a.tolerance < 0:
+        raise OptionError(f"--tolerance must be a finite number of mm >= 0, got {a.tolerance}")
+    if a.threads is not None and a.threads < 1:
+        raise OptionError(f"--threads must be >= 1, got {a.threads}")
+    metrics = C.surface_metrics(_metrics(a.metrics), a.tolerance)  # a bad name: exit 2 before any read
+    labels = None
+    if a.labels is not None:
+        from .summary import load_labels
+
+        try:
+            labels, _ = load_labels(a.labels)
+        except (ValueError, TypeError, OSError) as exc:
+            raise OptionError(f"--labels: {exc}") from None
+    if a.plot is not None:
+        import matplotlib  # noqa: F401  (ModuleNotFoundError: the I/O extras)
+    progress = None
+    if not a.quiet and sys.stderr.isatty():
+        def progress(i, n, case):
+            print(f"\rcomparing case {i + 1}/{n}: {case}\033[K", end="" if i + 1 < n else "\n", file=sys.stderr)
+
+    report = C.compare(a.pred, a.ref, probs=a.probs, labels=labels, metrics=metrics, tolerance=a.tolerance,
+                       cases=a.cases, seed=a.seed, peers=a.peers, metricsreloaded=a.metricsreloaded,
+                       threads=a.threads, geometry_tolerance=a.geometry_tolerance,
+                       check_affine=not a.ignore_affine, progress=progress)
+    if a.json == "-":
+        sys.stdout.write(C.to_json(report) + "\n")
+    else:
+        if a.json is not None:
+            C.write_json(report, a.json)
+        if not a.quiet:
+            C.render(report)
+    if a.plot is not None and report["cases"]:
+        C.plot_spread(report, a.plot)
+    if not report["cases"]:
+        why = "; ".join(f"case {e['case']}: {e['reason']}" for e in report["errors"][:5])
+        print(f"segscore: error: no case could be compared: {why}", file=sys.stderr)
+        return 1
+    return C.exit_code(report)
+
+
+def _add_compare_args(c: argparse.ArgumentParser) -> None:
+    c.add_argument("pred", help="a predicted label map (.nii.gz, .nii; .nrrd, .mha with SimpleITK), or a folder of them")
+    c.add_argument("ref", help="the reference label map, or a folder of them (paired by case id as `segscore score` does)")
+    c.add_argument("--probs", default=None, metavar="PATH",
+                   help="probability map(s) (a file, or a folder paired by case id): (x, y, z, C) with channel c = "
+                        "label c, or (x, y, z) = P(label 1); adds ECE / MCE / ACE under every calibration convention")
+    c.add_argument("--cases", type=int, default=None, metavar="N",
+                   help="compare a random sample of N cases (default: all)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the --cases sample (default 0)")
+    c.add_argument("--labels", default=None,
+                   help="label map as for `segscore score` (JSON file, inline JSON or a comma list); "
+                        "default: labels present in each case")
+    c.add_argument("--metrics", default=None,
+                   help="comma list of boundary metrics: hd, hd95, hd<p>, assd, masd, nsd, nsd@<mm>, biou, biou@<w> "
+                        "(default hd,hd95,assd,masd,nsd,biou)")
+    c.add_argument("--tolerance", type=float, default=1.0,
+                   help="NSD tolerance in mm, the same for every convention (default 1)")
+    c.add_argument("--peers", action="store_true",
+                   help="also run the installed reference libraries (MONAI, DeepMind surface-distance, MedPy, "
+                        "MetricsReloaded, panoptica, torchmetrics, scipy / edt) on the same inputs, check each "
+                        "against the segscore convention named after it (1e-9 relative; 1e-5 for float32 "
+                        "libraries) and time them; a library that is not installed is reported, not an error")
+    c.add_argument("--metricsreloaded", default=None, metavar="PATH",
+                   help="a checkout of MetricsReloaded (not on PyPI) for --peers")
+    c.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write the report as JSON to PATH (--json alone: to stdout, instead of the tables)")
+    c.add_argument("--plot", default=None, metavar="PATH", help="save a PNG of the spread per metric and label")
+    c.add_argument("--threads", type=int, default=None, help="compute threads (default: all cores)")
+    c.add_argument("--geometry-tolerance", type=float, default=1e-3,
+                   help="tolerance of the spacing (relative) and affine (mm) checks (default 1e-3)")
+    c.add_argument("--ignore-affine", action="store_true", help="check shape and spacing only, not orientation")
+    c.add_argument("-q", "--quiet", action="store_true", help="print no tables")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="segscore", description="Score medical image segmentations.")
     from .. import __version__
@@ -211,6 +297,16 @@ def main(argv=None) -> int:
     d.add_argument("--no-score", action="store_true", help="only generate the files")
     d.add_argument("-q", "--quiet", action="store_true")
     d.set_defaults(fn=run_demo)
+    c = sub.add_parser("compare", help="one's own cases under every convention, and the reference libraries",
+                       description="Score PRED against REF (two files, or two folders paired by case id) under "
+                                   "every surface convention (and calibration convention with --probs) and print, "
+                                   "per metric and label, the value in each and the spread (max - min). --peers "
+                                   "also runs the installed reference libraries, checks each against its "
+                                   "convention and times it. Exit codes: 0 done; 1 no input / no case could be "
+                                   "compared; 2 bad options; 3 some cases could not be compared; 4 a reference "
+                                   "library disagrees.")
+    _add_compare_args(c)
+    c.set_defaults(fn=run_compare)
     a = parser.parse_args(argv)
     try:
         return a.fn(a)

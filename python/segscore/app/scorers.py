@@ -47,6 +47,7 @@ class LoadedCase:
     ref: Image
     raters: dict = field(default_factory=dict)  # name -> Image
     probs: Image | None = None
+    cache: dict = field(default_factory=dict, repr=False)  # results shared by the scorers (the one pass)
 
     @property
     def spacing(self):
@@ -189,16 +190,46 @@ class RaterScorer:
     """Multi-rater columns on the reference rows: ``consensus_dice`` (CURVAS 2024: the prediction
     against the voxels every rater marks, dissensus voxels ignored) and, with probabilities,
     ``vol_crps_ml`` (CRPS of the predicted volume against the raters' volumes, Gaussian) and
-    ``soft_dice`` (against the rater-mean map), from segscore.probabilistic.multirater / segscore.probabilistic.crps."""
+    ``soft_dice`` (against the rater-mean map): the numbers of segscore.consensus_dice,
+    segscore.volume_crps and segscore.soft_dice, read off the case's one pass (`case_pass`)."""
 
     name = "raters"
 
     def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
-        import segscore
-
         out = ScorerOutput()
         if not case.raters:
             return out
+        st = case_pass(case, cfg)
+        if st is None:
+            return self._separate(case, cfg)
+        from ..metrics import empty as _empty
+        from ..metrics.overlap import overlap_value
+        from ..metrics.surface import conventions as _conv
+        from ..probabilistic.crps import _volume_score
+        from .._core.validate import check_spacing
+
+        regions = _regions(cfg, case, st=st)
+        user, conv = _empty.normalize(cfg.empty), _conv.get("segscore")
+        chan = _channels(case, st, regions)
+        scale = float(np.prod(check_spacing(case.spacing, case.pred.array.ndim))) / 1000.0
+        for key, members in regions.items():
+            v = members[0]
+            row = out.rows.setdefault(("ref", _key(key)), {})
+            row["consensus_dice"] = float(overlap_value("dice", *st.consensus_counts(v), user, conv.empty))
+            c = chan.get(v)
+            if c is None:
+                continue
+            vols = st.rater_counts(v).astype(np.float64) * scale
+            row["vol_crps_ml"] = float(_volume_score(st.prob_volume(c) * scale, vols, "gaussian"))
+            row["soft_dice"] = float(st.soft_dice(c))
+        return out
+
+    def _separate(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        """The public functions one by one (union regions, many raters, a map the one pass
+        refuses: their errors say why)."""
+        import segscore
+
+        out = ScorerOutput()
         arrays = [img.array for img in case.raters.values()]
         regions = _regions(cfg, case, extra=arrays)
         vals = segscore.consensus_dice(case.pred.array, arrays, labels=_labels_arg(regions), empty=cfg.empty,
@@ -216,6 +247,73 @@ class RaterScorer:
                                                                 unit="ml", labels=lab, threads=cfg.threads))
                 row["soft_dice"] = float(segscore.soft_dice(pk, arrays, labels=lab, threads=cfg.threads))
         return out
+
+
+_ONEPASS_MAX_RATERS = 16
+
+
+def case_pass(case: LoadedCase, cfg: Config):
+    """The case's one pass (segscore.probabilistic.onepass.rater_pass), computed once and
+    shared by the scorers: the raters (the reference when there are none), the prediction,
+    every probability channel and the reference as calibration target, in one read.  None
+    when it does not apply: union regions, more than 16 raters, probabilities whose classes
+    do not sum to 1 (the public functions then score the case, or say what is wrong with it).
+    Raises CaseError for probabilities that are NaN, infinite or outside [0, 1]."""
+    if "onepass" in case.cache:
+        return case.cache["onepass"]
+    st = None
+    unions = cfg.labels is not None and any(len(m) > 1 for m in _regions(cfg, case).values())
+    if not unions and len(case.raters) <= _ONEPASS_MAX_RATERS:
+        from ..calibration.binning import ROW_SUM_TOL
+        from ..calibration.conventions import get_convention
+        from ..calibration.edges import _edges
+        from ..probabilistic.onepass import rater_pass
+
+        raters = [img.array for img in case.raters.values()] or [case.ref.array]
+        probs, labs, top, edges, tol = [], [], False, None, None
+        if case.probs is not None:
+            p = case.probs.array
+            if p.ndim == 4:
+                probs, labs, top = [p[..., c] for c in range(p.shape[3])], list(range(p.shape[3])), True
+                tol = _row_sum_tolerance(case.probs, p.shape[3])
+                tol = ROW_SUM_TOL[p.dtype.itemsize] if tol is None else tol
+            else:
+                probs, labs = [p], [1]
+            edges = _edges(get_convention("segscore"), cfg.n_bins, p.dtype)
+        names = [f"rater {n}" for n in case.raters] or ["reference"]
+        st = rater_pass(raters, case.pred.array, probs, labs, threads=cfg.threads, names=names + ["prediction"],
+                        target=case.ref.array if probs else None, edges=edges, top=top)
+        if probs:
+            cal = st.calib
+            lo, hi = float(cal["pmin"].min()), float(cal["pmax"].max())
+            if cal["pnan"].any() or not (math.isfinite(lo) and math.isfinite(hi)):
+                raise CaseError("values", "probability map holds NaN or infinite values", case.probs.path)
+            if lo < 0 or hi > 1:
+                raise CaseError("values", f"probabilities must lie in [0, 1], found {lo:g}..{hi:g}", case.probs.path)
+            if top and cal["rowdev"] > tol * (1 - 1e-6):
+                st = None  # the calibration functions say which voxels do not sum to 1
+    case.cache["onepass"] = st
+    return st
+
+
+def _channels(case: LoadedCase, st, regions) -> dict:
+    """{label: channel of the one pass} of the probability map (channel c = label c of a
+    (x, y, z, C) map; a (x, y, z) map is P(label 1)); CaseError for a label beyond the channels."""
+    if case.probs is None:
+        return {}
+    p = case.probs.array
+    out = {}
+    for members in regions.values():
+        v = members[0]
+        if p.ndim == 3:
+            if v == 1:
+                out[v] = 0
+            continue
+        if v >= p.shape[3]:
+            raise CaseError("values", f"label {v} needs channel {v} but the probability map has "
+                            f"{p.shape[3]} channels (channel c = label c, channel 0 background)", case.probs.path)
+        out[v] = v
+    return out
 
 
 def _labels_arg(regions: dict) -> dict:
@@ -241,7 +339,8 @@ def _prob_of(probs: Image, members):
 class ProbabilityScorer:
     """Calibration of probability maps: per label (one-vs-rest) ECE, Brier score and the
     probabilistic volume; the top-label reliability bin sums go to ``extras`` for the
-    dataset-level reliability diagram (ss.ece / ss.reliability, segscore's convention).
+    dataset-level reliability diagram (ss.ece / ss.reliability, segscore's convention), read
+    off the case's one pass (`case_pass`).
 
     A probability file is (x, y, z, C) with channel c = label value c (channel 0 background),
     or (x, y, z) = P(label 1)."""
@@ -249,11 +348,40 @@ class ProbabilityScorer:
     name = "probabilities"
 
     def __call__(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
-        import segscore
-
         out = ScorerOutput()
         if case.probs is None:
             return out
+        st = case_pass(case, cfg)
+        if st is None:
+            return self._separate(case, cfg)
+        cal = st.calib
+        n = max(case.ref.array.size, 1)
+        voxel_ml = float(np.prod(case.spacing)) / 1000.0
+        regions = _regions(cfg, case, st=st, raters=not case.raters)
+        for key, c in ((key, _channels(case, st, {key: m}).get(m[0])) for key, m in regions.items()):
+            if c is None:
+                continue
+            row = out.rows.setdefault(("ref", _key(key)), {})
+            cnt = cal["cw_count"][c]
+            row["ece"] = _ece_l1(cnt[:, 0].astype(np.float64), cnt[:, 1].astype(np.float64), cal["cw_conf"][c])
+            row["brier"] = float(cal["brier"][c]) / n
+            row["vol_prob_ml"] = st.prob_volume(c) * voxel_ml
+        edges = _edge_list(cfg.n_bins, case.probs.array.dtype)
+        if case.probs.array.ndim == 4:
+            cnt, conf = cal["top_count"], cal["top_conf"]
+        else:
+            cnt, conf = cal["cw_count"][0], cal["cw_conf"][0]
+        out.extras["reliability"] = {"n_bins": cfg.n_bins, "count": cnt[:, 0].astype(np.float64).tolist(),
+                                     "conf": np.asarray(conf, np.float64).tolist(),
+                                     "acc": cnt[:, 1].astype(np.float64).tolist(), "edges": edges}
+        return out
+
+    def _separate(self, case: LoadedCase, cfg: Config) -> ScorerOutput:
+        """The public functions one by one (union regions, a map the one pass refuses:
+        their errors say why)."""
+        import segscore
+
+        out = ScorerOutput()
         p = case.probs.array
         lo, hi = float(p.min()), float(p.max())
         if math.isnan(lo) or math.isnan(hi) or math.isinf(lo) or math.isinf(hi):
@@ -277,6 +405,22 @@ class ProbabilityScorer:
         return out
 
 
+def _ece_l1(cnt, cor, sc) -> float:
+    """ECE (l1) from one stream's bin sums, as segscore.calibration's Reliability.ece()."""
+    nz = cnt > 0
+    if not nz.any():
+        return math.nan
+    gap = np.abs(cor[nz] - sc[nz])
+    return float(np.sum(gap) / float(cnt.sum()))
+
+
+def _edge_list(n_bins, dtype) -> list:
+    from ..calibration.conventions import get_convention
+    from ..calibration.edges import _edges
+
+    return np.asarray(_edges(get_convention("segscore"), n_bins, dtype), np.float64).tolist()
+
+
 def _present(a: np.ndarray) -> set:
     """Label values present in `a` (bincount for 8/16-bit unsigned types: much faster than np.unique)."""
     if a.size == 0:
@@ -289,10 +433,21 @@ def _present(a: np.ndarray) -> set:
     return {int(v) for v in np.unique(flat)}
 
 
-def _regions(cfg, case, extra=()) -> dict:
+def _regions(cfg, case, extra=(), st=None, raters=True) -> dict:
+    """{key: members} of the run's labels (cfg.labels), or of the labels present in the
+    reference, the prediction and `extra` maps; `st` (the one pass) gives the prediction's
+    labels (and the raters', with `raters`) without another scan."""
     if cfg.labels is None:
         vals = set()
-        for a in (case.ref.array, case.pred.array, *extra):
+        if st is not None:
+            if raters:
+                vals |= set(st.present(include_zero=True))
+            else:
+                vals |= {int(v) for v, n in zip(st.labels, st.stats[:, 0]) if n > 0}
+            maps = (case.ref.array,) if case.raters else ()
+        else:
+            maps = (case.ref.array, case.pred.array, *extra)
+        for a in maps:
             vals |= _present(a)
         return {v: (v,) for v in sorted(vals) if v != 0 and v != cfg.ignore_label}
     from ..metrics.case import _parse_labels

@@ -453,6 +453,14 @@ def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=
     single, regions = R.prob_regions(p, maps[0].shape, is_mask, labels)
     sp = check_spacing(spacing, maps[0].ndim)
     scale = float(np.prod(sp)) / (1000.0 if unit == "ml" else 1.0)
+    if all(mem is None or len(mem) == 1 for _, _, mem in regions):
+        # one pass: every channel's probability sum and the raters' counts of its label
+        from .onepass import rater_pass
+
+        labs = [1 if mem is None else mem[0] for _, _, mem in regions]
+        st = rater_pass(maps, probs=[ch for _, ch, _ in regions], chan_labels=labs, threads=threads)
+        return single, {key: (st.prob_volume(i) * scale, st.rater_counts(labs[i]).astype(np.float64) * scale)
+                        for i, (key, _, _) in enumerate(regions)}
     counts = R.region_counts(maps, regions, is_mask, resolve_threads(threads))
     out = {}
     for i, (key, ch, _) in enumerate(regions):

@@ -17,6 +17,7 @@ from . import raters as R
 from .._core import validate as V
 from .._core.backends import cpu, resolve_threads
 from ..metrics.case import _parse_labels
+from .onepass import rater_pass
 
 
 class ConsensusMasks(NamedTuple):
@@ -205,57 +206,33 @@ def consensus_dice(pred, raters, labels=None, empty=None, threads=None):
     if (p.dtype == np.bool_) != is_mask:
         raise TypeError("pass pred and raters both as bool masks or both as integer label maps")
     threads = resolve_threads(threads)
-    regs = _regions(maps, is_mask, labels, threads, extra=() if is_mask else (p,),
-                    extra_names=() if is_mask else ("pred",))
-    single = {} if is_mask else {key: mem[0] for key, mem in regs.items() if len(mem) == 1}
-    if single:  # single labels: every label's counts from a few passes, not one pass per label
-        from ..metrics.surface import conventions as _conv
-        from ..metrics import empty as _empty
-        from ..metrics.overlap import overlap_value
+    from ..metrics.surface import conventions as _conv
+    from ..metrics import empty as _empty
+    from ..metrics.overlap import overlap_value
 
-        user, conv = _empty.normalize(empty), _conv.get("segscore")
-        table = _consensus_counts(p, maps, list(single.values()), threads)
+    # one pass over the raters and the prediction: every label's consensus counts, the
+    # labels present, and each map's label range (a bad label named raters[k] or pred)
+    st = rater_pass(maps, p, threads=threads)
+    if is_mask:
+        if labels is not None:
+            raise ValueError("labels= applies to integer label maps; bool masks have one region")
+        regs = {1: (1,)}
+    elif labels is None:
+        regs = {v: (v,) for v in st.present()}
+    else:
+        regs = _parse_labels(labels, -1)
+    user, conv = _empty.normalize(empty), _conv.get("segscore")
     out = {}
     for key, members in regs.items():
-        if key in single:
-            out[key] = overlap_value("dice", *table[single[key]], user, conv.empty)
+        if len(members) == 1:
+            out[key] = overlap_value("dice", *st.consensus_counts(members[0]), user, conv.empty)
             continue
-        n = _votes(maps, members)
+        n = _votes(maps, members)  # a union region: its own votes
         fg = n == len(maps)
         dis = (n > 0) & ~fg
         pm = R.region_mask(p, members) & ~dis
         out[key] = dice(pm, fg, empty=empty, threads=threads)
     return out[1] if is_mask else out
-
-
-def _consensus_counts(p, maps, values, threads):
-    """{label: (tp, fp, fn, tn)} of consensus Dice for single labels, all labels from a
-    few passes over the voxels (not one pass per label): tp = pred and every rater mark
-    the label, fp = pred marks it and no rater does, fn = consensus foreground - tp."""
-    from ..metrics.case import lookup
-
-    r0 = maps[0]
-    agree = np.ones(r0.shape, dtype=bool)
-    for r in maps[1:]:
-        agree &= r == r0
-    none = np.ones(r0.shape, dtype=bool)
-    for r in maps:
-        none &= r != p
-    zero = np.zeros((), dtype=r0.dtype)
-    fg_lab = np.where(agree, r0, zero)                           # consensus foreground label
-    tp_lab = np.where(agree & (p == r0), r0, zero)               # ... also predicted
-    fp_lab = np.where(none, p, np.zeros((), dtype=p.dtype))       # predicted, marked by no rater
-    vals = np.asarray(values, dtype=np.int64)
-
-    def get(x):
-        labs, cnt = R.label_table(x, threads)
-        row = lookup(labs, vals)
-        return np.where(row >= 0, cnt[np.maximum(row, 0)], 0) if len(labs) else np.zeros(len(vals), np.int64)
-
-    tp, fp, fg = get(tp_lab), get(fp_lab), get(fg_lab)
-    fn = fg - tp
-    tn = p.size - tp - fp - fn
-    return dict(zip(vals.tolist(), zip(tp.tolist(), fp.tolist(), fn.tolist(), tn.tolist())))
 
 
 # ---------------------------------------------------------------------------------------
@@ -491,6 +468,8 @@ def multirater(pred, raters, metrics=None, spacing=None, labels=None, threads=No
 # generalized energy distance
 
 _BLOCK = 1 << 20  # voxels per block: float32 counts stay exact (< 2**24)
+_ONEPASS_MAX = 16  # samples up to which GED's pair overlaps come from the one pass (its work per
+                   # voxel run grows with the square of the samples; beyond, blocks of matrix products)
 
 
 def _pair_counts(flat, members):
@@ -650,35 +629,39 @@ def ged(samples_a, samples_b, distance="1-iou", include_diagonal=True, labels=No
         if mask_a != mask_b:
             raise TypeError("samples_a and samples_b mix bool masks and label maps")
         threads = resolve_threads(threads)
-        flat = [s.reshape(-1) for s in samples]
+        if mask_a and labels is not None:
+            raise ValueError("labels= applies to integer label maps; bool masks have one region")
+        n = na + nb
+        names = R.rater_names(a, "samples_a") + R.rater_names(b, "samples_b")
+        # one pass over every sample: each label's pair overlaps, presence, label ranges
+        st = rater_pass(samples, threads=threads, names=names) if n <= _ONEPASS_MAX else None
         if mask_a:
-            if labels is not None:
-                raise ValueError("labels= applies to integer label maps; bool masks have one region")
-            regions = [None]
+            regions = [(1,)]
         else:
-            names = R.rater_names(a, "samples_a") + R.rater_names(b, "samples_b")
-            present = R.present_labels(samples, threads, names)  # validates every sample's labels
-            if labels is None:
-                regions = [(v,) for v in present]
-            else:
-                regions = list(_parse_labels(labels, -1).values())
+            present = st.present() if st is not None else R.present_labels(samples, threads, names)
+            regions = [(v,) for v in present] if labels is None else list(_parse_labels(labels, -1).values())
         if not regions:  # label maps with no foreground at all: every pair is both-empty
-            d = np.zeros((na + nb, na + nb))
-        elif mask_a:
-            d = np.mean([_overlap_distance(_pair_counts(flat, m), distance) for m in regions], axis=0)
+            d = np.zeros((n, n))
         else:
             # per-region distance matrices stacked in region order, then one mean (as a
-            # list of matrices would be): single labels all at once, unions one by one
-            n = na + nb
+            # list of matrices would be)
             dist = np.empty((len(regions), n, n), dtype=np.float64)
+            flat = None
             single = [i for i, m in enumerate(regions) if len(m) == 1]
-            if single:
+            if single and st is not None:
+                for i in single:
+                    dist[i] = _overlap_distance(st.pair_matrix(regions[i][0]), distance)
+            elif single and mask_a:
+                flat = [s.reshape(-1) for s in samples]
+                dist[0] = _overlap_distance(_pair_counts(flat, None), distance)
+            elif single:
                 inter = _pair_counts_labels(samples, [regions[i][0] for i in single], threads, names)
                 step = max(1, (1 << 22) // (n * n))
                 for s0 in range(0, len(single), step):
                     dist[single[s0:s0 + step]] = _overlap_distance(inter[s0:s0 + step], distance)
             for i, m in enumerate(regions):
                 if len(m) != 1:
+                    flat = flat or [s.reshape(-1) for s in samples]
                     dist[i] = _overlap_distance(_pair_counts(flat, m), distance)
             d = np.mean(dist, axis=0)
     cross, wa, wb = _ged_terms(d, na, include_diagonal)
@@ -745,12 +728,19 @@ def soft_dice(prob, raters, labels=None, threads=None):
     maps, is_mask = R.as_raters(raters)
     p = R.as_prob(prob)
     single, regions = R.prob_regions(p, maps[0].shape, is_mask, labels)
-    if not is_mask:
-        R.present_labels(maps, resolve_threads(threads))  # a bad label is reported as raters[k]
+    # one pass: every single-label channel's sums, the raters' counts and label ranges
+    one = [(key, ch, 1 if members is None else members[0]) for key, ch, members in regions
+           if members is None or len(members) == 1]
+    st = rater_pass(maps, probs=[ch for _, ch, _ in one], chan_labels=[lab for _, _, lab in one],
+                    threads=threads)
+    done = {key: st.soft_dice(i) for i, (key, _, _) in enumerate(one)}
     k = float(len(maps))
     out = {}
     for key, ch, members in regions:
-        sp = float(np.sum(ch, dtype=np.float64))
+        if key in done:
+            out[key] = done[key]
+            continue
+        sp = float(np.sum(ch, dtype=np.float64))  # a union region: its own sums
         inter = 0.0
         count = 0
         for r in maps:

@@ -1,0 +1,102 @@
+// pybind11 binding of the one multi-rater pass.  Thin: take py::arrays (no copies, no
+// dtype promotion), check what the driver relies on, release the GIL, call.  User-facing
+// validation (shapes, label ranges, probability ranges) happens in
+// python/segscore/probabilistic/onepass.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "multirater_driver.h"
+#include "segscore/multirater.h"
+
+namespace py = pybind11;
+
+namespace segscore {
+namespace {
+
+py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::object& pred,
+                             const std::vector<py::array>& probs, const std::vector<int64_t>& chan_label,
+                             const std::vector<int64_t>& seed, int threads, const py::object& target,
+                             const std::vector<double>& edges, bool top) {
+  std::vector<ArrayView> r;
+  for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
+  if (r.empty()) throw py::value_error("segscore._cpu.multirater_stats: give at least one rater");
+  ArrayView p;
+  const ArrayView* pp = nullptr;
+  if (!pred.is_none()) {
+    p = view_of(pred.cast<py::array>(), "pred", kLabels);
+    pp = &p;
+  }
+  std::vector<ArrayView> pr;
+  for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
+  if (chan_label.size() != pr.size())
+    throw py::value_error("segscore._cpu.multirater_stats: give one label per probability channel");
+  for (const auto& v : r) {
+    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: raters differ in dimensions");
+    check_same_shape(r[0], v, v.ndim, "multirater_stats", "a rater");
+  }
+  if (pp) {
+    if (p.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: pred differs in dimensions");
+    check_same_shape(r[0], p, p.ndim, "multirater_stats", "pred");
+  }
+  for (const auto& v : pr) {
+    if (v.ndim != r[0].ndim)
+      throw py::value_error("segscore._cpu.multirater_stats: a probability channel differs in dimensions");
+    check_same_shape(r[0], v, v.ndim, "multirater_stats", "a probability channel");
+  }
+  MultiraterCalib calib;
+  ArrayView t;
+  if (!target.is_none()) {
+    t = view_of(target.cast<py::array>(), "target", kLabels);
+    if (t.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: target differs in dimensions");
+    check_same_shape(r[0], t, t.ndim, "multirater_stats", "target");
+    if (edges.size() < 2) throw py::value_error("segscore._cpu.multirater_stats: give at least 2 bin edges");
+    for (size_t i = 1; i < edges.size(); ++i)
+      if (!(edges[i] > edges[i - 1])) throw py::value_error("segscore._cpu.multirater_stats: edges must increase");
+    if (top && pr.empty()) throw py::value_error("segscore._cpu.multirater_stats: top needs probability channels");
+    calib.target = &t;
+    calib.edges = edges;
+    calib.top = top;
+  }
+  MultiraterResult res;
+  {
+    py::gil_scoped_release nogil;
+    res = multirater_stats(r, pp, pr, chan_label, seed, threads, calib);
+  }
+  const auto K = py::ssize_t(r.size());
+  const auto L = py::ssize_t(res.labels.size());
+  const auto M = py::ssize_t(res.minmax.size() / 2);
+  py::dict d;
+  d["labels"] = to_numpy(std::move(res.labels));
+  d["stats"] = to_numpy(std::move(res.stats), {L, py::ssize_t(mr_width(K))});
+  d["psum"] = to_numpy(std::move(res.psum));
+  d["pvsum"] = to_numpy(std::move(res.pvsum));
+  d["minmax"] = to_numpy(std::move(res.minmax), {M, 2});
+  if (calib.target) {
+    const auto C = py::ssize_t(pr.size());
+    const auto nb = py::ssize_t(edges.size() - 1);
+    d["brier"] = to_numpy(std::move(res.brier));
+    d["cw_count"] = to_numpy(std::move(res.cw_count), {C, nb, 2});
+    d["cw_conf"] = to_numpy(std::move(res.cw_conf), {C, nb});
+    d["top_count"] = to_numpy(std::move(res.top_count), {nb, 2});
+    d["top_conf"] = to_numpy(std::move(res.top_conf));
+    d["pmin"] = to_numpy(std::move(res.pmin));
+    d["pmax"] = to_numpy(std::move(res.pmax));
+    d["pnan"] = to_numpy(std::move(res.pnan));
+    d["rowdev"] = res.rowdev;
+  }
+  return d;
+}
+
+}  // namespace
+
+void bind_multirater(py::module_& m) {
+  m.def("multirater_stats", &py_multirater_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"),
+        py::arg("chan_label"), py::arg("seed"), py::arg("threads"), py::arg("target") = py::none(),
+        py::arg("edges") = std::vector<double>(), py::arg("top") = false,
+        "One pass over K raters, an optional prediction and probability channels: per-label counts "
+        "(segscore/multirater.h layout), probability sums, each map's value range.");
+}
+
+}  // namespace segscore

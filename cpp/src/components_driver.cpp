@@ -1,0 +1,603 @@
+// Connected components on the CPU.
+//
+// Labelling is run-based: each line (z, y) of the (Z, Y, X) view is cut into maximal runs
+// of foreground (of one value in per-label mode); runs on touching lines are joined in a
+// union-find over run indices (segscore/components.h: the larger root goes under the
+// smaller, so a component's root is its first run in raster order).  Threads: the lines
+// are cut into contiguous blocks, each joined by one thread (unions inside its block
+// only), then the lines at the block starts are joined with the lines before them,
+// serially.  The roots, and so the ids 1..n in raster order, do not depend on the number
+// of threads or on the order of the unions.
+#include "components_driver.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "segscore/components.h"
+#include "strided.h"
+#include "thread_pool.h"
+
+namespace segscore {
+namespace {
+
+int resolve(int threads) { return threads > 0 ? threads : default_threads(); }
+
+// Call f(Tag<T>{}) with T the C++ type of a bool / integer dtype (the only ones instantiated).
+template <typename F>
+decltype(auto) dispatch_label(DType dt, F&& f) {
+  switch (dt) {
+    case DType::Bool: return f(Tag<uint8_t>{});
+    case DType::I8: return f(Tag<int8_t>{});
+    case DType::U8: return f(Tag<uint8_t>{});
+    case DType::I16: return f(Tag<int16_t>{});
+    case DType::U16: return f(Tag<uint16_t>{});
+    case DType::I32: return f(Tag<int32_t>{});
+    case DType::U32: return f(Tag<uint32_t>{});
+    case DType::I64: return f(Tag<int64_t>{});
+    case DType::U64: return f(Tag<uint64_t>{});
+    default: break;
+  }
+  throw std::invalid_argument("segscore: a label map must have an integer or bool dtype");
+}
+
+// A 2-D or 3-D view as (Z, Y, X), axes reversed for F-raster numbering, 2-D as Z = 1.
+struct Zyx {
+  const void* data = nullptr;
+  DType dtype = DType::U8;
+  int64_t shape[3] = {1, 1, 1};
+  int64_t strides[3] = {0, 0, 0};
+};
+
+Zyx to_zyx(const ArrayView& v, bool order_f) {
+  if (v.ndim != 2 && v.ndim != 3)
+    throw std::invalid_argument("segscore: connected components need a 2-D or 3-D array");
+  Zyx z;
+  z.data = v.data;
+  z.dtype = v.dtype;
+  const int off = 3 - v.ndim;
+  for (int d = 0; d < v.ndim; ++d) {
+    const int s = order_f ? v.ndim - 1 - d : d;
+    z.shape[off + d] = v.shape[s];
+    z.strides[off + d] = v.strides[s];
+  }
+  return z;
+}
+
+// Whether `v` is negative (signed types only).
+template <typename T>
+inline bool is_negative(T v) {
+  if constexpr (std::is_signed_v<T>) {
+    return v < 0;
+  } else {
+    return false;
+  }
+}
+
+// Skip a block of zeros of a contiguous line quickly: the index of the first block of 16
+// holding a nonzero (or the tail start).
+template <typename T>
+inline int64_t skip_zero_blocks(const T* p, int64_t i, int64_t n) {
+  while (i + 16 <= n) {
+    T acc = 0;
+    for (int k = 0; k < 16; ++k) acc |= p[i + k];
+    if (acc) break;
+    i += 16;
+  }
+  return i;
+}
+
+// The runs of one line: binary (nonzero stretches) or per label (stretches of one value).
+template <typename T>
+void scan_line(const T* p, int64_t s, int64_t n, bool binary, std::vector<int64_t>& x0, std::vector<int64_t>& x1,
+               std::vector<uint64_t>& val, bool& neg) {
+  int64_t i = 0;
+  while (i < n) {
+    if (s == 1) i = skip_zero_blocks(p, i, n);
+    while (i < n && p[i * s] == 0) ++i;
+    if (i >= n) break;
+    const int64_t b = i;
+    const T v = p[i * s];
+    if (binary) {
+      while (i < n && p[i * s] != 0) {
+        neg |= is_negative(p[i * s]);
+        ++i;
+      }
+    } else {
+      neg |= is_negative(v);
+      while (i < n && p[i * s] == v) ++i;
+      val.push_back(uint64_t(int64_t(v)));
+    }
+    x0.push_back(b);
+    x1.push_back(i);
+  }
+}
+
+}  // namespace
+
+CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
+  const Zyx a = to_zyx(in, opt.order_f);
+  if (opt.connectivity != 6 && opt.connectivity != 18 && opt.connectivity != 26)
+    throw std::invalid_argument("segscore: connectivity must be 6, 18 or 26 here");
+  CcLabels cc;
+  cc.Z = a.shape[0];
+  cc.Y = a.shape[1];
+  cc.X = a.shape[2];
+  const int64_t Y = cc.Y, X = cc.X;
+  const int64_t L = cc.Z * cc.Y;
+  cc.line_start.assign(size_t(L + 1), 0);
+  if (L == 0 || X == 0) return cc;
+  const int T = resolve(opt.threads);
+  const int64_t k = std::max<int64_t>(1, std::min<int64_t>(T, L));
+  auto block_begin = [&](int64_t c) { return L * c / k; };
+
+  // 1. runs, per block of lines
+  std::vector<std::vector<int64_t>> bx0(static_cast<size_t>(k)), bx1(static_cast<size_t>(k));
+  std::vector<std::vector<uint64_t>> bval(static_cast<size_t>(k));
+  std::vector<char> bneg(size_t(k), 0);
+  dispatch_label(a.dtype, [&](auto tag) {
+    using V = typename decltype(tag)::type;
+    const V* base = static_cast<const V*>(a.data);
+    parallel_items(k, T, [&](int64_t c, int) {
+      bool neg = false;
+      auto& x0 = bx0[size_t(c)];
+      auto& x1 = bx1[size_t(c)];
+      for (int64_t l = block_begin(c), e = block_begin(c + 1); l < e; ++l) {
+        const int64_t z = l / Y, y = l - z * Y;
+        const size_t before = x0.size();
+        scan_line(base + z * a.strides[0] + y * a.strides[1], a.strides[2], X, opt.binary, x0, x1, bval[size_t(c)], neg);
+        cc.line_start[size_t(l + 1)] = int64_t(x0.size() - before);
+      }
+      bneg[size_t(c)] = neg;
+    });
+  });
+  for (int64_t l = 0; l < L; ++l) cc.line_start[size_t(l + 1)] += cc.line_start[size_t(l)];
+  const int64_t R = cc.line_start[size_t(L)];
+  cc.x0.resize(size_t(R));
+  cc.x1.resize(size_t(R));
+  std::vector<uint64_t> val(opt.binary ? 0 : size_t(R));
+  for (int64_t c = 0; c < k; ++c) {
+    const int64_t at = cc.line_start[size_t(block_begin(c))];
+    std::copy(bx0[size_t(c)].begin(), bx0[size_t(c)].end(), cc.x0.begin() + at);
+    std::copy(bx1[size_t(c)].begin(), bx1[size_t(c)].end(), cc.x1.begin() + at);
+    if (!opt.binary) std::copy(bval[size_t(c)].begin(), bval[size_t(c)].end(), val.begin() + at);
+    cc.negative |= bneg[size_t(c)] != 0;
+    std::vector<int64_t>().swap(bx0[size_t(c)]);
+    std::vector<int64_t>().swap(bx1[size_t(c)]);
+  }
+
+  // 2. union-find over runs
+  std::vector<int64_t> parent(static_cast<size_t>(R));
+  std::iota(parent.begin(), parent.end(), int64_t(0));
+  CcLineNeighbour nb[4];
+  const int nn = cc_line_neighbours(opt.connectivity, nb);
+  const int64_t* ls = cc.line_start.data();
+  const int64_t* rx0 = cc.x0.data();
+  const int64_t* rx1 = cc.x1.data();
+  int64_t* par = parent.data();
+  const bool binary = opt.binary;
+  // join the runs of line l with those of the earlier line q that touch them
+  auto join_lines = [&](int64_t l, int64_t q, int tol) {
+    int64_t j = ls[q];
+    const int64_t je = ls[q + 1], ie = ls[l + 1];
+    if (j == je) return;
+    for (int64_t i = ls[l]; i < ie; ++i) {
+      while (j < je && rx1[j] + tol <= rx0[i]) ++j;
+      for (int64_t m = j; m < je && rx0[m] < rx1[i] + tol; ++m)
+        if (binary || val[size_t(m)] == val[size_t(i)]) cc_unite(par, i, m);
+    }
+  };
+  // the earlier neighbour line of l (or -1)
+  auto neighbour = [&](int64_t l, const CcLineNeighbour& d) -> int64_t {
+    const int64_t z = l / Y + d.dz, y = l % Y + d.dy;
+    if (z < 0 || y < 0 || y >= Y) return -1;
+    return z * Y + y;
+  };
+  parallel_items(k, T, [&](int64_t c, int) {
+    const int64_t b = block_begin(c), e = block_begin(c + 1);
+    for (int64_t l = b; l < e; ++l) {
+      if (ls[l] == ls[l + 1]) continue;
+      for (int t = 0; t < nn; ++t) {
+        const int64_t q = neighbour(l, nb[t]);
+        if (q >= b) join_lines(l, q, nb[t].tol);
+      }
+    }
+  });
+  for (int64_t c = 1; c < k; ++c) {  // the block seams
+    const int64_t b = block_begin(c), e = std::min(block_begin(c + 1), b + Y + 1);
+    for (int64_t l = b; l < e; ++l) {
+      if (ls[l] == ls[l + 1]) continue;
+      for (int t = 0; t < nn; ++t) {
+        const int64_t q = neighbour(l, nb[t]);
+        if (q >= 0 && q < b) join_lines(l, q, nb[t].tol);
+      }
+    }
+  }
+
+  // 3. ids: roots in raster order; parent[i] <= i, so one forward pass flattens
+  cc.id.assign(size_t(R), 0);
+  for (int64_t i = 0; i < R; ++i) par[i] = par[par[i]];
+  std::vector<int64_t> size;
+  if (opt.min_size > 1) {
+    size.assign(size_t(R), 0);
+    for (int64_t i = 0; i < R; ++i) size[size_t(par[i])] += rx1[i] - rx0[i];
+  }
+  int64_t n = 0;
+  for (int64_t i = 0; i < R; ++i) {
+    if (par[i] == i)
+      cc.id[size_t(i)] = (size.empty() || size[size_t(i)] >= opt.min_size) ? ++n : 0;
+    else
+      cc.id[size_t(i)] = cc.id[size_t(par[i])];
+  }
+  cc.n = n;
+  return cc;
+}
+
+void paint_components(const CcLabels& cc, const ArrayView& out, bool order_f, int threads) {
+  const Zyx o = to_zyx(out, order_f);
+  if (o.shape[0] != cc.Z || o.shape[1] != cc.Y || o.shape[2] != cc.X)
+    throw std::invalid_argument("segscore: the output of connected components has the wrong shape");
+  if (o.dtype != DType::I32 && o.dtype != DType::I64)
+    throw std::invalid_argument("segscore: the output of connected components must be int32 or int64");
+  const int64_t L = cc.Z * cc.Y, Y = cc.Y, X = cc.X;
+  if (L == 0 || X == 0) return;
+  auto run = [&](auto* base) {
+    using I = std::remove_pointer_t<decltype(base)>;
+    const int64_t s = o.strides[2];
+    parallel_for(
+        L, resolve(threads),
+        [&](int64_t b, int64_t e, int) {
+          for (int64_t l = b; l < e; ++l) {
+            const int64_t z = l / Y, y = l - z * Y;
+            I* p = base + z * o.strides[0] + y * o.strides[1];
+            auto fill = [&](int64_t from, int64_t to, I v) {
+              if (s == 1) {
+                std::fill(p + from, p + to, v);
+              } else {
+                for (int64_t x = from; x < to; ++x) p[x * s] = v;
+              }
+            };
+            int64_t x = 0;
+            for (int64_t r = cc.line_start[size_t(l)], re = cc.line_start[size_t(l + 1)]; r < re; ++r) {
+              fill(x, cc.x0[size_t(r)], I(0));
+              fill(cc.x0[size_t(r)], cc.x1[size_t(r)], I(cc.id[size_t(r)]));
+              x = cc.x1[size_t(r)];
+            }
+            fill(x, X, I(0));
+          }
+        },
+        64);
+  };
+  if (o.dtype == DType::I32)
+    run(static_cast<int32_t*>(const_cast<void*>(o.data)));
+  else
+    run(static_cast<int64_t*>(const_cast<void*>(o.data)));
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+// Checks one id: negative, above the limit; true when it may be used.
+template <typename T>
+inline bool usable_id(T v, int64_t limit, bool& neg, bool& big) {
+  if constexpr (std::is_signed_v<T>) {
+    if (v < 0) {
+      neg = true;
+      return false;
+    }
+  }
+  if (uint64_t(v) > uint64_t(limit)) {
+    big = true;
+    return false;
+  }
+  return true;
+}
+
+// C-order strides (in elements) of `shape`, for flat indices.
+void c_strides(const ArrayView& a, int64_t* cs) {
+  int64_t s = 1;
+  for (int d = a.ndim - 1; d >= 0; --d) {
+    cs[d] = s;
+    s *= a.shape[d];
+  }
+}
+
+// One block of lines' statistics, ids in order of first appearance.
+struct StatBlock {
+  std::vector<int64_t> ids, cnt, lo, hi;
+  std::vector<__int128> csum;
+  std::vector<double> vmax, vsum;
+  std::vector<int64_t> amax;
+  bool neg = false, big = false, nan = false;
+};
+
+}  // namespace
+
+CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t id_limit, int threads) {
+  const int nd = lab.ndim;
+  if (nd < 1 || nd > kMaxDim) throw std::invalid_argument("segscore: component_stats needs 1 to 8 axes");
+  if (values) {
+    if (values->ndim != nd) throw std::invalid_argument("segscore: values must have the labels' shape");
+    for (int d = 0; d < nd; ++d)
+      if (values->shape[d] != lab.shape[d]) throw std::invalid_argument("segscore: values must have the labels' shape");
+    if (values->dtype != DType::F32 && values->dtype != DType::F64)
+      throw std::invalid_argument("segscore: values must be float32 or float64");
+  }
+  int axes[kMaxDim];
+  for (int d = 0; d < nd; ++d) axes[d] = d;
+  const int64_t* strides[2] = {lab.strides, values ? values->strides : lab.strides};
+  const Lines<2> g = make_lines<2>(nd, axes, lab.shape, strides, 0);
+  int64_t cs[kMaxDim];
+  c_strides(lab, cs);
+  CcStats st;
+  st.ndim = nd;
+  const int64_t lines = g.lines;
+  // fixed blocks of lines (a function of the shape only): the float sums are added per
+  // block in C order, then block after block
+  const int64_t per = std::max<int64_t>(1, (lines + 255) / 256);
+  const int64_t nblocks = lines > 0 ? (lines + per - 1) / per : 0;
+  std::vector<StatBlock> blocks(static_cast<size_t>(nblocks));
+  const int T = resolve(threads);
+  std::vector<std::vector<int32_t>> slots(static_cast<size_t>(T));  // per worker: id -> slot in the block (-1)
+
+  dispatch_label(lab.dtype, [&](auto ltag) {
+    using L = typename decltype(ltag)::type;
+    auto go = [&](auto vtag) {
+      using V = typename decltype(vtag)::type;  // void: no values
+      constexpr bool has_v = !std::is_same_v<V, void>;
+      parallel_items(nblocks, T, [&](int64_t bi, int w) {
+        StatBlock& B = blocks[size_t(bi)];
+        std::vector<int32_t>& slot = slots[size_t(w)];
+        int64_t idx[kMaxDim] = {};
+        g.walk(bi * per, std::min(lines, (bi + 1) * per), [&](int64_t line, int64_t, int64_t n, const int64_t* off) {
+          // coordinates of the line's other axes
+          int64_t r = line, flat0 = 0;
+          for (int d = nd - 2; d >= 0; --d) {
+            idx[d] = r % lab.shape[d];
+            r /= lab.shape[d];
+            flat0 += idx[d] * cs[d];
+          }
+          const L* p = static_cast<const L*>(lab.data) + off[0];
+          const int64_t s = g.step(0);
+          int64_t i = 0;
+          while (i < n) {
+            if (s == 1) i = skip_zero_blocks(p, i, n);
+            while (i < n && p[i * s] == 0) ++i;
+            if (i >= n) break;
+            const L v = p[i * s];
+            int64_t j = i + 1;
+            while (j < n && p[j * s] == v) ++j;
+            if (usable_id(v, id_limit, B.neg, B.big)) {
+              const int64_t id = int64_t(v);
+              if (int64_t(slot.size()) <= id) slot.resize(size_t(id + 1), -1);
+              int32_t k = slot[size_t(id)];
+              if (k < 0) {
+                k = slot[size_t(id)] = int32_t(B.ids.size());
+                B.ids.push_back(id);
+                B.cnt.push_back(0);
+                for (int d = 0; d < nd; ++d) {
+                  B.lo.push_back(std::numeric_limits<int64_t>::max());
+                  B.hi.push_back(-1);
+                  B.csum.push_back(0);
+                }
+                if (has_v) {
+                  B.vmax.push_back(0.0);
+                  B.vsum.push_back(0.0);
+                  B.amax.push_back(-1);
+                }
+              }
+              const int64_t len = j - i;
+              B.cnt[size_t(k)] += len;
+              for (int d = 0; d < nd; ++d) {
+                const size_t q = size_t(k) * size_t(nd) + size_t(d);
+                const int64_t a = d == nd - 1 ? i : idx[d], b = d == nd - 1 ? j - 1 : idx[d];
+                B.lo[q] = std::min(B.lo[q], a);
+                B.hi[q] = std::max(B.hi[q], b);
+                B.csum[q] += d == nd - 1 ? __int128(i + j - 1) * len / 2 : __int128(idx[d]) * len;
+              }
+              if constexpr (has_v) {
+                const V* pv = static_cast<const V*>(values->data) + off[1];
+                const int64_t sv = g.step(1);
+                double mx = B.vmax[size_t(k)], sm = B.vsum[size_t(k)];
+                int64_t am = B.amax[size_t(k)];
+                for (int64_t t = i; t < j; ++t) {
+                  const double x = double(pv[t * sv]);
+                  if (x != x) B.nan = true;
+                  if (am < 0 || x > mx) {
+                    mx = x;
+                    am = flat0 + t;
+                  }
+                  sm += x;
+                }
+                B.vmax[size_t(k)] = mx;
+                B.vsum[size_t(k)] = sm;
+                B.amax[size_t(k)] = am;
+              }
+            }
+            i = j;
+          }
+        });
+        for (int64_t id : B.ids) slot[size_t(id)] = -1;
+      });
+    };
+    if (!values)
+      go(Tag<void>{});
+    else if (values->dtype == DType::F32)
+      go(Tag<float>{});
+    else
+      go(Tag<double>{});
+  });
+
+  int64_t n = 0;
+  for (const auto& B : blocks) {
+    st.negative |= B.neg;
+    st.too_large |= B.big;
+    st.nan |= B.nan;
+    for (int64_t id : B.ids) n = std::max(n, id);
+  }
+  st.n = n;
+  st.voxels.assign(size_t(n), 0);
+  st.lo.assign(size_t(n * nd), -1);
+  st.hi.assign(size_t(n * nd), -1);
+  std::vector<__int128> csum(size_t(n * nd), 0);
+  if (values) {
+    st.vmax.assign(size_t(n), std::numeric_limits<double>::quiet_NaN());
+    st.vsum.assign(size_t(n), 0.0);
+    st.argmax.assign(size_t(n), -1);
+  }
+  for (const auto& B : blocks) {
+    for (size_t k = 0; k < B.ids.size(); ++k) {
+      const size_t id = size_t(B.ids[k] - 1);  // ids >= 1 (0 is background)
+      const bool first = st.voxels[id] == 0;
+      st.voxels[id] += B.cnt[k];
+      for (int d = 0; d < nd; ++d) {
+        const size_t q = id * size_t(nd) + size_t(d), qb = k * size_t(nd) + size_t(d);
+        st.lo[q] = first ? B.lo[qb] : std::min(st.lo[q], B.lo[qb]);
+        st.hi[q] = first ? B.hi[qb] : std::max(st.hi[q], B.hi[qb]);
+        csum[q] += B.csum[qb];
+      }
+      if (values) {
+        if (first || B.vmax[k] > st.vmax[id]) {
+          st.vmax[id] = B.vmax[k];
+          st.argmax[id] = B.amax[k];
+        }
+        st.vsum[id] = first ? B.vsum[k] : st.vsum[id] + B.vsum[k];
+      }
+    }
+  }
+  st.mean_index.assign(size_t(n * nd), std::numeric_limits<double>::quiet_NaN());
+  for (int64_t id = 0; id < n; ++id)
+    if (st.voxels[size_t(id)] > 0)
+      for (int d = 0; d < nd; ++d) {
+        const size_t q = size_t(id) * size_t(nd) + size_t(d);
+        st.mean_index[q] = double(static_cast<long double>(csum[q]) / static_cast<long double>(st.voxels[size_t(id)]));
+      }
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------
+
+CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_limit, int threads) {
+  const int nd = pred.ndim;
+  if (nd < 1 || nd > kMaxDim || ref.ndim != nd) throw std::invalid_argument("segscore: overlap_table: bad dimensions");
+  for (int d = 0; d < nd; ++d)
+    if (pred.shape[d] != ref.shape[d]) throw std::invalid_argument("segscore: overlap_table: shape mismatch");
+  int axes[kMaxDim];
+  for (int d = 0; d < nd; ++d) axes[d] = d;
+  const int64_t* strides[2] = {pred.strides, ref.strides};
+  const Lines<2> g = make_lines<2>(nd, axes, pred.shape, strides, 0);
+  const int T = resolve(threads);
+  struct Acc {
+    std::vector<int64_t> pc, rc;
+    std::vector<std::pair<uint64_t, int64_t>> pairs;
+    bool neg = false, big = false;
+  };
+  const int64_t lines = g.lines;
+  const int64_t k = std::max<int64_t>(1, std::min<int64_t>(T, lines));
+  std::vector<Acc> acc(static_cast<size_t>(k));
+
+  auto count = [&](auto ptag, auto rtag, bool convert_ref) {
+    using P = typename decltype(ptag)::type;
+    using R = typename decltype(rtag)::type;
+    parallel_items(lines > 0 ? k : 0, T, [&](int64_t c, int) {
+      Acc& A = acc[size_t(c)];
+      std::vector<int64_t> buf(convert_ref ? size_t(g.n) : 0);
+      g.walk(lines * c / k, lines * (c + 1) / k, [&](int64_t, int64_t, int64_t n, const int64_t* off) {
+        const P* pp = static_cast<const P*>(pred.data) + off[0];
+        const R* rp;
+        int64_t sr;
+        if (convert_ref) {
+          dispatch_label(ref.dtype, [&](auto t) {
+            using U = typename decltype(t)::type;
+            const U* q = static_cast<const U*>(ref.data) + off[1];
+            for (int64_t x = 0; x < n; ++x) buf[size_t(x)] = int64_t(q[x * g.step(1)]);
+          });
+          rp = reinterpret_cast<const R*>(buf.data());
+          sr = 1;
+        } else {
+          rp = static_cast<const R*>(ref.data) + off[1];
+          sr = g.step(1);
+        }
+        const int64_t sp = g.step(0);
+        int64_t i = 0;
+        while (i < n) {
+          if (sp == 1 && sr == 1) {
+            while (i + 16 <= n) {
+              P a = 0;
+              R b = 0;
+              for (int t = 0; t < 16; ++t) {
+                a |= pp[i + t];
+                b |= rp[i + t];
+              }
+              if (a || b) break;
+              i += 16;
+            }
+          }
+          while (i < n && pp[i * sp] == 0 && rp[i * sr] == 0) ++i;
+          if (i >= n) break;
+          const P pv = pp[i * sp];
+          const R rv = rp[i * sr];
+          int64_t j = i + 1;
+          while (j < n && pp[j * sp] == pv && rp[j * sr] == rv) ++j;
+          const int64_t len = j - i;
+          const bool pok = pv != 0 && usable_id(pv, id_limit, A.neg, A.big);
+          const bool rok = rv != 0 && usable_id(rv, id_limit, A.neg, A.big);
+          if (pok) {
+            const auto p = size_t(pv);
+            if (A.pc.size() <= p) A.pc.resize(p + 1, 0);
+            A.pc[p] += len;
+          }
+          if (rok) {
+            const auto r = size_t(rv);
+            if (A.rc.size() <= r) A.rc.resize(r + 1, 0);
+            A.rc[r] += len;
+          }
+          if (pok && rok) A.pairs.emplace_back((uint64_t(pv) << 32) | uint64_t(rv), len);
+          i = j;
+        }
+      });
+    });
+  };
+  dispatch_label(pred.dtype, [&](auto ptag) {
+    if (pred.dtype == ref.dtype)
+      count(ptag, ptag, false);
+    else
+      count(ptag, Tag<int64_t>{}, true);
+  });
+
+  CcOverlap out;
+  size_t np = 0, nr = 0, npairs = 0;
+  for (const auto& A : acc) {
+    out.negative |= A.neg;
+    out.too_large |= A.big;
+    np = std::max(np, A.pc.size());
+    nr = std::max(nr, A.rc.size());
+    npairs += A.pairs.size();
+  }
+  out.pred_voxels.assign(np ? np - 1 : 0, 0);
+  out.ref_voxels.assign(nr ? nr - 1 : 0, 0);
+  std::vector<std::pair<uint64_t, int64_t>> all;
+  all.reserve(npairs);
+  for (auto& A : acc) {
+    for (size_t i = 1; i < A.pc.size(); ++i) out.pred_voxels[i - 1] += A.pc[i];
+    for (size_t i = 1; i < A.rc.size(); ++i) out.ref_voxels[i - 1] += A.rc[i];
+    all.insert(all.end(), A.pairs.begin(), A.pairs.end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    int64_t c = 0;
+    while (j < all.size() && all[j].first == all[i].first) c += all[j++].second;
+    out.pairs.push_back(int64_t(all[i].first >> 32));
+    out.pairs.push_back(int64_t(all[i].first & 0xFFFFFFFFu));
+    out.pairs.push_back(c);
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace segscore

@@ -1,0 +1,309 @@
+#include "multirater_driver.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "segscore/multirater.h"
+#include "thread_pool.h"
+
+namespace segscore {
+namespace {
+
+constexpr int64_t kDense = 1 << 16;  // labels below this get a slot by direct lookup
+constexpr int64_t kSeg = 4096;       // voxels per unit of work along the innermost axis
+
+// One worker's statistics: label slots assigned on first sight, their int64 rows, the
+// probability sums and each map's value range.
+struct Worker {
+  int64_t W = 0;
+  std::vector<int32_t> dense;                   // value -> slot (-1: none), values < kDense
+  std::unordered_map<int64_t, int32_t> sparse;  // the other values
+  std::vector<int64_t> values;                  // slot -> value
+  std::vector<int64_t> stats;                   // slot x W
+  std::vector<MrFix> sum, vsum;                 // per channel
+  std::vector<int64_t> mn, mx;                  // per map
+  // calibration terms
+  std::vector<MrFix> brier, cw_conf, top_conf;
+  std::vector<int64_t> cw_count, top_count, pnan;
+  std::vector<double> pmin, pmax;
+  double rowdev = 0.0;
+  bool used = false;
+
+  void init(int64_t w, int64_t C, int64_t M, int64_t nb) {
+    W = w;
+    brier.assign(C, MrFix{0, 0});
+    cw_conf.assign(C * nb, MrFix{0, 0});
+    top_conf.assign(nb, MrFix{0, 0});
+    cw_count.assign(C * nb * 2, 0);
+    top_count.assign(nb * 2, 0);
+    pnan.assign(C, 0);
+    pmin.assign(C, HUGE_VAL);
+    pmax.assign(C, -HUGE_VAL);
+    dense.assign(kDense, -1);
+    sum.assign(C, MrFix{0, 0});
+    vsum.assign(C, MrFix{0, 0});
+    mn.assign(M, INT64_MAX);
+    mx.assign(M, INT64_MIN);
+    used = true;
+  }
+  int64_t slot(int64_t v) {
+    if (v >= 0 && v < kDense) {
+      int32_t& s = dense[size_t(v)];
+      if (s < 0) s = fresh(v);
+      return s;
+    }
+    auto it = sparse.find(v);
+    if (it != sparse.end()) return it->second;
+    const int32_t s = fresh(v);
+    sparse.emplace(v, s);
+    return s;
+  }
+  int32_t fresh(int64_t v) {
+    values.push_back(v);
+    stats.resize(stats.size() + size_t(W), 0);
+    return int32_t(values.size() - 1);
+  }
+};
+
+// End of the run of values equal to element `i` (at most `end`), elements at off + j * step.
+template <typename T>
+int64_t run_end_typed(const T* p, int64_t step, int64_t i, int64_t end) {
+  const T v = p[i * step];
+  int64_t j = i + 1;
+  if (step == 1) {
+    while (j < end && p[j] == v) ++j;
+  } else {
+    while (j < end && p[j * step] == v) ++j;
+  }
+  return j;
+}
+
+int64_t run_end(const ArrayView& a, int64_t off, int64_t step, int64_t i, int64_t end) {
+  return dispatch_any(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return run_end_typed(static_cast<const T*>(a.data) + off, step, i, end);
+  });
+}
+
+int64_t load_label(const ArrayView& a, int64_t at) {
+  return dispatch_int(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return int64_t(static_cast<const T*>(a.data)[at]);
+  });
+}
+
+double load_prob(const ArrayView& a, int64_t at) {
+  if (a.dtype == DType::F32) return double(static_cast<const float*>(a.data)[at]);
+  if (a.dtype == DType::F64) return static_cast<const double*>(a.data)[at];
+  throw std::invalid_argument("segscore: probability channels must be float32 or float64");
+}
+
+// The per-run terms of segscore/multirater.h added to one worker's sums.
+struct WorkerAcc {
+  Worker& w;
+  int64_t nb;
+  void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
+  void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
+  void nan(int64_t c, int64_t n) { w.pnan[size_t(c)] += n; }
+  void range(int64_t c, double v) {
+    w.pmin[size_t(c)] = v < w.pmin[size_t(c)] ? v : w.pmin[size_t(c)];
+    w.pmax[size_t(c)] = v > w.pmax[size_t(c)] ? v : w.pmax[size_t(c)];
+  }
+  void bin(int64_t c, int64_t b, int64_t n, int64_t correct, const MrFix& f) {
+    int64_t* cnt = w.cw_count.data() + (c * nb + b) * 2;
+    cnt[0] += n;
+    cnt[1] += correct;
+    mr_add(w.cw_conf[size_t(c * nb + b)], f);
+  }
+  void brier(int64_t c, const MrFix& f) { mr_add(w.brier[size_t(c)], f); }
+  void rowdev(double d) { w.rowdev = d > w.rowdev ? d : w.rowdev; }
+  void top(int64_t b, int64_t n, int64_t correct, const MrFix& f) {
+    w.top_count[size_t(2 * b)] += n;
+    w.top_count[size_t(2 * b + 1)] += correct;
+    mr_add(w.top_conf[size_t(b)], f);
+  }
+};
+
+}  // namespace
+
+MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const ArrayView* pred,
+                                  const std::vector<ArrayView>& probs, const std::vector<int64_t>& chan_label,
+                                  const std::vector<int64_t>& seed, int threads, const MultiraterCalib& calib) {
+  const int64_t K = int64_t(raters.size());
+  if (K < 1) throw std::invalid_argument("segscore: multirater_stats needs at least one rater");
+  const int64_t C = int64_t(probs.size());
+  if (int64_t(chan_label.size()) != C) throw std::invalid_argument("segscore: one label per probability channel");
+  std::vector<const ArrayView*> maps;
+  for (const auto& r : raters) maps.push_back(&r);
+  if (pred) maps.push_back(pred);
+  const int64_t M = int64_t(maps.size());
+  const ArrayView& a0 = raters[0];
+  const int nd = a0.ndim;
+  for (const ArrayView* m : maps) {
+    if (m->ndim != nd) throw std::invalid_argument("segscore: multirater_stats maps differ in dimensions");
+    for (int d = 0; d < nd; ++d)
+      if (m->shape[d] != a0.shape[d]) throw std::invalid_argument("segscore: multirater_stats maps differ in shape");
+  }
+  for (const auto& p : probs) {
+    if (p.ndim != nd) throw std::invalid_argument("segscore: a probability channel differs in dimensions");
+    for (int d = 0; d < nd; ++d)
+      if (p.shape[d] != a0.shape[d]) throw std::invalid_argument("segscore: a probability channel differs in shape");
+  }
+  const int64_t W = mr_width(K);
+  const ArrayView* tgt = calib.target;
+  const int64_t nb = tgt ? int64_t(calib.edges.size()) - 1 : 0;
+  if (tgt) {
+    if (nb < 1) throw std::invalid_argument("segscore: multirater_stats needs at least 2 bin edges");
+    if (tgt->ndim != nd) throw std::invalid_argument("segscore: the target differs in dimensions");
+    for (int d = 0; d < nd; ++d)
+      if (tgt->shape[d] != a0.shape[d]) throw std::invalid_argument("segscore: the target differs in shape");
+    if (calib.top && C < 1) throw std::invalid_argument("segscore: the top label needs probability channels");
+  }
+  const double* edges = calib.edges.data();
+
+  // walk in the first rater's memory order: axes by decreasing |stride|, the line axis last
+  std::vector<int> ax(nd);
+  std::iota(ax.begin(), ax.end(), 0);
+  auto mag = [](int64_t v) { return v < 0 ? -v : v; };
+  std::stable_sort(ax.begin(), ax.end(), [&](int a, int b) { return mag(a0.strides[a]) > mag(a0.strides[b]); });
+  const int64_t n = nd ? a0.shape[ax[nd - 1]] : 1;
+  int64_t lines = 1;
+  for (int i = 0; i + 1 < nd; ++i) lines *= a0.shape[ax[i]];
+  const int64_t seg = std::max<int64_t>(1, std::min(n, kSeg));
+  const int64_t nseg = n > 0 ? (n + seg - 1) / seg : 0;
+  const int64_t units = (n > 0 && lines > 0) ? lines * nseg : 0;
+  const int64_t A = M + C + (tgt ? 1 : 0);  // arrays walked in step: maps, channels, target
+  auto stride_of = [&](int64_t a, int d) -> int64_t {
+    return a < M ? maps[size_t(a)]->strides[d] : a < M + C ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
+  };
+
+  const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
+  std::vector<Worker> work(static_cast<size_t>(nthreads));
+  auto body = [&](int64_t ub, int64_t ue, int wid) {
+    Worker& w = work[size_t(wid)];
+    if (!w.used) w.init(W, C, M, nb);
+    std::vector<int64_t> off(static_cast<size_t>(A)), step(static_cast<size_t>(A)), aend(static_cast<size_t>(A));
+    std::vector<double> pv(static_cast<size_t>(C));
+    std::vector<int64_t> cur(static_cast<size_t>(M)), slots(static_cast<size_t>(K));
+    auto add = [&](int64_t s, int64_t i, int64_t cnt) { w.stats[size_t(s * W + i)] += cnt; };
+    auto view = [&](int64_t a) -> const ArrayView& {
+      return a < M ? *maps[size_t(a)] : a < M + C ? probs[size_t(a - M)] : *tgt;
+    };
+    const int in = nd ? ax[nd - 1] : 0;
+    for (int64_t a = 0; a < A; ++a) step[size_t(a)] = nd ? stride_of(a, in) : 0;
+    for (int64_t u = ub; u < ue; ++u) {
+      int64_t line = u / nseg;
+      const int64_t pos = (u % nseg) * seg;
+      const int64_t len = std::min(seg, n - pos);
+      for (int64_t a = 0; a < A; ++a) off[size_t(a)] = pos * step[size_t(a)];
+      for (int i = nd - 2; i >= 0; --i) {
+        const int64_t sh = a0.shape[ax[i]];
+        const int64_t idx = line % sh;
+        line /= sh;
+        for (int64_t a = 0; a < A; ++a) off[size_t(a)] += idx * stride_of(a, ax[i]);
+      }
+      // runs of identical (raters, prediction, probabilities, target) values, each added once
+      // (aend[a]: end of array a's own current run, so that each array is scanned once)
+      std::fill(aend.begin(), aend.end(), int64_t(0));
+      for (int64_t start = 0; start < len;) {
+        int64_t end = len;
+        for (int64_t a = 0; a < A; ++a) {
+          if (aend[size_t(a)] <= start) aend[size_t(a)] = run_end(view(a), off[size_t(a)], step[size_t(a)], start, len);
+          end = std::min(end, aend[size_t(a)]);
+        }
+        const int64_t cnt = end - start;
+        for (int64_t m = 0; m < M; ++m) {
+          const int64_t v = load_label(*maps[size_t(m)], off[size_t(m)] + start * step[size_t(m)]);
+          cur[size_t(m)] = v;
+          w.mn[size_t(m)] = v < w.mn[size_t(m)] ? v : w.mn[size_t(m)];
+          w.mx[size_t(m)] = v > w.mx[size_t(m)] ? v : w.mx[size_t(m)];
+        }
+        for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
+        mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
+        if (C) {
+          for (int64_t c = 0; c < C; ++c)
+            pv[size_t(c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          auto load = [&](int64_t c) { return pv[size_t(c)]; };
+          WorkerAcc acc{w, nb};
+          mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
+          if (tgt) {
+            const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
+          }
+        }
+        start = end;
+      }
+    }
+  };
+  if (units > 0) parallel_for(units, nthreads, body, 1);
+
+  // merge the workers' slots by label value
+  MultiraterResult out;
+  std::vector<int64_t> all(seed.begin(), seed.end());
+  for (const Worker& w : work)
+    if (w.used) all.insert(all.end(), w.values.begin(), w.values.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  out.labels = all;
+  out.stats.assign(all.size() * size_t(W), 0);
+  std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0});
+  out.minmax.assign(size_t(2 * M), 0);
+  for (int64_t m = 0; m < M; ++m) out.minmax[size_t(2 * m + 1)] = -1;
+  std::vector<int64_t> mn(static_cast<size_t>(M), INT64_MAX), mx(static_cast<size_t>(M), INT64_MIN);
+  for (const Worker& w : work) {
+    if (!w.used) continue;
+    for (size_t s = 0; s < w.values.size(); ++s) {
+      const size_t row = size_t(std::lower_bound(all.begin(), all.end(), w.values[s]) - all.begin());
+      for (int64_t i = 0; i < W; ++i) out.stats[row * size_t(W) + size_t(i)] += w.stats[s * size_t(W) + size_t(i)];
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      mr_add(sum[size_t(c)], w.sum[size_t(c)]);
+      mr_add(vsum[size_t(c)], w.vsum[size_t(c)]);
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      mn[size_t(m)] = std::min(mn[size_t(m)], w.mn[size_t(m)]);
+      mx[size_t(m)] = std::max(mx[size_t(m)], w.mx[size_t(m)]);
+    }
+  }
+  for (int64_t m = 0; m < M; ++m)
+    if (mn[size_t(m)] <= mx[size_t(m)]) {
+      out.minmax[size_t(2 * m)] = mn[size_t(m)];
+      out.minmax[size_t(2 * m + 1)] = mx[size_t(m)];
+    }
+  for (int64_t c = 0; c < C; ++c) {
+    out.psum.push_back(mr_to_double(sum[size_t(c)]));
+    out.pvsum.push_back(mr_to_double(vsum[size_t(c)]));
+  }
+  if (tgt) {
+    std::vector<MrFix> br(static_cast<size_t>(C), MrFix{0, 0}), cwc(static_cast<size_t>(C * nb), MrFix{0, 0}),
+        tc(static_cast<size_t>(nb), MrFix{0, 0});
+    out.cw_count.assign(size_t(C * nb * 2), 0);
+    out.top_count.assign(size_t(nb * 2), 0);
+    out.pnan.assign(size_t(C), 0);
+    out.pmin.assign(size_t(C), HUGE_VAL);
+    out.pmax.assign(size_t(C), -HUGE_VAL);
+    for (const Worker& w : work) {
+      if (!w.used) continue;
+      for (int64_t c = 0; c < C; ++c) {
+        mr_add(br[size_t(c)], w.brier[size_t(c)]);
+        out.pnan[size_t(c)] += w.pnan[size_t(c)];
+        out.pmin[size_t(c)] = std::min(out.pmin[size_t(c)], w.pmin[size_t(c)]);
+        out.pmax[size_t(c)] = std::max(out.pmax[size_t(c)], w.pmax[size_t(c)]);
+      }
+      for (int64_t i = 0; i < C * nb; ++i) mr_add(cwc[size_t(i)], w.cw_conf[size_t(i)]);
+      for (int64_t i = 0; i < C * nb * 2; ++i) out.cw_count[size_t(i)] += w.cw_count[size_t(i)];
+      for (int64_t i = 0; i < nb; ++i) mr_add(tc[size_t(i)], w.top_conf[size_t(i)]);
+      for (int64_t i = 0; i < nb * 2; ++i) out.top_count[size_t(i)] += w.top_count[size_t(i)];
+      out.rowdev = std::max(out.rowdev, w.rowdev);
+    }
+    for (const MrFix& f : br) out.brier.push_back(mr_to_double(f));
+    for (const MrFix& f : cwc) out.cw_conf.push_back(mr_to_double(f));
+    for (const MrFix& f : tc) out.top_conf.push_back(mr_to_double(f));
+  }
+  return out;
+}
+
+}  // namespace segscore

@@ -1,0 +1,207 @@
+"""The one multi-rater pass (segscore._cpu.multirater_stats, probabilistic/onepass.py):
+its counts against numpy on random maps (exact), and consensus Dice, soft Dice, GED and the
+volumes computed from it against the former numpy implementation
+(tests/support/multirater_reference.py) on many random cases (counts exact, floats 1e-12)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import segscore as ss
+from segscore.probabilistic import crps as C
+from segscore.probabilistic.onepass import rater_pass
+from support import multirater_reference as REF
+
+
+def _close(a, b, tol=1e-12):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _close(a[k], b[k], tol)
+        return
+    if isinstance(a, tuple):
+        for x, y in zip(a, b):
+            _close(x, y, tol)
+        return
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape
+    both_nan = np.isnan(a) & np.isnan(b)
+    assert np.all(both_nan | np.isclose(a, b, rtol=tol, atol=tol * 1e-3)), (a, b)
+
+
+def _case(rng, shape=None, k=None, n_labels=None, dtype=None, blobby=True):
+    shape = shape or tuple(int(v) for v in rng.integers(1, 12, size=int(rng.integers(1, 4))))
+    k = k or int(rng.integers(1, 6))
+    n_labels = n_labels if n_labels is not None else int(rng.integers(1, 5))
+    dtype = dtype or rng.choice([np.uint8, np.int16, np.int32, np.uint16, np.int64])
+    base = rng.integers(0, n_labels + 1, size=shape)
+    maps = []
+    for _ in range(k + 1):
+        m = base.copy()
+        flip = rng.random(shape) < (0.2 if blobby else 0.8)
+        m[flip] = rng.integers(0, n_labels + 1, size=int(flip.sum()))
+        maps.append(m.astype(dtype))
+    return maps[:-1], maps[-1]
+
+
+def _layouts(rng, a):
+    """a, its Fortran copy, or a reversed / strided view of a larger array."""
+    which = int(rng.integers(0, 3))
+    if which == 1:
+        return np.asfortranarray(a)
+    if which == 2 and a.ndim:
+        big = np.zeros(tuple(2 * s for s in a.shape), a.dtype)
+        sl = tuple(slice(None, None, 2) for _ in a.shape)
+        big[sl] = a[tuple(slice(None, None, -1) for _ in a.shape)]
+        return big[sl][tuple(slice(None, None, -1) for _ in a.shape)]
+    return a
+
+
+# ------------------------------------------------------------------ the raw counts
+def test_counts_match_numpy_exactly():
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        raters, pred = _case(rng)
+        raters = [_layouts(rng, r) for r in raters]
+        K = len(raters)
+        st = rater_pass(raters, pred, threads=int(rng.integers(1, 4)))
+        labs = sorted(set(np.unique(np.concatenate([r.ravel() for r in raters + [pred]])).tolist()))
+        assert st.labels.tolist() == labs
+        for lab in labs:
+            m = [r == lab for r in raters]
+            pm = pred == lab
+            votes = np.sum(m, axis=0)
+            assert st.pred_count(lab) == pm.sum()
+            assert st.rater_counts(lab).tolist() == [int(x.sum()) for x in m]
+            assert st.inter_counts(lab).tolist() == [int((x & pm).sum()) for x in m]
+            assert st.votes(lab).tolist() == [int((votes == v).sum()) for v in range(K + 1)]
+            assert st.pred_votes(lab).tolist() == [int((pm & (votes == v)).sum()) for v in range(K + 1)]
+            pm_all = m + [pm]
+            want = np.array([[int((x & y).sum()) for y in pm_all] for x in pm_all])
+            np.testing.assert_array_equal(st.pair_matrix(lab), want)
+        lo_hi = [[int(x.min()), int(x.max())] for x in raters + [pred]]
+        assert st.minmax.tolist() == lo_hi
+
+
+def test_probability_sums_exact_and_invariant():
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        raters, _ = _case(rng)
+        c = int(rng.integers(1, 4))
+        dt = rng.choice([np.float32, np.float64])
+        probs = [rng.random(raters[0].shape).astype(dt) * (rng.random(raters[0].shape) < 0.7) for _ in range(c)]
+        labs = [int(v) for v in rng.integers(0, 4, size=c)]
+        a = rater_pass(raters, probs=probs, chan_labels=labs, threads=1)
+        b = rater_pass([np.asfortranarray(r) for r in raters], probs=[_layouts(rng, p) for p in probs],
+                       chan_labels=labs, threads=3)
+        np.testing.assert_array_equal(a.psum, b.psum)  # bit-identical: exact sums
+        np.testing.assert_array_equal(a.pvsum, b.pvsum)
+        np.testing.assert_array_equal(a.stats, b.stats)
+        for i, lab in enumerate(labs):
+            p = probs[i].astype(np.float64)
+            v = np.sum([r == lab for r in raters], axis=0)
+            _close(a.psum[i], math.fsum(p.ravel()), 1e-15)
+            _close(a.pvsum[i], math.fsum((p * v).ravel()), 1e-15)
+
+
+def test_bool_masks_are_label_one():
+    r = [np.array([[True, False, True]]), np.array([[True, True, False]])]
+    st = rater_pass(r, pred=np.array([[True, False, False]]))
+    assert st.consensus_counts(1) == (1, 0, 0, 2)  # tn counts the dissensus voxels too
+    assert st.present() == [1]
+
+
+@pytest.mark.parametrize("dtype,value,msg", [
+    (np.int32, -3, "raters[1] contains negative label -3"),
+    (np.int64, 2**31, "raters[1] contains label 2147483648 >= 2**31"),
+    (np.uint64, 2**63 + 5, "raters[1] contains label 9223372036854775813 >= 2**31"),
+])
+def test_bad_labels_are_named(dtype, value, msg):
+    r0 = np.zeros((3, 3), dtype)
+    r1 = r0.copy()
+    r1[1, 1] = value
+    with pytest.raises(ValueError, match=msg.replace("*", r"\*").replace("[", r"\[").replace("]", r"\]")):
+        rater_pass([r0, r1])
+    with pytest.raises(ValueError, match=r"pred contains negative"):
+        ss.consensus_dice(np.full((3, 3), -1, np.int32), [r0, r0])
+
+
+# ------------------------------------------------------------------ against the former implementation
+def test_consensus_dice_matches_former():
+    rng = np.random.default_rng(3)
+    for i in range(150):
+        raters, pred = _case(rng, blobby=bool(i % 2))
+        kw = {}
+        if i % 3 == 1:
+            kw["labels"] = [1, 2, 7]          # 7 absent: a both-empty case
+        elif i % 3 == 2:
+            kw["labels"] = {"a": 1, "ab": (1, 2)}   # a union region
+        if i % 5 == 0:
+            kw["empty"] = 1.0
+        _close(ss.consensus_dice(pred, raters, **kw), REF.consensus_dice(pred, raters, **kw))
+    for i in range(40):  # bool masks
+        raters, pred = _case(rng, n_labels=1)
+        raters = [r.astype(bool) for r in raters]
+        _close(ss.consensus_dice(pred.astype(bool), raters), REF.consensus_dice(pred.astype(bool), raters))
+
+
+def test_soft_dice_and_volumes_match_former():
+    rng = np.random.default_rng(4)
+    for i in range(120):
+        raters, _ = _case(rng)
+        shape = raters[0].shape
+        c = int(rng.integers(1, 4))
+        dt = rng.choice([np.float32, np.float64])
+        prob = (rng.random((c,) + shape) * (rng.random((c,) + shape) < 0.8)).astype(dt)
+        if i % 4 == 0:
+            prob[:] = 0  # both sums zero for absent labels: NaN
+        labels = None if i % 3 == 0 else list(range(1, c + 1)) if i % 3 == 1 else \
+            {f"r{j}": ((j + 1, j + 2) if j == 0 else j + 1) for j in range(c)}
+        _close(ss.soft_dice(prob, raters, labels=labels), REF.soft_dice(prob, raters, labels=labels))
+        sp = tuple(float(v) for v in rng.uniform(0.5, 2, raters[0].ndim))
+        _close(C.volume_details(prob, raters, sp, "ml", labels), REF.volume_details(prob, raters, sp, "ml", labels))
+        _close(ss.volume_crps(prob, raters, spacing=sp, labels=labels),
+               {k: C._volume_score(v, vols, "gaussian") for k, (v, vols) in
+                REF.volume_details(prob, raters, sp, "mm3", labels)[1].items()})
+    for _ in range(30):  # bool masks, single map
+        raters, _ = _case(rng, n_labels=1)
+        raters = [r.astype(bool) for r in raters]
+        prob = rng.random(raters[0].shape)
+        _close(ss.soft_dice(prob, raters), REF.soft_dice(prob, raters))
+
+
+def test_ged_matches_former():
+    rng = np.random.default_rng(5)
+    for i in range(120):
+        raters, pred = _case(rng)
+        nb = int(rng.integers(1, 4))
+        b = [pred] + [_case(rng, shape=pred.shape, k=1, dtype=pred.dtype)[1] for _ in range(nb - 1)]
+        kw = dict(distance="1-dice" if i % 2 else "1-iou", include_diagonal=bool(i % 3 or len(raters) < 2 or nb < 2),
+                  return_terms=True)
+        if i % 4 == 1:
+            kw["labels"] = [1, 3, 9]
+        elif i % 4 == 2:
+            kw["labels"] = [1, (1, 2)]
+        _close(ss.ged(raters, b, **kw), REF.ged(raters, b, **kw))
+        ma, mb = [r == 1 for r in raters], [x == 1 for x in b]
+        kw.pop("labels", None)
+        _close(ss.ged(ma, mb, **kw), REF.ged(ma, mb, **kw))
+    # many samples: the blocked path beyond the one pass
+    raters, pred = _case(rng, shape=(6, 7), k=20)
+    _close(ss.ged(raters[:12], raters[12:]), REF.ged(raters[:12], raters[12:]))
+    _close(ss.ged([r == 1 for r in raters[:12]], [r == 1 for r in raters[12:]]),
+           REF.ged([r == 1 for r in raters[:12]], [r == 1 for r in raters[12:]]))
+
+
+def test_results_do_not_depend_on_threads_or_layout():
+    rng = np.random.default_rng(6)
+    raters, pred = _case(rng, shape=(17, 13, 9), k=3, n_labels=4)
+    prob = rng.random((4,) + raters[0].shape).astype(np.float32)
+    ref = (ss.consensus_dice(pred, raters), ss.soft_dice(prob, raters), ss.ged(raters, [pred]))
+    for t in (1, 2, 3):
+        got = (ss.consensus_dice(np.asfortranarray(pred), [np.asfortranarray(r) for r in raters], threads=t),
+               ss.soft_dice(np.asfortranarray(prob), raters, threads=t), ss.ged(raters, [pred], threads=t))
+        assert got == ref
