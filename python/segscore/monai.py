@@ -47,6 +47,7 @@ from .metrics.surface.functional import surface_distances as _surface_distances
 
 __all__ = [
     "AbsoluteVolumeDifferenceMetric", "CalibrationErrorMetric", "ConfusionMatrixMetric", "Cumulative",
+    "PanopticQualityMetric",
     "CumulativeIterationMetric", "DiceMetric", "HausdorffDistanceMetric", "MeanIoU", "MetricReduction",
     "SurfaceDiceMetric", "SurfaceDistanceMetric", "do_metric_reduction",
 ]
@@ -1258,3 +1259,151 @@ class CalibrationErrorMetric(CumulativeIterationMetric):
     def aggregate(self, reduction=None):
         """Reduce the buffered values with ``metric_reduction`` (or `reduction`)."""
         return self._aggregate(reduction or self.metric_reduction)
+
+
+# ---------------------------------------------------------------------------
+# panoptic quality: instance overlaps from segscore's counting pass
+
+
+def _instance_overlaps(pred: np.ndarray, ref: np.ndarray):
+    """(ref ids, pred ids, (n_ref, n_pred) intersections, ref sizes, pred sizes) of two
+    instance maps, from one counting pass (the joint histogram of label pairs)."""
+    pairs = cpu().overlap_stats(pred, ref, ignore_label=-1, threads=0)["pairs"]
+    p_lab, r_lab, cnt = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    p_ids = np.unique(p_lab[p_lab != 0])
+    r_ids = np.unique(r_lab[r_lab != 0])
+    p_size = np.zeros(len(p_ids), np.int64)
+    r_size = np.zeros(len(r_ids), np.int64)
+    np.add.at(p_size, np.searchsorted(p_ids, p_lab[p_lab != 0]), cnt[p_lab != 0])
+    np.add.at(r_size, np.searchsorted(r_ids, r_lab[r_lab != 0]), cnt[r_lab != 0])
+    inter = np.zeros((len(r_ids), len(p_ids)), np.int64)
+    both = (p_lab != 0) & (r_lab != 0)
+    inter[np.searchsorted(r_ids, r_lab[both]), np.searchsorted(p_ids, p_lab[both])] = cnt[both]
+    return r_ids, p_ids, inter, r_size, p_size
+
+
+def _panoptic_counts(pred: np.ndarray, ref: np.ndarray, threshold: float) -> list:
+    """[tp, fp, fn, iou_sum] of one class, as MONAI's compute_panoptic_quality: IoU > threshold
+    matches (unique for threshold >= 0.5, else a maximum-IoU assignment), float32 IoUs."""
+    r_ids, p_ids, inter, r_size, p_size = _instance_overlaps(pred, ref)
+    union = r_size[:, None] + p_size[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(inter > 0, inter / np.maximum(union, 1), 0.0).astype(np.float32)
+    if threshold >= 0.5:
+        iou[iou <= np.float32(threshold)] = 0
+        rows, cols = np.nonzero(iou)
+    else:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-iou)
+        keep = iou[rows, cols] > threshold
+        rows, cols = rows[keep], cols[keep]
+    paired = iou[rows, cols]
+    iou_sum = float(torch.as_tensor(paired).sum()) if len(paired) else 0.0
+    tp = len(rows)
+    return [tp, len(p_ids) - len(np.unique(cols)), len(r_ids) - len(np.unique(rows)), iou_sum]
+
+
+class PanopticQualityMetric(CumulativeIterationMetric):
+    """Panoptic, segmentation and recognition quality (PQ, SQ, RQ) per item and class,
+    MONAI's class.
+
+    Parameters
+    ----------
+    num_classes : int
+        Classes 1 .. num_classes are scored (0 is background).
+    metric_name : str or sequence of str, default "pq"
+        ``"pq"`` / ``"panoptic_quality"``, ``"sq"`` / ``"segmentation_quality"``, ``"rq"`` /
+        ``"recognition_quality"``; several give a list from :meth:`aggregate`.
+    reduction : str, default "mean_batch"
+        How :meth:`aggregate` reduces the ``(items, classes, 4)`` counts before the quality.
+    match_iou_threshold : float, default 0.5
+        In (0, 1]: a pair matches when its IoU is above it (>= 0.5: the unique matches; below:
+        a maximum-IoU assignment, scipy).
+    smooth_numerator : float, default 1e-6
+        Added to the denominators.
+    return_confusion_matrix : bool, default False
+        :meth:`aggregate` returns the reduced ``(tp, fp, fn, iou_sum)`` instead.
+
+    Notes
+    -----
+    Inputs are ``(B, 2, H, W[, D])``: channel 0 instance ids, channel 1 class labels.  Each
+    class's instance overlaps come from segscore's single counting pass (the joint histogram of
+    (prediction id, reference id)); a call returns float32 ``(B, num_classes, 4)`` counts on
+    ``y_pred``'s device.  Instance ids must be >= 0 (after MONAI's ``int()`` conversion).
+
+    References
+    ----------
+    .. [1] Kirillov, A. et al. (2019). Panoptic segmentation. CVPR.
+    .. [2] MONAI 1.6.1, ``monai.metrics.PanopticQualityMetric``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from segscore.monai import PanopticQualityMetric
+    >>> y = torch.zeros(1, 2, 6, 6, dtype=torch.long)
+    >>> y[0, 0, 0:2, 0:2] = 1; y[0, 0, 3:6, 3:6] = 2; y[0, 1] = (y[0, 0] > 0).long()
+    >>> p = y.clone(); p[0, 0, 3:6, 3] = 0; p[0, 1] = (p[0, 0] > 0).long()
+    >>> m = PanopticQualityMetric(num_classes=1)
+    >>> m(p, y)
+    tensor([[[2.0000, 0.0000, 0.0000, 1.6667]]])
+    >>> m.aggregate()
+    tensor([0.8333])
+    """
+
+    def __init__(self, num_classes: int, metric_name="pq", reduction="mean_batch", match_iou_threshold: float = 0.5,
+                 smooth_numerator: float = 1e-6, return_confusion_matrix: bool = False) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.reduction = reduction
+        self.match_iou_threshold = match_iou_threshold
+        self.smooth_numerator = smooth_numerator
+        self.metric_name = (metric_name,) if isinstance(metric_name, str) else tuple(metric_name)
+        self.return_confusion_matrix = return_confusion_matrix
+        self.get_not_nans = False
+
+    def _compute_tensor(self, y_pred, y):
+        if y_pred.shape != y.shape:
+            raise ValueError(f"y_pred and y should have same shapes, got {y_pred.shape} and {y.shape}.")
+        if y_pred.shape[1] != 2:
+            raise ValueError(
+                f"for panoptic quality calculation, only 2 channels input is supported, got {y_pred.shape[1]}.")
+        if y_pred.ndimension() not in (4, 5):
+            raise ValueError("y_pred should have 4 dimensions (batch, 2, h, w) or 5 dimensions (batch, 2, h, w, d), "
+                             f"got {y_pred.ndimension()}.")
+        t = self.match_iou_threshold
+        if t <= 0.0 or t > 1.0:
+            raise ValueError(f"'match_iou_threshold' should be within (0, 1], got: {t}.")
+        out = np.zeros((y_pred.shape[0], self.num_classes, 4), np.float64)
+        for b in range(y_pred.shape[0]):
+            for c in range(self.num_classes):
+                p = ((y_pred[b, 1] == c + 1) * y_pred[b, 0]).int().cpu().numpy()
+                r = ((y[b, 1] == c + 1) * y[b, 0]).int().cpu().numpy()
+                if p.min(initial=0) < 0 or r.min(initial=0) < 0:
+                    raise ValueError("instance ids must be >= 0")
+                out[b, c] = _panoptic_counts(p, r, t)
+        return torch.as_tensor(out, dtype=torch.float32).to(y_pred.device)
+
+    def aggregate(self, reduction=None):
+        """PQ / SQ / RQ from the reduced counts (a list with several metric names), or the
+        counts with ``return_confusion_matrix``."""
+        data = self.get_buffer()
+        if not isinstance(data, torch.Tensor):
+            raise ValueError("the data to aggregate must be PyTorch Tensor.")
+        f, _ = do_metric_reduction(data, reduction or self.reduction)
+        if self.return_confusion_matrix:
+            return f
+        tp, fp, fn, iou_sum = f[..., 0], f[..., 1], f[..., 2], f[..., 3]
+        s = self.smooth_numerator
+        out = []
+        for name in self.metric_name:
+            key = name.replace(" ", "_").lower()
+            if key in ("recognition_quality", "rq"):
+                out.append(tp / (tp + 0.5 * fp + 0.5 * fn + s))
+            elif key in ("segmentation_quality", "sq"):
+                out.append(iou_sum / (tp + s))
+            elif key in ("panoptic_quality", "pq"):
+                out.append(iou_sum / (tp + 0.5 * fp + 0.5 * fn + s))
+            else:
+                raise ValueError(f"metric name: {key} is wrong, please use 'pq', 'sq' or 'rq'.")
+        return out[0] if len(out) == 1 else out

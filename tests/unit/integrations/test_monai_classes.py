@@ -243,3 +243,27 @@ def test_packing_fallbacks_agree(monkeypatch):
     monkeypatch.setattr(mod, "cpu", real)
     b = mod.SurfaceDiceMetric([1.0] * 3)(one_hot, one_hot.roll(1, -1))
     assert torch.equal(a, b)
+
+
+def test_panoptic_quality_checks_and_values():
+    y = torch.zeros(1, 2, 8, 8, dtype=torch.long)
+    y[0, 0, 0:4, 0:4] = 1
+    y[0, 0, 5:8, 5:8] = 2
+    y[0, 1] = (y[0, 0] > 0).long()
+    p = y.clone()
+    p[0, 0, 0:4, 0:2] = 0  # instance 1 halved: IoU 0.5, not a match at 0.5 (IoU must exceed it)
+    p[0, 1] = (p[0, 0] > 0).long()
+    m = S.PanopticQualityMetric(num_classes=1, metric_name=["pq", "sq", "rq"])
+    assert m(p, y).tolist() == [[[1.0, 1.0, 1.0, 1.0]]]
+    pq, sq, rq = m.aggregate()
+    assert pq.item() == pytest.approx(1 / 2) and sq.item() == pytest.approx(1.0) and rq.item() == pytest.approx(0.5)
+    m = S.PanopticQualityMetric(num_classes=1, match_iou_threshold=0.4)  # assignment below 0.5
+    assert m(p, y).tolist() == [[[2.0, 0.0, 0.0, 1.5]]]
+    with pytest.raises(ValueError, match="2 channels"):
+        m(p[:, :1], y[:, :1])
+    with pytest.raises(ValueError, match="match_iou_threshold"):
+        S.PanopticQualityMetric(num_classes=1, match_iou_threshold=0.0)(p, y)
+    m = S.PanopticQualityMetric(num_classes=1, metric_name="aji")
+    m(p, y)
+    with pytest.raises(ValueError, match="'pq', 'sq' or 'rq'"):
+        m.aggregate()
