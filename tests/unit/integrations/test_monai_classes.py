@@ -267,3 +267,38 @@ def test_panoptic_quality_checks_and_values():
     m(p, y)
     with pytest.raises(ValueError, match="'pq', 'sq' or 'rq'"):
         m.aggregate()
+
+
+def test_ddp_buffers_gather_over_ranks(tmp_path):
+    """2 gloo ranks with uneven batches: get_buffer() / aggregate() / len() on rank 0 equal a
+    single process over the same batches in rank order (and MONAI's own DDP run, when
+    installed)."""
+    import socket
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).resolve().parents[2] / "support" / "ddp_monai.py"
+    out = tmp_path / "ddp.pt"
+    r = subprocess.run([sys.executable, str(script), str(port), str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = torch.load(out)
+    for lib in res["single"]:
+        for name, want in res["single"][lib].items():
+            got = res["ddp"][lib][name]
+            assert got["len"] == want["len"] == 9
+            for key in ("buffer", "aggregate"):
+                g, w = got[key], want[key]
+                for a, b in zip(g if isinstance(g, tuple) else (g,), w if isinstance(w, tuple) else (w,)):
+                    assert torch.equal(torch.isnan(a), torch.isnan(b)), (lib, name, key)
+                    assert torch.equal(a.nan_to_num(), b.nan_to_num()), (lib, name, key)
+    if "monai" in res["ddp"]:
+        for name, want in res["ddp"]["monai"].items():
+            got = res["ddp"]["segscore"][name]
+            for key in ("buffer", "aggregate"):
+                g, w = got[key], want[key]
+                for a, b in zip(g if isinstance(g, tuple) else (g,), w if isinstance(w, tuple) else (w,)):
+                    assert torch.equal(torch.isnan(a), torch.isnan(b)), (name, key)
+                    assert torch.allclose(a.nan_to_num(), b.nan_to_num(), rtol=1e-5), (name, key)
