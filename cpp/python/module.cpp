@@ -146,7 +146,8 @@ py::object py_rank_percentile(const py::array& d, const py::array& w, double p) 
 py::tuple py_pack_channels(const py::array& x, py::array out, int64_t c0, int n, bool round_f32, int threads) {
   const ArrayView v = view_of(x, "x", kNumbers | kHalf);
   const ArrayView o = view_of(out, "out", kLabels);
-  if (v.ndim < 2 || o.ndim != v.ndim - 1) throw py::value_error("segscore._cpu.pack_channels: out must have x's spatial shape");
+  if (v.ndim < 2 || o.ndim != v.ndim - 1)
+    throw py::value_error("segscore._cpu.pack_channels: out must have x's spatial shape");
   for (int d = 0; d < o.ndim; ++d)
     if (o.shape[d] != v.shape[d + 1]) throw py::value_error("segscore._cpu.pack_channels: out shape mismatch");
   if (!(out.flags() & py::array::c_style) || !out.writeable())

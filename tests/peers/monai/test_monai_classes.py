@@ -32,7 +32,6 @@ def _batch(rng, b=2, c=4, shape=(12, 13, 9), empty=0.25, overlap=False, dtype=to
     empty in pred, ref or both; overlap=False keeps the channels disjoint (one-hot)."""
     y = np.zeros((b, c) + shape, bool)
     p = np.zeros_like(y)
-    nd = len(shape)
     for bi, ci in itertools.product(range(b), range(c)):
         for arr in (y, p):
             if rng.random() < empty:
@@ -82,11 +81,7 @@ def _run_both(name, kwargs, batches, call_kw=None, aggregate=True):
     M = _monai()
     call_kw = call_kw or {}
     for get_not_nans in (False, True):
-        kw = dict(kwargs)
-        if name != "CalibrationErrorMetric":
-            kw["get_not_nans"] = get_not_nans
-        else:
-            kw["get_not_nans"] = get_not_nans
+        kw = dict(kwargs, get_not_nans=get_not_nans)
         want_m, got_m = getattr(M, name)(**kw), getattr(S, name)(**kw)
         for i, (p, y) in enumerate(batches):
             with warnings.catch_warnings():
