@@ -13,6 +13,7 @@
 #include "bindings.h"
 #include "edt_driver.h"
 #include "overlap_driver.h"
+#include "pack_driver.h"
 #include "percentile.h"
 #include "surface_driver.h"
 #include "thread_pool.h"
@@ -140,6 +141,26 @@ py::object py_rank_percentile(const py::array& d, const py::array& w, double p) 
   return py::float_(v);
 }
 
+// Bit-packed channel masks of a (C, *spatial) array into `out` (see pack_driver.h);
+// returns (or of all codes, whether channels overlap).
+py::tuple py_pack_channels(const py::array& x, py::array out, int64_t c0, int n, bool round_f32, int threads) {
+  const ArrayView v = view_of(x, "x", kNumbers | kHalf);
+  const ArrayView o = view_of(out, "out", kLabels);
+  if (v.ndim < 2 || o.ndim != v.ndim - 1)
+    throw py::value_error("segscore._cpu.pack_channels: out must have x's spatial shape");
+  for (int d = 0; d < o.ndim; ++d)
+    if (o.shape[d] != v.shape[d + 1]) throw py::value_error("segscore._cpu.pack_channels: out shape mismatch");
+  if (!(out.flags() & py::array::c_style) || !out.writeable())
+    throw py::value_error("segscore._cpu.pack_channels: out must be a writable C-contiguous array");
+  void* optr = out.mutable_data();
+  PackInfo info;
+  {
+    py::gil_scoped_release nogil;
+    info = pack_channels(v, c0, n, round_f32, optr, o.dtype, threads);
+  }
+  return py::make_tuple(info.any_bits, info.overlap);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
@@ -155,6 +176,9 @@ PYBIND11_MODULE(_cpu, m) {
         "Directed boundary distances and weights of each region (boundary 0: voxel border, 1: corner-grid "
         "surfels); a list of (d_pred, w_pred, d_ref, w_ref, n_pred_voxels, n_ref_voxels, biou_inter, "
         "biou_union) per region");
+  m.def("pack_channels", &py_pack_channels, py::arg("x"), py::arg("out"), py::arg("c0"), py::arg("n"),
+        py::arg("round_f32"), py::arg("threads") = 0,
+        "Bit-pack channels [c0, c0 + n) of a (C, *spatial) array (value == 1) into out; (or of codes, overlap)");
   m.def("rank_percentile", &py_rank_percentile, py::arg("d"), py::arg("w"), py::arg("p"));
   m.def("default_threads", &default_threads);
   bind_calibration(m);

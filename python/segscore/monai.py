@@ -41,11 +41,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ._core.backends import cpu
 from .metrics.surface import conventions as _conventions
 from .metrics.surface.functional import surface_distances as _surface_distances
 
 __all__ = [
     "AbsoluteVolumeDifferenceMetric", "CalibrationErrorMetric", "ConfusionMatrixMetric", "Cumulative",
+    "PanopticQualityMetric",
     "CumulativeIterationMetric", "DiceMetric", "HausdorffDistanceMetric", "MeanIoU", "MetricReduction",
     "SurfaceDiceMetric", "SurfaceDistanceMetric", "do_metric_reduction",
 ]
@@ -346,61 +348,115 @@ def _spacing_tuple(s, ndim):
 # ---------------------------------------------------------------------------
 # boundary metrics: all channels of an item in one segscore call
 
-_MAX_BITS = 30  # channels per packed label map when channels overlap (label values < 2**31)
+_MAX_BITS = 30  # channels per packed label map (label values < 2**31)
 
 
-def _pack(pred: torch.Tensor, ref: torch.Tensor):
-    """Pack bool channel masks (C, *spatial) into int32 label maps sharing one code.
+def _channel_mask(x: torch.Tensor, as_float: bool) -> torch.Tensor:
+    """MONAI's mask of one channel: the voxels equal to 1 (True for bool); HD and ASD compare
+    after the conversion to float32 (which only matters for float64 values next to 1)."""
+    if x.dtype == torch.bool:
+        return x
+    if as_float and x.dtype == torch.float64:
+        x = x.float()
+    return x == 1
 
-    Returns a list of (pred_map, ref_map, {channel: label or tuple of labels}) groups.  Without
-    overlap (one-hot) channel c is label c + 1; with overlap each voxel holds the bit set of its
-    channels and channel c is the union of the codes with bit c set."""
+
+def _numpy_view(t: torch.Tensor):
+    """A numpy view of a CPU tensor (None for a device tensor or a dtype numpy lacks)."""
+    if t.device.type != "cpu":
+        return None
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError):
+        return None
+
+
+def _codes_host(x: np.ndarray, chans, as_float: bool):
+    """Bit-packed channel masks of one item on the host: (uint8 / uint16 / uint32 codes,
+    bitwise or of the codes, whether channels overlap), one compiled pass over x."""
+    n = len(chans)
+    dt = np.uint8 if n <= 8 else np.uint16 if n <= 16 else np.uint32
+    code = np.empty(x.shape[1:], dt)
+    lib = cpu()
+    if hasattr(lib, "pack_channels"):
+        bits, overlap = lib.pack_channels(x, code, c0=chans[0], n=n, round_f32=as_float)
+        return code, int(bits), bool(overlap)
+    code[...] = 0  # a compiled module without the packing pass: numpy, one channel at a time
+    tmp = np.empty(x.shape[1:], dt)
+    eq = np.empty(x.shape[1:], bool)
+    for j, c in enumerate(chans):
+        xc = x[c]
+        if xc.dtype != np.bool_:
+            if as_float and xc.dtype == np.float64:
+                xc = xc.astype(np.float32)
+            xc = np.equal(xc, 1, out=eq)
+        np.left_shift(xc, j, out=tmp, dtype=dt)
+        np.bitwise_or(code, tmp, out=code)
+    bits = int(np.bitwise_or.reduce(code, axis=None))
+    return code, bits, bool(np.any(np.bitwise_and(code, code - dt(1))))
+
+
+def _codes_torch(x: torch.Tensor, chans, as_float: bool) -> torch.Tensor:
+    """As _codes_numpy with torch operations (device tensors): int32 codes."""
+    code = torch.zeros(x.shape[1:], dtype=torch.int32, device=x.device)
+    for j, c in enumerate(chans):
+        code.add_(_channel_mask(x[c], as_float), alpha=1 << j)
+    return code
+
+
+def _present(pm, rm, nbits: int) -> list:
+    """The codes present in either map, ascending."""
+    if isinstance(pm, np.ndarray):
+        if nbits <= 16:
+            hist = np.bincount(pm.ravel(), minlength=1 << nbits) + np.bincount(rm.ravel(), minlength=1 << nbits)
+            return np.flatnonzero(hist).tolist()
+        return np.union1d(np.unique(pm), np.unique(rm)).tolist()
+    if nbits <= 16:
+        hist = torch.bincount(pm.flatten(), minlength=1 << nbits) + torch.bincount(rm.flatten(), minlength=1 << nbits)
+        return torch.nonzero(hist).flatten().tolist()
+    return torch.unique(torch.cat([pm.flatten(), rm.flatten()])).tolist()
+
+
+def _pack(pred: torch.Tensor, ref: torch.Tensor, as_float: bool):
+    """Pack the channel masks of one item, (C, *spatial) tensors, into label maps.
+
+    Each voxel holds the bit set of its channels (bit j = channel g0 + j of a group of up to 30
+    channels), so overlapping channels stay independent masks; channel c is the union of the
+    codes present with its bit set (a single code for one-hot input).  One pass per channel,
+    no (C, *spatial) temporary; host tensors are packed by segscore's compiled pass (no torch thread pool),
+    device tensors with torch.  Returns a list of (pred_map, ref_map, {channel: codes})."""
     n = pred.shape[0]
-    if n == 0:
-        return []
-    if n == 1 or (pred.sum(0, dtype=torch.uint8).max() <= 1 and ref.sum(0, dtype=torch.uint8).max() <= 1):
-        pm = torch.zeros(pred.shape[1:], dtype=torch.int32, device=pred.device)
-        rm = torch.zeros_like(pm)
-        for c in range(n):
-            pm.masked_fill_(pred[c], c + 1)
-            rm.masked_fill_(ref[c], c + 1)
-        return [(pm, rm, {c: c + 1 for c in range(n)})]
+    xp, xr = _numpy_view(pred), _numpy_view(ref)
+    host = xp is not None and xr is not None
     groups = []
     for g0 in range(0, n, _MAX_BITS):
         chans = range(g0, min(n, g0 + _MAX_BITS))
-        pm = torch.zeros(pred.shape[1:], dtype=torch.int32, device=pred.device)
-        rm = torch.zeros_like(pm)
-        for j, c in enumerate(chans):
-            pm |= pred[c].to(torch.int32) << j
-            rm |= ref[c].to(torch.int32) << j
-        codes = torch.unique(torch.cat([pm.flatten(), rm.flatten()])).tolist()
+        if host:
+            (pm, bp, op), (rm, br, orr) = _codes_host(xp, chans, as_float), _codes_host(xr, chans, as_float)
+            # one-hot (no voxel in two channels): the codes present are 0 and the single bits seen
+            codes = _present(pm, rm, len(chans)) if op or orr else \
+                [0] + [1 << j for j in range(len(chans)) if (bp | br) >> j & 1]
+        else:
+            pm, rm = _codes_torch(pred, chans, as_float), _codes_torch(ref, chans, as_float)
+            codes = _present(pm, rm, len(chans))
         regions = {}
         for j, c in enumerate(chans):
             have = tuple(k for k in codes if (k >> j) & 1)
-            regions[c] = have if have else (1 << j,)
+            regions[c] = (have[0] if len(have) == 1 else have) if have else 1 << j
         groups.append((pm, rm, regions))
     return groups
 
 
-def _surface_batch(pred: torch.Tensor, ref: torch.Tensor, spacing, convention: str):
-    """{(b, c): SurfaceDistances} for bool tensors (B, C, *spatial), one call per item (and
-    per 30 channels when channels overlap)."""
+def _surface_batch(pred: torch.Tensor, ref: torch.Tensor, spacing, convention: str, as_float: bool):
+    """{(b, c): SurfaceDistances} for (B, C, *spatial) tensors, one segscore call per item (and
+    per 30 channels)."""
     out = {}
     for b in range(pred.shape[0]):
-        for pm, rm, regions in _pack(pred[b], ref[b]):
+        for pm, rm, regions in _pack(pred[b], ref[b], as_float):
             sds = _surface_distances(pm, rm, spacing=spacing[b], convention=convention, labels=regions)
             for c, sd in sds.items():
                 out[(b, c)] = sd
     return out
-
-
-def _binary(t: torch.Tensor, as_float: bool) -> torch.Tensor:
-    """MONAI's mask of a channel: the voxels equal to 1 (True for bool)."""
-    if t.dtype == torch.bool:
-        return t
-    if as_float:
-        t = t.float()
-    return t == 1
 
 
 def _n_boundary(sd) -> tuple:
@@ -408,7 +464,7 @@ def _n_boundary(sd) -> tuple:
 
 
 class _SurfaceMetric(CumulativeIterationMetric):
-    def _surface_setup(self, y_pred, y, spacing, as_float):
+    def _surface_setup(self, y_pred, y, spacing):
         if y_pred.dim() < 3:
             raise ValueError("y_pred should have at least three dimensions.")
         mask = _ignore_mask(y, self.ignore_index)
@@ -423,7 +479,7 @@ class _SurfaceMetric(CumulativeIterationMetric):
             raise ValueError(f"y_pred and y should have same shapes, got {y_pred.shape} and {y.shape}.")
         ndim = y_pred.ndim - 2
         sp = [_spacing_tuple(s, ndim) for s in _prepare_spacing(spacing, y_pred.shape[0], ndim)]
-        return _binary(y_pred, as_float), _binary(y, as_float), sp, offset
+        return y_pred, y, sp, offset
 
 
 class HausdorffDistanceMetric(_SurfaceMetric):
@@ -495,8 +551,8 @@ class HausdorffDistanceMetric(_SurfaceMetric):
         p = self.percentile
         if p and not 0 <= p <= 100:
             raise ValueError(f"percentile should be a value between 0 and 100, get {p}.")
-        pred, ref, sp, offset = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=True)
-        sds = _surface_batch(pred, ref, sp, self.convention)
+        pred, ref, sp, offset = self._surface_setup(y_pred, y, kwargs.get("spacing"))
+        sds = _surface_batch(pred, ref, sp, self.convention, as_float=True)
         monai = self.convention == "monai"
         q = 100.0 if p is None else float(p)
         out = np.empty(pred.shape[:2], dtype=np.float64)
@@ -566,8 +622,8 @@ class SurfaceDistanceMetric(_SurfaceMetric):
         self.convention = convention
 
     def _compute_tensor(self, y_pred, y, **kwargs):
-        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=True)
-        sds = _surface_batch(pred, ref, sp, self.convention)
+        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"))
+        sds = _surface_batch(pred, ref, sp, self.convention, as_float=True)
         out = np.empty(pred.shape[:2], dtype=np.float64)
         for (b, c), sd in sds.items():
             out[b, c] = sd.assd() if self.symmetric else sd.asd(directed=True)
@@ -638,7 +694,7 @@ class SurfaceDiceMetric(_SurfaceMetric):
             raise ValueError("y_pred and y must be PyTorch Tensor.")
         if y_pred.ndimension() not in (4, 5) or y.ndimension() not in (4, 5):
             raise ValueError("y_pred and y should be one-hot encoded: [B,C,H,W] or [B,C,H,W,D].")
-        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"), as_float=False)
+        pred, ref, sp, _ = self._surface_setup(y_pred, y, kwargs.get("spacing"))
         n_class = pred.shape[1]
         th = self.class_thresholds
         if n_class != len(th):
@@ -650,7 +706,7 @@ class SurfaceDiceMetric(_SurfaceMetric):
         conv = self.convention
         if conv == "monai" and self.use_subvoxels:
             conv = "monai-subvoxels"
-        sds = _surface_batch(pred, ref, sp, conv)
+        sds = _surface_batch(pred, ref, sp, conv, as_float=False)
         out = np.empty(pred.shape[:2], dtype=np.float64)
         for (b, c), sd in sds.items():
             out[b, c] = sd.nsd(float(th[c]))
@@ -1203,3 +1259,151 @@ class CalibrationErrorMetric(CumulativeIterationMetric):
     def aggregate(self, reduction=None):
         """Reduce the buffered values with ``metric_reduction`` (or `reduction`)."""
         return self._aggregate(reduction or self.metric_reduction)
+
+
+# ---------------------------------------------------------------------------
+# panoptic quality: instance overlaps from segscore's counting pass
+
+
+def _instance_overlaps(pred: np.ndarray, ref: np.ndarray):
+    """(ref ids, pred ids, (n_ref, n_pred) intersections, ref sizes, pred sizes) of two
+    instance maps, from one counting pass (the joint histogram of label pairs)."""
+    pairs = cpu().overlap_stats(pred, ref, ignore_label=-1, threads=0)["pairs"]
+    p_lab, r_lab, cnt = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    p_ids = np.unique(p_lab[p_lab != 0])
+    r_ids = np.unique(r_lab[r_lab != 0])
+    p_size = np.zeros(len(p_ids), np.int64)
+    r_size = np.zeros(len(r_ids), np.int64)
+    np.add.at(p_size, np.searchsorted(p_ids, p_lab[p_lab != 0]), cnt[p_lab != 0])
+    np.add.at(r_size, np.searchsorted(r_ids, r_lab[r_lab != 0]), cnt[r_lab != 0])
+    inter = np.zeros((len(r_ids), len(p_ids)), np.int64)
+    both = (p_lab != 0) & (r_lab != 0)
+    inter[np.searchsorted(r_ids, r_lab[both]), np.searchsorted(p_ids, p_lab[both])] = cnt[both]
+    return r_ids, p_ids, inter, r_size, p_size
+
+
+def _panoptic_counts(pred: np.ndarray, ref: np.ndarray, threshold: float) -> list:
+    """[tp, fp, fn, iou_sum] of one class, as MONAI's compute_panoptic_quality: IoU > threshold
+    matches (unique for threshold >= 0.5, else a maximum-IoU assignment), float32 IoUs."""
+    r_ids, p_ids, inter, r_size, p_size = _instance_overlaps(pred, ref)
+    union = r_size[:, None] + p_size[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(inter > 0, inter / np.maximum(union, 1), 0.0).astype(np.float32)
+    if threshold >= 0.5:
+        iou[iou <= np.float32(threshold)] = 0
+        rows, cols = np.nonzero(iou)
+    else:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-iou)
+        keep = iou[rows, cols] > threshold
+        rows, cols = rows[keep], cols[keep]
+    paired = iou[rows, cols]
+    iou_sum = float(torch.as_tensor(paired).sum()) if len(paired) else 0.0
+    tp = len(rows)
+    return [tp, len(p_ids) - len(np.unique(cols)), len(r_ids) - len(np.unique(rows)), iou_sum]
+
+
+class PanopticQualityMetric(CumulativeIterationMetric):
+    """Panoptic, segmentation and recognition quality (PQ, SQ, RQ) per item and class,
+    MONAI's class.
+
+    Parameters
+    ----------
+    num_classes : int
+        Classes 1 .. num_classes are scored (0 is background).
+    metric_name : str or sequence of str, default "pq"
+        ``"pq"`` / ``"panoptic_quality"``, ``"sq"`` / ``"segmentation_quality"``, ``"rq"`` /
+        ``"recognition_quality"``; several give a list from :meth:`aggregate`.
+    reduction : str, default "mean_batch"
+        How :meth:`aggregate` reduces the ``(items, classes, 4)`` counts before the quality.
+    match_iou_threshold : float, default 0.5
+        In (0, 1]: a pair matches when its IoU is above it (>= 0.5: the unique matches; below:
+        a maximum-IoU assignment, scipy).
+    smooth_numerator : float, default 1e-6
+        Added to the denominators.
+    return_confusion_matrix : bool, default False
+        :meth:`aggregate` returns the reduced ``(tp, fp, fn, iou_sum)`` instead.
+
+    Notes
+    -----
+    Inputs are ``(B, 2, H, W[, D])``: channel 0 instance ids, channel 1 class labels.  Each
+    class's instance overlaps come from segscore's single counting pass (the joint histogram of
+    (prediction id, reference id)); a call returns float32 ``(B, num_classes, 4)`` counts on
+    ``y_pred``'s device.  Instance ids must be >= 0 (after MONAI's ``int()`` conversion).
+
+    References
+    ----------
+    .. [1] Kirillov, A. et al. (2019). Panoptic segmentation. CVPR.
+    .. [2] MONAI 1.6.1, ``monai.metrics.PanopticQualityMetric``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from segscore.monai import PanopticQualityMetric
+    >>> y = torch.zeros(1, 2, 6, 6, dtype=torch.long)
+    >>> y[0, 0, 0:2, 0:2] = 1; y[0, 0, 3:6, 3:6] = 2; y[0, 1] = (y[0, 0] > 0).long()
+    >>> p = y.clone(); p[0, 0, 3:6, 3] = 0; p[0, 1] = (p[0, 0] > 0).long()
+    >>> m = PanopticQualityMetric(num_classes=1)
+    >>> m(p, y)
+    tensor([[[2.0000, 0.0000, 0.0000, 1.6667]]])
+    >>> m.aggregate()
+    tensor([0.8333])
+    """
+
+    def __init__(self, num_classes: int, metric_name="pq", reduction="mean_batch", match_iou_threshold: float = 0.5,
+                 smooth_numerator: float = 1e-6, return_confusion_matrix: bool = False) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.reduction = reduction
+        self.match_iou_threshold = match_iou_threshold
+        self.smooth_numerator = smooth_numerator
+        self.metric_name = (metric_name,) if isinstance(metric_name, str) else tuple(metric_name)
+        self.return_confusion_matrix = return_confusion_matrix
+        self.get_not_nans = False
+
+    def _compute_tensor(self, y_pred, y):
+        if y_pred.shape != y.shape:
+            raise ValueError(f"y_pred and y should have same shapes, got {y_pred.shape} and {y.shape}.")
+        if y_pred.shape[1] != 2:
+            raise ValueError(
+                f"for panoptic quality calculation, only 2 channels input is supported, got {y_pred.shape[1]}.")
+        if y_pred.ndimension() not in (4, 5):
+            raise ValueError("y_pred should have 4 dimensions (batch, 2, h, w) or 5 dimensions (batch, 2, h, w, d), "
+                             f"got {y_pred.ndimension()}.")
+        t = self.match_iou_threshold
+        if t <= 0.0 or t > 1.0:
+            raise ValueError(f"'match_iou_threshold' should be within (0, 1], got: {t}.")
+        out = np.zeros((y_pred.shape[0], self.num_classes, 4), np.float64)
+        for b in range(y_pred.shape[0]):
+            for c in range(self.num_classes):
+                p = ((y_pred[b, 1] == c + 1) * y_pred[b, 0]).int().cpu().numpy()
+                r = ((y[b, 1] == c + 1) * y[b, 0]).int().cpu().numpy()
+                if p.min(initial=0) < 0 or r.min(initial=0) < 0:
+                    raise ValueError("instance ids must be >= 0")
+                out[b, c] = _panoptic_counts(p, r, t)
+        return torch.as_tensor(out, dtype=torch.float32).to(y_pred.device)
+
+    def aggregate(self, reduction=None):
+        """PQ / SQ / RQ from the reduced counts (a list with several metric names), or the
+        counts with ``return_confusion_matrix``."""
+        data = self.get_buffer()
+        if not isinstance(data, torch.Tensor):
+            raise ValueError("the data to aggregate must be PyTorch Tensor.")
+        f, _ = do_metric_reduction(data, reduction or self.reduction)
+        if self.return_confusion_matrix:
+            return f
+        tp, fp, fn, iou_sum = f[..., 0], f[..., 1], f[..., 2], f[..., 3]
+        s = self.smooth_numerator
+        out = []
+        for name in self.metric_name:
+            key = name.replace(" ", "_").lower()
+            if key in ("recognition_quality", "rq"):
+                out.append(tp / (tp + 0.5 * fp + 0.5 * fn + s))
+            elif key in ("segmentation_quality", "sq"):
+                out.append(iou_sum / (tp + s))
+            elif key in ("panoptic_quality", "pq"):
+                out.append(iou_sum / (tp + 0.5 * fp + 0.5 * fn + s))
+            else:
+                raise ValueError(f"metric name: {key} is wrong, please use 'pq', 'sq' or 'rq'.")
+        return out[0] if len(out) == 1 else out

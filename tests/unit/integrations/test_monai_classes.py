@@ -173,3 +173,132 @@ def test_confusion_matrix_unknown_name():
     m(_square(), _square())
     with pytest.raises(NotImplementedError, match="sensitivity"):
         m.aggregate()
+
+
+def _packed_reference(x, c0, n, round_f32):
+    code = np.zeros(x.shape[1:], np.int64)
+    for j in range(n):
+        xc = x[c0 + j]
+        if round_f32 and xc.dtype == np.float64:
+            xc = xc.astype(np.float32)
+        code |= (xc == 1).astype(np.int64) << j
+    return code
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.int64, np.float16, np.float32, np.float64])
+def test_compiled_channel_packing(dtype):
+    from segscore._core.backends import cpu
+
+    lib = cpu()
+    if not hasattr(lib, "pack_channels"):
+        pytest.skip("compiled module without pack_channels")
+    rng = np.random.default_rng(3)
+    x = rng.choice(np.array([0, 1, 2], dtype=np.float64), size=(12, 5, 6, 7), p=[0.6, 0.3, 0.1]).astype(dtype)
+    for view in (x, x[:, ::-1, :, ::2], np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)):
+        for c0, n, out_dt in ((0, 12, np.uint16), (3, 5, np.uint8), (2, 10, np.uint32)):
+            out = np.empty(view.shape[1:], out_dt)
+            bits, overlap = lib.pack_channels(view, out, c0=c0, n=n, round_f32=False)
+            want = _packed_reference(view, c0, n, False)
+            assert np.array_equal(out, want)
+            assert bits == int(np.bitwise_or.reduce(want, axis=None))
+            assert overlap == bool(np.any(want & (want - 1)))
+    # float64 next to 1: equal to 1 only after rounding to float32 (MONAI's HD / ASD)
+    y = np.zeros((2, 3), np.float64)
+    y[0, 0] = 1 + 1e-12
+    out = np.empty(3, np.uint8)
+    assert lib.pack_channels(y, out, c0=0, n=2, round_f32=True) == (1, False) and out[0] == 1
+    assert lib.pack_channels(y, out, c0=0, n=2, round_f32=False) == (0, False) and out[0] == 0
+    with pytest.raises(ValueError):
+        lib.pack_channels(x, np.empty(x.shape[1:], np.uint8), c0=0, n=12, round_f32=False)  # 12 bits in uint8
+
+
+def test_packing_fallbacks_agree(monkeypatch):
+    """The numpy packing (a compiled module without the pass) and the torch packing (device
+    tensors, dtypes numpy lacks) give the compiled path's values."""
+    import segscore.monai as mod
+
+    rng = np.random.default_rng(4)
+    y = torch.from_numpy(rng.random((2, 5, 10, 9, 8)) < 0.3).float()
+    p = torch.from_numpy(rng.random((2, 5, 10, 9, 8)) < 0.3).float()
+    y[:, 3:] = 0
+    y[:, 3, 2:5, 2:5, 2:5] = 1  # one-hot-like channels beside overlapping ones
+    want = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p, y, spacing=(0.8, 1.0, 1.5))
+    got = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p.bfloat16(), y.bfloat16(),
+                                                                            spacing=(0.8, 1.0, 1.5))
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.allclose(got.nan_to_num(), want.nan_to_num())
+
+    real = mod.cpu
+
+    class NoPack:  # the compiled module, less its packing pass
+        def __getattr__(self, name):
+            if name == "pack_channels":
+                raise AttributeError(name)
+            return getattr(real(), name)
+
+    monkeypatch.setattr(mod, "cpu", lambda: NoPack())
+    got = mod.HausdorffDistanceMetric(include_background=True, percentile=95)(p, y, spacing=(0.8, 1.0, 1.5))
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.allclose(got.nan_to_num(), want.nan_to_num())
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(rng.integers(0, 4, (2, 9, 9))), 4).movedim(-1, 1)
+    a = mod.SurfaceDiceMetric([1.0] * 3)(one_hot, one_hot.roll(1, -1))
+    monkeypatch.setattr(mod, "cpu", real)
+    b = mod.SurfaceDiceMetric([1.0] * 3)(one_hot, one_hot.roll(1, -1))
+    assert torch.equal(a, b)
+
+
+def test_panoptic_quality_checks_and_values():
+    y = torch.zeros(1, 2, 8, 8, dtype=torch.long)
+    y[0, 0, 0:4, 0:4] = 1
+    y[0, 0, 5:8, 5:8] = 2
+    y[0, 1] = (y[0, 0] > 0).long()
+    p = y.clone()
+    p[0, 0, 0:4, 0:2] = 0  # instance 1 halved: IoU 0.5, not a match at 0.5 (IoU must exceed it)
+    p[0, 1] = (p[0, 0] > 0).long()
+    m = S.PanopticQualityMetric(num_classes=1, metric_name=["pq", "sq", "rq"])
+    assert m(p, y).tolist() == [[[1.0, 1.0, 1.0, 1.0]]]
+    pq, sq, rq = m.aggregate()
+    assert pq.item() == pytest.approx(1 / 2) and sq.item() == pytest.approx(1.0) and rq.item() == pytest.approx(0.5)
+    m = S.PanopticQualityMetric(num_classes=1, match_iou_threshold=0.4)  # assignment below 0.5
+    assert m(p, y).tolist() == [[[2.0, 0.0, 0.0, 1.5]]]
+    with pytest.raises(ValueError, match="2 channels"):
+        m(p[:, :1], y[:, :1])
+    with pytest.raises(ValueError, match="match_iou_threshold"):
+        S.PanopticQualityMetric(num_classes=1, match_iou_threshold=0.0)(p, y)
+    m = S.PanopticQualityMetric(num_classes=1, metric_name="aji")
+    m(p, y)
+    with pytest.raises(ValueError, match="'pq', 'sq' or 'rq'"):
+        m.aggregate()
+
+
+def test_ddp_buffers_gather_over_ranks(tmp_path):
+    """2 gloo ranks with uneven batches: get_buffer() / aggregate() / len() on rank 0 equal a
+    single process over the same batches in rank order (and MONAI's own DDP run, when
+    installed)."""
+    import socket
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).resolve().parents[2] / "support" / "ddp_monai.py"
+    out = tmp_path / "ddp.pt"
+    r = subprocess.run([sys.executable, str(script), str(port), str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = torch.load(out)
+    for lib in res["single"]:
+        for name, want in res["single"][lib].items():
+            got = res["ddp"][lib][name]
+            assert got["len"] == want["len"] == 9
+            for key in ("buffer", "aggregate"):
+                g, w = got[key], want[key]
+                for a, b in zip(g if isinstance(g, tuple) else (g,), w if isinstance(w, tuple) else (w,)):
+                    assert torch.equal(torch.isnan(a), torch.isnan(b)), (lib, name, key)
+                    assert torch.equal(a.nan_to_num(), b.nan_to_num()), (lib, name, key)
+    if "monai" in res["ddp"]:
+        for name, want in res["ddp"]["monai"].items():
+            got = res["ddp"]["segscore"][name]
+            for key in ("buffer", "aggregate"):
+                g, w = got[key], want[key]
+                for a, b in zip(g if isinstance(g, tuple) else (g,), w if isinstance(w, tuple) else (w,)):
+                    assert torch.equal(torch.isnan(a), torch.isnan(b)), (name, key)
+                    assert torch.allclose(a.nan_to_num(), b.nan_to_num(), rtol=1e-5), (name, key)
