@@ -540,7 +540,9 @@ def check_multirater(dev, rng, nd, layout="C", top=True):
     np.testing.assert_array_equal(got.minmax, want.minmax, what)
     np.testing.assert_array_equal(got.psum, want.psum, what)  # exact sums: bit for bit
     np.testing.assert_array_equal(got.pvsum, want.pvsum, what)
-    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan"):
+    np.testing.assert_array_equal(got.pfg, want.pfg, what)
+    np.testing.assert_array_equal(got.pbg, want.pbg, what)
+    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "top_rater", "pmin", "pmax", "pnan"):
         np.testing.assert_array_equal(np.asarray(got.calib[key]), np.asarray(want.calib[key]), f"{what} {key}")
     assert got.calib["rowdev"] == want.calib["rowdev"], what
     # and without a prediction, probabilities or target

@@ -72,6 +72,8 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
   d["stats"] = to_numpy(std::move(res.stats), {L, py::ssize_t(mr_width(K))});
   d["psum"] = to_numpy(std::move(res.psum));
   d["pvsum"] = to_numpy(std::move(res.pvsum));
+  d["pfg"] = to_numpy(std::move(res.pfg));
+  d["pbg"] = to_numpy(std::move(res.pbg));
   d["minmax"] = to_numpy(std::move(res.minmax), {M, 2});
   if (calib.target) {
     const auto C = py::ssize_t(pr.size());
@@ -81,6 +83,7 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
     d["cw_conf"] = to_numpy(std::move(res.cw_conf), {C, nb});
     d["top_count"] = to_numpy(std::move(res.top_count), {nb, 2});
     d["top_conf"] = to_numpy(std::move(res.top_conf));
+    d["top_rater"] = to_numpy(std::move(res.top_rater), {K, nb});
     d["pmin"] = to_numpy(std::move(res.pmin));
     d["pmax"] = to_numpy(std::move(res.pmax));
     d["pnan"] = to_numpy(std::move(res.pnan));

@@ -23,17 +23,20 @@ struct Worker {
   std::unordered_map<int64_t, int32_t> sparse;  // the other values
   std::vector<int64_t> values;                  // slot -> value
   std::vector<int64_t> stats;                   // slot x W
-  std::vector<MrFix> sum, vsum;                 // per channel
+  std::vector<MrFix> sum, vsum, fgsum, bgsum;   // per channel
   std::vector<int64_t> mn, mx;                  // per map
   // calibration terms
   std::vector<MrFix> brier, cw_conf, top_conf;
-  std::vector<int64_t> cw_count, top_count, pnan;
+  std::vector<int64_t> cw_count, top_count, pnan, top_rater;
   std::vector<double> pmin, pmax;
   double rowdev = 0.0;
   bool used = false;
 
-  void init(int64_t w, int64_t C, int64_t M, int64_t nb) {
+  void init(int64_t w, int64_t C, int64_t M, int64_t nb, int64_t K) {
     W = w;
+    fgsum.assign(C, MrFix{0, 0});
+    bgsum.assign(C, MrFix{0, 0});
+    top_rater.assign(K * nb, 0);
     brier.assign(C, MrFix{0, 0});
     cw_conf.assign(C * nb, MrFix{0, 0});
     top_conf.assign(nb, MrFix{0, 0});
@@ -107,6 +110,9 @@ struct WorkerAcc {
   int64_t nb;
   void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
   void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
+  void pfg(int64_t c, const MrFix& f) { mr_add(w.fgsum[size_t(c)], f); }
+  void pbg(int64_t c, const MrFix& f) { mr_add(w.bgsum[size_t(c)], f); }
+  void top_rater(int64_t k, int64_t b, int64_t n) { w.top_rater[size_t(k * nb + b)] += n; }
   void nan(int64_t c, int64_t n) { w.pnan[size_t(c)] += n; }
   void range(int64_t c, double v) {
     w.pmin[size_t(c)] = v < w.pmin[size_t(c)] ? v : w.pmin[size_t(c)];
@@ -184,7 +190,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   std::vector<Worker> work(static_cast<size_t>(nthreads));
   auto body = [&](int64_t ub, int64_t ue, int wid) {
     Worker& w = work[size_t(wid)];
-    if (!w.used) w.init(W, C, M, nb);
+    if (!w.used) w.init(W, C, M, nb, K);
     std::vector<int64_t> off(static_cast<size_t>(A)), step(static_cast<size_t>(A)), aend(static_cast<size_t>(A));
     std::vector<double> pv(static_cast<size_t>(C));
     std::vector<int64_t> cur(static_cast<size_t>(M)), slots(static_cast<size_t>(K));
@@ -231,7 +237,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
           mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
           if (tgt) {
             const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
-            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K);
           }
         }
         start = end;
@@ -249,7 +255,8 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   all.erase(std::unique(all.begin(), all.end()), all.end());
   out.labels = all;
   out.stats.assign(all.size() * size_t(W), 0);
-  std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0});
+  std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0}),
+      fgs(static_cast<size_t>(C), MrFix{0, 0}), bgs(static_cast<size_t>(C), MrFix{0, 0});
   out.minmax.assign(size_t(2 * M), 0);
   for (int64_t m = 0; m < M; ++m) out.minmax[size_t(2 * m + 1)] = -1;
   std::vector<int64_t> mn(static_cast<size_t>(M), INT64_MAX), mx(static_cast<size_t>(M), INT64_MIN);
@@ -262,6 +269,8 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
     for (int64_t c = 0; c < C; ++c) {
       mr_add(sum[size_t(c)], w.sum[size_t(c)]);
       mr_add(vsum[size_t(c)], w.vsum[size_t(c)]);
+      mr_add(fgs[size_t(c)], w.fgsum[size_t(c)]);
+      mr_add(bgs[size_t(c)], w.bgsum[size_t(c)]);
     }
     for (int64_t m = 0; m < M; ++m) {
       mn[size_t(m)] = std::min(mn[size_t(m)], w.mn[size_t(m)]);
@@ -276,12 +285,15 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   for (int64_t c = 0; c < C; ++c) {
     out.psum.push_back(mr_to_double(sum[size_t(c)]));
     out.pvsum.push_back(mr_to_double(vsum[size_t(c)]));
+    out.pfg.push_back(mr_to_double(fgs[size_t(c)]));
+    out.pbg.push_back(mr_to_double(bgs[size_t(c)]));
   }
   if (tgt) {
     std::vector<MrFix> br(static_cast<size_t>(C), MrFix{0, 0}), cwc(static_cast<size_t>(C * nb), MrFix{0, 0}),
         tc(static_cast<size_t>(nb), MrFix{0, 0});
     out.cw_count.assign(size_t(C * nb * 2), 0);
     out.top_count.assign(size_t(nb * 2), 0);
+    out.top_rater.assign(size_t(K * nb), 0);
     out.pnan.assign(size_t(C), 0);
     out.pmin.assign(size_t(C), HUGE_VAL);
     out.pmax.assign(size_t(C), -HUGE_VAL);
@@ -297,6 +309,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
       for (int64_t i = 0; i < C * nb * 2; ++i) out.cw_count[size_t(i)] += w.cw_count[size_t(i)];
       for (int64_t i = 0; i < nb; ++i) mr_add(tc[size_t(i)], w.top_conf[size_t(i)]);
       for (int64_t i = 0; i < nb * 2; ++i) out.top_count[size_t(i)] += w.top_count[size_t(i)];
+      for (int64_t i = 0; i < K * nb; ++i) out.top_rater[size_t(i)] += w.top_rater[size_t(i)];
       out.rowdev = std::max(out.rowdev, w.rowdev);
     }
     for (const MrFix& f : br) out.brier.push_back(mr_to_double(f));

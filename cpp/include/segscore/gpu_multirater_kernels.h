@@ -37,8 +37,8 @@ enum MrTab : int {
   MT_TARGET,   // 1: a target map follows the channels
   MT_SEG,      // voxels per work item
   MT_SHAPE,    // 8 words
-  MT_OUT = MT_SHAPE + 8,  // 14 output offsets (MrOut)
-  MT_ARRAYS = MT_OUT + 14,
+  MT_OUT = MT_SHAPE + 8,  // 17 output offsets (MrOut)
+  MT_ARRAYS = MT_OUT + 17,
   MT_ROW = 10,  // per array: pointer, code, 8 strides
 };
 enum MrOut : int {
@@ -55,6 +55,9 @@ enum MrOut : int {
   MO_PMIN,       // C keys
   MO_PMAX,       // C keys
   MO_ROWDEV,     // 1 key
+  MO_PFG,        // C x 2
+  MO_PBG,        // C x 2
+  MO_TR,         // K x nb
   MO_TOTAL,
 };
 
@@ -102,6 +105,9 @@ struct MrAtomics {
   SEGSCORE_DEVICE void operator()(int64_t row, int64_t i, int64_t n) { atomic_add(out + o[MO_STATS] + row * W + i, n); }
   SEGSCORE_DEVICE void psum(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PSUM] + 2 * c, f); }
   SEGSCORE_DEVICE void pvsum(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PVSUM] + 2 * c, f); }
+  SEGSCORE_DEVICE void pfg(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PFG] + 2 * c, f); }
+  SEGSCORE_DEVICE void pbg(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PBG] + 2 * c, f); }
+  SEGSCORE_DEVICE void top_rater(int64_t k, int64_t b, int64_t n) { atomic_add(out + o[MO_TR] + k * nb + b, n); }
   SEGSCORE_DEVICE void nan(int64_t c, int64_t n) { atomic_add(out + o[MO_PNAN] + c, n); }
   SEGSCORE_DEVICE void range(int64_t c, double v) {
     atomic_min(out + o[MO_PMIN] + c, mr_key(v));
@@ -239,7 +245,7 @@ SEGSCORE_KERNEL void k_mr_stats(const int64_t* tab, const int64_t* labels, const
         mr_probs(acc, load, chan_label, C, cur, K, cnt);
         if (tgt && nb > 0) {
           const int64_t t = load_label(mr_data(tab, M + C), mr_code(tab, M + C), off[M + C] + start * step[M + C]);
-          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top);
+          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top, cur, K);
         }
       }
       start = end;

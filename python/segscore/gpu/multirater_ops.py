@@ -58,7 +58,8 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         res = dict(minmax=mm)
         if lo < 0 or hi >= 2**31:  # the caller names the map (onepass.check_ranges)
             res.update(labels=np.zeros(0, np.int64), stats=np.zeros((0, P.mr_width(K)), np.int64),
-                       psum=np.zeros(len(probs)), pvsum=np.zeros(len(probs)))
+                       psum=np.zeros(len(probs)), pvsum=np.zeros(len(probs)), pfg=np.zeros(len(probs)),
+                       pbg=np.zeros(len(probs)))
             return res
         if hi - lo >= MAX_SPAN:
             raise ValueError(f"the GPU multi-rater pass takes label values spanning less than {MAX_SPAN} "
@@ -90,7 +91,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         return P.mr_fixed_to_double(w[:, 0].view(np.uint64), w[:, 1].view(np.uint64))
 
     res.update(labels=labels[seen].copy(), stats=np.ascontiguousarray(stats[seen]), psum=fix(P.MO_PSUM, C),
-               pvsum=fix(P.MO_PVSUM, C))
+               pvsum=fix(P.MO_PVSUM, C), pfg=fix(P.MO_PFG, C), pbg=fix(P.MO_PBG, C))
     if target is not None:
         def keys(key, inf):
             k = h[o[key]:o[key] + C]
@@ -102,6 +103,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
                    cw_conf=fix(P.MO_CWF, C * nb).reshape(C, nb),
                    top_count=h[o[P.MO_TC]:o[P.MO_TC] + 2 * nb].reshape(nb, 2).copy(),
                    top_conf=fix(P.MO_TF, nb),
+                   top_rater=h[o[P.MO_TR]:o[P.MO_TR] + K * nb].reshape(K, nb).copy(),
                    pmin=keys(P.MO_PMIN, np.inf), pmax=keys(P.MO_PMAX, -np.inf),
                    pnan=h[o[P.MO_PNAN]:o[P.MO_PNAN] + C].copy(),
                    rowdev=float(P.mr_unkey(h[o[P.MO_ROWDEV]:o[P.MO_ROWDEV] + 1])[0]))

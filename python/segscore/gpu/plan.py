@@ -729,10 +729,10 @@ def crps_ensemble_launches(types: int, obs, members, weights, geo, n: int, m: in
 (MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG) = range(9)
 MT_SHAPE = 9
 MT_OUT = MT_SHAPE + 8
-MT_ARRAYS = MT_OUT + 14
+MT_ARRAYS = MT_OUT + 17
 MT_ROW = 10
 (MO_STATS, MO_PSUM, MO_PVSUM, MO_MINMAX, MO_BRIER, MO_CWC, MO_CWF, MO_TC, MO_TF, MO_PNAN, MO_PMIN, MO_PMAX,
- MO_ROWDEV, MO_TOTAL) = range(14)
+ MO_ROWDEV, MO_PFG, MO_PBG, MO_TR, MO_TOTAL) = range(17)
 MR_SEG = 256
 MR_MAX_RATERS = 16      # kMrMaxMaps - 1
 MR_MAX_ARRAYS = 64      # kMrMaxArrays
@@ -765,7 +765,8 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
     order = sorted(range(nd), key=lambda d: -abs(arrays[0][2][d]))
     n_maps = len(maps)
     W = mr_width(K)
-    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1]
+    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1,
+             2 * C, 2 * C, K * nb]
     out, pos = {}, 0
     for key, sz in zip(range(MO_TOTAL), sizes):
         out[key] = pos
@@ -776,7 +777,7 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
         nd, K, int(has_pred), C, L, nb, int(top), int(target is not None), MR_SEG]
     for i, d in enumerate(order):
         tab[MT_SHAPE + i] = shape[d]
-    tab[MT_OUT:MT_OUT + 14] = [out[k] for k in range(MO_TOTAL + 1)]
+    tab[MT_OUT:MT_OUT + MO_TOTAL + 1] = [out[k] for k in range(MO_TOTAL + 1)]
     for a, (p, code, strides) in enumerate(arrays):
         row = MT_ARRAYS + MT_ROW * a
         tab[row] = int(p) - (1 << 64) if int(p) >= 1 << 63 else int(p)

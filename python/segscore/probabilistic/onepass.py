@@ -42,6 +42,8 @@ class RaterStats:
         self.stats = np.asarray(raw["stats"], dtype=np.int64)
         self.psum = np.asarray(raw["psum"], dtype=np.float64)
         self.pvsum = np.asarray(raw["pvsum"], dtype=np.float64)
+        self.pfg = np.asarray(raw["pfg"], dtype=np.float64)   # p where every rater marks the channel's label
+        self.pbg = np.asarray(raw["pbg"], dtype=np.float64)   # p where no rater marks it
         self.minmax = np.asarray(raw["minmax"], dtype=np.int64)
         self.k = int(k)
         self.has_pred = bool(has_pred)
@@ -224,8 +226,8 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
                                      resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
                                      bool(top))
     st = RaterStats(raw, len(maps), pred is not None, int(maps[0].size), chan_labels)
-    st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan",
-                                    "rowdev") if k in raw}
+    st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "top_rater", "pmin",
+                                    "pmax", "pnan", "rowdev") if k in raw}
     if names is None:
         names = [f"raters[{k}]" for k in range(len(maps))] + (["pred"] if pred is not None else [])
     dtypes = [r.dtype for r in raters] + ([pred.dtype] if pred is not None else [])
