@@ -6,7 +6,8 @@ Two measurements, both in this run:
    256x256x96 cases, five labels, three raters, (x, y, z, 6) probability maps): the scorers of
    app/scorers.py as they run (the case's one pass) and, for comparison, the public functions
    called one by one (the scorers' `_separate` path).  The compute time is the journal's
-   `compute_s` (after the files are read), the median over --repeats.
+   `compute_s` (wall, after the files are read) and the process CPU time (all threads), the
+   median over --repeats; on a shared machine the CPU time is the steadier figure.
 2. curvas: a CURVAS-like case (512 x 512 x 200 by default, three organs, three raters, float32
    organ probabilities, a prediction): consensus Dice, confidence and volume CRPS per organ,
    ECE per rater (top label over background + organs, 50 bins), soft Dice, from
@@ -15,7 +16,10 @@ Two measurements, both in this run:
    MulticlassCalibrationError (one per rater), the tabulated-CDF CRPS with scipy's quad.
    Each side runs in its own subprocess (fresh interpreter: fair peak memory); peak memory
    beyond the inputs is VmHWM - VmRSS (Linux /proc) with the peak reset after the inputs are
-   loaded.  The data is generated once into --data.
+   loaded.  The data is generated once into --data.  ECE: segscore sums in exact arithmetic
+   (the segscore convention); torchmetrics' float32 bin counts stop at 2^24, so on a case this
+   size its ECE differs (tens of percent): the difference the reference-numerics conventions
+   (`convention="torchmetrics"`, ss.curvas) reproduce, not timed here.
 
 Run:  python bench/bench_multirater.py [--demo-only | --curvas-only] [--shape 512 512 200]
                                        [--repeats 3] [--json OUT]
@@ -62,21 +66,26 @@ def bench_demo(repeats: int) -> dict:
         if separate:
             scorers.case_pass = lambda case, cfg: None
         try:
-            out = []
+            wall, cpu = [], []
             for c in cases:
-                ts = []
+                ts, cs = [], []
                 for _ in range(repeats):
                     getattr(c, "cache", {}).clear()
+                    t0 = time.process_time()
                     ts.append(scorers.score_case(c, cfg)["meta"]["compute_s"])
-                out.append(statistics.median(ts))
-            return out
+                    cs.append(time.process_time() - t0)
+                wall.append(statistics.median(ts))
+                cpu.append(statistics.median(cs))
+            return wall, cpu
         finally:
             if orig is not None:
                 scorers.case_pass = orig
 
-    one, sep = per_case(False), per_case(True)
+    (one, one_cpu), (sep, sep_cpu) = per_case(False), per_case(True)
     return {"cases": len(cases), "shape": list(cases[0].ref.array.shape), "one_pass_s": one,
-            "separate_s": sep, "one_pass_mean_s": statistics.mean(one), "separate_mean_s": statistics.mean(sep)}
+            "separate_s": sep, "one_pass_mean_s": statistics.mean(one), "separate_mean_s": statistics.mean(sep),
+            "one_pass_cpu_s": one_cpu, "separate_cpu_s": sep_cpu, "one_pass_mean_cpu_s": statistics.mean(one_cpu),
+            "separate_mean_cpu_s": statistics.mean(sep_cpu)}
 
 
 # ====================================================================== 2. a CURVAS-like case
@@ -145,11 +154,12 @@ def run_segscore(files, warm=False) -> dict:
     raters, pred, prob = _load(files, warm)
     m0 = _mem()
     _reset_peak()
-    t0 = time.perf_counter()
-    bg = _background(prob)
-    chans = [bg] + [prob[i] for i in range(prob.shape[0])]
+    t0, c0 = time.perf_counter(), time.process_time()
+    chans = [prob[i] for i in range(prob.shape[0])]
     edges = np.arange(N_BINS + 1) / N_BINS
-    st = rater_pass(raters, pred, chans, list(range(len(chans))), target=raters[0], edges=edges, top=True)
+    # the background channel (_background's float32 arithmetic) is computed inside the pass
+    st = rater_pass(raters, pred, chans, list(range(len(chans) + 1)), target=raters[0], edges=edges, top=True,
+                    implicit_background=True)
     voxel = float(np.prod(SPACING))
     K = len(raters)
     res = {"dice": {}, "confidence": {}, "crps": {}, "soft_dice": {}, "ece": []}
@@ -168,9 +178,10 @@ def run_segscore(files, warm=False) -> dict:
     for k in range(K):
         cor = st.calib["top_rater"][k].astype(np.float64)
         res["ece"].append(float(np.sum(np.abs(cor - conf)) / cnt.sum()))
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     m1 = _mem()
-    return {"time_s": dt, "rss_inputs": m0["VmRSS"], "peak_beyond_inputs": m1["VmHWM"] - m0["VmRSS"], "results": res}
+    return {"time_s": dt, "cpu_s": dc, "rss_inputs": m0["VmRSS"], "peak_beyond_inputs": m1["VmHWM"] - m0["VmRSS"],
+            "results": res}
 
 
 def _crps_tabulated(v, mu, sigma):
@@ -201,7 +212,7 @@ def run_official(files, warm=False) -> dict:
     raters, pred, prob = _load(files, warm)
     m0 = _mem()
     _reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     voxel = float(np.prod(SPACING))
     res = {"dice": {}, "confidence": {}, "crps": {}, "soft_dice": {}, "ece": []}
     for i, v in enumerate(range(1, prob.shape[0] + 1)):
@@ -227,9 +238,10 @@ def run_official(files, warm=False) -> dict:
     for r in raters:
         ece = MulticlassCalibrationError(num_classes=prob.shape[0] + 1, n_bins=N_BINS, norm="l1")
         res["ece"].append(float(ece(allp, torch.from_numpy(r.reshape(-1).astype(np.int64)))))
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     m1 = _mem()
-    return {"time_s": dt, "rss_inputs": m0["VmRSS"], "peak_beyond_inputs": m1["VmHWM"] - m0["VmRSS"], "results": res}
+    return {"time_s": dt, "cpu_s": dc, "rss_inputs": m0["VmRSS"], "peak_beyond_inputs": m1["VmHWM"] - m0["VmRSS"],
+            "results": res}
 
 
 def bench_curvas(data, shape, repeats) -> dict:
@@ -245,10 +257,12 @@ def bench_curvas(data, shape, repeats) -> dict:
             runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
         best = min(runs, key=lambda x: x["time_s"])
         out[side] = {"time_s": [x["time_s"] for x in runs], "median_s": statistics.median(x["time_s"] for x in runs),
+                     "cpu_s": [x["cpu_s"] for x in runs], "median_cpu_s": statistics.median(x["cpu_s"] for x in runs),
                      "peak_beyond_inputs_mb": best["peak_beyond_inputs"] / 1e6,
                      "inputs_rss_mb": best["rss_inputs"] / 1e6, "results": best["results"]}
     s, o = out["segscore"]["results"], out["official"]["results"]
     out["ratio"] = out["official"]["median_s"] / out["segscore"]["median_s"]
+    out["ratio_cpu"] = out["official"]["median_cpu_s"] / out["segscore"]["median_cpu_s"]
     agree = {}
     for key in ("dice", "confidence", "crps", "soft_dice"):
         agree[key] = max(abs(s[key][k] - o[key][k]) / max(abs(o[key][k]), 1e-300) for k in o[key])
@@ -281,14 +295,16 @@ def main(argv=None):
     if not a.curvas_only:
         d = bench_demo(a.repeats)
         report["demo"] = d
-        print(f"demo ({d['cases']} cases {tuple(d['shape'])}): compute per case {d['one_pass_mean_s']:.3f} s "
-              f"(one pass), {d['separate_mean_s']:.3f} s (public functions one by one)")
+        print(f"demo ({d['cases']} cases {tuple(d['shape'])}): compute per case {d['one_pass_mean_s']:.3f} s wall / "
+              f"{d['one_pass_mean_cpu_s']:.3f} s CPU (one pass), {d['separate_mean_s']:.3f} s wall / "
+              f"{d['separate_mean_cpu_s']:.3f} s CPU (public functions one by one)")
     if not a.demo_only:
         data = a.data if tuple(a.shape) == (512, 512, 200) else a.data + "_" + "x".join(map(str, a.shape))
         c = bench_curvas(data, a.shape, a.repeats)
         report["curvas"] = c
-        print(f"CURVAS-like {tuple(c['shape'])}: segscore {c['segscore']['median_s']:.2f} s, official-library loop "
-              f"{c['official']['median_s']:.1f} s ({c['ratio']:.1f}x); peak beyond inputs "
+        print(f"CURVAS-like {tuple(c['shape'])}: segscore {c['segscore']['median_s']:.2f} s wall / "
+              f"{c['segscore']['median_cpu_s']:.2f} s CPU, official-library loop {c['official']['median_s']:.1f} s wall / "
+              f"{c['official']['median_cpu_s']:.1f} s CPU ({c['ratio']:.1f}x wall, {c['ratio_cpu']:.1f}x CPU); peak beyond inputs "
               f"{c['segscore']['peak_beyond_inputs_mb']:.0f} MB vs {c['official']['peak_beyond_inputs_mb']:.0f} MB; "
               f"largest relative difference {json.dumps({k: float(f'{v:.2g}') for k, v in c['max_rel_diff'].items()})}")
     print(f"load average {report['load_avg']}")

@@ -140,8 +140,11 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
                                   const std::vector<int64_t>& seed, int threads, const MultiraterCalib& calib) {
   const int64_t K = int64_t(raters.size());
   if (K < 1) throw std::invalid_argument("segscore: multirater_stats needs at least one rater");
-  const int64_t C = int64_t(probs.size());
+  const int64_t P = int64_t(probs.size());                // channel arrays
+  const int64_t c0 = calib.implicit_background ? 1 : 0;  // channel 0 computed from the others
+  const int64_t C = P + c0;                              // channels
   if (int64_t(chan_label.size()) != C) throw std::invalid_argument("segscore: one label per probability channel");
+  if (c0 && P < 1) throw std::invalid_argument("segscore: an implicit background needs probability channels");
   std::vector<const ArrayView*> maps;
   for (const auto& r : raters) maps.push_back(&r);
   if (pred) maps.push_back(pred);
@@ -181,9 +184,9 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   const int64_t seg = std::max<int64_t>(1, std::min(n, kSeg));
   const int64_t nseg = n > 0 ? (n + seg - 1) / seg : 0;
   const int64_t units = (n > 0 && lines > 0) ? lines * nseg : 0;
-  const int64_t A = M + C + (tgt ? 1 : 0);  // arrays walked in step: maps, channels, target
+  const int64_t A = M + P + (tgt ? 1 : 0);  // arrays walked in step: maps, channel arrays, target
   auto stride_of = [&](int64_t a, int d) -> int64_t {
-    return a < M ? maps[size_t(a)]->strides[d] : a < M + C ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
+    return a < M ? maps[size_t(a)]->strides[d] : a < M + P ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
   };
 
   const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
@@ -196,7 +199,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
     std::vector<int64_t> cur(static_cast<size_t>(M)), slots(static_cast<size_t>(K));
     auto add = [&](int64_t s, int64_t i, int64_t cnt) { w.stats[size_t(s * W + i)] += cnt; };
     auto view = [&](int64_t a) -> const ArrayView& {
-      return a < M ? *maps[size_t(a)] : a < M + C ? probs[size_t(a - M)] : *tgt;
+      return a < M ? *maps[size_t(a)] : a < M + P ? probs[size_t(a - M)] : *tgt;
     };
     const int in = nd ? ax[nd - 1] : 0;
     for (int64_t a = 0; a < A; ++a) step[size_t(a)] = nd ? stride_of(a, in) : 0;
@@ -230,13 +233,14 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
         for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
         mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
         if (C) {
-          for (int64_t c = 0; c < C; ++c)
-            pv[size_t(c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          for (int64_t c = 0; c < P; ++c)
+            pv[size_t(c0 + c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          if (c0) pv[0] = mr_background(pv.data() + 1, P);
           auto load = [&](int64_t c) { return pv[size_t(c)]; };
           WorkerAcc acc{w, nb};
           mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
           if (tgt) {
-            const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
+            const int64_t t = load_label(*tgt, off[size_t(M + P)] + start * step[size_t(M + P)]);
             mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K);
           }
         }

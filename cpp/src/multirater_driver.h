@@ -33,6 +33,7 @@ struct MultiraterCalib {
   const ArrayView* target = nullptr;
   std::vector<double> edges;
   bool top = false;
+  bool implicit_background = false;  // channel 0 = max(1 - sum of the given channels, 0) in float32
 };
 
 // One pass over K rater maps, an optional prediction (null) and C probability channels

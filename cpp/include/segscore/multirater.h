@@ -186,6 +186,16 @@ SEGSCORE_HD SEGSCORE_INLINE float mr_brier_term(double p, bool y) {
   return d * d;
 }
 
+// A background channel computed from the n organ channels p[0..n): max(1 - sum, 0) with the
+// sum and the difference in float32, the organs added in channel order (numpy's
+// prob.sum(axis=0, dtype=float32) of a (n, ...) array, then 1 - s, clipped at 0).
+SEGSCORE_HD SEGSCORE_INLINE double mr_background(const double* p, int64_t n) {
+  float s = float(p[0]);
+  for (int64_t c = 1; c < n; ++c) s = s + float(p[c]);
+  const float b = 1.0f - s;
+  return b > 0.0f ? double(b) : 0.0;
+}
+
 // Top label of a voxel's C channels: the first maximum (numpy / torch argmax).
 // (defined before its use in mr_calib_run below)
 template <class Load>

@@ -753,11 +753,13 @@ class MultiraterPlan:
     grid_init: int
 
 
-def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool) -> MultiraterPlan:
+def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool,
+                    implicit_background: bool = False) -> MultiraterPlan:
     """The table of one pass.  maps / chans: [(pointer, dtype code, element strides)], target
-    the same or None; the axes are walked with the first rater's smallest stride innermost."""
+    the same or None; the axes are walked with the first rater's smallest stride innermost.
+    implicit_background: channel 0 is computed from `chans` (channels 1..C-1)."""
     nd = len(shape)
-    C = len(chans)
+    C = len(chans) + int(bool(implicit_background))
     arrays = list(maps) + list(chans) + ([target] if target is not None else [])
     if K > MR_MAX_RATERS or len(arrays) > MR_MAX_ARRAYS:
         raise ValueError(f"the GPU multi-rater pass takes at most {MR_MAX_RATERS} raters and {MR_MAX_ARRAYS} maps "
@@ -774,7 +776,8 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
     out[MO_TOTAL] = pos
     tab = np.zeros(MT_ARRAYS + MT_ROW * len(arrays), dtype=np.int64)
     tab[[MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG]] = [
-        nd, K, int(has_pred), C, L, nb, int(top), int(target is not None), MR_SEG]
+        nd, K, int(has_pred), C, L, nb, int(bool(top)) | int(bool(implicit_background)) << 1, int(target is not None),
+        MR_SEG]
     for i, d in enumerate(order):
         tab[MT_SHAPE + i] = shape[d]
     tab[MT_OUT:MT_OUT + MO_TOTAL + 1] = [out[k] for k in range(MO_TOTAL + 1)]

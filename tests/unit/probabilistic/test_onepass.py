@@ -144,6 +144,23 @@ def test_calibration_terms_match_numpy():
         assert cal["rowdev"] == pytest.approx(np.abs(p.sum(axis=-1, dtype=np.float64) - 1).max(), abs=1e-15)
 
 
+def test_implicit_background_equals_the_numpy_channel():
+    rng = np.random.default_rng(13)
+    for _ in range(20):
+        raters, target = _case(rng, n_labels=3)
+        organs = (rng.random((3,) + raters[0].shape) / 2.5).astype(np.float32)
+        bg = np.maximum(np.float32(1) - organs.sum(axis=0, dtype=np.float32), np.float32(0))
+        edges = np.arange(21) / 20
+        a = rater_pass(raters, probs=[bg] + list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges,
+                       top=True)
+        b = rater_pass(raters, probs=list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges, top=True,
+                       implicit_background=True)
+        np.testing.assert_array_equal(a.psum, b.psum)
+        np.testing.assert_array_equal(a.pvsum, b.pvsum)
+        for key in ("top_count", "top_conf", "top_rater", "cw_count", "cw_conf", "brier"):
+            np.testing.assert_array_equal(a.calib[key], b.calib[key])
+
+
 def test_bool_masks_are_label_one():
     r = [np.array([[True, False, True]]), np.array([[True, True, False]])]
     st = rater_pass(r, pred=np.array([[True, False, False]]))
