@@ -159,7 +159,7 @@ def run_segscore(files, warm=False) -> dict:
     edges = np.arange(N_BINS + 1) / N_BINS
     # the background channel (_background's float32 arithmetic) is computed inside the pass
     st = rater_pass(raters, pred, chans, list(range(len(chans) + 1)), target=raters[0], edges=edges, top=True,
-                    implicit_background=True)
+                    implicit_background=True, channel_bins=False)
     voxel = float(np.prod(SPACING))
     K = len(raters)
     res = {"dice": {}, "confidence": {}, "crps": {}, "soft_dice": {}, "ece": []}

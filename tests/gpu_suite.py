@@ -551,6 +551,10 @@ def check_multirater(dev, rng, nd, layout="C", top=True):
                           implicit_background=True)
         got = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans[1:]], labs, target=d(target),
                          edges=edges, top=True, implicit_background=True, device=dev.backend)
+        part = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans[1:]], labs, target=d(target),
+                          edges=edges, top=True, implicit_background=True, channel_bins=False, device=dev.backend)
+        np.testing.assert_array_equal(part.calib["top_rater"], want.calib["top_rater"], what)
+        assert not part.calib["cw_count"].any(), what
         np.testing.assert_array_equal(got.psum, want.psum, what)
         np.testing.assert_array_equal(got.calib["top_rater"], want.calib["top_rater"], what)
         np.testing.assert_array_equal(got.calib["top_conf"], want.calib["top_conf"], what)

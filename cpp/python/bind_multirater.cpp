@@ -18,7 +18,8 @@ namespace {
 py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::object& pred,
                              const std::vector<py::array>& probs, const std::vector<int64_t>& chan_label,
                              const std::vector<int64_t>& seed, int threads, const py::object& target,
-                             const std::vector<double>& edges, bool top, bool implicit_background) {
+                             const std::vector<double>& edges, bool top, bool implicit_background,
+                             bool channel_bins) {
   std::vector<ArrayView> r;
   for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
   if (r.empty()) throw py::value_error("segscore._cpu.multirater_stats: give at least one rater");
@@ -49,6 +50,7 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
   }
   MultiraterCalib calib;
   calib.implicit_background = implicit_background;
+  calib.channel_bins = channel_bins;
   ArrayView t;
   if (!target.is_none()) {
     t = view_of(target.cast<py::array>(), "target", kLabels);
@@ -101,6 +103,7 @@ void bind_multirater(py::module_& m) {
   m.def("multirater_stats", &py_multirater_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"),
         py::arg("chan_label"), py::arg("seed"), py::arg("threads"), py::arg("target") = py::none(),
         py::arg("edges") = std::vector<double>(), py::arg("top") = false, py::arg("implicit_background") = false,
+        py::arg("channel_bins") = true,
         "One pass over K raters, an optional prediction and probability channels: per-label counts "
         "(segscore/multirater.h layout), probability sums, each map's value range.");
 }

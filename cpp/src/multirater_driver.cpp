@@ -241,7 +241,8 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
           mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
           if (tgt) {
             const int64_t t = load_label(*tgt, off[size_t(M + P)] + start * step[size_t(M + P)]);
-            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K,
+                         calib.channel_bins);
           }
         }
         start = end;

@@ -34,6 +34,7 @@ struct MultiraterCalib {
   std::vector<double> edges;
   bool top = false;
   bool implicit_background = false;  // channel 0 = max(1 - sum of the given channels, 0) in float32
+  bool channel_bins = true;          // false: the top label's terms only (no per-channel bins, Brier)
 };
 
 // One pass over K rater maps, an optional prediction (null) and C probability channels

@@ -34,7 +34,8 @@ enum MrTab : int {
   MT_L,        // label rows (row L: other values)
   MT_NB,       // bins (0: no calibration terms)
   MT_TOP,      // bit 0: the channels are a softmax map, bin its top label; bit 1: channel 0 is
-               // computed from the others (mr_background), the arrays hold channels 1..C-1
+               // computed from the others (mr_background), the arrays hold channels 1..C-1; bit 2:
+               // no per-channel bins / Brier (the top label's terms only)
   MT_TARGET,   // 1: a target map follows the channels
   MT_SEG,      // voxels per work item
   MT_SHAPE,    // 8 words
@@ -248,7 +249,7 @@ SEGSCORE_KERNEL void k_mr_stats(const int64_t* tab, const int64_t* labels, const
         mr_probs(acc, load, chan_label, C, cur, K, cnt);
         if (tgt && nb > 0) {
           const int64_t t = load_label(mr_data(tab, M + P), mr_code(tab, M + P), off[M + P] + start * step[M + P]);
-          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top, cur, K);
+          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top, cur, K, ((tab[MT_TOP] >> 2) & 1) == 0);
         }
       }
       start = end;

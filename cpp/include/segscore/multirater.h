@@ -221,10 +221,11 @@ SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, doubl
 //   acc.rowdev(d)                     |sum over the channels - 1| (top only)
 //   acc.top(b, n, correct, fix)       the top label's bin (top only; not for NaN / out-of-range voxels)
 //   acc.top_rater(k, b, n)            ... its voxels whose top label rater k marks (vals[k])
+// (channel_bins false: only nan / range of the channels, then the top label's terms)
 template <class Acc, class Load>
 SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_t t, int64_t n, const int64_t* lab,
                                               int64_t C, const double* edges, int64_t nb, bool top,
-                                              const int64_t* vals, int64_t K) {
+                                              const int64_t* vals, int64_t K, bool channel_bins = true) {
   bool bad = false;
   double sum = 0.0;
   const MrFix zero = {0, 0};
@@ -238,6 +239,7 @@ SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_
     acc.range(c, v);
     bad = bad || !(v >= 0.0 && v <= 1.0);
     sum += v;
+    if (!channel_bins) continue;
     const bool y = t == lab[c];
     const int64_t b = v == 0.0 ? 0 : mr_bin(edges, nb, v);
     acc.bin(c, b, n, y ? n : 0, v > 0.0 ? mr_times(mr_fixed(v), uint64_t(n)) : zero);

@@ -24,7 +24,7 @@ def _rows(arrays, code):
 
 
 def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=None, edges=(), top=False,
-                     implicit_background=False) -> dict:
+                     implicit_background=False, channel_bins=True) -> dict:
     """segscore._cpu.multirater_stats on the GPU (DeviceArrays)."""
     K = len(raters)
     if K < 1:
@@ -68,7 +68,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         labels = np.union1d(np.arange(lo, hi + 1, dtype=np.int64), np.asarray(seed, dtype=np.int64))
         # 2. the pass
         plan = P.multirater_plan(shape, mrows, crows, trow, K, pred is not None, len(labels), nb, bool(top),
-                                 implicit_background)
+                                 implicit_background, channel_bins)
         tab = A.upload(plan.tab)
         lab = A.upload(labels)
         chans = A.upload(np.asarray(list(chan_label) or [0], dtype=np.int64))

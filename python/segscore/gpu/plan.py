@@ -754,7 +754,7 @@ class MultiraterPlan:
 
 
 def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool,
-                    implicit_background: bool = False) -> MultiraterPlan:
+                    implicit_background: bool = False, channel_bins: bool = True) -> MultiraterPlan:
     """The table of one pass.  maps / chans: [(pointer, dtype code, element strides)], target
     the same or None; the axes are walked with the first rater's smallest stride innermost.
     implicit_background: channel 0 is computed from `chans` (channels 1..C-1)."""
@@ -776,7 +776,8 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
     out[MO_TOTAL] = pos
     tab = np.zeros(MT_ARRAYS + MT_ROW * len(arrays), dtype=np.int64)
     tab[[MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG]] = [
-        nd, K, int(has_pred), C, L, nb, int(bool(top)) | int(bool(implicit_background)) << 1, int(target is not None),
+        nd, K, int(has_pred), C, L, nb,
+        int(bool(top)) | int(bool(implicit_background)) << 1 | int(not channel_bins) << 2, int(target is not None),
         MR_SEG]
     for i, d in enumerate(order):
         tab[MT_SHAPE + i] = shape[d]

@@ -159,6 +159,11 @@ def test_implicit_background_equals_the_numpy_channel():
         np.testing.assert_array_equal(a.pvsum, b.pvsum)
         for key in ("top_count", "top_conf", "top_rater", "cw_count", "cw_conf", "brier"):
             np.testing.assert_array_equal(a.calib[key], b.calib[key])
+        c = rater_pass(raters, probs=list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges, top=True,
+                       implicit_background=True, channel_bins=False)  # the top label's terms alone
+        for key in ("top_count", "top_conf", "top_rater", "pmin", "pmax", "pnan"):
+            np.testing.assert_array_equal(a.calib[key], c.calib[key])
+        assert not c.calib["cw_count"].any() and not c.calib["brier"].any()
 
 
 def test_bool_masks_are_label_one():
