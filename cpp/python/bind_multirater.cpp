@@ -18,7 +18,8 @@ namespace {
 py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::object& pred,
                              const std::vector<py::array>& probs, const std::vector<int64_t>& chan_label,
                              const std::vector<int64_t>& seed, int threads, const py::object& target,
-                             const std::vector<double>& edges, bool top) {
+                             const std::vector<double>& edges, bool top, bool implicit_background,
+                             bool channel_bins) {
   std::vector<ArrayView> r;
   for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
   if (r.empty()) throw py::value_error("segscore._cpu.multirater_stats: give at least one rater");
@@ -30,8 +31,10 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
   }
   std::vector<ArrayView> pr;
   for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
-  if (chan_label.size() != pr.size())
+  if (chan_label.size() != pr.size() + (implicit_background ? 1 : 0))
     throw py::value_error("segscore._cpu.multirater_stats: give one label per probability channel");
+  if (implicit_background && pr.empty())
+    throw py::value_error("segscore._cpu.multirater_stats: an implicit background needs probability channels");
   for (const auto& v : r) {
     if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: raters differ in dimensions");
     check_same_shape(r[0], v, v.ndim, "multirater_stats", "a rater");
@@ -46,6 +49,8 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
     check_same_shape(r[0], v, v.ndim, "multirater_stats", "a probability channel");
   }
   MultiraterCalib calib;
+  calib.implicit_background = implicit_background;
+  calib.channel_bins = channel_bins;
   ArrayView t;
   if (!target.is_none()) {
     t = view_of(target.cast<py::array>(), "target", kLabels);
@@ -72,15 +77,18 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
   d["stats"] = to_numpy(std::move(res.stats), {L, py::ssize_t(mr_width(K))});
   d["psum"] = to_numpy(std::move(res.psum));
   d["pvsum"] = to_numpy(std::move(res.pvsum));
+  d["pfg"] = to_numpy(std::move(res.pfg));
+  d["pbg"] = to_numpy(std::move(res.pbg));
   d["minmax"] = to_numpy(std::move(res.minmax), {M, 2});
   if (calib.target) {
-    const auto C = py::ssize_t(pr.size());
+    const auto C = py::ssize_t(chan_label.size());
     const auto nb = py::ssize_t(edges.size() - 1);
     d["brier"] = to_numpy(std::move(res.brier));
     d["cw_count"] = to_numpy(std::move(res.cw_count), {C, nb, 2});
     d["cw_conf"] = to_numpy(std::move(res.cw_conf), {C, nb});
     d["top_count"] = to_numpy(std::move(res.top_count), {nb, 2});
     d["top_conf"] = to_numpy(std::move(res.top_conf));
+    d["top_rater"] = to_numpy(std::move(res.top_rater), {K, nb});
     d["pmin"] = to_numpy(std::move(res.pmin));
     d["pmax"] = to_numpy(std::move(res.pmax));
     d["pnan"] = to_numpy(std::move(res.pnan));
@@ -94,7 +102,8 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
 void bind_multirater(py::module_& m) {
   m.def("multirater_stats", &py_multirater_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"),
         py::arg("chan_label"), py::arg("seed"), py::arg("threads"), py::arg("target") = py::none(),
-        py::arg("edges") = std::vector<double>(), py::arg("top") = false,
+        py::arg("edges") = std::vector<double>(), py::arg("top") = false, py::arg("implicit_background") = false,
+        py::arg("channel_bins") = true,
         "One pass over K raters, an optional prediction and probability channels: per-label counts "
         "(segscore/multirater.h layout), probability sums, each map's value range.");
 }

@@ -23,17 +23,20 @@ struct Worker {
   std::unordered_map<int64_t, int32_t> sparse;  // the other values
   std::vector<int64_t> values;                  // slot -> value
   std::vector<int64_t> stats;                   // slot x W
-  std::vector<MrFix> sum, vsum;                 // per channel
+  std::vector<MrFix> sum, vsum, fgsum, bgsum;   // per channel
   std::vector<int64_t> mn, mx;                  // per map
   // calibration terms
   std::vector<MrFix> brier, cw_conf, top_conf;
-  std::vector<int64_t> cw_count, top_count, pnan;
+  std::vector<int64_t> cw_count, top_count, pnan, top_rater;
   std::vector<double> pmin, pmax;
   double rowdev = 0.0;
   bool used = false;
 
-  void init(int64_t w, int64_t C, int64_t M, int64_t nb) {
+  void init(int64_t w, int64_t C, int64_t M, int64_t nb, int64_t K) {
     W = w;
+    fgsum.assign(C, MrFix{0, 0});
+    bgsum.assign(C, MrFix{0, 0});
+    top_rater.assign(K * nb, 0);
     brier.assign(C, MrFix{0, 0});
     cw_conf.assign(C * nb, MrFix{0, 0});
     top_conf.assign(nb, MrFix{0, 0});
@@ -107,6 +110,9 @@ struct WorkerAcc {
   int64_t nb;
   void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
   void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
+  void pfg(int64_t c, const MrFix& f) { mr_add(w.fgsum[size_t(c)], f); }
+  void pbg(int64_t c, const MrFix& f) { mr_add(w.bgsum[size_t(c)], f); }
+  void top_rater(int64_t k, int64_t b, int64_t n) { w.top_rater[size_t(k * nb + b)] += n; }
   void nan(int64_t c, int64_t n) { w.pnan[size_t(c)] += n; }
   void range(int64_t c, double v) {
     w.pmin[size_t(c)] = v < w.pmin[size_t(c)] ? v : w.pmin[size_t(c)];
@@ -134,8 +140,11 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
                                   const std::vector<int64_t>& seed, int threads, const MultiraterCalib& calib) {
   const int64_t K = int64_t(raters.size());
   if (K < 1) throw std::invalid_argument("segscore: multirater_stats needs at least one rater");
-  const int64_t C = int64_t(probs.size());
+  const int64_t P = int64_t(probs.size());                // channel arrays
+  const int64_t c0 = calib.implicit_background ? 1 : 0;  // channel 0 computed from the others
+  const int64_t C = P + c0;                              // channels
   if (int64_t(chan_label.size()) != C) throw std::invalid_argument("segscore: one label per probability channel");
+  if (c0 && P < 1) throw std::invalid_argument("segscore: an implicit background needs probability channels");
   std::vector<const ArrayView*> maps;
   for (const auto& r : raters) maps.push_back(&r);
   if (pred) maps.push_back(pred);
@@ -175,22 +184,22 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   const int64_t seg = std::max<int64_t>(1, std::min(n, kSeg));
   const int64_t nseg = n > 0 ? (n + seg - 1) / seg : 0;
   const int64_t units = (n > 0 && lines > 0) ? lines * nseg : 0;
-  const int64_t A = M + C + (tgt ? 1 : 0);  // arrays walked in step: maps, channels, target
+  const int64_t A = M + P + (tgt ? 1 : 0);  // arrays walked in step: maps, channel arrays, target
   auto stride_of = [&](int64_t a, int d) -> int64_t {
-    return a < M ? maps[size_t(a)]->strides[d] : a < M + C ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
+    return a < M ? maps[size_t(a)]->strides[d] : a < M + P ? probs[size_t(a - M)].strides[d] : tgt->strides[d];
   };
 
   const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
   std::vector<Worker> work(static_cast<size_t>(nthreads));
   auto body = [&](int64_t ub, int64_t ue, int wid) {
     Worker& w = work[size_t(wid)];
-    if (!w.used) w.init(W, C, M, nb);
+    if (!w.used) w.init(W, C, M, nb, K);
     std::vector<int64_t> off(static_cast<size_t>(A)), step(static_cast<size_t>(A)), aend(static_cast<size_t>(A));
     std::vector<double> pv(static_cast<size_t>(C));
     std::vector<int64_t> cur(static_cast<size_t>(M)), slots(static_cast<size_t>(K));
     auto add = [&](int64_t s, int64_t i, int64_t cnt) { w.stats[size_t(s * W + i)] += cnt; };
     auto view = [&](int64_t a) -> const ArrayView& {
-      return a < M ? *maps[size_t(a)] : a < M + C ? probs[size_t(a - M)] : *tgt;
+      return a < M ? *maps[size_t(a)] : a < M + P ? probs[size_t(a - M)] : *tgt;
     };
     const int in = nd ? ax[nd - 1] : 0;
     for (int64_t a = 0; a < A; ++a) step[size_t(a)] = nd ? stride_of(a, in) : 0;
@@ -224,14 +233,16 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
         for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
         mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
         if (C) {
-          for (int64_t c = 0; c < C; ++c)
-            pv[size_t(c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          for (int64_t c = 0; c < P; ++c)
+            pv[size_t(c0 + c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
+          if (c0) pv[0] = mr_background(pv.data() + 1, P);
           auto load = [&](int64_t c) { return pv[size_t(c)]; };
           WorkerAcc acc{w, nb};
           mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
           if (tgt) {
-            const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
-            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
+            const int64_t t = load_label(*tgt, off[size_t(M + P)] + start * step[size_t(M + P)]);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K,
+                         calib.channel_bins);
           }
         }
         start = end;
@@ -249,7 +260,8 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   all.erase(std::unique(all.begin(), all.end()), all.end());
   out.labels = all;
   out.stats.assign(all.size() * size_t(W), 0);
-  std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0});
+  std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0}),
+      fgs(static_cast<size_t>(C), MrFix{0, 0}), bgs(static_cast<size_t>(C), MrFix{0, 0});
   out.minmax.assign(size_t(2 * M), 0);
   for (int64_t m = 0; m < M; ++m) out.minmax[size_t(2 * m + 1)] = -1;
   std::vector<int64_t> mn(static_cast<size_t>(M), INT64_MAX), mx(static_cast<size_t>(M), INT64_MIN);
@@ -262,6 +274,8 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
     for (int64_t c = 0; c < C; ++c) {
       mr_add(sum[size_t(c)], w.sum[size_t(c)]);
       mr_add(vsum[size_t(c)], w.vsum[size_t(c)]);
+      mr_add(fgs[size_t(c)], w.fgsum[size_t(c)]);
+      mr_add(bgs[size_t(c)], w.bgsum[size_t(c)]);
     }
     for (int64_t m = 0; m < M; ++m) {
       mn[size_t(m)] = std::min(mn[size_t(m)], w.mn[size_t(m)]);
@@ -276,12 +290,15 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   for (int64_t c = 0; c < C; ++c) {
     out.psum.push_back(mr_to_double(sum[size_t(c)]));
     out.pvsum.push_back(mr_to_double(vsum[size_t(c)]));
+    out.pfg.push_back(mr_to_double(fgs[size_t(c)]));
+    out.pbg.push_back(mr_to_double(bgs[size_t(c)]));
   }
   if (tgt) {
     std::vector<MrFix> br(static_cast<size_t>(C), MrFix{0, 0}), cwc(static_cast<size_t>(C * nb), MrFix{0, 0}),
         tc(static_cast<size_t>(nb), MrFix{0, 0});
     out.cw_count.assign(size_t(C * nb * 2), 0);
     out.top_count.assign(size_t(nb * 2), 0);
+    out.top_rater.assign(size_t(K * nb), 0);
     out.pnan.assign(size_t(C), 0);
     out.pmin.assign(size_t(C), HUGE_VAL);
     out.pmax.assign(size_t(C), -HUGE_VAL);
@@ -297,6 +314,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
       for (int64_t i = 0; i < C * nb * 2; ++i) out.cw_count[size_t(i)] += w.cw_count[size_t(i)];
       for (int64_t i = 0; i < nb; ++i) mr_add(tc[size_t(i)], w.top_conf[size_t(i)]);
       for (int64_t i = 0; i < nb * 2; ++i) out.top_count[size_t(i)] += w.top_count[size_t(i)];
+      for (int64_t i = 0; i < K * nb; ++i) out.top_rater[size_t(i)] += w.top_rater[size_t(i)];
       out.rowdev = std::max(out.rowdev, w.rowdev);
     }
     for (const MrFix& f : br) out.brier.push_back(mr_to_double(f));

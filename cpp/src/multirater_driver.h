@@ -12,6 +12,7 @@ struct MultiraterResult {
   std::vector<int64_t> stats;   // labels.size() x mr_width(K), the layout of segscore/multirater.h
   std::vector<double> psum;     // per probability channel: sum of p
   std::vector<double> pvsum;    // per channel: sum of p times the votes for the channel's label
+  std::vector<double> pfg, pbg; // per channel: sum of p where every rater / no rater marks its label
   std::vector<int64_t> minmax;  // per map (raters, then the prediction): min, max value (0, -1 when empty)
   // calibration terms (MultiraterCalib.target given)
   std::vector<double> brier;          // per channel: sum of mr_brier_term
@@ -19,6 +20,7 @@ struct MultiraterResult {
   std::vector<double> cw_conf;        // per channel x bin: sum of p
   std::vector<int64_t> top_count;     // per bin: voxels, correct voxels (nb x 2), top label over the channels
   std::vector<double> top_conf;       // per bin: sum of the top confidence
+  std::vector<int64_t> top_rater;     // per rater x bin: voxels whose top label the rater marks
   std::vector<double> pmin, pmax;     // per channel (NaN left out; +inf, -inf when none)
   std::vector<int64_t> pnan;          // per channel: NaN values
   double rowdev = 0.0;                // largest |sum over the channels - 1| (top label only)
@@ -31,6 +33,8 @@ struct MultiraterCalib {
   const ArrayView* target = nullptr;
   std::vector<double> edges;
   bool top = false;
+  bool implicit_background = false;  // channel 0 = max(1 - sum of the given channels, 0) in float32
+  bool channel_bins = true;          // false: the top label's terms only (no per-channel bins, Brier)
 };
 
 // One pass over K rater maps, an optional prediction (null) and C probability channels

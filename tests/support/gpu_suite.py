@@ -591,9 +591,24 @@ def check_multirater(dev, rng, nd, layout="C", top=True):
     np.testing.assert_array_equal(got.minmax, want.minmax, what)
     np.testing.assert_array_equal(got.psum, want.psum, what)  # exact sums: bit for bit
     np.testing.assert_array_equal(got.pvsum, want.pvsum, what)
-    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan"):
+    np.testing.assert_array_equal(got.pfg, want.pfg, what)
+    np.testing.assert_array_equal(got.pbg, want.pbg, what)
+    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "top_rater", "pmin", "pmax", "pnan"):
         np.testing.assert_array_equal(np.asarray(got.calib[key]), np.asarray(want.calib[key]), f"{what} {key}")
     assert got.calib["rowdev"] == want.calib["rowdev"], what
+    # a background channel computed from the organ channels (the CURVAS layout)
+    if top:
+        want = rater_pass(raters, pred, chans[1:], labs, target=target, edges=edges, top=True,
+                          implicit_background=True)
+        got = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans[1:]], labs, target=d(target),
+                         edges=edges, top=True, implicit_background=True, device=dev.backend)
+        part = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans[1:]], labs, target=d(target),
+                          edges=edges, top=True, implicit_background=True, channel_bins=False, device=dev.backend)
+        np.testing.assert_array_equal(part.calib["top_rater"], want.calib["top_rater"], what)
+        assert not part.calib["cw_count"].any(), what
+        np.testing.assert_array_equal(got.psum, want.psum, what)
+        np.testing.assert_array_equal(got.calib["top_rater"], want.calib["top_rater"], what)
+        np.testing.assert_array_equal(got.calib["top_conf"], want.calib["top_conf"], what)
     # and without a prediction, probabilities or target
     want = rater_pass(raters)
     got = rater_pass([d(r) for r in raters], device=dev.backend)

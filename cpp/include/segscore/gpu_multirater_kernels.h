@@ -33,12 +33,14 @@ enum MrTab : int {
   MT_C,        // probability channels
   MT_L,        // label rows (row L: other values)
   MT_NB,       // bins (0: no calibration terms)
-  MT_TOP,      // 1: the channels are a softmax map, bin its top label
+  MT_TOP,      // bit 0: the channels are a softmax map, bin its top label; bit 1: channel 0 is
+               // computed from the others (mr_background), the arrays hold channels 1..C-1; bit 2:
+               // no per-channel bins / Brier (the top label's terms only)
   MT_TARGET,   // 1: a target map follows the channels
   MT_SEG,      // voxels per work item
   MT_SHAPE,    // 8 words
-  MT_OUT = MT_SHAPE + 8,  // 14 output offsets (MrOut)
-  MT_ARRAYS = MT_OUT + 14,
+  MT_OUT = MT_SHAPE + 8,  // 17 output offsets (MrOut)
+  MT_ARRAYS = MT_OUT + 17,
   MT_ROW = 10,  // per array: pointer, code, 8 strides
 };
 enum MrOut : int {
@@ -55,6 +57,9 @@ enum MrOut : int {
   MO_PMIN,       // C keys
   MO_PMAX,       // C keys
   MO_ROWDEV,     // 1 key
+  MO_PFG,        // C x 2
+  MO_PBG,        // C x 2
+  MO_TR,         // K x nb
   MO_TOTAL,
 };
 
@@ -102,6 +107,9 @@ struct MrAtomics {
   SEGSCORE_DEVICE void operator()(int64_t row, int64_t i, int64_t n) { atomic_add(out + o[MO_STATS] + row * W + i, n); }
   SEGSCORE_DEVICE void psum(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PSUM] + 2 * c, f); }
   SEGSCORE_DEVICE void pvsum(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PVSUM] + 2 * c, f); }
+  SEGSCORE_DEVICE void pfg(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PFG] + 2 * c, f); }
+  SEGSCORE_DEVICE void pbg(int64_t c, const MrFix& f) { mr_atomic_fix(out + o[MO_PBG] + 2 * c, f); }
+  SEGSCORE_DEVICE void top_rater(int64_t k, int64_t b, int64_t n) { atomic_add(out + o[MO_TR] + k * nb + b, n); }
   SEGSCORE_DEVICE void nan(int64_t c, int64_t n) { atomic_add(out + o[MO_PNAN] + c, n); }
   SEGSCORE_DEVICE void range(int64_t c, double v) {
     atomic_min(out + o[MO_PMIN] + c, mr_key(v));
@@ -213,8 +221,9 @@ SEGSCORE_KERNEL void k_mr_stats(const int64_t* tab, const int64_t* labels, const
                                 const double* edges, int64_t* out) {
   const int nd = int(tab[MT_ND]);
   const int64_t K = tab[MT_K], M = K + tab[MT_PRED], C = tab[MT_C], L = tab[MT_L], nb = tab[MT_NB];
-  const bool tgt = tab[MT_TARGET] != 0, top = tab[MT_TOP] != 0;
-  const int64_t A = M + C + (tgt ? 1 : 0), items = mr_items(tab);
+  const bool tgt = tab[MT_TARGET] != 0, top = (tab[MT_TOP] & 1) != 0;
+  const int64_t c0 = (tab[MT_TOP] >> 1) & 1, P = C - c0;  // channel arrays
+  const int64_t A = M + P + (tgt ? 1 : 0), items = mr_items(tab);
   MrAtomics acc{out, tab + MT_OUT, mr_width(K), nb};
   int64_t off[kMrMaxArrays], aend[kMrMaxArrays], step[kMrMaxArrays], cur[kMrMaxMaps], slots[kMrMaxMaps];
   double pv[kMrMaxArrays];
@@ -225,7 +234,7 @@ SEGSCORE_KERNEL void k_mr_stats(const int64_t* tab, const int64_t* labels, const
     for (int64_t start = 0; start < len;) {
       int64_t end = len;
       for (int64_t a = 0; a < A; ++a) {
-        if (aend[a] <= start) aend[a] = mr_run_end(tab, a, a >= M && a < M + C, off[a], step[a], start, len);
+        if (aend[a] <= start) aend[a] = mr_run_end(tab, a, a >= M && a < M + P, off[a], step[a], start, len);
         end = aend[a] < end ? aend[a] : end;
       }
       const int64_t cnt = end - start;
@@ -233,13 +242,14 @@ SEGSCORE_KERNEL void k_mr_stats(const int64_t* tab, const int64_t* labels, const
       for (int64_t k = 0; k < K; ++k) slots[k] = mr_row(labels, L, cur[k]);
       mr_count(acc, slots, K, M > K ? mr_row(labels, L, cur[K]) : int64_t(-1), cnt);
       if (C) {
-        for (int64_t c = 0; c < C; ++c)
-          pv[c] = mr_load_prob(mr_data(tab, M + c), mr_code(tab, M + c), off[M + c] + start * step[M + c]);
+        for (int64_t c = 0; c < P; ++c)
+          pv[c0 + c] = mr_load_prob(mr_data(tab, M + c), mr_code(tab, M + c), off[M + c] + start * step[M + c]);
+        if (c0) pv[0] = mr_background(pv + 1, P);
         auto load = [&](int64_t c) { return pv[c]; };
         mr_probs(acc, load, chan_label, C, cur, K, cnt);
         if (tgt && nb > 0) {
-          const int64_t t = load_label(mr_data(tab, M + C), mr_code(tab, M + C), off[M + C] + start * step[M + C]);
-          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top);
+          const int64_t t = load_label(mr_data(tab, M + P), mr_code(tab, M + P), off[M + P] + start * step[M + P]);
+          mr_calib_run(acc, load, t, cnt, chan_label, C, edges, nb, top, cur, K, ((tab[MT_TOP] >> 2) & 1) == 0);
         }
       }
       start = end;

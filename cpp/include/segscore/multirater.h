@@ -140,7 +140,8 @@ SEGSCORE_HD SEGSCORE_INLINE MrFix mr_times(const MrFix& f, uint64_t n) {
 }
 
 // n equal voxels' probability channels: for channel c with label value lab[c],
-// acc.psum(c, n p_c) and acc.pvsum(c, n p_c times the number of raters marking lab[c]).
+// acc.psum(c, n p_c), acc.pvsum(c, n p_c times the number of raters marking lab[c]) and
+// acc.pfg / acc.pbg(c, n p_c) where every rater / no rater marks lab[c].
 // vals[k] are the raters' raw label values; p_c is read by load(c).
 template <class Acc, class Load>
 SEGSCORE_HD SEGSCORE_INLINE void mr_probs(Acc& acc, const Load& load, const int64_t* lab, int64_t C,
@@ -154,6 +155,8 @@ SEGSCORE_HD SEGSCORE_INLINE void mr_probs(Acc& acc, const Load& load, const int6
     int64_t v = 0;
     for (int64_t k = 0; k < K; ++k) v += vals[k] == l ? 1 : 0;
     if (v) acc.pvsum(c, mr_times(f, uint64_t(n * v)));
+    if (v == K) acc.pfg(c, mr_times(f, uint64_t(n)));  // consensus foreground (the CURVAS confidence)
+    if (v == 0) acc.pbg(c, mr_times(f, uint64_t(n)));  // consensus background
   }
 }
 
@@ -183,6 +186,16 @@ SEGSCORE_HD SEGSCORE_INLINE float mr_brier_term(double p, bool y) {
   return d * d;
 }
 
+// A background channel computed from the n organ channels p[0..n): max(1 - sum, 0) with the
+// sum and the difference in float32, the organs added in channel order (numpy's
+// prob.sum(axis=0, dtype=float32) of a (n, ...) array, then 1 - s, clipped at 0).
+SEGSCORE_HD SEGSCORE_INLINE double mr_background(const double* p, int64_t n) {
+  float s = float(p[0]);
+  for (int64_t c = 1; c < n; ++c) s = s + float(p[c]);
+  const float b = 1.0f - s;
+  return b > 0.0f ? double(b) : 0.0;
+}
+
 // Top label of a voxel's C channels: the first maximum (numpy / torch argmax).
 // (defined before its use in mr_calib_run below)
 template <class Load>
@@ -207,9 +220,12 @@ SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, doubl
 //   acc.brier(c, fix)                 sum of mr_brier_term
 //   acc.rowdev(d)                     |sum over the channels - 1| (top only)
 //   acc.top(b, n, correct, fix)       the top label's bin (top only; not for NaN / out-of-range voxels)
+//   acc.top_rater(k, b, n)            ... its voxels whose top label rater k marks (vals[k])
+// (channel_bins false: only nan / range of the channels, then the top label's terms)
 template <class Acc, class Load>
 SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_t t, int64_t n, const int64_t* lab,
-                                              int64_t C, const double* edges, int64_t nb, bool top) {
+                                              int64_t C, const double* edges, int64_t nb, bool top,
+                                              const int64_t* vals, int64_t K, bool channel_bins = true) {
   bool bad = false;
   double sum = 0.0;
   const MrFix zero = {0, 0};
@@ -223,6 +239,7 @@ SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_
     acc.range(c, v);
     bad = bad || !(v >= 0.0 && v <= 1.0);
     sum += v;
+    if (!channel_bins) continue;
     const bool y = t == lab[c];
     const int64_t b = v == 0.0 ? 0 : mr_bin(edges, nb, v);
     acc.bin(c, b, n, y ? n : 0, v > 0.0 ? mr_times(mr_fixed(v), uint64_t(n)) : zero);
@@ -233,7 +250,10 @@ SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_
   acc.rowdev(sum > 1.0 ? sum - 1.0 : 1.0 - sum);
   double conf = 0.0;
   const int64_t a = mr_argmax(load, C, &conf);
-  acc.top(mr_bin(edges, nb, conf), n, t == lab[a] ? n : 0, conf > 0.0 ? mr_times(mr_fixed(conf), uint64_t(n)) : zero);
+  const int64_t b = mr_bin(edges, nb, conf);
+  acc.top(b, n, t == lab[a] ? n : 0, conf > 0.0 ? mr_times(mr_fixed(conf), uint64_t(n)) : zero);
+  for (int64_t k = 0; k < K; ++k)
+    if (vals[k] == lab[a]) acc.top_rater(k, b, n);
 }
 
 }  // namespace segscore

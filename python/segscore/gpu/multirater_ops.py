@@ -23,7 +23,8 @@ def _rows(arrays, code):
     return [(a.ptr, code(a), a.strides) for a in arrays]
 
 
-def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=None, edges=(), top=False) -> dict:
+def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=None, edges=(), top=False,
+                     implicit_background=False, channel_bins=True) -> dict:
     """segscore._cpu.multirater_stats on the GPU (DeviceArrays)."""
     K = len(raters)
     if K < 1:
@@ -57,15 +58,17 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         lo, hi = int(mm[:, 0].min()), int(mm[:, 1].max())
         res = dict(minmax=mm)
         if lo < 0 or hi >= 2**31:  # the caller names the map (onepass.check_ranges)
+            nc = len(chan_label)
             res.update(labels=np.zeros(0, np.int64), stats=np.zeros((0, P.mr_width(K)), np.int64),
-                       psum=np.zeros(len(probs)), pvsum=np.zeros(len(probs)))
+                       psum=np.zeros(nc), pvsum=np.zeros(nc), pfg=np.zeros(nc), pbg=np.zeros(nc))
             return res
         if hi - lo >= MAX_SPAN:
             raise ValueError(f"the GPU multi-rater pass takes label values spanning less than {MAX_SPAN} "
                              f"(these maps hold {lo}..{hi}); use device='cpu'")
         labels = np.union1d(np.arange(lo, hi + 1, dtype=np.int64), np.asarray(seed, dtype=np.int64))
         # 2. the pass
-        plan = P.multirater_plan(shape, mrows, crows, trow, K, pred is not None, len(labels), nb, bool(top))
+        plan = P.multirater_plan(shape, mrows, crows, trow, K, pred is not None, len(labels), nb, bool(top),
+                                 implicit_background, channel_bins)
         tab = A.upload(plan.tab)
         lab = A.upload(labels)
         chans = A.upload(np.asarray(list(chan_label) or [0], dtype=np.int64))
@@ -76,7 +79,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         h = np.asarray(lib.to_host(out))[:plan.total]
     o = plan.out
     W = P.mr_width(K)
-    C = len(probs)
+    C = len(probs) + int(bool(implicit_background))
     stats = h[o[P.MO_STATS]:o[P.MO_STATS] + (len(labels) + 1) * W].reshape(-1, W)
     if stats[-1].any():  # pragma: no cover - every value of [lo, hi] has a row
         raise AssertionError("segscore GPU multi-rater pass: a label value without a row")
@@ -90,7 +93,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
         return P.mr_fixed_to_double(w[:, 0].view(np.uint64), w[:, 1].view(np.uint64))
 
     res.update(labels=labels[seen].copy(), stats=np.ascontiguousarray(stats[seen]), psum=fix(P.MO_PSUM, C),
-               pvsum=fix(P.MO_PVSUM, C))
+               pvsum=fix(P.MO_PVSUM, C), pfg=fix(P.MO_PFG, C), pbg=fix(P.MO_PBG, C))
     if target is not None:
         def keys(key, inf):
             k = h[o[key]:o[key] + C]
@@ -102,6 +105,7 @@ def multirater_stats(raters, pred, probs, chan_label, seed, threads=0, target=No
                    cw_conf=fix(P.MO_CWF, C * nb).reshape(C, nb),
                    top_count=h[o[P.MO_TC]:o[P.MO_TC] + 2 * nb].reshape(nb, 2).copy(),
                    top_conf=fix(P.MO_TF, nb),
+                   top_rater=h[o[P.MO_TR]:o[P.MO_TR] + K * nb].reshape(K, nb).copy(),
                    pmin=keys(P.MO_PMIN, np.inf), pmax=keys(P.MO_PMAX, -np.inf),
                    pnan=h[o[P.MO_PNAN]:o[P.MO_PNAN] + C].copy(),
                    rowdev=float(P.mr_unkey(h[o[P.MO_ROWDEV]:o[P.MO_ROWDEV] + 1])[0]))

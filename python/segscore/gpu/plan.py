@@ -826,10 +826,10 @@ def ovl_count_launches(n: int, pred, pcode: int, ref, rcode: int, geo, pc, rc, k
 (MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG) = range(9)
 MT_SHAPE = 9
 MT_OUT = MT_SHAPE + 8
-MT_ARRAYS = MT_OUT + 14
+MT_ARRAYS = MT_OUT + 17
 MT_ROW = 10
 (MO_STATS, MO_PSUM, MO_PVSUM, MO_MINMAX, MO_BRIER, MO_CWC, MO_CWF, MO_TC, MO_TF, MO_PNAN, MO_PMIN, MO_PMAX,
- MO_ROWDEV, MO_TOTAL) = range(14)
+ MO_ROWDEV, MO_PFG, MO_PBG, MO_TR, MO_TOTAL) = range(17)
 MR_SEG = 256
 MR_MAX_RATERS = 16      # kMrMaxMaps - 1
 MR_MAX_ARRAYS = 64      # kMrMaxArrays
@@ -850,11 +850,13 @@ class MultiraterPlan:
     grid_init: int
 
 
-def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool) -> MultiraterPlan:
+def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool,
+                    implicit_background: bool = False, channel_bins: bool = True) -> MultiraterPlan:
     """The table of one pass.  maps / chans: [(pointer, dtype code, element strides)], target
-    the same or None; the axes are walked with the first rater's smallest stride innermost."""
+    the same or None; the axes are walked with the first rater's smallest stride innermost.
+    implicit_background: channel 0 is computed from `chans` (channels 1..C-1)."""
     nd = len(shape)
-    C = len(chans)
+    C = len(chans) + int(bool(implicit_background))
     arrays = list(maps) + list(chans) + ([target] if target is not None else [])
     if K > MR_MAX_RATERS or len(arrays) > MR_MAX_ARRAYS:
         raise ValueError(f"the GPU multi-rater pass takes at most {MR_MAX_RATERS} raters and {MR_MAX_ARRAYS} maps "
@@ -862,7 +864,8 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
     order = sorted(range(nd), key=lambda d: -abs(arrays[0][2][d]))
     n_maps = len(maps)
     W = mr_width(K)
-    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1]
+    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1,
+             2 * C, 2 * C, K * nb]
     out, pos = {}, 0
     for key, sz in zip(range(MO_TOTAL), sizes):
         out[key] = pos
@@ -870,10 +873,12 @@ def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, 
     out[MO_TOTAL] = pos
     tab = np.zeros(MT_ARRAYS + MT_ROW * len(arrays), dtype=np.int64)
     tab[[MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG]] = [
-        nd, K, int(has_pred), C, L, nb, int(top), int(target is not None), MR_SEG]
+        nd, K, int(has_pred), C, L, nb,
+        int(bool(top)) | int(bool(implicit_background)) << 1 | int(not channel_bins) << 2, int(target is not None),
+        MR_SEG]
     for i, d in enumerate(order):
         tab[MT_SHAPE + i] = shape[d]
-    tab[MT_OUT:MT_OUT + 14] = [out[k] for k in range(MO_TOTAL + 1)]
+    tab[MT_OUT:MT_OUT + MO_TOTAL + 1] = [out[k] for k in range(MO_TOTAL + 1)]
     for a, (p, code, strides) in enumerate(arrays):
         row = MT_ARRAYS + MT_ROW * a
         tab[row] = int(p) - (1 << 64) if int(p) >= 1 << 63 else int(p)

@@ -42,6 +42,8 @@ class RaterStats:
         self.stats = np.asarray(raw["stats"], dtype=np.int64)
         self.psum = np.asarray(raw["psum"], dtype=np.float64)
         self.pvsum = np.asarray(raw["pvsum"], dtype=np.float64)
+        self.pfg = np.asarray(raw["pfg"], dtype=np.float64)   # p where every rater marks the channel's label
+        self.pbg = np.asarray(raw["pbg"], dtype=np.float64)   # p where no rater marks it
         self.minmax = np.asarray(raw["minmax"], dtype=np.int64)
         self.k = int(k)
         self.has_pred = bool(has_pred)
@@ -141,7 +143,7 @@ def check_ranges(stats: RaterStats, names, dtypes) -> None:
 
 
 def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=None, names=None, *, target=None,
-               edges=None, top=False, device=None) -> RaterStats:
+               edges=None, top=False, device=None, implicit_background=False, channel_bins=True) -> RaterStats:
     """One read of the raters, the prediction and the probability channels.
 
     Parameters
@@ -170,6 +172,13 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
         in ``RaterStats.calib`` (NaN and out-of-range values are counted, not refused).
     edges, top
         See `target`.
+    implicit_background : bool, default False
+        Channel 0 is not given but computed from `probs` (channels 1..): max(1 - their
+        float32 sum, 0), as the CURVAS 2024 evaluation builds its background; `chan_labels`
+        then names C = len(probs) + 1 channels.
+    channel_bins : bool, default True
+        With `target`: also each channel's bins and Brier sum (False: the top label's terms
+        only, e.g. the CURVAS ECE per rater).
     device : {None, "cpu", "cuda", "cupy"}, optional
         Where the pass runs (segscore.gpu.prepare: GPU arrays run on their device; host
         arrays on the GPU only when asked).  Both give the same numbers, bit for bit.
@@ -209,7 +218,8 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
         gc = g[K + P:K + P + len(probs)]
         gt = g[-1] if target is not None else None
         raw = multirater_ops.multirater_stats(g[:K], gp, gc, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
-                                              0, gt, [] if edges is None else [float(e) for e in edges], bool(top))
+                                              0, gt, [] if edges is None else [float(e) for e in edges], bool(top),
+                                              bool(implicit_background), bool(channel_bins))
         maps = g[:K]
     else:
         maps = [r.view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
@@ -222,10 +232,10 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
         t = None if target is None else (target.view(np.uint8) if target.dtype == np.bool_ else target)
         raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
                                      resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
-                                     bool(top))
+                                     bool(top), bool(implicit_background), bool(channel_bins))
     st = RaterStats(raw, len(maps), pred is not None, int(maps[0].size), chan_labels)
-    st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan",
-                                    "rowdev") if k in raw}
+    st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "top_rater", "pmin",
+                                    "pmax", "pnan", "rowdev") if k in raw}
     if names is None:
         names = [f"raters[{k}]" for k in range(len(maps))] + (["pred"] if pred is not None else [])
     dtypes = [r.dtype for r in raters] + ([pred.dtype] if pred is not None else [])

@@ -105,6 +105,65 @@ def test_probability_sums_exact_and_invariant():
             v = np.sum([r == lab for r in raters], axis=0)
             _close(a.psum[i], math.fsum(p.ravel()), 1e-15)
             _close(a.pvsum[i], math.fsum((p * v).ravel()), 1e-15)
+            _close(a.pfg[i], math.fsum(p[v == len(raters)]), 1e-15)
+            _close(a.pbg[i], math.fsum(p[v == 0]), 1e-15)
+
+
+def test_calibration_terms_match_numpy():
+    rng = np.random.default_rng(12)
+    for _ in range(40):
+        raters, target = _case(rng, n_labels=3)
+        c = 4
+        s = rng.random(raters[0].shape + (c,)) ** 3
+        p = (s / s.sum(axis=-1, keepdims=True)).astype(rng.choice([np.float32, np.float64]))
+        chans = [p[..., j] for j in range(c)]
+        nb = int(rng.integers(1, 20))
+        edges = np.arange(nb + 1) / nb
+        st = rater_pass(raters, probs=chans, chan_labels=list(range(c)), target=target, edges=edges, top=True,
+                        threads=int(rng.integers(1, 3)))
+        cal = st.calib
+        conf = p.max(axis=-1).astype(np.float64)
+        arg = p.argmax(axis=-1)
+        def bins(x):  # [l, u) bins, clamped at both ends
+            return np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nb - 1)
+
+        b = bins(conf)
+        for j in range(nb):
+            sel = b == j
+            assert cal["top_count"][j].tolist() == [int(sel.sum()), int((sel & (arg == target)).sum())]
+            _close(cal["top_conf"][j], math.fsum(conf[sel]), 1e-15)
+            for k, r in enumerate(raters):
+                assert cal["top_rater"][k, j] == int((sel & (arg == r)).sum())
+        for j in range(c):
+            y = target == j
+            d = np.subtract(chans[j], y, dtype=np.float32)
+            _close(cal["brier"][j], math.fsum((d * d).astype(np.float64).ravel()), 1e-15)
+            bj = bins(chans[j].astype(np.float64))
+            assert cal["cw_count"][j, :, 0].tolist() == np.bincount(bj.ravel(), minlength=nb).tolist()
+            assert cal["cw_count"][j, :, 1].tolist() == np.bincount(bj[y], minlength=nb).tolist()
+        assert cal["rowdev"] == pytest.approx(np.abs(p.sum(axis=-1, dtype=np.float64) - 1).max(), abs=1e-15)
+
+
+def test_implicit_background_equals_the_numpy_channel():
+    rng = np.random.default_rng(13)
+    for _ in range(20):
+        raters, target = _case(rng, n_labels=3)
+        organs = (rng.random((3,) + raters[0].shape) / 2.5).astype(np.float32)
+        bg = np.maximum(np.float32(1) - organs.sum(axis=0, dtype=np.float32), np.float32(0))
+        edges = np.arange(21) / 20
+        a = rater_pass(raters, probs=[bg] + list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges,
+                       top=True)
+        b = rater_pass(raters, probs=list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges, top=True,
+                       implicit_background=True)
+        np.testing.assert_array_equal(a.psum, b.psum)
+        np.testing.assert_array_equal(a.pvsum, b.pvsum)
+        for key in ("top_count", "top_conf", "top_rater", "cw_count", "cw_conf", "brier"):
+            np.testing.assert_array_equal(a.calib[key], b.calib[key])
+        c = rater_pass(raters, probs=list(organs), chan_labels=[0, 1, 2, 3], target=target, edges=edges, top=True,
+                       implicit_background=True, channel_bins=False)  # the top label's terms alone
+        for key in ("top_count", "top_conf", "top_rater", "pmin", "pmax", "pnan"):
+            np.testing.assert_array_equal(a.calib[key], c.calib[key])
+        assert not c.calib["cw_count"].any() and not c.calib["brier"].any()
 
 
 def test_bool_masks_are_label_one():
