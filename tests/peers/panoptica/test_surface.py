@@ -16,7 +16,7 @@ import segscore as ss
 from support.helpers import assert_close, need_peer
 
 from segscore.app import peers as A
-from .cases import KINDS, case_params, empty_variants, make_case
+from ..cases import KINDS, case_params, empty_variants, make_case
 
 pytestmark = pytest.mark.peers
 

@@ -19,8 +19,8 @@ import pytest
 import segscore as ss
 from support.helpers import assert_close
 
-from . import adapters as A
-from .cases import KINDS, case_params, empty_variants, make_case
+from .. import adapters as A
+from ..cases import KINDS, case_params, empty_variants, make_case
 
 REL = 1e-9
 MR = "metricsreloaded"

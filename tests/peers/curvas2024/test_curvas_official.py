@@ -7,15 +7,15 @@ volume (numpy's float32 sum of the cropped view) are reproduced to the bit; exac
 fall in one bin."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 import segscore as ss
 from support.curvas_cases import make_case
+from support.paths import REPO_ROOT
 
-DATA = json.load(open(os.path.join(os.path.dirname(__file__), "..", "data", "curvas", "official.json")))
+DATA = json.load(open(REPO_ROOT / "tests" / "data" / "curvas" / "official.json"))
 NAMES = {1: "panc", 2: "kidn", 3: "livr"}
 
 
