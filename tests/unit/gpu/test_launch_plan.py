@@ -102,6 +102,10 @@ def _all_sequences():
                                 p(), p(), False)
     yield P.ovl_scan_launches(60, p(), 0, p(), 7, p(), p())
     yield P.ovl_count_launches(60, p(), 0, p(), 7, p(), p(), p(), p(), p(), 64)
+    maps = [(p(), 0, (12, 4, 1)), (p(), 0, (12, 4, 1))]
+    mp = P.multirater_plan((3, 3, 4), maps, [(p(), 1, (12, 4, 1))], None, 2, True, 3, 10, True)
+    yield P.multirater_range_launches(mp, p(), p())
+    yield P.multirater_launches(mp, p(), p(), p(), p(), p())
 
 
 def test_every_planned_launch_matches_its_kernel_and_compile_group(table):
