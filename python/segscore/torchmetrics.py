@@ -885,6 +885,13 @@ class CalibrationError(Metric):
     ``brier_sum`` and ``nll_sum`` float64.  A stream is the one target (positive class /
     top label) or each class (class-wise).
 
+    The bin sums are float64 (``exact=True`` arithmetic): sums of per-batch, per-rank states
+    cannot replay the running float32 sum that torchmetrics or MONAI take over one
+    concatenated input, so under their conventions the value equals
+    ``ss.Calibration(convention, exact=True)`` and differs from the library's float32 number
+    by that library's rounding (about 1e-6 relative on small inputs, more past 2**24 voxels per
+    bin: see the reference-numerics section of docs/calibration.md).
+
     Parameters
     ----------
     task : {"binary", "multiclass"}, default "binary"
@@ -1028,7 +1035,8 @@ class CalibrationError(Metric):
         rel = _run(_array(preds), _array(target), n_bins=self.n_bins, class_axis=class_axis, logits=logits,
                    convention=self.conv, binning="uniform", target_mode=target_mode, positive_class=1, mask=None,
                    ignore_label=self.ignore_index, threads=self.threads, scores=self._scores,
-                   brier_sum_form=1 if (self.conv.brier_form == "sum" and self.task == "binary") else 0)
+                   brier_sum_form=1 if (self.conv.brier_form == "sum" and self.task == "binary") else 0,
+                   exact=True)  # float64 bin sums: the states must add up across batches and ranks
         shape = self.count.shape
         dev = self.count.device
         self.count += torch.as_tensor(np.asarray(rel.count, np.int64).reshape(shape), device=dev)
