@@ -30,7 +30,7 @@ from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, re
 from .calibration.plot import plot_reliability
 from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
 from .protocols.curvas2024 import CurvasResult, curvas
-from .lesion import LesionResult, component_stats, connected_components, lesionwise
+from .lesion import LesionResult, component_stats, connected_components, lesion_aggregate, lesionwise
 from .lesion.froc import FrocResult, froc
 from .probabilistic.multirater import (
     ConsensusMasks,
@@ -52,4 +52,5 @@ __all__ += [
     "crps_gaussian", "curvas", "ged", "multirater", "soft_dice", "volume_crps",
 ]
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
-__all__ += ["FrocResult", "LesionResult", "component_stats", "connected_components", "froc", "lesionwise"]
+__all__ += ["FrocResult", "LesionResult", "component_stats", "connected_components", "froc", "lesion_aggregate",
+            "lesionwise"]
