@@ -54,3 +54,4 @@ __all__ += [
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
 __all__ += ["FrocResult", "LesionResult", "component_stats", "connected_components", "froc", "lesion_aggregate",
             "lesionwise"]
+from .lesion.evaluate import evaluate

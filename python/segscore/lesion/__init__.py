@@ -1,6 +1,6 @@
 """Lesion-wise and detection metrics: connected components, per-component statistics, the
 (pred id, ref id) overlap table every lesion-wise convention is computed from, matching,
-conventions, aggregation, and FROC."""
+conventions, per-case results, aggregation, and FROC."""
 
 from .aggregate import lesion_aggregate
 from .components import ComponentStats, OverlapTable, component_stats, connected_components, overlap_table

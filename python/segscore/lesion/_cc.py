@@ -1,39 +1,32 @@
-"""The three component operations the lesion layer uses, behind one small adapter.
+"""The three component operations the lesion layer uses, in the shapes it wants.
 
-``label(mask, connectivity, order)`` -> (int32 labels, n); ``overlap(pred, ref)`` ->
-(pairs (k, 3) int64 rows (pred id, ref id, voxels) sorted, pred voxels per id, ref voxels
-per id); ``boxes(labels, n)`` -> (lo, hi) inclusive per id (row 0 unused).
-
-TEMPORARY stand-in (cc3d + numpy) until segscore.lesion.components lands; only this file
-changes then.
+``label(mask, connectivity, order)`` -> (labels, n); ``overlap(pred, ref, n_pred, n_ref)``
+-> (pairs (k, 3) int64 rows (pred id, ref id, voxels) sorted, voxels per pred id, voxels per
+ref id; index 0 unused); ``boxes(labels, n)`` -> (lo, hi), inclusive, per id (row 0 unused).
+All three run in C++ (segscore.lesion.components).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .components import component_stats, connected_components, overlap_table
+
 
 def label(mask, connectivity: int, order: str = "C"):
-    import cc3d
+    labels, n = connected_components(mask, connectivity, order=order)
+    return labels, int(n)
 
-    m = np.ascontiguousarray(mask) if order == "C" else np.asfortranarray(mask)
-    out, n = cc3d.connected_components(m, connectivity=connectivity, return_N=True)
-    return np.ascontiguousarray(out, dtype=np.int32), int(n)
+
+def _padded(v, n):
+    out = np.zeros(n + 1, np.int64)
+    out[1:len(v) + 1] = v[:n]
+    return out
 
 
 def overlap(pred, ref, n_pred: int, n_ref: int):
-    p = pred.ravel()
-    r = ref.ravel()
-    both = (p > 0) & (r > 0)
-    code = p[both].astype(np.int64) * (n_ref + 1) + r[both]
-    vals, counts = np.unique(code, return_counts=True)
-    pairs = np.empty((len(vals), 3), np.int64)
-    pairs[:, 0] = vals // (n_ref + 1)
-    pairs[:, 1] = vals % (n_ref + 1)
-    pairs[:, 2] = counts
-    pv = np.bincount(p, minlength=n_pred + 1).astype(np.int64)
-    rv = np.bincount(r, minlength=n_ref + 1).astype(np.int64)
-    return pairs, pv, rv
+    t = overlap_table(pred, ref)
+    return t.pairs.astype(np.int64, copy=False), _padded(t.pred_voxels, n_pred), _padded(t.ref_voxels, n_ref)
 
 
 def boxes(labels, n: int):
@@ -42,11 +35,8 @@ def boxes(labels, n: int):
     hi = np.full((n + 1, nd), -1, np.int64)
     if n == 0:
         return lo, hi
-    from scipy import ndimage
-
-    for i, sl in enumerate(ndimage.find_objects(labels, max_label=n), start=1):
-        if sl is None:
-            continue
-        lo[i] = [s.start for s in sl]
-        hi[i] = [s.stop - 1 for s in sl]
+    st = component_stats(labels)
+    k = min(st.n, n)
+    lo[1:k + 1] = st.bbox_lo[:k]
+    hi[1:k + 1] = st.bbox_hi[:k]
     return lo, hi

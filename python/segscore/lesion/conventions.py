@@ -18,10 +18,10 @@ NAN = float("nan")
 CONNECTIVITY_NAMES = {"full": {2: 8, 3: 26}, "edge": {3: 18}, "face": {2: 4, 3: 6}}
 VALID_CONNECTIVITY = {2: (4, 8), 3: (6, 18, 26)}
 MATCHES = ("iou", "dice", "overlap", "touch")
-MATCHERS = ("all", "greedy", "greedy_many", "hungarian", "hungarian_full", "monai", "merge", "lits")
+MATCHERS = ("all", "greedy", "greedy_many", "hungarian", "hungarian_full", "monai", "merge", "lits", "voronoi")
 LESION_METRICS = ("dice", "iou", "hd", "hd95", "assd", "masd", "nsd", "rvd", "rvae")
 SURFACE_METRICS = ("hd", "hd95", "assd", "masd", "nsd")
-EMPTY_POLICIES = ("segscore", "panoptica", "monai", "brats", "isles")
+EMPTY_POLICIES = ("segscore", "panoptica", "monai", "brats", "isles", "metricsreloaded")
 BRATS_CHALLENGES = {  # challenge -> (dilation iterations, lesion volume threshold mm^3, dropped if <=)
     "GLI": (3, 50.0), "SSA": (3, 50.0), "PED": (3, 50.0), "MEN": (1, 50.0), "MET": (1, 2.0),
 }
@@ -84,9 +84,13 @@ PRESETS = {
         peer="MONAI 1.6.1 compute_panoptic_quality", instances="given", match="iou", threshold=0.5, strict=True,
         matcher="monai", metrics=("iou",), empty="monai", float32=True, eps=1e-6,
     ),
+    "monai_cc_dice": dict(
+        peer="MONAI 1.6.1 DiceMetric(per_component=True)", instances="cc", connectivity="full", match="overlap",
+        threshold=0.0, strict=True, matcher="voronoi", metrics=("dice",), empty="monai",
+    ),
     "metricsreloaded": dict(
         peer="MetricsReloaded cb38dfc (instance measures)", instances="given", match="iou", threshold=0.5,
-        strict=True, matcher="greedy", metrics=("iou",), empty="segscore",
+        strict=True, matcher="hungarian", metrics=("iou",), empty="metricsreloaded",
     ),
     "isles": dict(
         peer="ISLES'22 / ATLAS v2 compute_lesion_f1_score", instances="cc", connectivity=26, match="overlap",
@@ -190,6 +194,9 @@ def resolve(convention: str, options: dict) -> LesionOptions:
         raise ValueError(f"lesion option threshold={t!r}: match='overlap' counts voxels, use a value >= 0")
     if matcher == "monai" and not 0.0 < t <= 1.0:
         raise ValueError(f"lesion option threshold={t!r}: MONAI's compute_panoptic_quality needs (0, 1]")
+    if matcher == "voronoi" and (o.get("merge_ref") or o.get("min_size") or o.get("instances") != "cc"):
+        raise ValueError("matcher='voronoi' (MONAI's per-component Dice) takes components of the masks, without "
+                         "merges or size filters")
     if match == "touch" and matcher != "all":
         raise ValueError("match='touch' (a prediction touching the dilated lesion) goes with matcher='all'")
     if matcher in ("hungarian_full", "monai", "merge", "lits") and match not in ("iou", "dice"):

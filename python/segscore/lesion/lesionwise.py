@@ -89,6 +89,8 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
     ref_i, n_r = _instances(ref, labels, opts, conn)
     if opts.merge_ref and opts.ref_dilation > 0 and n_r:
         ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, conn or 26)
+    if opts.matcher == "voronoi":
+        return _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name)
     pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
     surf = [m for m in opts.metrics if m in _lc.SURFACE_METRICS]
     need_boxes = bool(surf) or opts.match == "touch"
@@ -106,7 +108,7 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
         s = size_of(n)
         return s <= opts.min_size if opts.size_inclusive else s < opts.min_size
 
-    use_filter = opts.min_size > 0 or (opts.size_inclusive is False and False)
+    use_filter = opts.min_size > 0
     excluded = np.zeros(n_r + 1, bool)
     removed = np.zeros(n_p + 1, bool)
     if use_filter and opts.size_side in ("ref", "both"):
@@ -199,6 +201,28 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
     return rows, matches, summary
 
 
+def _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name):
+    """MONAI's DiceMetric(per_component=True): one row per reference component, scored in
+    its Voronoi cell (see voronoi.py); no FP rows (every voxel is in some cell)."""
+    from .voronoi import cell_dice
+
+    rows = []
+    if n_r:
+        d, cnt = cell_dice(pred_i > 0, ref_i > 0, ref_i, n_r)
+        for r in range(1, n_r + 1):
+            tp, fp, fn = (int(x) for x in cnt[r - 1])
+            rows.append(dict(region=region_name, kind="tp" if tp else "fn", ref_id=r, pred_ids=(), ref_voxels=tp + fn,
+                             ref_volume=_volume(tp + fn, spacing), pred_voxels=tp + fp,
+                             pred_volume=_volume(tp + fp, spacing), match_score=float(d[r - 1]), dice=float(d[r - 1])))
+        cc = float(np.mean(d, dtype=np.float32))
+    else:
+        cc = NAN  # MONAI's ignore_empty=True
+    tp = sum(r["kind"] == "tp" for r in rows)
+    s = dict(n_ref=n_r, n_pred=NAN, tp=tp, fp=0, fn=n_r - tp, cc_dice=cc,
+             sq_dice=float(np.mean([r["dice"] for r in rows if r["kind"] == "tp"])) if tp else NAN, iou_sum=NAN)
+    return rows, [], s
+
+
 def _summary(rows, pv, rv, pairs, n_pred_components, opts):
     tp_rows = [r for r in rows if r["kind"] == "tp"]
     tp = len(tp_rows)
@@ -229,6 +253,8 @@ def _summary(rows, pv, rv, pairs, n_pred_components, opts):
         for m in ("assd", "hd", "hd95", "masd"):
             zero_tp[m] = INF if any_inst else NAN
         zero_tp["nsd"] = 0.0 if any_inst else NAN
+    if opts.empty == "metricsreloaded":  # its SQ: nan -> 0 when DQ = 0 (always so without a TP)
+        zero_tp.update(dice=0.0, iou=0.0)
     if opts.empty == "monai":
         s["sq"] = iou_sum / (tp + eps) if (tp + eps) else 0.0
         s["pq"] = iou_sum / (tp + 0.5 * fp + 0.5 * fn + eps) if (tp + fp + fn + eps) else 0.0

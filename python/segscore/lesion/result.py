@@ -40,9 +40,9 @@ class LesionResult:
     >>> res
     LesionResult(convention='segscore', lesions=3 (tp 1, fn 1, fp 1))
     >>> [(r["kind"], r["ref_id"], r["pred_ids"]) for r in res.lesions]
-    [('tp', 1, (1,)), ('fn', 2, ()), ('fp', 0, (2,))]
+    [('tp', 1, (2,)), ('fn', 2, ()), ('fp', 0, (1,))]
     >>> res.matches
-    [{'region': None, 'ref_id': 1, 'pred_id': 1, 'score': 0.75}]
+    [{'region': None, 'ref_id': 1, 'pred_id': 2, 'score': 0.75}]
     >>> df = res.to_pandas(); list(df.columns[:4])
     ['region', 'kind', 'ref_id', 'pred_ids']
     """

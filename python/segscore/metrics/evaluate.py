@@ -30,6 +30,9 @@ class Result:
         ``version`` (segscore), ``convention`` and ``mirrors`` (the peer library and version
         it reproduces), ``spacing`` (mm), ``threads``, ``device`` (``"cpu"``, ``"cuda"`` or
         ``"cupy"``) and ``shape``.
+    lesions : list of dict or None
+        With ``ss.evaluate(..., lesionwise=...)``: one row per lesion (see
+        :class:`segscore.LesionResult`), else None.
 
     Methods
     -------
@@ -61,10 +64,11 @@ class Result:
     2      0.8000  1.0000  1.000
     """
 
-    def __init__(self, rows: dict, columns: list, meta: dict):
+    def __init__(self, rows: dict, columns: list, meta: dict, lesions=None):
         self._rows = rows
         self.columns = columns
         self.meta = meta
+        self.lesions = lesions  # ss.evaluate(..., lesionwise=...): the lesion rows (LesionResult.lesions)
 
     def to_dict(self) -> dict:
         """``{label: {metric: value}}``, a copy of the table.

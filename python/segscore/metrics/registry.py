@@ -58,13 +58,15 @@ SURFACE = "surface"              # from the directed boundary distances
 CALIBRATION = "calibration"      # of a probability map against the reference
 MULTIRATER = "multirater"        # against several raters
 PROBABILISTIC = "probabilistic"  # of a probability map's volume
-KINDS = (OVERLAP, COUNT, VOLUME, SURFACE, CALIBRATION, MULTIRATER, PROBABILISTIC)
+LESION = "lesion"                # lesion-wise (instance) scores of a region
+KINDS = (OVERLAP, COUNT, VOLUME, SURFACE, CALIBRATION, MULTIRATER, PROBABILISTIC, LESION)
 
 # scopes
 EVALUATE = "evaluate"            # a column of ss.evaluate (and so of the dataset table)
 DATASET = "dataset"              # a column only segscore score's scorers write
 API = "api"                      # a function or method, no table column
-SCOPES = (EVALUATE, DATASET, API)
+LESIONWISE = "lesionwise"        # a column that ss.evaluate(..., lesionwise=...) adds (segscore.lesion)
+SCOPES = (EVALUATE, DATASET, API, LESIONWISE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +179,39 @@ METRICS = (
     Metric(name="ace", scope=API, kind=CALIBRATION, higher_is_better=False,
            doc="adaptive calibration error (equal-mass bins)"),
     Metric(name="nll", scope=API, kind=CALIBRATION, higher_is_better=False, doc="negative log-likelihood"),
+    # ------------------------------------------------------------------ lesion-wise (ss.evaluate(lesionwise=...))
+    # each is "lesion_" + a key of LesionResult.summary (BraTS's own lesion_dice / lesion_hd95 keep their name)
+    Metric(name="lesion_n_ref", scope=LESIONWISE, kind=LESION, doc="reference lesions (after merges and filters)"),
+    Metric(name="lesion_n_pred", scope=LESIONWISE, kind=LESION, doc="prediction components (effective count)"),
+    Metric(name="lesion_tp", scope=LESIONWISE, kind=LESION, doc="detected reference lesions"),
+    Metric(name="lesion_fp", scope=LESIONWISE, kind=LESION, doc="prediction components matched to no lesion"),
+    Metric(name="lesion_fn", scope=LESIONWISE, kind=LESION, doc="missed reference lesions"),
+    Metric(name="lesion_precision", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="lesion-wise precision tp / (tp + fp)"),
+    Metric(name="lesion_recall", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="lesion-wise recall (sensitivity) tp / (tp + fn)"),
+    Metric(name="lesion_f1", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="lesion-wise F1 = recognition quality tp / (tp + fp/2 + fn/2)"),
+    Metric(name="lesion_sq", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="segmentation quality: mean IoU over true-positive lesions"),
+    Metric(name="lesion_pq", scope=LESIONWISE, kind=LESION, higher_is_better=True, doc="panoptic quality sq x rq"),
+    Metric(name="lesion_sq_dice", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="mean Dice over true-positive lesions"),
+    Metric(name="lesion_iou_sum", scope=LESIONWISE, kind=LESION, doc="sum of the true positives' IoU"),
+    Metric(name="lesion_dice", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="BraTS 2023 lesion-wise Dice: sum of the lesions' Dice / (lesions + FP)"),
+    Metric(name="lesion_hd95", scope=LESIONWISE, kind=LESION, higher_is_better=False, unit="mm",
+           doc="BraTS 2023 lesion-wise HD95: (sum of HD95 + 374 FP) / (lesions + FP)"),
+    Metric(name="lesion_legacy_dice", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="BraTS 2023 region Dice (1 if both empty)"),
+    Metric(name="lesion_legacy_hd95", scope=LESIONWISE, kind=LESION, higher_is_better=False, unit="mm",
+           doc="BraTS 2023 region HD95 (DeepMind; 0 if both empty, 374 if one is)"),
+    Metric(name="lesion_sensitivity", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="BraTS 2023 voxel sensitivity (GaNDLF formula)"),
+    Metric(name="lesion_specificity", scope=LESIONWISE, kind=LESION, higher_is_better=True,
+           doc="BraTS 2023 voxel specificity (GaNDLF formula)"),
+    Metric(name="lesion_gt_volume", scope=LESIONWISE, kind=LESION,
+           doc="BraTS 2023 reference region volume (mm^3)"),
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

@@ -100,3 +100,45 @@ def test_empty_cases_are_zero_like_monai():
         want = monai_pq(pred, ref, 0.5)
         s = ss.lesionwise(pred, ref, convention="monai").summary
         assert_close({k: s[k] for k in ("pq", "sq", "rq")}, {k: want[k] for k in ("pq", "sq", "rq")}, REL, "empty")
+
+
+def monai_cc_dice(pred, ref):
+    import torch
+    from monai.metrics import DiceMetric
+
+    def onehot(m):
+        t = torch.as_tensor(m.astype(np.int64))
+        return torch.stack([1 - t, t])[None].float()
+
+    m = DiceMetric(per_component=True, reduction="none", include_background=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = m(onehot(pred), onehot(ref))
+    out = out[0] if isinstance(out, tuple) else out
+    return float(out.reshape(-1)[0])
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("seed", range(8))
+def test_dice_metric_per_component(seed, ndim):
+    need_peer("monai")
+    need_peer("scipy")
+    pred, ref = random_pair(seed, ndim)
+    pred, ref = pred > 0, ref > 0
+    want = monai_cc_dice(pred, ref)
+    got = ss.lesionwise(pred, ref, convention="monai_cc_dice").summary["cc_dice"]
+    assert_close(got, want, REL, f"seed {seed} {ndim}-D")
+
+
+def test_dice_metric_per_component_empty_reference_is_nan():
+    need_peer("monai")
+    z = np.zeros((12, 12, 6), bool)
+    q = z.copy()
+    q[2:5, 2:5, 1:3] = True
+    for pred in (z, q):
+        want = monai_cc_dice(pred, z)
+        got = ss.lesionwise(pred, z, convention="monai_cc_dice").summary["cc_dice"]
+        assert np.isnan(want) and np.isnan(got)
+    assert ss.lesionwise(z, q, convention="monai_cc_dice").summary["cc_dice"] == monai_cc_dice(z, q) == 0.0
