@@ -32,10 +32,19 @@ class Config:
     has_raters: bool = False
     has_probs: bool = False
     scorers: list = field(default_factory=list)
+    lesionwise: str | None = None          # a lesion-wise convention (app/lesions.py)
+    lesion_options: dict = field(default_factory=dict)
+    froc: str | None = None                # "monai" / "luna16": FROC of the probability maps
+    froc_threshold: float = 0.5
+    froc_hit: str = "point"
 
     def fingerprint(self) -> dict:
         """The options that change the numbers (a resumed run must use the same)."""
         d = {k: v for k, v in asdict(self).items() if k not in ("threads", "scorers")}
+        if self.lesionwise is None:  # journals written before lesion-wise scoring resume as before
+            del d["lesionwise"], d["lesion_options"]
+        if self.froc is None:
+            del d["froc"], d["froc_threshold"], d["froc_hit"]
         d["scorers"] = [getattr(s, "name", type(s).__name__) for s in self.scorers]
         return json.loads(json.dumps(d, default=str))
 
@@ -486,6 +495,13 @@ def default_scorers(cfg: Config) -> list:
         s.append(RaterScorer())
     if cfg.has_probs:
         s.append(ProbabilityScorer())
+    if cfg.lesionwise is not None or cfg.froc is not None:
+        from .lesions import FrocScorer, LesionScorer
+
+        if cfg.lesionwise is not None:
+            s.append(LesionScorer())
+        if cfg.froc is not None:
+            s.append(FrocScorer())
     return s
 
 
