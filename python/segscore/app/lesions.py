@@ -117,64 +117,12 @@ def check(convention: str, options: dict) -> None:
 
 
 # ====================================================================== per case
-def _jsonable(v):
+def jsonable(v):
     if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-class LesionScorer:
-    """``ss.lesionwise`` on the case's regions; lesion_ columns on its rows, the lesion rows in
-    extras."""
-
-    name = "lesions"
-
-    def __call__(self, case, cfg):
-        from ..lesion.evaluate import COLUMNS
-        from ..lesion.lesionwise import lesionwise
-        from .scorers import ScorerOutput, _key, _regions
-
-        out = ScorerOutput()
-        conv, options = cfg.lesionwise, dict(cfg.lesion_options or {})
-        opts = resolve(conv, options)
-        given = opts.instances == "given"
-        if given:
-            regions = None
-        else:
-            regions = {k: tuple(m) for k, m in _regions(cfg, case).items()}
-        # the BraTS 2023 script reads the prediction's zooms; the others: the case's spacing
-        spacing = case.pred.spacing if conv == "brats2023" else case.spacing
-        summaries, rows, matches = [], [], []
-        if given or regions:
-            res = lesionwise(case.pred.array, case.ref.array, spacing, convention=conv, threads=cfg.threads,
-                             regions=regions, **options)
-            if given:
-                summaries = [(INSTANCES_ROW, None, res.summary)]
-            else:
-                summaries = [(_key(k), list(regions[k]), res.summary[k]) for k in regions]
-            keymap = {None: INSTANCES_ROW} if given else {k: _key(k) for k in regions}
-            for r in res.lesions:
-                rows.append({k: (keymap[v] if k == "region" else _jsonable(v)) for k, v in r.items()})
-            for m in res.matches:
-                matches.append({k: (keymap[v] if k == "region" else _jsonable(v)) for k, v in m.items()})
-            metrics = list(res.metrics)
-        else:
-            metrics = list(opts.metrics)
-        for key, _, s in summaries:
-            row = out.rows.setdefault(("ref", key), {})
-            for col in COLUMNS:
-                k = col if col in s else col[len("lesion_"):]
-                if k in s:
-                    v = s[k]
-                    row[col] = float(v) if isinstance(v, (int, float, np.number)) else v
-        out.extras["lesions"] = {
-            "convention": conv, "eps": float(opts.eps), "metrics": metrics, "spacing": [float(x) for x in spacing],
-            "rows": rows, "matches": matches,
-            "summaries": [[key, members, {k: _jsonable(v) for k, v in s.items()}] for key, members, s in summaries],
-        }
-        return out
 
 
 def foreground_probability(probs, ref):
@@ -188,29 +136,6 @@ def foreground_probability(probs, ref):
         return p[..., 0], ref == 1
     fg = np.sum(p[..., 1:], axis=3, dtype=np.float64 if p.dtype == np.float64 else np.float32)
     return np.minimum(fg, 1, out=fg), ref > 0
-
-
-class FrocScorer:
-    """The case's FROC counts (``ss.froc``'s probability-map input, one case) in extras."""
-
-    name = "froc"
-
-    def __call__(self, case, cfg):
-        from ..lesion.froc import _map_unit
-        from .io import CaseError
-        from .scorers import ScorerOutput
-
-        out = ScorerOutput()
-        if case.probs is None:
-            return out
-        prob, target = foreground_probability(case.probs, case.ref.array)
-        if prob.shape != target.shape:
-            raise CaseError("shape", f"probability map of shape {case.probs.array.shape} does not match the "
-                            f"reference {case.ref.array.shape}", case.probs.path)
-        u = _map_unit({"prob": prob, "ref": target}, 0, float(cfg.froc_threshold), cfg.froc_hit, None)
-        out.extras["froc"] = {"fp": u.fp.tolist(), "monai_tp": np.asarray(u.monai_tp, np.float64).tolist(),
-                              "detected": u.detected.tolist(), "num_targets": int(u.num_targets)}
-        return out
 
 
 # ====================================================================== the dataset
