@@ -18,8 +18,17 @@ def offsets(ndim: int) -> list:
 
 def dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
     """Binary dilation by the (ndim, 2) structure, `iterations` times, border value 0 (as
-    scipy.ndimage.binary_dilation); the caller gives a crop with `iterations` voxels of
-    margin (or the array border) around the mask."""
+    scipy.ndimage.binary_dilation, which runs it when scipy is installed); the caller gives a
+    crop with `iterations` voxels of margin (or the array border) around the mask."""
+    if iterations == 0:
+        return mask.astype(bool, copy=True)
+    try:
+        from scipy import ndimage
+    except ImportError:
+        ndimage = None
+    if ndimage is not None:
+        return ndimage.binary_dilation(mask, structure=ndimage.generate_binary_structure(mask.ndim, 2),
+                                       iterations=iterations)
     cur = mask.astype(bool, copy=True)
     offs = offsets(mask.ndim)
     for _ in range(iterations):
@@ -50,37 +59,78 @@ def remap_given(inst: np.ndarray):
     return out, int(len(ids))
 
 
-def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, connectivity: int):
-    """Reference components whose dilations form one connected component become one lesion.
+def region_mask(a: np.ndarray, labels) -> np.ndarray:
+    """a > 0 (labels None) or a in labels (a few comparisons for a few labels)."""
+    if labels is None:
+        return a > 0
+    if len(labels) <= 4:
+        m = a == labels[0]
+        for x in labels[1:]:
+            m |= a == x
+        return m
+    return np.isin(a, labels)
 
-    The region is dilated once inside its bounding box + `iterations` (a dilation never
-    leaves it); its components (`connectivity`) give each reference component its lesion.
+
+def _touching(d, full):
+    """d and its 26 (8) neighbours."""
+    try:
+        from scipy import ndimage
+    except ImportError:
+        ndimage = None
+    if ndimage is not None:
+        return ndimage.binary_dilation(d, structure=np.ones((3,) * d.ndim, bool))
+    ring = d.copy()
+    for o in full:
+        dst = tuple(slice(max(q, 0), m + min(q, 0)) for q, m in zip(o, d.shape))
+        src = tuple(slice(max(-q, 0), m + min(-q, 0)) for q, m in zip(o, d.shape))
+        ring[dst] |= d[src]
+    return ring
+
+
+def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, boxes):
+    """Reference components whose dilations form one connected component (26-connectivity, as
+    the BraTS script labels the dilated mask) become one lesion.
+
+    Each component is dilated on its own box + `iterations` (a dilation never leaves it);
+    a component joins every earlier one whose dilation overlaps or touches its own (checked
+    on one more ring of 26 neighbours), so only the components' boxes are ever touched.
     Lesions are numbered by their smallest component id.  Returns (lesion map, n lesions,
     lut component id -> lesion id)."""
     if n == 0 or iterations == 0:
         return ref_cc, n, np.arange(n + 1)
-    fg = ref_cc > 0
-    idx = np.nonzero(fg)
-    lo = [int(i.min()) for i in idx]
-    hi = [int(i.max()) for i in idx]
-    sl = crop(lo, hi, iterations, ref_cc.shape)
-    sub = ref_cc[sl]
-    dil = dilate(sub > 0, iterations)
-    dl, nd = _cc.label(dil, connectivity)
-    m = sub > 0
-    comp = sub[m].astype(np.int64)
-    grp = dl[m].astype(np.int64)
-    first = np.full(nd + 1, np.iinfo(np.int64).max)
-    np.minimum.at(first, grp, comp)
-    lut = np.zeros(n + 1, np.int64)
-    lut[comp] = grp
-    # renumber the groups by their smallest component id
-    used = np.unique(grp)
-    order = used[np.argsort(first[used], kind="stable")]
-    rank = np.zeros(nd + 1, np.int64)
-    rank[order] = np.arange(1, len(order) + 1)
-    lut = rank[lut]
+    lo_all = boxes[0][1:].min(0)
+    hi_all = boxes[1][1:].max(0)
+    shape = ref_cc.shape
+    off = np.maximum(lo_all - iterations - 1, 0)
+    top = np.minimum(hi_all + iterations + 2, shape)
+    owner = np.zeros(tuple(int(t - o) for t, o in zip(top, off)), np.int32)  # the region's box, not the volume
+    parent = np.arange(n + 1)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    full = [o for o in itertools.product((-1, 0, 1), repeat=ref_cc.ndim) if any(o)]
+    for i in range(1, n + 1):
+        sl = crop(boxes[0][i], boxes[1][i], iterations + 1, shape)
+        d = dilate(ref_cc[sl] == i, iterations)
+        ring = _touching(d, full)
+        osl = tuple(slice(s_.start - int(o), s_.stop - int(o)) for s_, o in zip(sl, off))
+        own = owner[osl]
+        for j in np.unique(own[ring]):
+            if j:
+                a, b = find(int(j)), find(i)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        own[d & (own == 0)] = i
+    roots = np.array([find(i) for i in range(n + 1)])
+    uniq = np.unique(roots[1:])
+    rank = np.zeros(n + 1, np.int64)
+    rank[uniq] = np.arange(1, len(uniq) + 1)   # roots are the smallest ids of their groups
+    lut = rank[roots]
     lut[0] = 0
-    if len(order) == n and np.array_equal(lut, np.arange(n + 1)):
+    if len(uniq) == n:
         return ref_cc, n, lut
-    return lut[ref_cc].astype(np.int32), int(len(order)), lut
+    return lut[ref_cc].astype(np.int32), int(len(uniq)), lut

@@ -11,7 +11,7 @@ from . import _cc
 from . import conventions as _lc
 from . import matching as _m
 from .distances import pair_distances
-from .instances import crop, dilate, merge_by_dilation, remap_given
+from .instances import crop, dilate, merge_by_dilation, region_mask, remap_given
 from .result import LesionResult
 from .._core.backends import resolve_threads
 from .._core.validate import as_host_array, check_label_map, check_same_shape, check_spacing
@@ -55,8 +55,7 @@ def _instances(a, labels, opts, conn):
         if a.dtype == bool:
             a = a.astype(np.int32)
         return remap_given(a)
-    m = a > 0 if labels is None else np.isin(a, labels)
-    return _cc.label(m, conn, opts.order)
+    return _cc.label(region_mask(a, labels), conn, opts.order)
 
 
 def _touch_pairs(pred_i, ref_i, n_ref, rbox, k):
@@ -88,7 +87,7 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
     pred_i, n_p = _instances(pred, labels, opts, conn)
     ref_i, n_r = _instances(ref, labels, opts, conn)
     if opts.merge_ref and opts.ref_dilation > 0 and n_r:
-        ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, conn or 26)
+        ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, _cc.boxes(ref_i, n_r))
     if opts.matcher == "voronoi":
         return _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name)
     pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
@@ -283,8 +282,8 @@ def _brats_extras(pred, ref, labels, spacing, rows, opts):
     from ..metrics.surface.functional import hd95
 
     pen = opts.penalty_distance if opts.penalty_distance is not None else INF
-    pm = pred > 0 if labels is None else np.isin(pred, labels)
-    rm = ref > 0 if labels is None else np.isin(ref, labels)
+    pm = region_mask(pred, labels)
+    rm = region_mask(ref, labels)
     iC, rC = int(pm.sum()), int(rm.sum())
     tp = int(np.count_nonzero(pm & rm))
     fpv, fnv = iC - tp, rC - tp
@@ -328,8 +327,9 @@ def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, 
         Voxel size in mm per axis (None: 1).  Volumes are in mm^3, distances in mm.
         ``brats2023`` rounds it to float32 first, as the BraTS script reads NIfTI zooms.
     convention : str, default "segscore"
-        ``"segscore"``, ``"brats2023"``, ``"panoptica"``, ``"monai"``, ``"metricsreloaded"``,
-        ``"isles"`` or ``"lits"``: a preset of the options below (table in Notes).
+        ``"segscore"``, ``"brats2023"``, ``"panoptica"``, ``"monai"``, ``"monai_cc_dice"``,
+        ``"metricsreloaded"``, ``"isles"`` or ``"lits"``: a preset of the options below
+        (table in Notes).
     threads : int, optional
         CPU threads of the per-lesion distance computation.
     **options
@@ -403,6 +403,10 @@ def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, 
       HD95 and NSD there), nan when there is no instance at all.
     * ``monai``: given instance maps; float32 IoU > threshold (Hungarian over all pairs
       below 0.5); 1e-6 in every PQ / SQ / RQ denominator, so empty cases give 0.
+    * ``monai_cc_dice``: MONAI's ``DiceMetric(per_component=True)``: each reference component
+      (full connectivity) is scored by the Dice inside its Voronoi cell (nearest component by
+      scipy's unit-spacing EDT, the image spacing ignored as MONAI does); summary ``cc_dice``
+      = their float32 mean, nan without a reference voxel.
     * ``metricsreloaded``: given instances, IoU > 0.5 (unique, where its tie rules never
       apply; its greedy and Hungarian assignment bugs are not reproduced).
     * ``isles``: 26-connectivity; a lesion is hit by any overlap; FP: components touching
