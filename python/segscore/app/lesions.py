@@ -241,7 +241,10 @@ def aggregates(records: dict, cfg) -> dict:
             else:
                 rows = [r for r in ex["rows"] if str(r["region"]) == k]
             results.append(LesionResult(rows, [], s, meta, mets))
-        out[k] = lesion_aggregate(results, eps=eps)
+        try:
+            out[k] = lesion_aggregate(results, eps=eps)
+        except (ValueError, TypeError) as exc:  # a convention whose summaries do not pool: say so, keep the rest
+            out[k] = {"n_cases": len(results), "error": f"ss.lesion_aggregate: {exc}"}
     return out
 
 

@@ -88,7 +88,7 @@ def lesion_tables(lesion):
     from .lesions import REPORT_KEYS, worst_lesions
 
     agg = lesion.get("aggregate") or {}
-    keys = [k for k in REPORT_KEYS if any(k in a for a in agg.values())]
+    keys = [k for k in (*REPORT_KEYS, "error") if any(k in a for a in agg.values())]
     ah = ["region", *keys]
     ar = [[region, *[a.get(k) for k in keys]] for region, a in agg.items()]
     wh, wr = [], []

@@ -400,6 +400,10 @@ def print_summary(res) -> None:
                 print(f"segscore: mean {m} per label: {vals}", file=out)
     les = getattr(res, "lesion", None) or {}
     for region, agg in (les.get("aggregate") or {}).items():
+        if "error" in agg:
+            print(f"segscore: lesion-wise ({les['convention']}) {region}: no dataset aggregate ({agg['error']})",
+                  file=out)
+            continue
         print(f"segscore: lesion-wise ({les['convention']}) {region}: {agg['tp']} of {agg['n_ref']} lesions found, "
               f"{agg['fp']} false positives ({agg['fp_per_case']:.3g} per case); recall {agg['recall']:.4g}, "
               f"precision {agg['precision']:.4g}, F1 {agg['f1']:.4g}", file=out)

@@ -396,3 +396,25 @@ def test_score_dataset_api(data, tmp_path):
     with pytest.raises(ValueError, match="lesion option threshold"):
         ss.score_dataset(data / "pred", data / "ref", output=tmp_path / "x.csv", lesionwise="segscore",
                          lesion_options={"threshold": 3.0}, quiet=True)
+
+
+def test_instance_map_conventions_score_one_region(data, tmp_path):
+    """monai (given instance maps): the whole map is one region, table row "all"; monai_cc_dice,
+    whose summaries do not pool, still writes its lesion rows and says why it has no aggregate."""
+    res = ss.score_dataset(data / "pred", data / "ref", output=tmp_path / "m.parquet", metrics=["dice"],
+                           lesionwise="monai", plots=False, report=True, quiet=True, n_bootstrap=0)
+    assert res.exit_code == 0
+    t = res.table[res.table["label"] == "all"]
+    assert len(t) == 5
+    for case in _cases(data):
+        p, r = _arrays(data, case)
+        s = ss.lesionwise(p.array, r.array, r.spacing, convention="monai").summary
+        row = t[t["case"] == case].iloc[0]
+        for key in ("tp", "fp", "fn", "sq", "pq"):
+            assert _same(float(row["lesion_" + key]), float(s[key])), (case, key)
+    assert list(res.lesion["aggregate"]) == ["all"]
+    res = ss.score_dataset(data / "pred", data / "ref", output=tmp_path / "c.parquet", metrics=["dice"],
+                           lesionwise="monai_cc_dice", plots=False, report=True, quiet=True, n_bootstrap=0)
+    assert res.exit_code == 0 and len(pd.read_parquet(tmp_path / "c.lesions.parquet"))
+    for agg in res.lesion["aggregate"].values():
+        assert "error" not in agg or agg["error"].startswith("ss.lesion_aggregate: ")
