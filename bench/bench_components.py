@@ -1,6 +1,6 @@
 """Connected components and the overlap table against cc3d and scipy, same run, same inputs.
 
-    python bench/bench_components.py [--repeat 5] [--threads N] [--seed 0]
+    python bench/bench_components.py [--repeat 5] [--threads N] [--seed 0] [--gpu]
 
 The volume: 256 x 256 x 96 voxels with ~30 ellipsoidal lesions (radii 3-12 voxels, z squashed
 2.5x, ~0.5 % foreground), the anchor of the lesion-wise research notes; the prediction is
@@ -15,7 +15,8 @@ false positives added.  Timed (best of --repeat, ms):
 * ss.component_stats with a probability map, against cc3d.statistics (no values).
 
 Ratios are peer time / segscore time (> 1: segscore faster).  The labels are checked equal to
-cc3d's before timing.
+cc3d's before timing.  --gpu adds the same CC and overlap table on CuPy arrays (device time
+with a synchronisation, labels checked equal to the CPU's).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gpu", action="store_true", help="also time the GPU path on CuPy arrays")
     args = ap.parse_args(argv)
 
     import segscore as ss
@@ -133,9 +135,42 @@ def main(argv=None):
     print(f"{'operation':<30}{'segscore':>10}{'cc3d':>10}{'scipy':>10}{'cc3d/ss':>10}{'scipy/ss':>10}")
     for name, s, c, sp in rows:
         print(f"{name:<30}{s:10.2f}{c:10.2f}{sp:10.2f}{c / s:10.2f}{sp / s:10.2f}")
+    if args.gpu:
+        gpu_rows(ss, overlap_table, ref, pred, rows, args.repeat)
     if cc3d is not None:
         print(f"segscore 2 masks + overlap table vs cc3d on both masks alone ({cc_both:.2f} ms): "
               f"{rows[3][1] / cc_both:.2f}x (target <= 2)")
+
+
+def gpu_rows(ss, overlap_table, ref, pred, rows, repeat):
+    try:
+        import cupy as cp
+    except ImportError:
+        print("--gpu: CuPy is not installed: not run")
+        return
+    dref, dpred = cp.asarray(ref), cp.asarray(pred)
+
+    def synced(fn):
+        def run():
+            out = fn()
+            cp.cuda.get_current_stream().synchronize()
+            return out
+        return run
+
+    for conn in (6, 18, 26):
+        ms, (lab, n) = best(synced(lambda: ss.connected_components(dref, conn)), repeat)
+        assert np.array_equal(cp.asnumpy(lab), ss.connected_components(ref, conn)[0]), conn
+        cpu_ms = next(r[1] for r in rows if r[0] == f"CC {conn}")
+        print(f"GPU CC {conn}: {ms:.2f} ms (CPU {cpu_ms:.2f} ms, {cpu_ms / ms:.1f}x)")
+
+    def both():
+        p, _ = ss.connected_components(dpred)
+        r, _ = ss.connected_components(dref)
+        return overlap_table(p, r)
+
+    ms, t = best(synced(both), repeat)
+    cpu_ms = next(r[1] for r in rows if r[0] == "2 masks + overlap table")
+    print(f"GPU 2 masks + overlap table: {ms:.2f} ms (CPU {cpu_ms:.2f} ms, {cpu_ms / ms:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ class Gpu:
         self.device = device
         if emulate:
             sys.path.insert(0, str(HERE.parent / "tests"))
-            import _gpu_emulation as E
+            from support import gpu_emulation as E
 
             self.E = E
             E.install()

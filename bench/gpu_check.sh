@@ -69,6 +69,7 @@ BENCH_ARGS=()
 [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
 [ "$EMU" = 1 ] && BENCH_ARGS+=(--emulate --quick --no-monai --no-cold)
 step bench 420 python3 bench/bench_gpu.py "${BENCH_ARGS[@]}" --out "$LOGS/gpu.json"
+[ "$EMU" != 1 ] && step bench-components 180 python3 bench/bench_components.py --gpu
 
 if [ "$EMU" != 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   CS="compute-sanitizer --error-exitcode 99 --print-limit 20"
@@ -76,6 +77,10 @@ if [ "$EMU" != 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   step memcheck-surface 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_surface.py -q -x -p no:cacheprovider -k "evaluate"
   step racecheck-counting 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_surface.py -q -x -p no:cacheprovider -k "counting"
   step memcheck-scores 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "cupy-cuda"
+  step memcheck-components 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "not large"
+  step racecheck-components 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "noise and 3"
+  step memcheck-multirater 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
+  step racecheck-multirater 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
 else
   say "[sanitizer] skipped (emulated run or no compute-sanitizer)"
 fi

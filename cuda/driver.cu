@@ -21,6 +21,8 @@
 
 #include "segscore/gpu_kernels.h"
 #include "segscore/gpu_score_kernels.h"
+#include "segscore/gpu_components_kernels.h"
+#include "segscore/gpu_multirater_kernels.h"
 
 namespace segscore {
 namespace cuda {
@@ -142,6 +144,20 @@ std::vector<Kernel> make_table() {
       SEGSCORE_K(k_crps_ensemble<float, double>),
       SEGSCORE_K(k_crps_ensemble<double, float>),
       SEGSCORE_K(k_crps_ensemble<double, double>),
+      // connected components and the overlap table (gpu_components_kernels.h)
+      SEGSCORE_K(k_cc_init),
+      SEGSCORE_K(k_cc_merge),
+      SEGSCORE_K(k_cc_flatten),
+      SEGSCORE_K(k_cc_sizes),
+      SEGSCORE_K(k_cc_roots),
+      SEGSCORE_K(k_cc_write),
+      SEGSCORE_K(k_ovl_scan),
+      SEGSCORE_K(k_ovl_init),
+      SEGSCORE_K(k_ovl_count),
+      // the one multi-rater pass (gpu_multirater_kernels.h)
+      SEGSCORE_K(k_mr_init),
+      SEGSCORE_K(k_mr_range),
+      SEGSCORE_K(k_mr_stats),
   };
 }
 

@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "segscore/gpu_kernels.h"
 #include "segscore/gpu_score_kernels.h"
+#include "segscore/gpu_components_kernels.h"
 
 #ifndef SEGSCORE_CUDA_MODULE_NAME
 #define SEGSCORE_CUDA_MODULE_NAME _cuda
@@ -142,5 +143,8 @@ PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
   layout["CD_EDGES"] = int(CD_EDGES);
   layout["CC_W"] = int(CC_W);
   layout["XG_W"] = int(XG_W);
+  layout["CCG_W"] = int(CCG_W);
+  layout["OG_W"] = int(OG_W);
+  layout["OI_W"] = int(OI_W);
   m.attr("layout") = layout;
 }

@@ -78,7 +78,7 @@ py::dict py_calibration_stats(const py::array& probs, const py::array& target, c
                               int right_closed, int below, int above, double cand_offset, double cand_scale,
                               double cand_tol, bool exact_floor, int n_classes, bool logits, int mode, int positive,
                               bool round_f32, bool clip, double clip_lo, double clip_hi, bool want_scores,
-                              int brier_sum_form, int threads) {
+                              int brier_sum_form, int threads, int seq_bits, const py::object& seq_init) {
   Setup s;
   set_inputs(s, probs, target, mask, class_axis, ignore_label, n_classes, logits, mode, positive, round_f32, clip,
              clip_lo, clip_hi, threads);
@@ -93,6 +93,19 @@ py::dict py_calibration_stats(const py::array& probs, const py::array& target, c
   k.exact_floor = exact_floor ? 1 : 0;
   s.opt.want_scores = want_scores;
   s.opt.brier_sum_form = brier_sum_form;
+  if (seq_bits != 0 && seq_bits != 32 && seq_bits != 64)
+    throw py::value_error("segscore._cpu: seq_bits must be 0 (float64 sums), 32 or 64 (sequential sums)");
+  s.opt.seq_bits = seq_bits;
+  std::vector<double> init;
+  if (!seq_init.is_none()) {
+    const ArrayView v = view_of(seq_init.cast<py::array>(), "seq_init", kFloats);
+    const int32_t want = calib_streams(k) * calib_slots(k);
+    if (v.ndim != 1 || v.dtype != DType::F64 || v.shape[0] != want)
+      throw py::value_error("segscore._cpu: seq_init must be a 1-d float64 array of streams * slots values");
+    const auto* p = static_cast<const double*>(v.data);
+    for (int64_t i = 0; i < v.shape[0]; ++i) init.push_back(p[i * v.strides[0]]);
+    s.opt.seq_init = init.data();
+  }
   CalibStats r;
   {
     py::gil_scoped_release nogil;
@@ -151,8 +164,10 @@ void bind_calibration(py::module_& m) {
         py::arg("cand_tol"), py::arg("exact_floor"), py::arg("n_classes"), py::arg("logits"), py::arg("mode"),
         py::arg("positive"), py::arg("round_f32"), py::arg("clip"), py::arg("clip_lo"), py::arg("clip_hi"),
         py::arg("want_scores") = false, py::arg("brier_sum_form") = 0, py::arg("threads") = 0,
+        py::arg("seq_bits") = 0, py::arg("seq_init") = py::none(),
         "One pass of calibration binning: per-stream, per-bin count / correct / sum of confidences "
-        "(keywords: the CalibParams fields of segscore/calibration.h)");
+        "(keywords: the CalibParams fields of segscore/calibration.h; seq_bits / seq_init: the "
+        "sequential float32 / float64 bin sums of CalibOptions)");
   m.def("calibration_confidences", &py_calibration_confidences, py::arg("probs"), py::arg("target"),
         py::kw_only(), py::arg("mask") = py::none(), py::arg("class_axis"), py::arg("ignore_label") = py::none(),
         py::arg("n_classes"), py::arg("logits"), py::arg("mode"), py::arg("positive"), py::arg("round_f32"),

@@ -628,6 +628,83 @@ class UnitReader {
   int64_t w0_ = 0, w1_ = 0, last_slab_ = 0;  // slabs [w0_, w1_) are loaded
 };
 
+
+// ---- sequential bin sums (the reference arithmetic of torch's CPU scatter_add_) -------------
+
+// One block's binned values in voxel order: the slot (stream * slots + bin) and the value added
+// to it, plus the block's Brier / NLL sums.  The serial phase replays them in block order.
+struct SeqBlock {
+  std::vector<int32_t> slot;
+  std::vector<double> val;
+  double brier = 0, nll = 0;
+  int64_t scored = 0, invalid = 0;
+  void clear() {
+    slot.clear();
+    val.clear();
+    brier = nll = 0;
+    scored = invalid = 0;
+  }
+};
+
+// Bins every counted voxel of one unit: integer counts into cnt / cor (exact), the (slot,
+// value) pairs into out in voxel order (runtime flags: this path is not the hot one).
+template <typename T>
+void seq_segment(const CalibParams& k, const CalibOptions& opt, const T* p, int64_t ps, int64_t cs, const SegBuf& b,
+                 int64_t n, int32_t slots, int64_t* cnt, int64_t* cor, SeqBlock& out, double* work) {
+  const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!b.use[i]) continue;  // all 1 without a mask or ignore_label (SegBuf's initial value)
+    const T* q = p + i * ps;
+    const int64_t t = b.label[i];
+    int32_t bad;
+    if (k.mode == kCalibClassWise) {
+      bad = calib_all_probs(k, q, cs, work);
+      if (bad) {
+        out.invalid += bad;
+        continue;
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const int32_t s = calib_bin(k, work[c]);
+        if (s < 0) continue;
+        const int32_t j = int32_t(c * slots + s);
+        ++cnt[j];
+        cor[j] += t == c;
+        out.slot.push_back(j);
+        out.val.push_back(work[c]);
+      }
+    } else {
+      double conf;
+      bool ok;
+      if (k.mode == kCalibTopLabel) {
+        int32_t cls = 0;
+        bad = calib_top_label(k, q, cs, &conf, &cls);
+        ok = cls == t;
+      } else {
+        bad = calib_class_prob(k, q, cs, k.positive, &conf);
+        ok = t == k.positive;
+      }
+      if (bad) {
+        out.invalid += bad;
+        continue;
+      }
+      const int32_t s = calib_bin(k, conf);
+      if (s >= 0) {
+        ++cnt[s];
+        cor[s] += ok;
+        out.slot.push_back(s);
+        out.val.push_back(conf);
+      }
+    }
+    if (opt.want_scores && t >= 0 && t < C) {
+      double br, nl;
+      calib_scores(k, q, cs, t, opt.brier_sum_form, &br, &nl);
+      out.brier += br;
+      out.nll += nl;
+      ++out.scored;
+    }
+  }
+}
+
 }  // namespace
 
 // exact_floor only where calibration.h allows it (the GPU kernels apply the same rule).
@@ -637,10 +714,108 @@ CalibParams effective_params(const CalibInput& in, const CalibParams& k0) {
   return k;
 }
 
+
+// The sequential path (opt.seq_bits = 32 or 64): the voxels are binned in parallel, a round of
+// blocks at a time, into (slot, value) lists; then one thread adds the lists to the running
+// sums in block order, i.e. in the elements' logical C order, rounding every addition to
+// float32 (seq_bits 32) -- what torch's CPU scatter_add_ does to a float32 tensor (each bin's
+// elements one after another, whatever the thread count).  Counts are exact integers.
+static CalibStats calibration_stats_seq(const CalibInput& in, const CalibOptions& opt, const CalibParams& k,
+                                        const Geometry& g) {
+  const int32_t streams = calib_streams(k), slots = calib_slots(k);
+  const int32_t width = streams * slots;
+  const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;
+  const int64_t units = g.units();
+  const int64_t upb = std::max<int64_t>(1, kBlockVoxels / g.lines.seg);
+  const int64_t nblocks = (units + upb - 1) / upb;
+  int threads = opt.threads > 0 ? opt.threads : default_threads();
+  threads = int(std::max<int64_t>(1, std::min<int64_t>(threads, nblocks)));
+  // blocks per round: about 4 M binned values in flight (12 bytes each)
+  const int64_t per_voxel = k.mode == kCalibClassWise ? C : 1;
+  const int64_t round = std::max<int64_t>(threads, (int64_t(4) << 20) / (upb * g.lines.seg * per_voxel));
+  std::vector<SeqBlock> blocks(size_t(std::min<int64_t>(round, std::max<int64_t>(nblocks, 1))));
+  std::vector<ThreadAcc> acc(threads);
+  for (auto& a : acc) {
+    a.cnt.assign(width, 0);
+    a.cor.assign(width, 0);
+  }
+  std::vector<double> run(width, 0.0);
+  if (opt.seq_init)
+    for (int32_t j = 0; j < width; ++j) run[j] = opt.seq_init[j];
+  double brier = 0, nll = 0;
+  int64_t scored = 0, invalid = 0;
+  const bool f32 = opt.seq_bits == 32;
+
+  dispatch_prob(in.probs.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* P = static_cast<const T*>(in.probs.data);
+    for (int64_t r0 = 0; r0 < nblocks; r0 += int64_t(blocks.size())) {
+      const int64_t nr = std::min<int64_t>(int64_t(blocks.size()), nblocks - r0);
+      parallel_for(nr, std::min<int64_t>(threads, nr), [&](int64_t b0, int64_t b1, int w) {
+        ThreadAcc& A = acc[w];
+        UnitReader<T> reader(g, in, P, std::min(units, (r0 + b1) * upb));
+        SegBuf buf(g.lines.seg);
+        std::vector<double> work(static_cast<size_t>(C));
+        for (int64_t i = b0; i < b1; ++i) {
+          SeqBlock& B = blocks[size_t(i)];
+          B.clear();
+          const int64_t blk = r0 + i;
+          const int64_t u0 = blk * upb, u1 = std::min(units, u0 + upb);
+          reader.walk(u0, u1, [&](int64_t len, const UnitData<T>& x) {
+            A.voxels += read_segment(*x.in, x.off, x.ts, x.ms, len, buf, &A.tmin, &A.tmax);
+            seq_segment<T>(k, opt, x.p, x.ps, x.cs, buf, len, slots, A.cnt.data(), A.cor.data(), B, work.data());
+          });
+        }
+      });
+      for (int64_t i = 0; i < nr; ++i) {  // the serial phase: element order
+        const SeqBlock& B = blocks[size_t(i)];
+        const int32_t* sl = B.slot.data();
+        const double* v = B.val.data();
+        const size_t m = B.slot.size();
+        double* __restrict s = run.data();
+        if (f32) {
+          for (size_t e = 0; e < m; ++e) s[sl[e]] = double(float(s[sl[e]] + v[e]));
+        } else {
+          for (size_t e = 0; e < m; ++e) s[sl[e]] += v[e];
+        }
+        brier += B.brier;
+        nll += B.nll;
+        scored += B.scored;
+        invalid += B.invalid;
+      }
+    }
+  });
+
+  CalibStats st;
+  st.streams = streams;
+  st.slots = slots;
+  st.count.assign(width, 0);
+  st.correct.assign(width, 0);
+  for (auto& a : acc) {
+    for (int32_t j = 0; j < width; ++j) {
+      st.count[j] += a.cnt[j];
+      st.correct[j] += a.cor[j];
+    }
+    st.voxels += a.voxels;
+  }
+  st.sum_conf = std::move(run);
+  st.brier_sum = brier;
+  st.nll_sum = nll;
+  st.scored = scored;
+  st.invalid = invalid;
+  label_range(acc, st.voxels, &st.target_min, &st.target_max);
+  return st;
+}
+
 CalibStats calibration_stats(const CalibInput& in, const CalibOptions& opt) {
   const CalibParams k = effective_params(in, opt.params);
   check_params(k);
   const Geometry g = make_geometry(in);
+  if (opt.seq_bits != 0) {
+    if (opt.seq_bits != 32 && opt.seq_bits != 64)
+      throw std::invalid_argument("segscore: sequential bin sums are float32 (32) or float64 (64)");
+    return calibration_stats_seq(in, opt, k, g);
+  }
   const int32_t streams = calib_streams(k), slots = calib_slots(k);
   const int32_t width = streams * slots;
   const int64_t C = k.n_classes == 0 ? 2 : k.n_classes;

@@ -23,6 +23,14 @@ struct CalibOptions {
   bool want_scores = false;       // Brier and NLL sums
   int32_t brier_sum_form = 0;
   int threads = 0;
+  // Reference arithmetic of a library that sums bins one element after another (torch's CPU
+  // scatter_add_): 0 = segscore's float64 sums (blocked, deterministic); 32 / 64 = every
+  // bin's confidence sum is a running float32 / float64 sum updated in logical C order,
+  // each addition rounded to that type, starting from seq_init (streams * slots values,
+  // nullptr = zeros: a stream carries its running sums from one update to the next).
+  // Counts stay exact integers (a float32 count is min(count, 2^24): the caller derives it).
+  int32_t seq_bits = 0;
+  const double* seq_init = nullptr;
 };
 
 // Sufficient statistics of one pass.  Integer counts are exact; the double

@@ -101,42 +101,31 @@ double load_prob(const ArrayView& a, int64_t at) {
   throw std::invalid_argument("segscore: probability channels must be float32 or float64");
 }
 
-// The calibration terms of n equal voxels: load(c) is channel c, t the target's label.
-template <class Load>
-void calib_run(Worker& w, const Load& load, int64_t t, int64_t n, const int64_t* lab, int64_t C, const double* edges,
-               int64_t nb, bool top) {
-  bool bad = false;
-  double sum = 0.0;
-  for (int64_t c = 0; c < C; ++c) {
-    const double v = load(c);
-    if (v != v) {
-      w.pnan[size_t(c)] += n;
-      bad = true;
-      continue;
-    }
+// The per-run terms of segscore/multirater.h added to one worker's sums.
+struct WorkerAcc {
+  Worker& w;
+  int64_t nb;
+  void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
+  void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
+  void nan(int64_t c, int64_t n) { w.pnan[size_t(c)] += n; }
+  void range(int64_t c, double v) {
     w.pmin[size_t(c)] = v < w.pmin[size_t(c)] ? v : w.pmin[size_t(c)];
     w.pmax[size_t(c)] = v > w.pmax[size_t(c)] ? v : w.pmax[size_t(c)];
-    bad = bad || !(v >= 0.0 && v <= 1.0);
-    sum += v;
-    const bool y = t == lab[c];
-    const int64_t b = v == 0.0 ? 0 : mr_bin(edges, nb, v);
+  }
+  void bin(int64_t c, int64_t b, int64_t n, int64_t correct, const MrFix& f) {
     int64_t* cnt = w.cw_count.data() + (c * nb + b) * 2;
     cnt[0] += n;
-    cnt[1] += y ? n : 0;
-    if (v > 0.0) mr_add(w.cw_conf[size_t(c * nb + b)], mr_times(mr_fixed(v), uint64_t(n)));
-    const float e = mr_brier_term(v, y);
-    if (e != 0.0f) mr_add(w.brier[size_t(c)], mr_times(mr_fixed(double(e)), uint64_t(n)));
+    cnt[1] += correct;
+    mr_add(w.cw_conf[size_t(c * nb + b)], f);
   }
-  if (!top || bad) return;  // NaN / out of range: counted above, the caller refuses the map
-  const double dev = sum > 1.0 ? sum - 1.0 : 1.0 - sum;
-  w.rowdev = dev > w.rowdev ? dev : w.rowdev;
-  double conf = 0.0;
-  const int64_t a = mr_argmax(load, C, &conf);
-  const int64_t b = mr_bin(edges, nb, conf);
-  w.top_count[size_t(2 * b)] += n;
-  w.top_count[size_t(2 * b + 1)] += t == lab[a] ? n : 0;
-  if (conf > 0.0) mr_add(w.top_conf[size_t(b)], mr_times(mr_fixed(conf), uint64_t(n)));
-}
+  void brier(int64_t c, const MrFix& f) { mr_add(w.brier[size_t(c)], f); }
+  void rowdev(double d) { w.rowdev = d > w.rowdev ? d : w.rowdev; }
+  void top(int64_t b, int64_t n, int64_t correct, const MrFix& f) {
+    w.top_count[size_t(2 * b)] += n;
+    w.top_count[size_t(2 * b + 1)] += correct;
+    mr_add(w.top_conf[size_t(b)], f);
+  }
+};
 
 }  // namespace
 
@@ -238,10 +227,11 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
           for (int64_t c = 0; c < C; ++c)
             pv[size_t(c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
           auto load = [&](int64_t c) { return pv[size_t(c)]; };
-          mr_probs(load, chan_label.data(), C, cur.data(), K, cnt, w.sum.data(), w.vsum.data());
+          WorkerAcc acc{w, nb};
+          mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
           if (tgt) {
             const int64_t t = load_label(*tgt, off[size_t(M + C)] + start * step[size_t(M + C)]);
-            calib_run(w, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
+            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top);
           }
         }
         start = end;

@@ -7,9 +7,11 @@
 #include <random>
 #include <vector>
 
+#include "components_driver.h"
 #include "edt_driver.h"
 #include "overlap_driver.h"
 #include "surface_driver.h"
+#include "segscore/components.h"
 #include "segscore/surfel_tables.h"
 
 using namespace segscore;
@@ -117,11 +119,86 @@ static void test_surface_cube_shift() {
   CHECK(area > 100.0 && area <= 160.0, "cube surface area %g (want in (100, 160])", area);
 }
 
+// Connected components against a brute-force flood fill (first voxel in C raster numbers
+// the components), binary and per label, every connectivity, several thread counts.
+static void test_components(std::mt19937& rng) {
+  for (int it = 0; it < 40; ++it) {
+    const int64_t Z = 1 + rng() % 7, Y = 1 + rng() % 9, X = 1 + rng() % 11;
+    const int64_t N = Z * Y * X;
+    std::vector<int32_t> m(static_cast<size_t>(N));
+    const unsigned dens = 1 + rng() % 9, nv = 1 + rng() % 3;
+    for (auto& v : m) v = (rng() % 10 < dens) ? int32_t(1 + rng() % nv) : 0;
+    const ArrayView in = view3(m.data(), DType::I32, Z, Y, X);
+    for (int conn : {6, 18, 26}) {
+      for (bool binary : {true, false}) {
+        std::vector<int64_t> want(size_t(N), 0), stack;
+        int64_t n = 0;
+        for (int64_t s0 = 0; s0 < N; ++s0) {
+          if (!m[size_t(s0)] || want[size_t(s0)]) continue;
+          want[size_t(s0)] = ++n;
+          stack.assign(1, s0);
+          while (!stack.empty()) {
+            const int64_t i = stack.back();
+            stack.pop_back();
+            const int64_t z = i / (Y * X), y = i / X % Y, x = i % X;
+            for (int dz = -1; dz <= 1; ++dz)
+              for (int dy = -1; dy <= 1; ++dy)
+                for (int dx = -1; dx <= 1; ++dx) {
+                  if (!cc_is_neighbour(conn, dz, dy, dx)) continue;
+                  const int64_t zz = z + dz, yy = y + dy, xx = x + dx;
+                  if (zz < 0 || zz >= Z || yy < 0 || yy >= Y || xx < 0 || xx >= X) continue;
+                  const int64_t j = (zz * Y + yy) * X + xx;
+                  if (!m[size_t(j)] || want[size_t(j)]) continue;
+                  if (!binary && m[size_t(j)] != m[size_t(i)]) continue;
+                  want[size_t(j)] = n;
+                  stack.push_back(j);
+                }
+          }
+        }
+        for (int threads : {1, 2, 5}) {
+          CcOptions opt;
+          opt.connectivity = conn;
+          opt.binary = binary;
+          opt.threads = threads;
+          const CcLabels cc = label_components(in, opt);
+          std::vector<int32_t> got(size_t(N), -1);
+          ArrayView out = view3(got.data(), DType::I32, Z, Y, X);
+          paint_components(cc, out, false, threads);
+          CHECK(cc.n == n, "components (%ld,%ld,%ld) conn %d binary %d threads %d: n %ld want %ld", (long)Z, (long)Y,
+                (long)X, conn, int(binary), threads, (long)cc.n, (long)n);
+          bool same = true;
+          for (int64_t i = 0; i < N; ++i) same &= got[size_t(i)] == want[size_t(i)];
+          CHECK(same, "components (%ld,%ld,%ld) conn %d binary %d threads %d: labels differ", (long)Z, (long)Y,
+                (long)X, conn, int(binary), threads);
+          std::vector<int64_t> wide(size_t(N), -1);  // the int64 output (2**31 - 1 components or more)
+          paint_components(cc, view3(wide.data(), DType::I64, Z, Y, X), false, threads);
+          bool same64 = true;
+          for (int64_t i = 0; i < N; ++i) same64 &= wide[size_t(i)] == want[size_t(i)];
+          CHECK(same64, "components painted as int64 differ");
+          if (conn == 26 && binary) {  // the overlap table of the labels with the mask's values
+            const CcOverlap t = overlap_table(out, in, N + 8, threads);
+            int64_t tot = 0;
+            for (size_t k = 0; k + 2 < t.pairs.size(); k += 3) tot += t.pairs[k + 2];
+            int64_t fg = 0;
+            for (auto v : m) fg += v != 0;
+            CHECK(tot == fg && int64_t(t.pred_voxels.size()) == n, "overlap table of the components");
+            const CcStats st = component_stats(out, nullptr, N + 8, threads);
+            int64_t sv = 0;
+            for (auto v : st.voxels) sv += v;
+            CHECK(st.n == n && sv == fg, "component stats voxels");
+          }
+        }
+      }
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_edt(rng);
   test_overlap(rng);
   test_surface_cube_shift();
+  test_components(rng);
   if (failures) {
     std::printf("%d check(s) failed\n", failures);
     return 1;

@@ -23,7 +23,7 @@ from .metrics.surface.functional import (
 from .metrics.edt import edt, edt_multilabel
 from .metrics.empty import EmptyMaskError
 from .app.dataset import score_dataset
-from .metrics.evaluate import Result, evaluate
+from .metrics.evaluate import Result
 from .metrics.overlap import confusion, dice, iou, precision, recall, specificity, volume_similarity
 from .metrics.surface.distances import SurfaceDistances
 from .calibration import Calibration, Reliability, ace, brier, ece, mce, nll, reliability
@@ -31,6 +31,7 @@ from .calibration.plot import plot_reliability
 from .probabilistic.crps import crps_ensemble, crps_gaussian, volume_crps
 from .protocols.curvas2024 import CurvasResult, curvas
 from .lesion import LesionResult, component_stats, connected_components, lesion_aggregate, lesionwise
+from .lesion.evaluate import evaluate  # ss.evaluate: metrics.evaluate plus the lesionwise= columns
 from .lesion.froc import FrocResult, froc
 from .probabilistic.multirater import (
     ConsensusMasks,
@@ -54,4 +55,3 @@ __all__ += [
 __all__ += ["Calibration", "Reliability", "ace", "brier", "ece", "mce", "nll", "plot_reliability", "reliability"]
 __all__ += ["FrocResult", "LesionResult", "component_stats", "connected_components", "froc", "lesion_aggregate",
             "lesionwise"]
-from .lesion.evaluate import evaluate

@@ -15,7 +15,8 @@ Segmentation (2-D and 3-D; same ``num_classes``, ``include_background``, ``spaci
 HausdorffDistance        any percentile; the default equals torchmetrics' HausdorffDistance
 SurfaceDice              normalised surface distance (NSD) at a tolerance in mm
 AverageSurfaceDistance   symmetric (ASSD) or directed (pred -> ref)
-DiceScore, MeanIoU       torchmetrics' classes' arguments and numbers (label maps counted in one pass)
+DiceScore, MeanIoU, GeneralizedDiceScore
+                         torchmetrics' classes' arguments and numbers (label maps counted in one pass)
 
 Calibration and probabilistic:
 
@@ -42,6 +43,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 from .calibration.binning import _check_bins
 from .calibration.conventions import MODES, NORMS, get_convention as _calibration_convention
 from .calibration.reliability import Reliability, _brier_from, _run
+from .metrics import empty as _empty
 from .metrics.overlap import confusion
 from .metrics.surface import conventions as _surface
 from .metrics.surface.functional import surface_distances
@@ -49,7 +51,7 @@ from .probabilistic.crps import crps_ensemble, crps_gaussian
 
 __all__ = [
     "AverageSurfaceDistance", "CalibrationError", "ContinuousRankedProbabilityScore", "DiceScore",
-    "HausdorffDistance", "MeanIoU", "SurfaceDice",
+    "GeneralizedDiceScore", "HausdorffDistance", "MeanIoU", "SurfaceDice",
 ]
 
 _FORMATS = ("one-hot", "index", "mixed")
@@ -100,11 +102,11 @@ def _one_hot_side(x: Tensor, num_classes, what: str) -> tuple:
     if x.ndim < 2:
         raise ValueError(f"`{what}` in one-hot format must be shaped (N, C, ...), got shape {tuple(x.shape)}")
     c = x.shape[1] if num_classes is None else num_classes
-    if torch.is_floating_point(x):
-        return _Side(x.argmax(dim=1), True), c
     if num_classes is not None and x.shape[1] != num_classes:
         raise ValueError(f"`{what}` has {x.shape[1]} channels but num_classes={num_classes}; one-hot input needs "
                          "one channel per class (or pass input_format='index' with a label map)")
+    if torch.is_floating_point(x):
+        return _Side(x.argmax(dim=1), True), c
     if x.dtype != torch.bool and x.numel():
         lo, hi = (int(v) for v in torch.aminmax(x))
         if lo < 0 or hi > 1:
@@ -118,9 +120,11 @@ def _index_side(x: Tensor, num_classes, what: str) -> _Side:
         raise ValueError(f"`{what}` in index format must be an integer label map, got dtype {x.dtype}")
     if num_classes is None:
         raise ValueError("Argument `num_classes` must be provided when `input_format` is 'index' or 'mixed'.")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= num_classes):
-        raise ValueError(f"`{what}` holds class indices in [{int(x.min())}, {int(x.max())}] but num_classes="
-                         f"{num_classes} (values must lie in [0, {num_classes}))")
+    if x.numel():
+        lo, hi = (int(v) for v in torch.aminmax(x))
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"`{what}` holds class indices in [{lo}, {hi}] but num_classes={num_classes} (values "
+                             f"must lie in [0, {num_classes}))")
     return _Side(x, True)
 
 
@@ -248,12 +252,31 @@ def _reduce(values: Tensor, width: int, reduction: str) -> Tensor:
 
 
 _REDUCTIONS = ("mean", "nanmean", "class", "none")
+_REDUCTIONS = ("mean", "nanmean", "class", "none")
+
+
+class _CatStates(Metric):
+    """A Metric whose ``"cat"`` list states have a fixed dtype (``_cat_dtype``) even on a DDP
+    rank that saw no batch: torchmetrics would gather an empty placeholder of the metric's
+    default float dtype there, which the other ranks' float64 / int64 states do not match."""
+
+    _cat_dtype = torch.float64
+
+    def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        for attr, fx in self._reductions.items():
+            state = getattr(self, attr)
+            if isinstance(state, list) and not state:
+                setattr(self, attr, [torch.zeros(0, dtype=self._cat_dtype, device=self.device)])
+        if dist_sync_fn is None:
+            super()._sync_dist(process_group=process_group)
+        else:
+            super()._sync_dist(dist_sync_fn, process_group=process_group)
 
 # ---------------------------------------------------------------------------
 # surface-distance metrics
 
 
-class _SurfaceMetric(Metric):
+class _SurfaceMetric(_CatStates):
     """Per-(case, class) surface values in one ``"cat"`` list state (float64, flattened)."""
 
     is_differentiable = False
@@ -279,7 +302,7 @@ class _SurfaceMetric(Metric):
         self.spacing = spacing
         self.input_format = input_format
         self.reduction = reduction
-        self.empty = empty
+        self.empty = _empty.normalize(empty)  # an invalid policy fails here, not at the first update
         self.threads = threads
         self.convention = self._default_convention if convention is None else convention
         self._conv = self._resolve(self.convention)
@@ -534,7 +557,7 @@ def _safe_divide(num: Tensor, den: Tensor) -> Tensor:
                        torch.full_like(num, math.nan))
 
 
-class DiceScore(Metric):
+class DiceScore(_CatStates):
     """Dice score with torchmetrics 1.9's ``DiceScore`` arguments, input formats and numbers.
 
     Same ``num_classes``, ``include_background``, ``average`` ("micro", "macro", "weighted",
@@ -579,6 +602,7 @@ class DiceScore(Metric):
     numerator: list
     denominator: list
     support: list
+    _cat_dtype = torch.int64
 
     def __init__(self, num_classes, include_background=True, average="macro", aggregation_level="samplewise",
                  input_format="one-hot", threads=None, **kwargs):
@@ -731,6 +755,108 @@ class MeanIoU(Metric):
             return torch.tensor(math.nan, dtype=torch.float64, device=self.device)
         out = self.score / self.num_batches
         return out.nan_to_num(-1.0) if self.per_class else out.nanmean()
+
+
+def _generalized_weights(target_sum: Tensor, weight_type: str) -> Tensor:
+    """torchmetrics 1.9's class weights of (N, C) target volumes, its replacement of the
+    infinite ones (a class absent from a case's target) included: the per-class maximum of
+    the finite weights, read back in the order of its transposed repeat (flat index k of
+    the (N, C) table takes the maximum of class k // N)."""
+    t = target_sum.to(torch.float64)
+    if weight_type == "simple":
+        w = 1.0 / t
+    elif weight_type == "linear":
+        w = torch.ones_like(t)
+    else:
+        w = 1.0 / (t * t)
+    n, c = w.shape
+    flat = w.reshape(-1).clone()
+    infs = torch.isinf(flat)
+    flat[infs] = 0
+    w_max = flat.reshape(n, c).max(0).values.repeat(n, 1).T.reshape(-1)
+    flat[infs] = w_max[infs]
+    return flat.reshape(n, c)
+
+
+class GeneralizedDiceScore(Metric):
+    """Generalized Dice score with torchmetrics 1.9's ``GeneralizedDiceScore`` arguments and numbers.
+
+    Same ``num_classes``, ``include_background``, ``per_class``, ``weight_type`` ("square",
+    "simple", "linear") and ``input_format``: per case, ``sum_c 2 w_c tp_c / sum_c w_c
+    (|P_c| + |T_c|)`` with w_c = 1 / |T_c|^2 (square), 1 / |T_c| (simple) or 1 (linear),
+    0 / 0 = 0; ``compute()`` is the mean over cases (``per_class``: per class).  A class
+    absent from a case's target gets the weight torchmetrics 1.9 gives it (see
+    ``_generalized_weights``), so the numbers match there too.  Label maps are counted by
+    segscore in one pass per case.  States: the score sum (float64) and the number of
+    cases (int64), ``dist_reduce_fx="sum"``.
+
+    Parameters
+    ----------
+    num_classes : int
+    include_background : bool, default True
+    per_class : bool, default False
+    weight_type : {"square", "simple", "linear"}, default "square"
+    input_format : {"one-hot", "index", "mixed"}, default "one-hot"
+    threads : int, optional
+    **kwargs
+        torchmetrics ``Metric`` keyword arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from segscore.torchmetrics import GeneralizedDiceScore
+    >>> ref = torch.tensor([[[0, 1, 1], [0, 2, 2]]])
+    >>> pred = torch.tensor([[[0, 1, 1], [2, 2, 0]]])
+    >>> GeneralizedDiceScore(3, input_format="index", weight_type="linear")(pred, ref)   # (2 + 4 + 2) / 12
+    tensor(0.6667, dtype=torch.float64)
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = True
+    plot_lower_bound = 0.0
+    plot_upper_bound = 1.0
+
+    score: Tensor
+    samples: Tensor
+
+    def __init__(self, num_classes, include_background=True, per_class=False, weight_type="square",
+                 input_format="one-hot", threads=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = _check_num_classes(num_classes)
+        _check_common(include_background, input_format)
+        if not isinstance(per_class, bool):
+            raise ValueError(f"Expected argument `per_class` to be a boolean, but got {per_class!r}.")
+        if weight_type not in ("square", "simple", "linear"):
+            raise ValueError(f"Expected argument `weight_type` to be one of 'square', 'simple', 'linear', but got "
+                             f"{weight_type!r}.")
+        self.include_background = include_background
+        self.per_class = per_class
+        self.weight_type = weight_type
+        self.input_format = input_format
+        self.threads = threads
+        self._classes = _classes(self.num_classes, include_background)
+        w = len(self._classes) if per_class else 1
+        self.add_state("score", default=torch.zeros(w, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("samples", default=torch.zeros((), dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add a batch (torchmetrics.segmentation's formats)."""
+        p, t, _, _ = _format(preds, target, self.num_classes, self.input_format)
+        cnt = torch.from_numpy(_counts(p, t, self._classes, preds.shape[0], self.threads)).to(self.device)
+        tp, fp, fn = (cnt[..., i].double() for i in range(3))
+        w = _generalized_weights(tp + fn, self.weight_type)
+        num, den = 2.0 * tp * w, (2 * tp + fp + fn) * w
+        if not self.per_class:
+            num, den = num.sum(1), den.sum(1)
+        val = torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(num))
+        self.score += val.sum(0)
+        self.samples += preds.shape[0]
+
+    def compute(self) -> Tensor:
+        """The mean over cases (``per_class``: one value per class)."""
+        out = self.score / self.samples
+        return out[0] if not self.per_class else out
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import sys
 import torch
 
 N_BATCHES = 4
+SEGMENTATION = ("hd", "hd95", "nsd", "assd", "dice", "iou", "gdice")  # the metrics fed (pred, ref) label maps
 
 
 def make_metrics() -> dict:
@@ -28,6 +29,7 @@ def make_metrics() -> dict:
         "assd": sst.AverageSurfaceDistance(3, input_format="index", reduction="nanmean"),
         "dice": sst.DiceScore(3, input_format="index", average="none"),
         "iou": sst.MeanIoU(3, input_format="index", per_class=True),
+        "gdice": sst.GeneralizedDiceScore(3, input_format="index"),
         "ece_binary": sst.CalibrationError("binary", norm="l2"),
         "ece_top": sst.CalibrationError("multiclass", num_classes=3, convention="segscore"),
         "brier": sst.CalibrationError("multiclass", num_classes=3, convention="segscore", metric="brier"),
@@ -56,7 +58,7 @@ def batch(i: int) -> dict:
 
 def feed(metrics: dict, b: dict) -> None:
     for name, m in metrics.items():
-        if name in ("hd", "hd95", "nsd", "assd", "dice", "iou"):
+        if name in SEGMENTATION:
             m.update(b["pred"], b["ref"])
         elif name == "ece_binary":
             m.update(b["probs"][:, 1], (b["ref"] == 1).long())
@@ -81,7 +83,10 @@ def single_process() -> dict:
     metrics = make_metrics()
     for i in range(N_BATCHES):
         feed(metrics, batch(i))
-    return {"states": states(metrics), "values": {k: m.compute() for k, m in metrics.items()}}
+    first = make_metrics()
+    feed(first, batch(0))
+    return {"states": states(metrics), "values": {k: m.compute() for k, m in metrics.items()},
+            "uneven": {k: m.compute() for k, m in first.items()}}
 
 
 def _rank(rank: int, world: int, port: int, out: str) -> None:
@@ -101,8 +106,13 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
         synced = states(metrics)
         for m in metrics.values():
             m.unsync()
+        # a rank without any batch (rank 1 here): its empty "cat" states still gather
+        uneven = make_metrics()
         if rank == 0:
-            torch.save({"states": synced, "values": values}, out)
+            feed(uneven, batch(0))
+        uneven_values = {k: m.compute() for k, m in uneven.items()}
+        if rank == 0:
+            torch.save({"states": synced, "values": values, "uneven": uneven_values}, out)
         dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -502,3 +502,100 @@ def check_calibration_near_edges(dev):
                     got = ss.reliability(dev.up(probs), dev.up(tt), device=dev.backend, **kw2)
                     what = f"{dev} near edges n={n} {probs.dtype} {kw2}"
                     compare_reliability(got, want, what)
+
+
+# ----------------------------------------------------------------------------- connected components
+
+def component_mask(rng, shape, kind):
+    if kind == "noise":
+        return rng.random(shape) < rng.uniform(0.1, 0.7)
+    if kind == "labels":
+        return rng.integers(0, 3, shape).astype(np.int32)
+    return blob_labels(rng, shape, 3, np.uint8) > 0
+
+
+def check_components(dev, rng, nd, layout, kind="noise", dtype=None, min_size=0):
+    """ss.connected_components on the device == on the host: the same ids, n, dtype and
+    memory order, for every connectivity and both raster orders."""
+    shape = rand_shape(rng, nd, 1, 12 if nd == 3 else 30)
+    m = component_mask(rng, shape, kind)
+    if dtype is not None:
+        m = m.astype(dtype)
+    h, d = make_view(dev, m, layout)
+    binary = kind != "labels"
+    for conn in ((4, 8) if nd == 2 else (6, 18, 26)):
+        for order in ("C", "F"):
+            want, n = ss.connected_components(h, conn, binary=binary, order=order, min_size=min_size)
+            got, k = ss.connected_components(d, conn, binary=binary, order=order, min_size=min_size,
+                                             device=dev.backend)
+            assert dev.is_native(got), f"output is {type(got)}, not an array of the input's library"
+            gh = dev.host(got)
+            what = f"cc {shape} {kind} {layout} conn {conn} order {order} min_size {min_size}"
+            assert k == n, f"{what}: n {k} != {n}"
+            assert gh.dtype == want.dtype, what
+            np.testing.assert_array_equal(gh, want, err_msg=what)
+            from segscore._core.arrays import wrap
+
+            w = wrap(got, "labels")
+            assert w.f_contiguous() if order == "F" else w.c_contiguous(), f"{what}: memory order"
+
+
+def check_overlap_table(dev, rng, nd, layout, dtypes=(np.int32, np.int32)):
+    """segscore.lesion.overlap_table on the device == on the host."""
+    from segscore.lesion import overlap_table
+
+    shape = rand_shape(rng, nd, 2, 14)
+    p = ss.connected_components(rng.random(shape) < 0.4)[0] if nd in (2, 3) else rng.integers(0, 5, shape)
+    r = perturb(rng, p) if rng.random() < 0.5 else rng.integers(0, 4, shape)
+    p, r = p.astype(dtypes[0]), r.astype(dtypes[1])
+    ph, pd = make_view(dev, p, layout)
+    rh, rd = make_view(dev, r, layout)
+    want = overlap_table(ph, rh)
+    got = overlap_table(pd, rd, device=dev.backend)
+    what = f"overlap_table {shape} {layout} {dtypes}"
+    for f in ("pred_id", "ref_id", "count", "pred_voxels", "ref_voxels"):
+        np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{what}: {f}")
+# ----------------------------------------------------------------------------- the one multi-rater pass
+def multirater_case(rng, nd, k, n_labels, c, top):
+    shape = rand_shape(rng, nd, 1, 14)
+    base = blob_labels(rng, shape, n_labels, np.uint8)
+    raters = [perturb(rng, base).astype(rng.choice([np.uint8, np.int16, np.int32])) for _ in range(k)]
+    pred = perturb(rng, base).astype(np.int32)
+    target = perturb(rng, base).astype(np.uint8)
+    dt = rng.choice([np.float32, np.float64])
+    if top:
+        s = rng.random(shape + (c,)) ** 3
+        s[rng.random(shape) < 0.5] = np.eye(c)[0]
+        p = (s / s.sum(axis=-1, keepdims=True)).astype(dt)
+        chans = [np.ascontiguousarray(p[..., j]) for j in range(c)]
+    else:
+        chans = [(rng.random(shape) * (rng.random(shape) < 0.6)).astype(dt) for _ in range(c)]
+    return raters, pred, chans, target
+
+
+def check_multirater(dev, rng, nd, layout="C", top=True):
+    from segscore.probabilistic.onepass import rater_pass
+
+    k = int(rng.integers(1, 5))
+    c = int(rng.integers(2, 5))
+    raters, pred, chans, target = multirater_case(rng, nd, k, int(rng.integers(1, 5)), c, top)
+    edges = np.arange(11) / 10
+    labs = list(range(c))
+    want = rater_pass(raters, pred, chans, labs, seed=[9], target=target, edges=edges, top=top)
+    d = lambda a: make_view(dev, a, layout)[1]  # noqa: E731
+    got = rater_pass([d(r) for r in raters], d(pred), [d(x) for x in chans], labs, seed=[9], target=d(target),
+                     edges=edges, top=top, device=dev.backend)
+    what = f"{dev} multirater nd={nd} {layout}"
+    np.testing.assert_array_equal(got.labels, want.labels, what)
+    np.testing.assert_array_equal(got.stats, want.stats, what)
+    np.testing.assert_array_equal(got.minmax, want.minmax, what)
+    np.testing.assert_array_equal(got.psum, want.psum, what)  # exact sums: bit for bit
+    np.testing.assert_array_equal(got.pvsum, want.pvsum, what)
+    for key in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan"):
+        np.testing.assert_array_equal(np.asarray(got.calib[key]), np.asarray(want.calib[key]), f"{what} {key}")
+    assert got.calib["rowdev"] == want.calib["rowdev"], what
+    # and without a prediction, probabilities or target
+    want = rater_pass(raters)
+    got = rater_pass([d(r) for r in raters], device=dev.backend)
+    np.testing.assert_array_equal(got.stats, want.stats, what)
+    np.testing.assert_array_equal(got.labels, want.labels, what)

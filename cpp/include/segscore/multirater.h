@@ -139,21 +139,21 @@ SEGSCORE_HD SEGSCORE_INLINE MrFix mr_times(const MrFix& f, uint64_t n) {
   return r;
 }
 
-// n equal voxels' probability channels: for channel c with label value lab[c] adds n p_c
-// to sum[c] and n p_c times the number of raters marking lab[c] to vsum[c].  vals[k] are
-// the raters' raw label values; p_c is read by load(c).
-template <class Load>
-SEGSCORE_HD SEGSCORE_INLINE void mr_probs(const Load& load, const int64_t* lab, int64_t C, const int64_t* vals,
-                                          int64_t K, int64_t n, MrFix* sum, MrFix* vsum) {
+// n equal voxels' probability channels: for channel c with label value lab[c],
+// acc.psum(c, n p_c) and acc.pvsum(c, n p_c times the number of raters marking lab[c]).
+// vals[k] are the raters' raw label values; p_c is read by load(c).
+template <class Acc, class Load>
+SEGSCORE_HD SEGSCORE_INLINE void mr_probs(Acc& acc, const Load& load, const int64_t* lab, int64_t C,
+                                          const int64_t* vals, int64_t K, int64_t n) {
   for (int64_t c = 0; c < C; ++c) {
     const double p = load(c);
     if (!(p > 0.0)) continue;
     const MrFix f = mr_fixed(p);
-    mr_add(sum[c], mr_times(f, uint64_t(n)));
+    acc.psum(c, mr_times(f, uint64_t(n)));
     const int64_t l = lab[c];
     int64_t v = 0;
     for (int64_t k = 0; k < K; ++k) v += vals[k] == l ? 1 : 0;
-    if (v) mr_add(vsum[c], mr_times(f, uint64_t(n * v)));
+    if (v) acc.pvsum(c, mr_times(f, uint64_t(n * v)));
   }
 }
 
@@ -184,6 +184,7 @@ SEGSCORE_HD SEGSCORE_INLINE float mr_brier_term(double p, bool y) {
 }
 
 // Top label of a voxel's C channels: the first maximum (numpy / torch argmax).
+// (defined before its use in mr_calib_run below)
 template <class Load>
 SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, double* conf) {
   int64_t best = 0;
@@ -197,6 +198,42 @@ SEGSCORE_HD SEGSCORE_INLINE int64_t mr_argmax(const Load& load, int64_t C, doubl
   }
   *conf = m;
   return best;
+}
+
+// The calibration terms of n equal voxels (channels load(c), target label t):
+//   acc.nan(c, n)                     NaN values of channel c
+//   acc.range(c, v)                   a non-NaN value of channel c (its min / max)
+//   acc.bin(c, b, n, correct, fix)    channel c's bin b: voxels, voxels whose target is lab[c], sum of p
+//   acc.brier(c, fix)                 sum of mr_brier_term
+//   acc.rowdev(d)                     |sum over the channels - 1| (top only)
+//   acc.top(b, n, correct, fix)       the top label's bin (top only; not for NaN / out-of-range voxels)
+template <class Acc, class Load>
+SEGSCORE_HD SEGSCORE_INLINE void mr_calib_run(Acc& acc, const Load& load, int64_t t, int64_t n, const int64_t* lab,
+                                              int64_t C, const double* edges, int64_t nb, bool top) {
+  bool bad = false;
+  double sum = 0.0;
+  const MrFix zero = {0, 0};
+  for (int64_t c = 0; c < C; ++c) {
+    const double v = load(c);
+    if (v != v) {
+      acc.nan(c, n);
+      bad = true;
+      continue;
+    }
+    acc.range(c, v);
+    bad = bad || !(v >= 0.0 && v <= 1.0);
+    sum += v;
+    const bool y = t == lab[c];
+    const int64_t b = v == 0.0 ? 0 : mr_bin(edges, nb, v);
+    acc.bin(c, b, n, y ? n : 0, v > 0.0 ? mr_times(mr_fixed(v), uint64_t(n)) : zero);
+    const float e = mr_brier_term(v, y);
+    if (e != 0.0f) acc.brier(c, mr_times(mr_fixed(double(e)), uint64_t(n)));
+  }
+  if (!top || bad) return;  // NaN / out of range: counted above, the caller refuses the map
+  acc.rowdev(sum > 1.0 ? sum - 1.0 : 1.0 - sum);
+  double conf = 0.0;
+  const int64_t a = mr_argmax(load, C, &conf);
+  acc.top(mr_bin(edges, nb, conf), n, t == lab[a] ? n : 0, conf > 0.0 ? mr_times(mr_fixed(conf), uint64_t(n)) : zero);
 }
 
 }  // namespace segscore

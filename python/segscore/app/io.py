@@ -41,6 +41,8 @@ import numpy as np
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
 SUFFIXES = NIFTI_SUFFIXES + ITK_SUFFIXES
+NUMPY_SUFFIXES = (".npy", ".npz")  # probability maps only (no geometry: the reference's is used)
+PROB_SUFFIXES = SUFFIXES + NUMPY_SUFFIXES
 _CHANNEL = re.compile(r"_0000$")
 
 
@@ -68,18 +70,18 @@ class Image:
 
 
 # ---------------------------------------------------------------- case ids
-def case_id(name: str) -> str | None:
+def case_id(name: str, suffixes=SUFFIXES) -> str | None:
     """Case id of a file name: the name without its image extension and nnU-Net's ``_0000`` channel
-    suffix; None for files that are not images."""
+    suffix; None for files that are not images (`suffixes`: the extensions of this folder's files)."""
     base = os.path.basename(name)
     low = base.lower()
-    for suf in SUFFIXES:
+    for suf in suffixes:
         if low.endswith(suf) and len(base) > len(suf):
             return _CHANNEL.sub("", base[: -len(suf)])
     return None
 
 
-def scan(directory) -> tuple[dict, list]:
+def scan(directory, suffixes=SUFFIXES) -> tuple[dict, list]:
     """{case id: path} of the image files in `directory` (not recursive), and a list of
     (case id, reason) for ids that cannot be paired: two files claim the id, or its entry is a
     broken symbolic link or a link loop (never followed further, never fatal)."""
@@ -92,7 +94,7 @@ def scan(directory) -> tuple[dict, list]:
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
-        cid = case_id(entry.name)
+        cid = case_id(entry.name, suffixes)
         try:
             if entry.is_dir():
                 continue
@@ -441,6 +443,82 @@ def _read_itk(path: str, kind: str) -> Image:
     return img
 
 
+# ---------------------------------------------------------------- numpy files
+def _npy_header(f, path: str, total: int):
+    """(shape, fortran_order, dtype) from the .npy stream `f` (positioned at its start), whose
+    file or archive member is `total` bytes: the data after the header must be exactly what the
+    header declares (a truncated or padded array is refused before any data is read), and the
+    dtype numeric (object arrays, which numpy would unpickle, are refused)."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as exc:
+        raise CaseError("read", f"not a valid .npy array ({exc})", path) from None
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise CaseError("values", f"probability array has dtype {dtype}; give a numeric (float) array "
+                        "(object / pickled arrays are never loaded)", path)
+    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    have = total - f.tell()
+    if need != have:
+        raise CaseError("read", f"array header declares {need} data bytes (shape {tuple(shape)}, {dtype}) but the "
+                        f"file holds {have}; truncated or corrupt", path)
+    return tuple(shape), fortran, dtype, need
+
+
+def _read_numpy(path: str, kind: str) -> Image:
+    """A probability map saved by numpy: a .npy array, or a .npz archive holding exactly one
+    array; (x, y, z) or (x, y, z, C) like the NIfTI maps.  Never unpickles (no allow_pickle,
+    object dtypes refused from the header); the header's size must match the file.  The file
+    carries no geometry: it is on the reference's grid when the shapes agree (spacing and
+    affine None here)."""
+    import zipfile
+
+    t0 = time.perf_counter()
+    if path.lower().endswith(".npz"):
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise CaseError("read", f"not a valid .npz archive ({exc})", path) from None
+        with zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+            if len(members) != 1:
+                listed = ", ".join(i.filename for i in members[:5]) or "none"
+                raise CaseError("read", f".npz archive holds {len(members)} arrays ({listed}); a probability file "
+                                "must hold exactly one", path)
+            info = members[0]
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise CaseError("read", f".npz member {info.filename} uses zip compression {info.compress_type}; "
+                                "only stored and deflated members (numpy's savez / savez_compressed) are read", path)
+            if info.file_size > max(info.compress_size, 1) * _DEFLATE_MAX_RATIO + 1024:
+                raise CaseError("read", f".npz member declares {info.file_size} bytes, more than its "
+                                f"{info.compress_size} compressed bytes can hold; corrupt", path)
+            with zf.open(info) as f:
+                shape, fortran, dtype, need = _npy_header(f, path, info.file_size)
+                data = f.read(need + 1)
+    else:
+        f, size = _open_regular(path)
+        with f:
+            shape, fortran, dtype, need = _npy_header(f, path, size)
+            data = f.read(need + 1)
+    if len(data) != need:
+        raise CaseError("read", f"array data is {len(data)} bytes, the header declares {need}; truncated or corrupt",
+                        path)
+    t1 = time.perf_counter()
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    if arr.ndim not in (3, 4):
+        raise CaseError("values", f"probability array has shape {arr.shape}; expected (x, y, z) or (x, y, z, C)", path)
+    img = Image(arr, None, None, path, read_s=t1 - t0, info={"format": "npy"})
+    _finish(img, kind, None, None)
+    img.decode_s = time.perf_counter() - t1
+    return img
+
+
 # ---------------------------------------------------------------- values
 def _trivial(slope, inter):
     return (slope is None or (isinstance(slope, float) and math.isnan(slope)) or slope == 1.0) and (
@@ -504,13 +582,16 @@ def read_image(path, kind: str = "label") -> Image:
             return _read_nifti(path, kind)
         if low.endswith(ITK_SUFFIXES):
             return _read_itk(path, kind)
+        if low.endswith(NUMPY_SUFFIXES) and kind == "prob":
+            return _read_numpy(path, kind)
     except CaseError:
         raise
     except MemoryError:
         raise
     except Exception as exc:
         raise CaseError("read", f"unreadable ({type(exc).__name__}: {exc})", path) from None
-    raise CaseError("read", f"unsupported file type (supported: {', '.join(SUFFIXES)})", path)
+    allowed = PROB_SUFFIXES if kind == "prob" else SUFFIXES
+    raise CaseError("read", f"unsupported file type (supported: {', '.join(allowed)})", path)
 
 
 # ---------------------------------------------------------------- geometry
@@ -522,6 +603,8 @@ def check_geometry(a: Image, b: Image, what: str, tolerance: float = 1e-3, check
     sb = b.array.shape[:3] if spatial_only else b.array.shape
     if sa != sb:
         raise CaseError("mismatch", f"{what}: shape {sb} differs from {sa}", b.path)
+    if b.spacing is None:  # a file without geometry (.npy / .npz): on the reference's grid by shape
+        return
     if len(a.spacing) != len(b.spacing) or not np.allclose(a.spacing, b.spacing, rtol=tolerance, atol=0):
         raise CaseError("mismatch", f"{what}: spacing {_fmt(b.spacing)} differs from {_fmt(a.spacing)} "
                         f"(relative tolerance {tolerance:g})", b.path)

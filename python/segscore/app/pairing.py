@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .io import CaseError, check_geometry, read_image, scan
+from .io import PROB_SUFFIXES, CaseError, check_geometry, read_image, scan
 from .scorers import Config, LoadedCase
 
 # ====================================================================== cases
@@ -42,7 +42,7 @@ def pair_cases(pred_dir, ref_dir, raters=None, probs_dir=None, cases=None) -> li
     preds, dup_p = scan(pred_dir)
     refs, dup_r = scan(ref_dir)
     rater_maps = {name: scan(d) for name, d in rater_folders(raters).items()}
-    probs = scan(probs_dir) if probs_dir is not None else None
+    probs = scan(probs_dir, PROB_SUFFIXES) if probs_dir is not None else None
     problems = {}
     for cid, why in dup_p:
         problems[cid] = f"prediction folder: {why}"

@@ -265,9 +265,9 @@ def case_pass(case: LoadedCase, cfg: Config):
     """The case's one pass (segscore.probabilistic.onepass.rater_pass), computed once and
     shared by the scorers: the raters (the reference when there are none), the prediction,
     every probability channel and the reference as calibration target, in one read.  None
-    when it does not apply: union regions, more than 16 raters, probabilities that are NaN,
-    outside [0, 1] or whose classes do not sum to 1 (the public functions then score the
-    case, or say what is wrong with it)."""
+    when it does not apply: union regions, more than 16 raters, probabilities whose classes
+    do not sum to 1 (the public functions then score the case, or say what is wrong with it).
+    Raises CaseError for probabilities that are NaN, infinite or outside [0, 1]."""
     if "onepass" in case.cache:
         return case.cache["onepass"]
     st = None
@@ -294,10 +294,13 @@ def case_pass(case: LoadedCase, cfg: Config):
                         target=case.ref.array if probs else None, edges=edges, top=top)
         if probs:
             cal = st.calib
-            finite = not cal["pnan"].any() and np.isfinite(cal["pmin"]).all() and np.isfinite(cal["pmax"]).all()
-            if not finite or cal["pmin"].min() < 0 or cal["pmax"].max() > 1 or \
-                    (top and cal["rowdev"] > tol * (1 - 1e-6)):
-                st = None
+            lo, hi = float(cal["pmin"].min()), float(cal["pmax"].max())
+            if cal["pnan"].any() or not (math.isfinite(lo) and math.isfinite(hi)):
+                raise CaseError("values", "probability map holds NaN or infinite values", case.probs.path)
+            if lo < 0 or hi > 1:
+                raise CaseError("values", f"probabilities must lie in [0, 1], found {lo:g}..{hi:g}", case.probs.path)
+            if top and cal["rowdev"] > tol * (1 - 1e-6):
+                st = None  # the calibration functions say which voxels do not sum to 1
     case.cache["onepass"] = st
     return st
 
@@ -558,8 +561,9 @@ class FrocScorer:
         if prob.shape != target.shape:
             raise CaseError("shape", f"probability map of shape {case.probs.array.shape} does not match the "
                             f"reference {case.ref.array.shape}", case.probs.path)
-        u = _map_unit({"prob": prob, "ref": target}, 0, float(cfg.froc_threshold), cfg.froc_hit, None)
-        out.extras["froc"] = {"fp": u.fp.tolist(), "monai_tp": np.asarray(u.monai_tp, np.float64).tolist(),
+        u = _map_unit({"prob": prob, "ref": target}, 0, float(cfg.froc_threshold), cfg.froc_hit, None, cfg.froc)
+        mt = [] if u.monai_tp is None else np.asarray(u.monai_tp, np.float64).tolist()
+        out.extras["froc"] = {"fp": u.fp.tolist(), "monai_tp": mt,
                               "detected": u.detected.tolist(), "num_targets": int(u.num_targets)}
         return out
 

@@ -131,10 +131,24 @@ class _Setup:
     n_classes: int
     dtype: np.dtype
     edges: np.ndarray | None = field(default=None, compare=False)
+    exact: bool = False  # float64 sums whatever the convention's arithmetic
 
     @property
     def classes(self) -> int:
         return 2 if self.n_classes == 0 else self.n_classes
+
+    def sum_dtype(self) -> np.dtype | None:
+        """dtype of the convention's running bin sums (its reference arithmetic), or None for
+        segscore's float64 sums (the segscore convention, ``exact=True``).
+        torchmetrics sums in the confidences' dtype; a float16 binary input (summed in float16
+        by torchmetrics, counts stopping at 2048) is summed in float32 here."""
+        arith = self.conv.arithmetic
+        if self.exact or arith == "float64" or self.binning != "uniform":
+            return None
+        if arith == "monai":
+            return np.dtype(np.float32)
+        dt = _conf_dtype(self.conv, self.n_classes, self.dtype)
+        return np.dtype(np.float64) if dt == np.float64 else np.dtype(np.float32)
 
     def kernel_kwargs(self) -> dict:
         conv = self.conv
@@ -166,7 +180,7 @@ def _check_option(conv: CalibrationConvention, name: str, value, known: tuple, a
                          f"{have}")
 
 
-def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class, logits) -> _Setup:
+def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class, logits, exact=False) -> _Setup:
     n = _check_bins(n_bins, conv)
     _check_option(conv, "binning", binning, BINNINGS, "binnings")
     mode = _resolve_mode(conv, inp, target_mode)
@@ -177,7 +191,10 @@ def _make_setup(conv, inp: _Input, n_bins, binning, target_mode, positive_class,
         raise ValueError(f"positive_class={positive_class} is not a class of a {c}-class input")
     if not isinstance(logits, bool | np.bool_):
         raise TypeError(f"logits must be True or False, got {logits!r}")
-    s = _Setup(conv, n, binning, mode, int(positive_class), bool(logits), inp.n_classes, np.dtype(inp.dtype))
+    if not isinstance(exact, bool | np.bool_):
+        raise TypeError(f"exact must be True or False, got {exact!r}")
+    s = _Setup(conv, n, binning, mode, int(positive_class), bool(logits), inp.n_classes, np.dtype(inp.dtype),
+               exact=bool(exact))
     if binning == "uniform":
         s = replace(s, edges=_edges(conv, n, _conf_dtype(conv, inp.n_classes, inp.dtype)))
     return s
@@ -231,16 +248,34 @@ def _call(inp: _Input, op: str, kw: dict) -> dict:
     return getattr(cpu(), op)(**kw)
 
 
-def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=False, brier_sum_form=0) -> dict:
+def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=False, brier_sum_form=0,
+           seq_init=None) -> dict:
+    """The C++ (or GPU) pass.  Under a convention's reference arithmetic (setup.sum_dtype()) the
+    sums are running sums in that dtype in element order, continuing from `seq_init` (the flat
+    streams * slots sums of an earlier update), and r["seq"] holds the dtype; else None."""
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     conv = setup.conv
     off, scale, tol = _candidate(edges)
+    sdt = setup.sum_dtype()
+    seq = {} if (sdt is None or inp.gpu) else dict(
+        seq_bits=8 * sdt.itemsize,
+        seq_init=None if seq_init is None else np.ascontiguousarray(seq_init, dtype=np.float64).ravel())
     r = _call(inp, "calibration_stats", dict(
         probs=inp.probs, target=inp.target, mask=inp.mask, class_axis=inp.class_axis, ignore_label=ignore_label,
         edges=edges, right_closed=int(conv.right_closed), below=_OUTSIDE_CODE[conv.below],
         above=_OUTSIDE_CODE[conv.above], cand_offset=off, cand_scale=scale, cand_tol=tol,
         exact_floor=conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed,
-        **setup.kernel_kwargs(), want_scores=scores, brier_sum_form=brier_sum_form, threads=threads))
+        **setup.kernel_kwargs(), want_scores=scores, brier_sum_form=brier_sum_form, threads=threads, **seq))
+    if sdt is not None and inp.gpu and not r["invalid"]:
+        # the library's CPU order is the only one there is to reproduce (torch's CUDA scatter_add_
+        # adds with atomics in no fixed order): the device gives the counts, the host pass the
+        # running sums in element order (exact=True stays on the device, in float64)
+        from ..gpu import to_host
+
+        host = replace(inp, probs=to_host(inp.probs), target=to_host(inp.target),
+                       mask=None if inp.mask is None else to_host(inp.mask), gpu=False)
+        return _stats(host, setup, edges, ignore_label, threads, scores, brier_sum_form, seq_init)
+    r["seq"] = sdt
     if r["invalid"]:
         _raise_invalid(inp, setup.logits, r["invalid"])
     _check_labels(setup, r["target_min"], r["target_max"], ignore_label)

@@ -21,7 +21,9 @@ class CalibrationConvention:
     ``CALIBRATION_CONVENTIONS`` maps each name (segscore, torchmetrics, monai,
     metricsreloaded, netcal, curvas) to one; its fields (commented in the source) record the
     default bins, the edges and their dtype, the bin rule and where p = 0 / p = 1 land, the
-    default target mode per input kind, the metrics and norms defined, and the Brier form.
+    default target mode per input kind, the metrics and norms defined, the Brier form, and
+    the arithmetic of the bin sums (``arithmetic``: float64, or the float32 running sums and
+    per-bin formulas of torchmetrics / MONAI; ``exact=True`` always sums in float64).
     A variant is made with ``dataclasses.replace`` (e.g. a wider ``row_sum_tol`` for
     quantised maps) and passed as ``convention=``.
 
@@ -61,6 +63,13 @@ class CalibrationConvention:
     check_row_sums: bool = False  # refuse (C, ...) probabilities whose classes do not sum to 1
     #                               (top-label / positive-class; class-wise bins channels apart)
     row_sum_tol: float | None = None  # allowed |sum - 1|; None: ROW_SUM_TOL of the dtype
+    # the arithmetic of the bin sums and of what follows them (segscore.calibration.reference):
+    # "float64": segscore's float64 sums; "torchmetrics": torch scatter_add_ running sums in the
+    # confidences' dtype (float32 for a multi-class input, the input's dtype for a binary one),
+    # counts stopping at 2**24 in float32, then torchmetrics' _ce_compute in that dtype;
+    # "monai": float32 running sums and MONAI's per-bin and per-channel float32 arithmetic.
+    # exact=True (and the GPU path) always sums in float64.
+    arithmetic: str = "float64"
     notes: str = ""
 
     def defines(self, metric: str) -> bool:
@@ -78,13 +87,14 @@ CALIBRATION_CONVENTIONS = {
     "torchmetrics": CalibrationConvention(
         name="torchmetrics", peer="torchmetrics 1.9", n_bins=15, edges="torch", right_closed=False, below="clamp",
         above="extra", binary_mode="positive-class", two_class_mode="top-label", multiclass_mode="top-label",
-        round_f32="multiclass", edge_dtype="confidence",
+        round_f32="multiclass", edge_dtype="confidence", arithmetic="torchmetrics",
         metrics=frozenset({"ece", "mce", "reliability"}), norms=NORMS,
     ),
     "monai": CalibrationConvention(
         name="monai", peer="monai 1.6.1", n_bins=20, edges="monai", right_closed=True, below="clamp",
         above="clamp", binary_mode="positive-class", two_class_mode="class-wise", multiclass_mode="class-wise",
-        round_f32="always", edge_dtype="float32", metrics=frozenset({"ece", "mce", "ace", "reliability"}),
+        round_f32="always", edge_dtype="float32", arithmetic="monai",
+        metrics=frozenset({"ece", "mce", "ace", "reliability"}),
     ),
     "metricsreloaded": CalibrationConvention(
         name="metricsreloaded", peer="MetricsReloaded", n_bins=10, edges="arange", right_closed=True,
@@ -100,7 +110,7 @@ CALIBRATION_CONVENTIONS = {
     "curvas": CalibrationConvention(
         name="curvas", peer="CURVAS 2024 (torchmetrics 1.9 MulticlassCalibrationError)", n_bins=50, edges="torch",
         right_closed=False, below="clamp", above="extra", binary_mode="top-label", two_class_mode="top-label",
-        multiclass_mode="top-label", round_f32="always", edge_dtype="float32",
+        multiclass_mode="top-label", round_f32="always", edge_dtype="float32", arithmetic="torchmetrics",
         metrics=frozenset({"ece", "reliability"}), norms=("l1",),
     ),
 }

@@ -110,7 +110,7 @@ __all__ = ["ace", "brier", "ece", "mce", "nll", "reliability"]
 
 def reliability(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *,
                 binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-                closed=None, ends=None, threads=None, device=None) -> Reliability:
+                closed=None, ends=None, threads=None, device=None, exact=False) -> Reliability:
     """Per-bin counts, mean confidence and accuracy: the data of a reliability diagram.
 
     One pass gathers, per bin, the voxel count, the number of correct voxels and the sum of
@@ -165,7 +165,14 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
+        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
+        sums are taken on the host from a copy (``exact=True`` stays on the device).
+    exact : bool, default False
+        Sum in float64 whatever the convention.  By default a convention named after a
+        library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
+        CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
+        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
 
     Returns
     -------
@@ -237,12 +244,13 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     TABLE.require(conv, "reliability", "a reliability diagram")
     return _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                 binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
+                ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device,
+               exact=exact)
 
 
 def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, norm="l1",
         binning="uniform", target_mode=None, positive_class=1, mask=None, ignore_label=None,
-        include_background=True, reduction="mean", closed=None, ends=None, threads=None, device=None):
+        include_background=True, reduction="mean", closed=None, ends=None, threads=None, device=None, exact=False):
     """Expected calibration error of a probability map against its labels.
 
     With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
@@ -307,7 +315,14 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
+        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
+        sums are taken on the host from a copy (``exact=True`` stays on the device).
+    exact : bool, default False
+        Sum in float64 whatever the convention.  By default a convention named after a
+        library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
+        CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
+        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
 
     Returns
     -------
@@ -402,7 +417,8 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device,
+               exact=exact)
     return rel.ece(norm, reduction, include_background)
 
 
@@ -416,7 +432,7 @@ def _check_mr_mce(conv, probs, target, class_axis, target_mode) -> None:
 
 def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", closed=None, ends=None, threads=None, device=None):
+        reduction="mean", closed=None, ends=None, threads=None, device=None, exact=False):
     """Maximum calibration error: the largest accuracy / confidence gap over the non-empty bins.
 
     With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
@@ -475,7 +491,14 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
+        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
+        sums are taken on the host from a copy (``exact=True`` stays on the device).
+    exact : bool, default False
+        Sum in float64 whatever the convention.  By default a convention named after a
+        library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
+        CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
+        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
 
     Returns
     -------
@@ -547,13 +570,14 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         _check_mr_mce(conv, probs, target, class_axis, target_mode)
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device,
+               exact=exact)
     return rel.mce(reduction, include_background)
 
 
 def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segscore", *, binning="uniform",
         target_mode=None, positive_class=1, mask=None, ignore_label=None, include_background=True,
-        reduction="mean", closed=None, ends=None, threads=None, device=None):
+        reduction="mean", closed=None, ends=None, threads=None, device=None, exact=False):
     """Average calibration error: the unweighted mean gap over the non-empty bins.
 
     With per-bin voxel count n_b, correct count a_b and confidence sum s_b (N = sum n_b):
@@ -614,7 +638,14 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
+        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
+        sums are taken on the host from a copy (``exact=True`` stays on the device).
+    exact : bool, default False
+        Sum in float64 whatever the convention.  By default a convention named after a
+        library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
+        CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
+        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
 
     Returns
     -------
@@ -682,7 +713,8 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     TABLE.require(conv, "ace", "ACE")
     rel = _run(probs, target, n_bins=n_bins, class_axis=class_axis, logits=logits, convention=conv,
                binning=binning, target_mode=target_mode, positive_class=positive_class, mask=mask,
-               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device)
+               ignore_label=ignore_label, threads=threads, closed=closed, ends=ends, device=device,
+               exact=exact)
     return rel.ace(reduction, include_background)
 
 

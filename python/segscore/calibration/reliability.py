@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._core.validate import check_threads
+from . import reference as REF
 from .conventions import CalibrationConvention, NORMS, _OUTSIDE_CODE, get_convention
 from .binning import (
     _Input,
@@ -44,7 +45,9 @@ class Reliability:
         Voxels per bin, and those whose label is the bin's class (positive class / top label
         / the class), shaped ``(n_bins,)`` or ``(n_classes, n_bins)`` class-wise.
     sum_confidence : ndarray
-        Sum of the binned confidences per bin (float64).
+        Sum of the binned confidences per bin, held as float64: segscore's float64 sum, or,
+        under a convention's reference arithmetic, the running sum in `sum_dtype` that the
+        library takes (a float32 value for float32 sums).
     voxels : int
         Voxels counted (after `mask` and `ignore_label`, before any dropped by the edge rule).
     mode : str
@@ -59,9 +62,15 @@ class Reliability:
         Voxels in `brier_sum` / `nll_sum`.
     n_classes : int
         C of a (C, ...) input; 0 for a binary input.
+    arithmetic : str
+        ``"float64"`` (segscore's sums and formulas, ``exact=True``, the GPU path), or
+        ``"torchmetrics"`` / ``"monai"``: the library's arithmetic in `sum_dtype`, whose
+        float32 counts stop at 2**24 (`count` keeps the exact integers).
+    sum_dtype : str
+        dtype of the bin sums and of the formulas after them.
     confidence, accuracy : ndarray
         Per-bin means ``sum_confidence / count`` and ``correct / count`` (nan in empty bins;
-        properties).
+        properties), in `sum_dtype` with its saturated counts under a reference arithmetic.
 
     Methods
     -------
@@ -103,16 +112,25 @@ class Reliability:
     nll_sum: float = math.nan
     scored: int = 0
     n_classes: int = 0  # 0: binary input
+    arithmetic: str = "float64"
+    sum_dtype: str = "float64"
+
+    def _mean(self, num) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.arithmetic == "float64":
+                return np.where(self.count > 0, num / np.maximum(self.count, 1), np.nan)
+            dt = np.dtype(self.sum_dtype)
+            m = (np.asarray(num, dt) / REF.saturated(self.count, dt)).astype(dt)
+            return np.where(self.count > 0, m.astype(np.float64), np.nan)
 
     @property
     def confidence(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.sum_confidence / np.maximum(self.count, 1), np.nan)
+        return self._mean(self.sum_confidence)
 
     @property
     def accuracy(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.correct / np.maximum(self.count, 1), np.nan)
+        num = self.correct if self.arithmetic == "float64" else REF.saturated(self.correct, self.sum_dtype)
+        return self._mean(num)
 
     def _conv(self) -> CalibrationConvention:
         return get_convention(self.convention)
@@ -137,6 +155,8 @@ class Reliability:
         vals = np.array([v for _, v in pairs])
         if vals.size == 0 or np.all(np.isnan(vals)):
             return math.nan
+        if self.arithmetic == "monai":  # MONAI's float32 mean over the channels
+            return REF.monai_mean(vals)
         return float(np.nanmean(vals))  # as MONAI: classes without voxels are skipped
 
     def ece(self, norm: str = "l1", reduction: str = "mean", include_background: bool = True):
@@ -171,6 +191,13 @@ class Reliability:
         conv = self._conv()
         _check_option(conv, "norm", norm, NORMS, "norms")
         all_voxels = conv.classwise_all_voxels and self.mode == "class-wise"
+        if self.arithmetic == "torchmetrics":
+            return self._reduce(self._per_stream(lambda cnt, cor, sc: REF.torchmetrics_ce(
+                cnt, cor, sc, norm, self.sum_dtype)), reduction, include_background)
+        if self.arithmetic == "monai" and norm in ("l1", "max"):
+            red = "expected" if norm == "l1" else "maximum"
+            return self._reduce(self._per_stream(lambda cnt, cor, sc: REF.monai_ce(cnt, cor, sc, red)), reduction,
+                                include_background)
 
         def one(cnt, cor, sc):
             nz = cnt > 0
@@ -233,6 +260,8 @@ class Reliability:
         """
 
         def one(cnt, cor, sc):
+            if self.arithmetic == "monai":
+                return REF.monai_ce(cnt, cor, sc, "average")
             nz = cnt > 0
             if not nz.any():
                 return math.nan
@@ -270,6 +299,13 @@ def _display_edges(edges: np.ndarray, slots: int) -> np.ndarray:
     return e
 
 
+def _arith(conv: CalibrationConvention, sdt) -> dict:
+    """Reliability's arithmetic fields for the pass's sum dtype (None: float64)."""
+    if sdt is None:
+        return {}
+    return {"arithmetic": conv.arithmetic, "sum_dtype": np.dtype(sdt).name}
+
+
 def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False, brier_sum_form=0) -> Reliability:
     conv = setup.conv
     classes = tuple(range(setup.classes)) if setup.mode == "class-wise" else None
@@ -280,7 +316,7 @@ def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False
             count, correct, sc = count[0], correct[0], sc[0]
         return Reliability(_display_edges(setup.edges, r["count"].shape[1]), count, correct, sc, int(r["voxels"]),
                            setup.mode, conv.name, classes, r["brier_sum"], r["nll_sum"], int(r["scored"]),
-                           setup.n_classes)
+                           setup.n_classes, **_arith(conv, r["seq"]))
     # equal-mass: edges from the quantiles of each stream's confidences, then one binning pass per stream
     cr = _call(inp, "calibration_confidences", dict(
         probs=inp.probs, target=inp.target, mask=inp.mask, class_axis=inp.class_axis, ignore_label=ignore_label,
@@ -331,10 +367,11 @@ def _edge_rule(conv: CalibrationConvention, closed, ends) -> CalibrationConventi
 
 
 def _run(probs, target, *, n_bins, class_axis, logits, convention, binning, target_mode, positive_class, mask,
-         ignore_label, threads, scores=False, brier_sum_form=0, closed=None, ends=None, device=None) -> Reliability:
+         ignore_label, threads, scores=False, brier_sum_form=0, closed=None, ends=None, device=None,
+         exact=False) -> Reliability:
     conv = _edge_rule(get_convention(convention), closed, ends)
     inp = _prepare(probs, target, mask, class_axis, logits, device)
-    setup = _make_setup(conv, inp, n_bins, binning, target_mode, positive_class, logits)
+    setup = _make_setup(conv, inp, n_bins, binning, target_mode, positive_class, logits, exact)
     return _reliability(inp, setup, _check_ignore(ignore_label), check_threads(threads), scores, brier_sum_form)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from .._core.validate import check_threads
 from .conventions import MODES, NORMS, get_convention
 from .binning import _check_bins, _check_ignore, _make_setup, _prepare, _stats
-from .reliability import Reliability, _brier_from, _display_edges, _edge_rule
+from .reliability import Reliability, _arith, _brier_from, _display_edges, _edge_rule
 
 # ---------------------------------------------------------------------------
 # streaming
@@ -21,9 +21,17 @@ class Calibration:
 
     ``update`` adds a case (or a chunk); ``compute`` returns the metrics the convention
     defines from the accumulated sums, equal to one call on everything (counts exactly,
-    float sums to rounding, ~1e-15 relative); ``merge`` adds another accumulator's sums (e.g.
+    float64 sums to rounding, ~1e-15 relative); ``merge`` adds another accumulator's sums (e.g.
     from a worker process); ``reliability`` gives the :class:`Reliability` for a diagram.
     Uniform bins only (equal-mass edges depend on all the data at once).
+
+    Under a convention's reference arithmetic (torchmetrics, monai, curvas without
+    ``exact=True``) each bin keeps the library's running float32 sum, which the next update
+    continues in element order: the updates give, bit for bit, the one call on their
+    concatenation (in update order) -- the sum torchmetrics takes over its concatenated
+    states.  ``merge`` cannot replay the other accumulator's elements: it adds the two
+    running sums, rounded to their dtype, which equals the concatenation only to that
+    rounding (~1e-7 relative in float32).
 
     Parameters
     ----------
@@ -40,6 +48,8 @@ class Calibration:
         Anything else raises.
     scores : bool, optional
         Also accumulate Brier and NLL sums; None: where the convention defines them.
+    exact : bool, default False
+        Sum in float64 whatever the convention (see :func:`ece`).
 
     Raises
     ------
@@ -96,7 +106,7 @@ class Calibration:
 
     def __init__(self, n_bins=None, convention="segscore", *, class_axis=0, logits=False, norm="l1",
                  target_mode=None, positive_class=1, ignore_label=None, include_background=True,
-                 binning="uniform", closed=None, ends=None, scores=None, threads=None, device=None):
+                 binning="uniform", closed=None, ends=None, scores=None, threads=None, device=None, exact=False):
         self.conv = _edge_rule(get_convention(convention), closed, ends)
         if binning != "uniform":
             raise ValueError("Calibration accumulates uniform bins only: equal-mass edges depend on all the data; "
@@ -115,6 +125,9 @@ class Calibration:
         self.include_background = include_background
         self.scores = (self.conv.defines("brier") or self.conv.defines("nll")) if scores is None else bool(scores)
         self.threads = check_threads(threads)
+        if not isinstance(exact, bool | np.bool_):
+            raise TypeError(f"exact must be True or False, got {exact!r}")
+        self.exact = bool(exact)
         from ..gpu import check_device
 
         self.device = check_device(device)
@@ -134,12 +147,13 @@ class Calibration:
         """
         self._setup = None
         self._count = self._correct = self._sum = None
+        self._seq = None  # dtype of the running sums (a reference arithmetic), else None
         self._voxels = self._scored = 0
         self._brier = self._nll = 0.0
 
     def _config(self):
         return (self.conv, self.n_bins, self.class_axis, self.logits, self.target_mode, self.positive_class,
-                self.ignore_label, self.scores)
+                self.ignore_label, self.scores, self.exact)
 
     def update(self, probs, target, mask=None) -> "Calibration":
         """Add one case (or chunk).
@@ -173,7 +187,7 @@ class Calibration:
         """
         inp = _prepare(probs, target, mask, self.class_axis, self.logits, self.device)
         setup = _make_setup(self.conv, inp, self.n_bins, "uniform", self.target_mode, self.positive_class,
-                            self.logits)
+                            self.logits, self.exact)
         if self._setup is not None and setup != self._setup:
             raise ValueError(
                 f"this update has {self._describe(setup)} but earlier ones had {self._describe(self._setup)}; "
@@ -181,15 +195,21 @@ class Calibration:
             )
         form = self.conv.brier_form or "auto"
         sum_form = 1 if (form == "sum" and inp.n_classes == 0) else 0
-        r = _stats(inp, setup, setup.edges, self.ignore_label, self.threads, self.scores, sum_form)
+        # a reference arithmetic continues the running sums of the earlier updates (element order)
+        seq_init = self._sum if (self._setup is not None and self._seq is not None) else None
+        r = _stats(inp, setup, setup.edges, self.ignore_label, self.threads, self.scores, sum_form, seq_init=seq_init)
         if self._setup is None:
             self._setup = setup
+            self._seq = r["seq"]
             self._count = np.zeros_like(r["count"])
             self._correct = np.zeros_like(r["correct"])
             self._sum = np.zeros_like(r["sum_conf"])
         self._count += r["count"]
         self._correct += r["correct"]
-        self._sum += r["sum_conf"]
+        if self._seq is not None:
+            self._sum = np.asarray(r["sum_conf"], dtype=np.float64)  # continued from seq_init
+        else:
+            self._sum += r["sum_conf"]
         self._voxels += int(r["voxels"])
         self._scored += int(r["scored"])
         self._brier += float(r["brier_sum"])
@@ -241,15 +261,18 @@ class Calibration:
             return self
         if self._setup is None:
             self._setup = other._setup
+            self._seq = other._seq
             self._count = other._count.copy()
             self._correct = other._correct.copy()
             self._sum = other._sum.copy()
         else:
-            if other._setup != self._setup:
+            if other._setup != self._setup or other._seq != self._seq:
                 raise ValueError(f"cannot merge {self._describe(other._setup)} into {self._describe(self._setup)}")
             self._count += other._count
             self._correct += other._correct
             self._sum += other._sum
+            if self._seq is not None:  # the two running sums added in their dtype
+                self._sum = self._sum.astype(self._seq).astype(np.float64)
         self._voxels += other._voxels
         self._scored += other._scored
         self._brier += other._brier
@@ -286,7 +309,7 @@ class Calibration:
         return Reliability(_display_edges(s.edges, self._count.shape[1]), self._count[0] if one else self._count,
                            self._correct[0] if one else self._correct, self._sum[0] if one else self._sum,
                            self._voxels, s.mode, self.conv.name, classes, self._brier, self._nll, self._scored,
-                           s.n_classes)
+                           s.n_classes, **_arith(self.conv, self._seq))
 
     def compute(self) -> dict:
         """The metrics the convention defines, from the accumulated sums.

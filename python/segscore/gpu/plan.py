@@ -721,3 +721,198 @@ def crps_ensemble_launches(types: int, obs, members, weights, geo, n: int, m: in
         _add(seq, f"k_crps_ensemble<{TM}, {TW}>", ("crps",), grid, block, ptr(obs), i32(types & 1), ptr(members),
              ptr(weights), ptr(geo), i64(n), ptr(ws), ptr(out))
     return seq
+
+
+# ----------------------------------------------------------------------------- connected components
+#
+# gpu_components_kernels.h: CCG_* (the (Z, Y, X) view: shape, input strides, output strides),
+# OG_* (overlap geometry), OI_* (overlap scan results).
+
+CCG_SHAPE, CCG_ISTR, CCG_OSTR, CCG_W = 0, 3, 6, 9
+OG_ND, OG_SHAPE, OG_PSTR, OG_RSTR, OG_W = 0, 1, 9, 17, 25
+OI_BOTH, OI_PMAX, OI_RMAX, OI_NEG, OI_HUGE, OI_W = range(6)
+CC_SEG = 256      # voxels per thread item of the component-size pass
+OVL_SEG = 256     # voxels per thread item of the overlap passes
+LAYOUT.update({"CCG_W": CCG_W, "OG_W": OG_W, "OI_W": OI_W})
+
+
+def cc_geo(shape, in_strides, out_strides, order_f: bool) -> np.ndarray:
+    """The (Z, Y, X) view of a 2-D / 3-D array (2-D: Z = 1), axes reversed for F-raster
+    numbering (components_driver.cpp to_zyx, the same view)."""
+    nd = len(shape)
+    if nd not in (2, 3):
+        raise ValueError("connected components need a 2-D or 3-D array")
+    axes = list(range(nd))[::-1] if order_f else list(range(nd))
+    g = np.zeros(CCG_W, np.int64)
+    g[CCG_SHAPE:CCG_SHAPE + 3] = 1
+    off = 3 - nd
+    for k, d in enumerate(axes):
+        g[CCG_SHAPE + off + k] = shape[d]
+        g[CCG_ISTR + off + k] = in_strides[d]
+        g[CCG_OSTR + off + k] = out_strides[d]
+    return g
+
+
+def cc_scan_chunks(n: int) -> int:
+    return -(-int(n) // SCAN_CHUNK)
+
+
+def cc_launches(n: int, code: int, binary: bool, conn: int, min_size: int, inp, geo, parent, flags, size, flag,
+                sums, pos, out, out64: bool) -> list:
+    """Label the n voxels of the view `geo` (device copy of cc_geo): init, merge with the
+    earlier neighbours (atomicMin union-find), flatten, (component sizes for min_size > 1),
+    mark the kept roots, exclusive scan of the marks into `pos` (n + 1 int64; `sums`:
+    cc_scan_chunks(n) + 1 int64), write rank + 1 into `out` (int32, or int64 with out64).
+    flags[0] (zeroed by the caller) becomes 1 on a negative value; `size` (n int64, zeroed
+    by the caller) only with min_size > 1, else 0.  Host synchronisation: the caller copies
+    flags and sums[nchunks] (the number of components) back."""
+    seq, g = [], ("components",)
+    grid = blocks(n)
+    _add(seq, "k_cc_init", g, grid, BLOCK, ptr(inp), i32(code), ptr(geo), ptr(parent), ptr(flags))
+    _add(seq, "k_cc_merge", g, grid, BLOCK, ptr(inp), i32(code), ptr(geo), i32(bool(binary)), i32(conn), ptr(parent))
+    _add(seq, "k_cc_flatten", g, grid, BLOCK, ptr(parent), i64(n))
+    if min_size > 1:
+        _add(seq, "k_cc_sizes", g, blocks(-(-n // CC_SEG)), BLOCK, ptr(parent), i64(n), i64(CC_SEG), ptr(size))
+    _add(seq, "k_cc_roots", g, grid, BLOCK, ptr(parent), ptr(size if min_size > 1 else 0), i64(min_size), i64(n),
+         ptr(flag))
+    nchunks = cc_scan_chunks(n)
+    _add(seq, "k_scan_partial", g, blocks(nchunks), BLOCK, ptr(flag), i64(n), i64(SCAN_CHUNK), ptr(sums))
+    _add(seq, "k_scan_sums", g, 1 if n else 0, 1, ptr(sums), i64(nchunks))
+    _add(seq, "k_scan_apply", g, blocks(nchunks), BLOCK, ptr(flag), i64(n), i64(SCAN_CHUNK), ptr(sums), ptr(pos))
+    _add(seq, "k_cc_write", g, grid, BLOCK, ptr(parent), ptr(flag), ptr(pos), ptr(geo), ptr(out), i32(bool(out64)))
+    return seq
+
+
+def ovl_geo(shape, pred_strides, ref_strides) -> np.ndarray:
+    nd = len(shape)
+    if not 1 <= nd <= MAX_DIMS:
+        raise ValueError(f"the overlap table supports 1 to {MAX_DIMS} axes")
+    g = np.zeros(OG_W, np.int64)
+    g[OG_ND] = nd
+    g[OG_SHAPE:OG_SHAPE + nd] = shape
+    g[OG_PSTR:OG_PSTR + nd] = pred_strides
+    g[OG_RSTR:OG_RSTR + nd] = ref_strides
+    return g
+
+
+def ovl_capacity(both: int, pmax: int, rmax: int) -> int:
+    """Slots of the pair hash table: a power of two >= 2x the most pairs there can be."""
+    most = max(1, min(int(both), int(pmax) * int(rmax)))
+    return 1 << (2 * most - 1).bit_length()
+
+
+def ovl_scan_launches(n: int, pred, pcode: int, ref, rcode: int, geo, info) -> list:
+    """First pass: voxels with both ids nonzero, the largest ids and the flags into `info`
+    (OI_W int64, zeroed by the caller).  Host synchronisation: the caller copies `info` back
+    (it sizes the second pass)."""
+    seq = []
+    _add(seq, "k_ovl_scan", ("components",), blocks(-(-n // OVL_SEG)), BLOCK, ptr(pred), i32(pcode), ptr(ref),
+         i32(rcode), ptr(geo), i64(n), i64(OVL_SEG), ptr(info))
+    return seq
+
+
+def ovl_count_launches(n: int, pred, pcode: int, ref, rcode: int, geo, pc, rc, keys, vals, cap: int) -> list:
+    """Second pass: per-id counts (pc, rc zeroed) and the pair table (keys set empty here,
+    vals zeroed by the caller).  Host synchronisation: the caller copies pc, rc, keys and vals
+    back."""
+    seq, g = [], ("components",)
+    _add(seq, "k_ovl_init", g, blocks(cap), BLOCK, ptr(keys), i64(cap))
+    _add(seq, "k_ovl_count", g, blocks(-(-n // OVL_SEG)), BLOCK, ptr(pred), i32(pcode), ptr(ref), i32(rcode),
+         ptr(geo), i64(n), i64(OVL_SEG), ptr(pc), ptr(rc), ptr(keys), ptr(vals), i64(cap))
+    return seq
+# ---------------------------------------------------------------------------------------
+# the one multi-rater pass (gpu_multirater_kernels.h MrTab / MrOut)
+
+(MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG) = range(9)
+MT_SHAPE = 9
+MT_OUT = MT_SHAPE + 8
+MT_ARRAYS = MT_OUT + 14
+MT_ROW = 10
+(MO_STATS, MO_PSUM, MO_PVSUM, MO_MINMAX, MO_BRIER, MO_CWC, MO_CWF, MO_TC, MO_TF, MO_PNAN, MO_PMIN, MO_PMAX,
+ MO_ROWDEV, MO_TOTAL) = range(14)
+MR_SEG = 256
+MR_MAX_RATERS = 16      # kMrMaxMaps - 1
+MR_MAX_ARRAYS = 64      # kMrMaxArrays
+MR_PROB_CODES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+
+
+def mr_width(k: int) -> int:
+    return 2 + 4 * k + k * (k - 1) // 2
+
+
+@dataclass
+class MultiraterPlan:
+    tab: np.ndarray      # int64 MrTab (pointers included)
+    out: dict            # MO_* -> word offset
+    total: int           # int64 words of the output
+    items: int           # work items (line segments)
+    grid: int
+    grid_init: int
+
+
+def multirater_plan(shape, maps, chans, target, K: int, has_pred: bool, L: int, nb: int, top: bool) -> MultiraterPlan:
+    """The table of one pass.  maps / chans: [(pointer, dtype code, element strides)], target
+    the same or None; the axes are walked with the first rater's smallest stride innermost."""
+    nd = len(shape)
+    C = len(chans)
+    arrays = list(maps) + list(chans) + ([target] if target is not None else [])
+    if K > MR_MAX_RATERS or len(arrays) > MR_MAX_ARRAYS:
+        raise ValueError(f"the GPU multi-rater pass takes at most {MR_MAX_RATERS} raters and {MR_MAX_ARRAYS} maps "
+                         "and channels in all; use device='cpu'")
+    order = sorted(range(nd), key=lambda d: -abs(arrays[0][2][d]))
+    n_maps = len(maps)
+    W = mr_width(K)
+    sizes = [(L + 1) * W, 2 * C, 2 * C, 2 * n_maps, 2 * C, 2 * C * nb, 2 * C * nb, 2 * nb, 2 * nb, C, C, C, 1]
+    out, pos = {}, 0
+    for key, sz in zip(range(MO_TOTAL), sizes):
+        out[key] = pos
+        pos += sz
+    out[MO_TOTAL] = pos
+    tab = np.zeros(MT_ARRAYS + MT_ROW * len(arrays), dtype=np.int64)
+    tab[[MT_ND, MT_K, MT_PRED, MT_C, MT_L, MT_NB, MT_TOP, MT_TARGET, MT_SEG]] = [
+        nd, K, int(has_pred), C, L, nb, int(top), int(target is not None), MR_SEG]
+    for i, d in enumerate(order):
+        tab[MT_SHAPE + i] = shape[d]
+    tab[MT_OUT:MT_OUT + 14] = [out[k] for k in range(MO_TOTAL + 1)]
+    for a, (p, code, strides) in enumerate(arrays):
+        row = MT_ARRAYS + MT_ROW * a
+        tab[row] = int(p) - (1 << 64) if int(p) >= 1 << 63 else int(p)
+        tab[row + 1] = code
+        for i, d in enumerate(order):
+            tab[row + 2 + i] = strides[d]
+    n = int(shape[order[-1]]) if nd else 1
+    lines = int(np.prod([shape[d] for d in order[:-1]])) if nd > 1 else 1
+    items = lines * (-(-n // MR_SEG)) if n > 0 else 0
+    return MultiraterPlan(tab, out, pos, items, blocks(items), blocks(pos))
+
+
+def multirater_range_launches(plan: MultiraterPlan, tab, out) -> list:
+    """Each map's label range into out[MO_MINMAX] (the host builds the label table from it).
+    Host synchronisation: the caller copies `out` back."""
+    seq, g = [], ("multirater",)
+    _add(seq, "k_mr_init", g, plan.grid_init, BLOCK, ptr(tab), ptr(out))
+    _add(seq, "k_mr_range", g, plan.grid, BLOCK, ptr(tab), ptr(out))
+    return seq
+
+
+def multirater_launches(plan: MultiraterPlan, tab, labels, chan_label, edges, out) -> list:
+    """The one pass: out zeroed, then every label row's counts, the channel sums and the
+    calibration terms.  Host synchronisation: the caller copies `out` back."""
+    seq, g = [], ("multirater",)
+    _add(seq, "k_mr_init", g, plan.grid_init, BLOCK, ptr(tab), ptr(out))
+    _add(seq, "k_mr_stats", g, plan.grid, BLOCK, ptr(tab), ptr(labels), ptr(chan_label), ptr(edges), ptr(out))
+    return seq
+
+
+def mr_fixed_to_double(lo, hi) -> np.ndarray:
+    """The 2^-72 fixed-point sums (lo, hi words) as doubles, rounded as the CPU driver does."""
+    lo = np.asarray(lo).view(np.uint64) if np.asarray(lo).dtype != np.uint64 else np.asarray(lo)
+    hi = np.asarray(hi).view(np.uint64) if np.asarray(hi).dtype != np.uint64 else np.asarray(hi)
+    return hi.astype(np.float64) * 0.00390625 + lo.astype(np.float64) * 2.117582368135750678e-22
+
+
+def mr_unkey(k) -> np.ndarray:
+    """Inverse of mr_key: int64 keys back to doubles."""
+    k = np.asarray(k, dtype=np.int64)
+    b = np.where(k >= 0, k, k ^ np.int64(0x7FFFFFFFFFFFFFFF))
+    return b.view(np.float64)

@@ -51,7 +51,9 @@ def inline(name: str, root: Path | None = None, seen=None) -> str:
 @functools.cache
 def kernel_source() -> str:
     seen = set()
-    return inline("segscore/gpu_kernels.h", seen=seen) + inline("segscore/gpu_score_kernels.h", seen=seen)
+    return (inline("segscore/gpu_kernels.h", seen=seen) + inline("segscore/gpu_score_kernels.h", seen=seen)
+            + inline("segscore/gpu_components_kernels.h", seen=seen)
+            + inline("segscore/gpu_multirater_kernels.h", seen=seen))
 
 
 
@@ -59,7 +61,7 @@ def group(key) -> tuple:
     """Name expressions of one compile group.
 
     key: ("edt", in_code, f64) | ("edt_ml", in_code, f64) | ("stats",) | ("surface",) | ("calib", ptype)
-    | ("crps",)
+    | ("crps",) | ("components",) | ("multirater",)
     """
     kind = key[0]
     if kind == "edt":
@@ -77,14 +79,20 @@ def group(key) -> tuple:
     if kind == "crps":
         return (f"{NS}k_crps_gaussian",) + tuple(f"{NS}k_crps_ensemble<{m}, {w}>" for m in ("float", "double")
                                                  for w in ("float", "double"))
+    if kind == "multirater":
+        return (f"{NS}k_mr_init", f"{NS}k_mr_range", f"{NS}k_mr_stats")
     if kind == "surface":
         return tuple(NS + k for k in ("k_crop_fill", "k_crop_boundary", "k_scan_partial", "k_scan_sums",
                                       "k_scan_apply", "k_crop_gather", "k_region_counts")) + group(("edt", 0, True))
+    if kind == "components":
+        return tuple(NS + k for k in ("k_cc_init", "k_cc_merge", "k_cc_flatten", "k_cc_sizes", "k_cc_roots",
+                                      "k_cc_write", "k_scan_partial", "k_scan_sums", "k_scan_apply", "k_ovl_scan",
+                                      "k_ovl_init", "k_ovl_count"))
     raise KeyError(key)
 
 
 def all_groups() -> list:
-    keys = [("stats",), ("surface",), ("crps",)] + [("calib", t) for t in range(3)]
+    keys = [("stats",), ("surface",), ("crps",), ("components",), ("multirater",)] + [("calib", t) for t in range(3)]
     for f64 in (False, True):
         keys += [("edt", c, f64) for c in range(6)]
         keys += [("edt_ml", c, f64) for c in range(4)]

@@ -56,7 +56,7 @@ def _id_limit(size: int) -> int:
 
 
 def connected_components(mask, connectivity="full", *, binary=True, order="C", min_size=0, return_n=True,
-                         threads=None):
+                         threads=None, device=None):
     """Label the connected components of a 2-D or 3-D mask.
 
     Two foreground voxels are connected when a path of neighbouring foreground voxels joins
@@ -91,12 +91,19 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
         Return ``(labels, n)``; False returns the labels alone.
     threads : int, optional
         CPU threads (default: all this process may use); the result is identical for any count.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Where to run: GPU inputs (CuPy arrays, torch CUDA tensors) are labelled on their
+        device by default, with the same ids (a deterministic union-find with integer
+        atomics); host inputs sent to a GPU come back as numpy.  The GPU kernels are
+        checked against the CPU in a CUDA emulation and compiled by NVRTC; they have not
+        yet been run on a device.
 
     Returns
     -------
     labels : ndarray
         The component ids, shaped like `mask`, int32 (int64 if 2**31 - 1 or more components
-        would be needed), in `order` memory order.  An empty mask gives all zeros.
+        would be needed), in `order` memory order (an array of the input's library for GPU
+        inputs).  An empty mask gives all zeros.
     n : int
         The number of components (the largest id); only with ``return_n=True``.
 
@@ -150,7 +157,12 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
     array([[1, 2, 2],
            [0, 0, 2]], dtype=int32)
     """
-    a = _label_input(mask, "mask")
+    from .. import gpu as _gpu
+
+    dev = _gpu.prepare([mask], ["mask"], device)  # the one dispatch: None = the CPU path
+    a = _label_input(mask, "mask") if dev is None else dev[0]
+    if dev is not None:
+        V.check_label_map(a, "mask")
     if a.ndim not in (2, 3):
         raise ValueError(f"mask has {a.ndim} axes; connected components are defined here for 2-D and 3-D arrays "
                          "(label 3-D volumes one at a time; a channel or batch axis must be removed first)")
@@ -160,8 +172,15 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
     if isinstance(min_size, bool) or not isinstance(min_size, Integral) or min_size < 0:
         raise ValueError(f"min_size must be an integer >= 0 (voxels), got {min_size!r}")
     t = resolve_threads(threads)
-    labels, n, negative = cpu().connected_components(
-        a, {4: 6, 8: 26}.get(c, c), bool(binary), order == "F", int(min_size), t)
+    c3 = {4: 6, 8: 26}.get(c, c)
+    if dev is not None:
+        from ..gpu import lesion_ops
+
+        labels, n, negative = lesion_ops.connected_components(a, c3, bool(binary), order == "F", int(min_size))
+        if a.uploaded and not negative:
+            labels = np.asarray(a.lib.to_host(labels))
+    else:
+        labels, n, negative = cpu().connected_components(a, c3, bool(binary), order == "F", int(min_size), t)
     if negative:
         raise ValueError("mask contains negative values; pass a bool mask or labels >= 0 (0 is background), "
                          "e.g. mask > 0")
@@ -349,7 +368,7 @@ class OverlapTable:
         return int(self.count.shape[0])
 
 
-def overlap_table(pred_labels, ref_labels, *, threads=None):
+def overlap_table(pred_labels, ref_labels, *, threads=None, device=None):
     """The sparse overlap of two component (instance) maps, in one pass.
 
     Every voxel where both maps are nonzero adds 1 to its (pred id, ref id) pair; every
@@ -365,6 +384,9 @@ def overlap_table(pred_labels, ref_labels, *, threads=None):
         any layout, 1 to 8 axes.
     threads : int, optional
         CPU threads; the result does not depend on it.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        GPU inputs are counted on their device by default (two passes with integer atomics,
+        the same table; not yet run on a device, checked in the CUDA emulation).
 
     Returns
     -------
@@ -394,15 +416,28 @@ def overlap_table(pred_labels, ref_labels, *, threads=None):
     >>> t.pred_voxels, t.ref_voxels
     (array([2, 2]), array([3, 1]))
     """
-    p = _label_input(pred_labels, "pred_labels")
-    r = _label_input(ref_labels, "ref_labels")
+    from .. import gpu as _gpu
+
+    dev = _gpu.prepare([pred_labels, ref_labels], ["pred_labels", "ref_labels"], device)
+    if dev is None:
+        p = _label_input(pred_labels, "pred_labels")
+        r = _label_input(ref_labels, "ref_labels")
+    else:
+        p, r = dev
+        V.check_label_map(p, "pred_labels")
+        V.check_label_map(r, "ref_labels")
     if p.shape != r.shape:
         raise ValueError(f"pred_labels has shape {p.shape} but ref_labels has shape {r.shape}; they must match")
     if p.ndim > 8:
         raise ValueError(f"the maps have {p.ndim} axes; at most 8 are supported")
     t = resolve_threads(threads)
     limit = _id_limit(p.size)
-    d = cpu().overlap_table(p, r, limit, t)
+    if dev is not None:
+        from ..gpu import lesion_ops
+
+        d = lesion_ops.overlap_table(p, r, limit)
+    else:
+        d = cpu().overlap_table(p, r, limit, t)
     if d["negative"]:
         raise ValueError("a map contains negative ids; ids must be >= 0 (0 is background)")
     if d["too_large"]:

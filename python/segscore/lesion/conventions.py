@@ -69,7 +69,7 @@ PRESETS = {
     "segscore": _SEGSCORE,
     "brats2023": dict(
         peer="BraTS 2023 lesion-wise metrics (rachitsaluja/BraTS-2023-Metrics 43c9052)",
-        regions=BRATS_REGIONS, instances="cc", connectivity=26, order="C", merge_ref=True,
+        regions=BRATS_REGIONS, instances="cc", connectivity="full", order="C", merge_ref=True,
         size_unit="mm3", size_side="ref", size_inclusive=True, match="touch", threshold=0.0, strict=True,
         matcher="all", metrics=("dice", "hd95"), surface="deepmind",
         fn_penalty={"dice": 0.0, "hd95": 374.0}, fp_penalty={"dice": 0.0, "hd95": 374.0},
@@ -93,7 +93,7 @@ PRESETS = {
         strict=True, matcher="hungarian", metrics=("iou",), empty="metricsreloaded",
     ),
     "isles": dict(
-        peer="ISLES'22 / ATLAS v2 compute_lesion_f1_score", instances="cc", connectivity=26, match="overlap",
+        peer="ISLES'22 / ATLAS v2 compute_lesion_f1_score", instances="cc", connectivity="full", match="overlap",
         threshold=0.0, strict=True, matcher="all", metrics=("dice",), empty="isles",
     ),
     "lits": dict(

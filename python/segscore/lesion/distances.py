@@ -37,21 +37,27 @@ def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, con
         return []
     nd = pred_lab.ndim
     shape = pred_lab.shape
-    boxes = []
-    for rids, pids in items:
-        lo = np.minimum(ref_boxes[0][list(rids)].min(0), pred_boxes[0][list(pids)].min(0))
-        hi = np.maximum(ref_boxes[1][list(rids)].max(0), pred_boxes[1][list(pids)].max(0))
-        boxes.append((lo, hi))
-    ext = [[int(x) for x in hi - lo + 1] for lo, hi in boxes]
-    vol = [int(np.prod([x + 2 for x in e])) for e in ext]
-    order = sorted(range(len(items)), key=lambda k: -int(np.prod(ext[k][1:])) if nd > 1 else 0)
+    if all(len(r) == 1 and len(p) == 1 for r, p in items):  # the common case, vectorised
+        ri = np.array([r[0] for r, _ in items])
+        pi = np.array([p[0] for _, p in items])
+        los = np.minimum(ref_boxes[0][ri], pred_boxes[0][pi])
+        his = np.maximum(ref_boxes[1][ri], pred_boxes[1][pi])
+    else:
+        los = np.array([np.minimum(ref_boxes[0][list(r)].min(0), pred_boxes[0][list(p)].min(0)) for r, p in items])
+        his = np.array([np.maximum(ref_boxes[1][list(r)].max(0), pred_boxes[1][list(p)].max(0)) for r, p in items])
+    ext_a = his - los + 1
+    ext = ext_a.tolist()
+    vol = np.prod(ext_a + 2, axis=1).tolist()
+    order = np.argsort(-np.prod(ext_a[:, 1:], axis=1), kind="stable").tolist() if nd > 1 else list(range(len(items)))
     packs, cur = [], []
     rows = real = 0
     tail = [0] * (nd - 1)
     for k in order:  # running totals: one pass
         t2 = [max(a, b + 2) for a, b in zip(tail, ext[k][1:])]
         r2 = rows + ext[k][0] + 2
-        packed = r2 * int(np.prod(t2)) if nd > 1 else r2
+        packed = r2
+        for x in t2:
+            packed *= x
         if cur and packed > _PACK_WASTE * (real + vol[k]) + 4096:
             packs.append(cur)
             cur, rows, real = [k], ext[k][0] + 2, vol[k]
@@ -75,8 +81,7 @@ def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, con
         off = 0
         for j in pack:
             rids, pids = items[j]
-            lo, hi = boxes[j]
-            sl = tuple(slice(int(a), int(b) + 1) for a, b in zip(lo, hi))
+            sl = tuple(slice(a, b + 1) for a, b in zip(los[j].tolist(), his[j].tolist()))
             e = ext[j]
             dst = (slice(off + 1, off + 1 + e[0]),) + tuple(slice(1, 1 + x) for x in e[1:])
             P[dst][_ids_mask(pred_lab[sl], list(pids))] = j + 1

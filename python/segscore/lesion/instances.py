@@ -133,4 +133,9 @@ def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, boxes):
     lut[0] = 0
     if len(uniq) == n:
         return ref_cc, n, lut
-    return lut[ref_cc].astype(np.int32), int(len(uniq)), lut
+    out = ref_cc.copy()
+    for i in np.flatnonzero(lut[1:] != np.arange(1, n + 1)) + 1:  # relabel on each changed component's box
+        sl = crop(boxes[0][i], boxes[1][i], 0, shape)
+        sub = out[sl]
+        sub[ref_cc[sl] == i] = lut[i]
+    return out, int(len(uniq)), lut

@@ -55,7 +55,8 @@ def _instances(a, labels, opts, conn):
         if a.dtype == bool:
             a = a.astype(np.int32)
         return remap_given(a)
-    return _cc.label(region_mask(a, labels), conn, opts.order)
+    # labels None: connected_components takes a > 0 as the foreground itself (no full-size copy)
+    return _cc.label(a if labels is None else region_mask(a, labels), conn, opts.order)
 
 
 def _touch_pairs(pred_i, ref_i, n_ref, rbox, k):
@@ -147,7 +148,11 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
         row = dict(region=region_name, kind=kind, ref_id=r, pred_ids=pids, ref_voxels=rvox,
                    ref_volume=_volume(rvox, spacing), pred_voxels=pvox, pred_volume=_volume(pvox, spacing))
         if pids:
-            sc = float(_m.score(inter, rvox, pvox, "iou" if opts.match == "touch" else opts.match, opts.float32))
+            mt = "iou" if opts.match == "touch" else opts.match
+            if opts.float32:
+                sc = float(_m.score(inter, rvox, pvox, mt, True))
+            else:
+                sc = {"iou": inter / (rvox + pvox - inter), "dice": 2.0 * inter / (rvox + pvox)}.get(mt, float(inter))
             row["match_score"] = sc
             for m in mets:
                 if m == "dice":

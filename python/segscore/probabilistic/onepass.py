@@ -141,7 +141,7 @@ def check_ranges(stats: RaterStats, names, dtypes) -> None:
 
 
 def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=None, names=None, *, target=None,
-               edges=None, top=False) -> RaterStats:
+               edges=None, top=False, device=None) -> RaterStats:
     """One read of the raters, the prediction and the probability channels.
 
     Parameters
@@ -170,6 +170,9 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
         in ``RaterStats.calib`` (NaN and out-of-range values are counted, not refused).
     edges, top
         See `target`.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Where the pass runs (segscore.gpu.prepare: GPU arrays run on their device; host
+        arrays on the GPU only when asked).  Both give the same numbers, bit for bit.
 
     Returns
     -------
@@ -190,23 +193,41 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
     ([1, 1, 1], [0.75], [1.25])
     """
     from .._core.backends import resolve_threads
+    from .. import gpu as _gpu
 
-    maps = [r.view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
-    p = None if pred is None else (pred.view(np.uint8) if pred.dtype == np.bool_ else pred)
-    chans = []
-    for c in probs:
-        if c.dtype not in (np.float32, np.float64):
-            c = c.astype(np.float64)
-        chans.append(c)
-    t = None if target is None else (target.view(np.uint8) if target.dtype == np.bool_ else target)
-    raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
-                                 resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
-                                 bool(top))
-    st = RaterStats(raw, len(maps), p is not None, int(maps[0].size), chan_labels)
+    raters = list(raters)
+    probs = list(probs)
+    arrays = raters + ([pred] if pred is not None else []) + probs + ([target] if target is not None else [])
+    labels = [f"raters[{k}]" for k in range(len(raters))] + (["pred"] if pred is not None else []) + \
+        [f"probs[{c}]" for c in range(len(probs))] + (["target"] if target is not None else [])
+    g = _gpu.prepare(arrays, labels, device)
+    if g is not None:
+        from ..gpu import multirater_ops
+
+        K, P = len(raters), pred is not None
+        gp = g[K] if P else None
+        gc = g[K + P:K + P + len(probs)]
+        gt = g[-1] if target is not None else None
+        raw = multirater_ops.multirater_stats(g[:K], gp, gc, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
+                                              0, gt, [] if edges is None else [float(e) for e in edges], bool(top))
+        maps = g[:K]
+    else:
+        maps = [r.view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
+        p = None if pred is None else (pred.view(np.uint8) if pred.dtype == np.bool_ else pred)
+        chans = []
+        for c in probs:
+            if c.dtype not in (np.float32, np.float64):
+                c = c.astype(np.float64)
+            chans.append(c)
+        t = None if target is None else (target.view(np.uint8) if target.dtype == np.bool_ else target)
+        raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
+                                     resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
+                                     bool(top))
+    st = RaterStats(raw, len(maps), pred is not None, int(maps[0].size), chan_labels)
     st.calib = {k: raw[k] for k in ("brier", "cw_count", "cw_conf", "top_count", "top_conf", "pmin", "pmax", "pnan",
                                     "rowdev") if k in raw}
     if names is None:
-        names = [f"raters[{k}]" for k in range(len(maps))] + (["pred"] if p is not None else [])
+        names = [f"raters[{k}]" for k in range(len(maps))] + (["pred"] if pred is not None else [])
     dtypes = [r.dtype for r in raters] + ([pred.dtype] if pred is not None else [])
     check_ranges(st, names, dtypes)
     return st

@@ -49,3 +49,33 @@ def test_regions_and_lesions_equal_the_script(case, challenge):
         got = sorted((round(r["ref_volume"], 6), len(r["pred_ids"]), round(r["dice"], 12), round(r["hd95"], 9))
                      for r in res.lesions if r["region"] == region and r["kind"] != "fp")
         assert got == exp, f"{case} {challenge} {region}"
+
+
+@pytest.mark.parametrize("case,challenge", RUNS)
+def test_each_lesion_is_hit_by_the_same_components(case, challenge):
+    """Lesions by voxel count, prediction components by their first voxel (C raster), as the
+    data file identifies them; false positives are the components in no lesion's list."""
+    import numpy as np
+
+    c = CASES[case]
+    want = EXPECTED[case][challenge]
+    if "pred_components" not in want:
+        pytest.skip("this data file does not identify the components")
+    res = ss.lesionwise(c["pred"], c["ref"], c["spacing"], convention="brats2023",
+                        challenge=challenge.split("-")[1])
+    for region, labs in (("WT", (1, 2, 3)), ("TC", (1, 3)), ("ET", (3,))):
+        comps = want["pred_components"].get(region, {})
+        first = {int(k): tuple(v["first_voxel_c_order"]) for k, v in comps.items()}
+        lab, n = ss.connected_components(np.isin(c["pred"], labs), 26)
+        mine = {}
+        for i in range(1, n + 1):
+            mine[i] = tuple(int(x) for x in np.unravel_index(int(np.argmax(lab.ravel() == i)), lab.shape))
+        exp = sorted((x["gt_voxels"], tuple(sorted(first[p] for p in x["predicted_lesion_numbers"])))
+                     for x in want["lesions"].get(region, []))
+        got = sorted((r["ref_voxels"], tuple(sorted(mine[p] for p in r["pred_ids"])))
+                     for r in res.lesions if r["region"] == region and r["kind"] != "fp")
+        assert got == exp, f"{case} {challenge} {region}"
+        hit = {p for x in want["lesions"].get(region, []) for p in x["predicted_lesion_numbers"]}
+        exp_fp = sorted(first[p] for p in first if p not in hit)
+        got_fp = sorted(mine[r["pred_ids"][0]] for r in res.lesions if r["region"] == region and r["kind"] == "fp")
+        assert got_fp == exp_fp, f"{case} {challenge} {region} false positives"

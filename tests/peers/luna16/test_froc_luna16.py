@@ -31,7 +31,7 @@ def luna16_lists(cases):
         ref, probs, coords = c["ref"], np.asarray(c["probs"], float), np.asarray(c["coords"], int)
         excl = set(c.get("labels_to_exclude") or [])
         under = ref[tuple(coords.T)] if len(coords) else np.zeros(0, int)
-        for lab in range(1, int(ref.max()) + 1 if ref.size else 1):
+        for lab in np.unique(ref[ref > 0]):            # the targets present in the reference
             if lab in excl:
                 continue
             hits = probs[under == lab]

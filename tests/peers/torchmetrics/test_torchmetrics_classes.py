@@ -24,6 +24,7 @@ tm = need_peer("torchmetrics")
 from torchmetrics.classification import BinaryCalibrationError, MulticlassCalibrationError  # noqa: E402
 from torchmetrics.regression import ContinuousRankedProbabilityScore as TMCRPS  # noqa: E402
 from torchmetrics.segmentation import DiceScore as TMDice  # noqa: E402
+from torchmetrics.segmentation import GeneralizedDiceScore as TMGDice  # noqa: E402
 from torchmetrics.segmentation import HausdorffDistance as TMHD  # noqa: E402
 from torchmetrics.segmentation import MeanIoU as TMIoU  # noqa: E402
 
@@ -111,9 +112,9 @@ def test_hausdorff_per_case_values_equal_functional():
     close(got, hausdorff_distance(one_hot(p, c), one_hot(t, c), c, spacing=[2.0, 0.5]), what="per case")
 
 
-def _tm_definition_3d(p, t, spacing, directed):
-    """torchmetrics' HD definition in 3-D: its own mask_edges (erosion on the padded crop) and
-    its scipy engine's distance transform (its PyTorch engine is 2-D only)."""
+def _tm_definition(p, t, spacing, directed):
+    """torchmetrics' HD definition: its own mask_edges (erosion on the padded crop) and its
+    scipy engine's distance transform (its PyTorch engine is 2-D only and square only)."""
     from scipy import ndimage
     from torchmetrics.functional.segmentation.utils import mask_edges
 
@@ -145,9 +146,25 @@ def test_hausdorff_3d_equals_torchmetrics_definition(seed, directed):
     spacing = [0.8, 1.1, 2.5]
     p, t = blobs(gen, 2, c, shape), blobs(gen, 2, c, shape)
     got = sst.HausdorffDistance(c, directed=directed, spacing=spacing, reduction="none", input_format="index")(p, t)
-    want = torch.tensor([[_tm_definition_3d(p[b] == k, t[b] == k, spacing, directed) for k in range(1, c)]
+    want = torch.tensor([[_tm_definition(p[b] == k, t[b] == k, spacing, directed) for k in range(1, c)]
                          for b in range(2)])
     close(got, want, what="3-D")
+
+
+def test_hausdorff_non_square_2d():
+    """torchmetrics' PyTorch distance transform writes z[i * h + j] (h the height): a non-square
+    image gives an IndexError or misplaced distances there; segscore follows the definition."""
+    gen = torch.Generator().manual_seed(8)
+    c = 3
+    p, t = blobs(gen, 2, c, (21, 13)), blobs(gen, 2, c, (21, 13))
+    try:
+        TMHD(c)(one_hot(p, c), one_hot(t, c))
+    except IndexError:
+        pass
+    got = sst.HausdorffDistance(c, input_format="index", reduction="none", spacing=[1.0, 0.6])(p, t)
+    want = torch.tensor([[_tm_definition(p[b] == k, t[b] == k, [1.0, 0.6], False) for k in range(1, c)]
+                         for b in range(2)])
+    close(got, want, what="non-square 2-D")
 
 
 def test_hausdorff_both_empty_is_nan_where_torchmetrics_raises():
@@ -215,6 +232,26 @@ def test_mean_iou_equals_torchmetrics(per_class, include_background, fmt):
     close(ours.compute(), theirs.compute(), rel=1e-6, what="compute")
 
 
+@pytest.mark.parametrize("weight_type", ["square", "simple", "linear"])
+@pytest.mark.parametrize("per_class", [False, True])
+@pytest.mark.parametrize("include_background", [True, False])
+@pytest.mark.parametrize("fmt", ["one-hot", "index"])
+def test_generalized_dice_equals_torchmetrics(weight_type, per_class, include_background, fmt):
+    gen = torch.Generator().manual_seed(14)
+    c = 4
+    kw = dict(num_classes=c, include_background=include_background, per_class=per_class, weight_type=weight_type,
+              input_format=fmt)
+    ours, theirs = sst.GeneralizedDiceScore(**kw), TMGDice(**kw)
+    for n in (3, 2, 5):  # batch sizes other than C: torchmetrics' weight of an absent class depends on them
+        p, t = blobs(gen, n, c, (10, 10)), blobs(gen, n, c, (10, 10))
+        t[0][t[0] == 2] = 0  # class 2 absent from case 0's target: torchmetrics' replaced infinite weight
+        p[1][p[1] == 3] = 0
+        t[1][t[1] == 3] = 0
+        args = (p, t) if fmt == "index" else (one_hot(p, c), one_hot(t, c))
+        close(ours(*args), theirs(*args), what="forward")
+    close(ours.compute(), theirs.compute(), what="compute")
+
+
 # ---------------------------------------------------------------------------- calibration
 
 
@@ -273,3 +310,16 @@ def test_crps_equals_torchmetrics(dtype):
         obs = torch.randn(17, generator=gen, dtype=torch.float64).to(dtype)
         close(ours(members, obs), theirs(members, obs), rel=rel, what=f"forward m={m}")
     close(ours.compute(), theirs.compute(), rel=rel, what="compute")
+
+
+def test_calibration_error_classification_shapes():
+    """(N, C) scores and (N,) labels, as in image classification: the same numbers."""
+    gen = torch.Generator().manual_seed(24)
+    logits = torch.randn(300, 5, generator=gen)
+    y = torch.randint(0, 5, (300,), generator=gen)
+    p = torch.softmax(logits, 1)
+    close(sst.CalibrationError("multiclass", num_classes=5)(p, y), MulticlassCalibrationError(5)(p, y))
+    close(sst.CalibrationError("multiclass", num_classes=5)(logits, y), MulticlassCalibrationError(5)(logits, y))
+    pb = torch.rand(300, generator=gen)
+    yb = torch.randint(0, 2, (300,), generator=gen)
+    close(sst.CalibrationError(n_bins=10, norm="max")(pb, yb), BinaryCalibrationError(n_bins=10, norm="max")(pb, yb))

@@ -29,6 +29,11 @@ inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v)
   *p = o + v;
   return o;
 }
+inline unsigned long long atomicCAS(unsigned long long* p, unsigned long long cmp, unsigned long long v) {
+  const unsigned long long o = *p;
+  if (o == cmp) *p = v;
+  return o;
+}
 inline long long atomicMin(long long* p, long long v) {
   const long long o = *p;
   if (v < o) *p = v;

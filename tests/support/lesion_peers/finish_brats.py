@@ -14,7 +14,9 @@ doc = {
    "pandas.DataFrame.replace: the script calls metric_df.replace(np.inf, 374) on a frame whose 'predicted_lesion_numbers' "
    "column holds numpy arrays; pandas 1.5.3 raises there (pandas 1.3.4 with numpy 1.24 skipped the column). The shim applies "
    "the original replace to the other columns only; integer id arrays hold no inf. No arithmetic is touched.",
-   "np.Inf exists in numpy 1.26 (no shim needed)"],
+   "np.Inf exists in numpy 1.26 (no shim needed)",
+   "recording wrappers only (they return the original results unchanged): cc3d.connected_components and the script's "
+   "get_GTseg_combinedByDilation / get_LesionWiseScores, to keep its component maps for the position keys below"],
  "inputs": "tests/data/lesion/cases.npz, keys sem/<case>/pred, sem/<case>/ref, sem/<case>/spacing (made by tests/support/lesion_cases.py)",
  "meaning": {
    "zooms_float32": "the prediction header's zooms as the script reads them (float32 values, printed as float64)",

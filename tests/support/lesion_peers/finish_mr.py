@@ -12,12 +12,16 @@ doc = {
             "measures_pcc=['fbeta','numb_ref','numb_pred','numb_tp','numb_fp','numb_fn'], measures_overlap=['iou'], "
             "flag_map=False).per_label_dict(); 'pooled' = the same with per_case=False over the cases "
             "mr_pq_fixture, one_pred_two_refs, two_preds_one_ref together",
- "shims": ["none (its prints were redirected away from stdout)"],
+ "shims": ["none (its prints were redirected away from stdout); one recording wrapper: MixedLocSegPairwiseMeasure.to_dict_det "
+           "also stores that object's segmentation_quality() and detection_quality() before returning the original result"],
  "inputs": "tests/data/lesion/cases.npz, keys inst/<case>/pred, inst/<case>/ref (instance maps, 0 = background), "
            "inst/<case>/prob (confidence of prediction i+1 at index i)",
  "keys": "per_case[<case>]['<localization>|<thresh>|<assignment>|flag_fp_in=<bool>'] and pooled['<localization>|<thresh>|<assignment>|flag_fp_in=True']['pooled']",
  "meaning": {
    "PQ": "panoptic quality = DQ * SQ; SQ = mean IoU over the matched pairs; SQ NaN (no pair) -> 0 if DQ == 0 else 1",
+   "SQ": "MetricsReloaded's segmentation_quality(): mean IoU over the matched pairs, NaN when there is none (PQ then uses "
+        "0 if DQ == 0 else 1)",
+   "DQ": "MetricsReloaded's detection_quality() (equal to fbeta)",
    "fbeta": "DQ: F1 (beta 1) of the matched/unmatched indicator vectors = 2 tp / (2 tp + fp + fn)",
    "numb_ref, numb_pred, numb_tp, numb_fp, numb_fn": "counts on those indicator vectors (ref = rows with a reference, "
         "pred = rows with a prediction, tp = both)",

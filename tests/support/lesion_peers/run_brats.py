@@ -32,6 +32,40 @@ def _replace_skipping_array_cells(self, to_replace=None, value=None, *a, **k):
     return None if inplace else target
 pd.DataFrame.replace = _replace_skipping_array_cells
 
+# Recording wrappers (no arithmetic): keep the script's own component maps so that each lesion
+# and prediction component can be identified by position (first voxel in C raster order).
+maps = {}
+_cur = {}
+_orig_cc = cc3d.connected_components
+def _recording_cc(*a, **k):
+    out = _orig_cc(*a, **k)
+    _cur.setdefault("cc", []).append(np.array(out))
+    return out
+M.cc3d.connected_components = _recording_cc
+_orig_merge = M.get_GTseg_combinedByDilation
+def _recording_merge(*a, **k):
+    out = _orig_merge(*a, **k)
+    _cur["gt_merged"] = np.array(out)
+    return out
+M.get_GTseg_combinedByDilation = _recording_merge
+_orig_scores = M.get_LesionWiseScores
+def _recording_scores(*a, **k):
+    _cur.clear()
+    out = _orig_scores(*a, **k)
+    maps[k["label_value"]] = {"gt_merged": _cur["gt_merged"], "pred_cc": _cur["cc"][1]}
+    return out
+M.get_LesionWiseScores = _recording_scores
+
+def components(lab):
+    """id -> (voxel count, first voxel in C raster order) of an id map."""
+    flat = lab.reshape(-1)   # C order view of the values
+    out = {}
+    ids, first, counts = np.unique(flat, return_index=True, return_counts=True)
+    for i, f, c in zip(ids, first, counts):
+        if i != 0:
+            out[int(i)] = {"voxels": int(c), "first_voxel_c_order": [int(x) for x in np.unravel_index(f, lab.shape)]}
+    return out
+
 def num(x):
     x = float(x)
     if math.isnan(x): return "nan"
@@ -52,6 +86,7 @@ for name in names:
     out[name] = {"zooms_float32": zooms}
     for ch in challenges:
         captured.clear()
+        maps.clear()
         df = M.get_LesionWiseResults(pf, gf, ch)
         regions = {}
         for _, row in df.iterrows():
@@ -66,6 +101,12 @@ for name in names:
                     "dice_lesionwise": num(row["dice_lesionwise"]),
                     "hd95_lesionwise": num(row["hd95_lesionwise"]),
                 })
-        out[name][ch] = {"regions": regions, "lesions": lesions}
+        for reg, rows in lesions.items():
+            gt_comp = components(maps[reg]["gt_merged"])
+            for r in rows:
+                r.update({"gt_" + k: v for k, v in gt_comp[r["gt_lesion_number"]].items()})
+        pred_components = {reg: components(m["pred_cc"]) for reg, m in maps.items()}
+        out[name][ch] = {"regions": regions, "lesions": lesions,
+                         "pred_components": {reg: {str(k): v for k, v in pc.items()} for reg, pc in pred_components.items()}}
         print(name, ch, {r: (v["LesionWise_Score_Dice"], v["Num_TP"], v["Num_FP"], v["Num_FN"]) for r, v in regions.items()}, flush=True)
 json.dump(out, open(OUT, "w"), indent=1)

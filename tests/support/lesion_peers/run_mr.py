@@ -2,6 +2,16 @@ import json, sys, io, contextlib, math, traceback
 import numpy as np
 sys.path.insert(0, "/work/scratch/froc/mr")
 from MetricsReloaded.processes.mixed_measures_processes import MultiLabelLocSegPairwiseMeasure as MLIS
+from MetricsReloaded.processes import mixed_measures_processes as MMP
+
+# Recording wrapper (no arithmetic): when a case's detection results are gathered, also keep
+# MetricsReloaded's own segmentation_quality() (SQ before its NaN rule) and detection_quality() (DQ).
+quality = []
+_orig_to_dict_det = MMP.MixedLocSegPairwiseMeasure.to_dict_det
+def _recording_to_dict_det(self):
+    quality.append((float(self.segmentation_quality()), float(self.detection_quality())))
+    return _orig_to_dict_det(self)
+MMP.MixedLocSegPairwiseMeasure.to_dict_det = _recording_to_dict_det
 CASES, OUT = sys.argv[1], sys.argv[2]
 data = np.load(CASES)
 names = sorted({k.split("/")[1] for k in data.files if k.startswith("inst/")})
@@ -15,6 +25,7 @@ def run(cases, localization, thresh, assignment, flag_fp_in, per_case):
     refs = [masks(data[f"inst/{c}/ref"]) for c in cases]
     probs = [np.stack([1 - data[f"inst/{c}/prob"], data[f"inst/{c}/prob"]], 1) if len(p) else np.zeros((0, 2))
              for c, p in zip(cases, preds)]
+    quality.clear()
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             m = MLIS([[1] * len(p) for p in preds], ref_class=[[1] * len(r) for r in refs], pred_loc=preds, ref_loc=refs,
@@ -28,7 +39,7 @@ def run(cases, localization, thresh, assignment, flag_fp_in, per_case):
     det_rows = det.to_dict("records")
     for i, row in enumerate(det_rows):
         key = cases[int(row["case"])] if per_case else "pooled"
-        d = {"PQ": num(row["PQ"])}
+        d = {"PQ": num(row["PQ"]), "SQ": num(quality[i][0]), "DQ": num(quality[i][1])}
         for k, v in row.items():
             if k not in ("PQ", "label", "case"):
                 d[k] = num(v)

@@ -93,13 +93,18 @@ def test_union_regions_and_bad_maps_take_the_separate_path():
     bad = _fresh(case)
     bad.probs = _img(case.probs.array.copy(), "p.nii.gz")
     bad.probs.array[1, 1, 1, 1] = np.nan
-    assert case_pass(_fresh(bad), cfg) is None
-    with pytest.raises(CaseError, match="NaN"):
-        ProbabilityScorer()(_fresh(bad), cfg)
+    for scorer in (RaterScorer(), ProbabilityScorer()):
+        with pytest.raises(CaseError, match="NaN"):
+            scorer(_fresh(bad), cfg)
+        with pytest.raises(CaseError, match="NaN"):  # the separate path says the same
+            ProbabilityScorer()._separate(_fresh(bad), cfg)
     bad.probs.array[1, 1, 1, 1] = 1.5
-    with pytest.raises(CaseError, match=r"\[0, 1\]"):
-        ProbabilityScorer()(_fresh(bad), cfg)
+    with pytest.raises(CaseError, match=r"\[0, 1\], found 0..1.5"):
+        RaterScorer()(_fresh(bad), cfg)
+    with pytest.raises(CaseError, match=r"\[0, 1\], found 0..1.5"):
+        ProbabilityScorer()._separate(_fresh(bad), cfg)
     bad.probs.array[1, 1, 1, :] = 0.5  # classes summing to 2
+    assert case_pass(_fresh(bad), cfg) is None
     with pytest.raises(ValueError, match="do not sum to 1"):
         ProbabilityScorer()(_fresh(bad), cfg)
 

@@ -385,3 +385,83 @@ def test_calibration_near_edges(dev):
 def test_crps_negative_sigma_message_counts_sigma_itself(emu):
     with pytest.raises(ValueError, match=r"it has 1 negative value\(s\), min -1"):
         ss.crps_gaussian(E.EmuArray(np.zeros(4)), 0.0, -1.0, device="cuda")
+
+
+# ----------------------------------------------------------------------------- connected components
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("kind", ["noise", "blobs", "labels"])
+def test_connected_components(dev, nd, kind):
+    rng = np.random.default_rng(900 + 10 * nd + len(kind))
+    for layout in S.layouts(dev):
+        S.check_components(dev, rng, nd, layout, kind)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint16, np.int64, np.uint64])
+def test_connected_components_dtypes_and_min_size(dev, dtype):
+    rng = np.random.default_rng(950)
+    S.check_components(dev, rng, 3, "C", "noise", dtype=dtype)
+    S.check_components(dev, rng, 3, "F", "noise", dtype=dtype, min_size=3)
+
+
+def test_connected_components_edge_cases(dev):
+    for m in (np.zeros((3, 4, 5), bool), np.ones((3, 4, 5), bool), np.zeros((0, 4), bool), np.eye(5, dtype=bool)):
+        want, n = ss.connected_components(m, return_n=True)
+        got, k = ss.connected_components(E.EmuArray(m.copy()), device=dev.backend)
+        assert k == n and np.array_equal(got.a, want)
+    with pytest.raises(ValueError, match="negative"):
+        ss.connected_components(E.EmuArray(np.array([[0, -1], [1, 1]])), device=dev.backend)
+    with pytest.raises(ValueError, match="connectivity"):
+        ss.connected_components(E.EmuArray(np.zeros((3, 3), bool)), 6, device=dev.backend)
+    big = np.zeros((2, 3), np.int64)
+    big[0, :2] = 2**31
+    big[1, 2] = 2**62
+    got, k = ss.connected_components(E.EmuArray(big), 8, binary=False, device=dev.backend)
+    assert k == 2 and got.a.tolist() == [[1, 1, 0], [0, 0, 2]]
+    host, n = ss.connected_components(np.ones((2, 2), bool), device=dev.backend)  # uploaded: numpy back
+    assert isinstance(host, np.ndarray) and n == 1
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3, 4])
+def test_overlap_table(dev, nd):
+    rng = np.random.default_rng(980 + nd)
+    for layout in S.layouts(dev):
+        S.check_overlap_table(dev, rng, nd, layout)
+        S.check_overlap_table(dev, rng, nd, layout, dtypes=(np.uint8, np.int64))
+
+
+def test_overlap_table_bad_and_empty(dev):
+    from segscore.lesion import overlap_table
+
+    z = np.zeros((3, 3), np.int32)
+    t = overlap_table(E.EmuArray(z.copy()), E.EmuArray(z.copy()), device=dev.backend)
+    assert len(t) == 0 and t.n_pred == 0 and t.n_ref == 0
+    with pytest.raises(ValueError, match="negative"):
+        overlap_table(E.EmuArray(-np.ones((3, 3), np.int32)), E.EmuArray(z.copy()), device=dev.backend)
+    with pytest.raises(ValueError, match="above"):
+        overlap_table(E.EmuArray(np.full((3, 3), 2**31, np.int64)), E.EmuArray(z.copy()), device=dev.backend)
+    with pytest.raises(ValueError, match="above"):
+        overlap_table(E.EmuArray(np.full((3, 3), 2**63, np.uint64)), E.EmuArray(z.copy()), device=dev.backend)
+# ----------------------------------------------------------------------------- the one multi-rater pass
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_multirater_pass(dev, nd):
+    rng = np.random.default_rng(500 + nd)
+    for i, layout in enumerate(S.layouts(dev)):
+        S.check_multirater(dev, rng, nd, layout, top=bool(i % 2 == 0))
+
+
+def test_multirater_pass_bad_labels_and_limits(emu):
+    from segscore.probabilistic.onepass import rater_pass
+
+    dev = _dev("cuda")
+    r = np.zeros((4, 5), np.int32)
+    bad = r.copy()
+    bad[1, 1] = -2
+    with pytest.raises(ValueError, match=r"raters\[1\] contains negative label -2"):
+        rater_pass([dev.up(r), dev.up(bad)], device="cuda")
+    wide = r.copy()
+    wide[0, 0] = 1 << 20
+    with pytest.raises(ValueError, match="spanning less than 65536"):
+        rater_pass([dev.up(wide)], device="cuda")
+    with pytest.raises(ValueError, match="at most 16 raters"):
+        rater_pass([dev.up(r)] * 17, device="cuda")

@@ -96,6 +96,12 @@ def _all_sequences():
         yield P.crps_gaussian_launches(types, p(), p(), p(), p(), n, p(), p())
         yield P.crps_ensemble_launches(types, p(), p(), 0, p(), n, 5, p(), p())
         yield P.crps_ensemble_launches(types, p(), p(), p(), p(), n, 5, p(), p())
+    for min_size in (0, 3):
+        for binary in (False, True):
+            yield P.cc_launches(60, 5, binary, 26, min_size, p(), p(), p(), p(), p() if min_size else 0, p(), p(),
+                                p(), p(), False)
+    yield P.ovl_scan_launches(60, p(), 0, p(), 7, p(), p())
+    yield P.ovl_count_launches(60, p(), 0, p(), 7, p(), p(), p(), p(), p(), 64)
 
 
 def test_every_planned_launch_matches_its_kernel_and_compile_group(table):

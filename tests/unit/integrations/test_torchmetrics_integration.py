@@ -121,6 +121,19 @@ def test_surface_reductions_and_empty_masks():
     same(m4.compute(), 0.5)  # the empty prediction now scores 0
 
 
+def test_spacing_per_case_in_update():
+    ref = torch.zeros(2, 10, 10, dtype=torch.long)
+    ref[:, 2:6, 2:6] = 1
+    pred = torch.zeros_like(ref)
+    pred[:, 3:7, 2:6] = 1  # shifted one voxel along axis 0
+    m = sst.HausdorffDistance(2, input_format="index", spacing=[1.0, 1.0], reduction="none")
+    same(m(pred, ref), [[1.0], [1.0]])
+    m.update(pred, ref, spacing=torch.tensor([[0.5, 1.0], [3.0, 1.0]]))
+    same(m.compute(), [[1.0], [1.0], [0.5], [3.0]])
+    with pytest.raises(ValueError, match=r"per-case table shaped \(2, 2\)"):
+        m.update(pred, ref, spacing=[[1.0, 1.0]] * 3)
+
+
 def test_dice_and_iou_hand_case():
     ref = torch.tensor([[[0, 1, 1], [0, 2, 2]]])
     pred = torch.tensor([[[0, 1, 1], [2, 2, 0]]])
@@ -213,7 +226,7 @@ def test_state_dtypes_and_reductions():
                 assert fx is dim_zero_sum, (name, attr)
                 assert default.dtype in (torch.int64, torch.float64), (name, attr, default.dtype)
     ms = D.make_metrics()
-    assert ms["nsd"].higher_is_better and ms["dice"].higher_is_better and ms["iou"].higher_is_better
+    assert all(ms[k].higher_is_better for k in ("nsd", "dice", "iou", "gdice"))
     assert not ms["hd"].higher_is_better and not ms["ece_top"].higher_is_better and not ms["crps"].higher_is_better
     assert ms["ece_top"].count.dtype == torch.int64 and ms["ece_top"].sum_confidence.dtype == torch.float64
 
@@ -248,7 +261,7 @@ def test_forward_equals_update_compute():
 
 
 def _args(name, bt):
-    if name in ("hd", "hd95", "nsd", "assd", "dice", "iou"):
+    if name in D.SEGMENTATION:
         return bt["pred"], bt["ref"]
     if name == "ece_binary":
         return bt["probs"][:, 1], (bt["ref"] == 1).long()
@@ -276,6 +289,8 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     ddp, single = res["ddp"], res["single"]
     for name, want in single["values"].items():
         same(ddp["values"][name], want, rel=1e-12)
+    for name, want in single["uneven"].items():  # rank 1 without data: its empty states gather
+        same(ddp["uneven"][name], want, rel=1e-12)
     # a "cat" state holds rank 0's batches (0, 2, ...) then rank 1's (1, 3, ...): the single
     # process's chunks in that order
     order = [i for r in range(2) for i in range(r, D.N_BATCHES, 2)]

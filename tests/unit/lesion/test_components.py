@@ -399,3 +399,17 @@ def test_overlap_empty_and_bad():
         overlap_table(np.zeros((3, 3)), np.zeros((3, 3), np.int32))
     with pytest.raises(ValueError, match="above"):
         overlap_table(np.full((3, 3), 2**31, np.int64), np.zeros((3, 3), np.int32))
+
+
+# ----------------------------------------------------------------------------- device keyword
+def test_device_keyword():
+    rng = np.random.default_rng(14)
+    m = rng.random((6, 7, 8)) < 0.4
+    lab = CC(m)[0]
+    assert np.array_equal(CC(m, device="cpu")[0], lab)
+    t = overlap_table(lab, lab, device="cpu")
+    assert np.array_equal(t.count, np.bincount(lab.ravel())[1:])
+    with pytest.raises(ValueError, match="device must be"):
+        CC(m, device="tpu")
+    with pytest.raises(ValueError, match="device must be"):
+        overlap_table(lab, lab, device="tpu")

@@ -248,3 +248,55 @@ def test_bad_datasets():
         ss.froc({"prob": np.zeros((4, 4)), "ref": REF}, connectivity=6)
     with pytest.raises(ValueError, match="1-D, 2-D or 3-D"):
         ss.froc({"prob": np.zeros((2, 2, 2, 2)), "ref": np.zeros((2, 2, 2, 2), np.int32)})
+
+
+def test_one_dimensional_maps_and_named_connectivity():
+    prob = np.array([0.0, 0.6, 0.7, 0.0, 0.8, 0.0])
+    ref = np.array([0, 1, 1, 0, 0, 0], np.int32)
+    r = ss.froc({"prob": prob, "ref": ref}, threshold=0.5)
+    np.testing.assert_array_equal(r.fp_probs, [0.8])
+    np.testing.assert_array_equal(r.tp_probs, np.array([0.7], F32))
+    face = ss.froc(maps_case(), threshold=0.3, connectivity="face")
+    four = ss.froc(maps_case(), threshold=0.3, connectivity=4)
+    np.testing.assert_array_equal(face.fp_probs, four.fp_probs)
+    np.testing.assert_array_equal(face.tp_probs, four.tp_probs)
+    with pytest.raises(ValueError, match="does not fit a 2-D image"):
+        ss.froc(maps_case(), connectivity="edge")
+
+
+def test_absent_labels_are_targets_for_monai_only():
+    ref = np.zeros((4, 4), np.int32)
+    ref[0, 0], ref[3, 3] = 1, 3                      # label 2 absent
+    case = {"probs": [0.9], "coords": [[0, 0]], "ref": ref}
+    m = ss.froc(case)
+    assert m.num_targets == 3                        # MONAI 1.6.1: labels 1..max
+    np.testing.assert_array_equal(m.tp_probs, np.array([0.9, 0.0, 0.0], F32))
+    lu = ss.froc(case, convention="luna16")
+    assert lu.num_targets == 2                       # the targets present
+    np.testing.assert_array_equal(lu.tp_probs, [0.9])
+    assert lu.sensitivity.max() == 0.5
+
+
+@pytest.mark.parametrize("convention", ["monai", "luna16"])
+def test_bootstrap_scores_equal_froc_of_each_resample(convention):
+    """The bootstrap reweights counts ranked once; each score must equal ss.froc run on the
+    resampled list of cases itself (draws: default_rng(seed).integers(0, n, size=n))."""
+    rng = np.random.default_rng(5)
+    cases = two_cases() + [maps_case()]
+    for _ in range(6):
+        ref = np.zeros((6, 6), np.int32)
+        ref[rng.integers(0, 6), rng.integers(0, 6)] = 1
+        ref[rng.integers(0, 6), rng.integers(0, 6)] = 2
+        k = int(rng.integers(0, 6))
+        cases.append({"probs": np.round(rng.random(k), 1), "coords": rng.integers(0, 6, size=(k, 2)), "ref": ref})
+    r = ss.froc(cases, convention=convention, threshold=0.3, n_bootstrap=40, seed=11)
+    draw = np.random.default_rng(11)
+    for b in range(40):
+        sample = [cases[j] for j in draw.integers(0, len(cases), size=len(cases))]
+        try:
+            want = ss.froc(sample, convention=convention, threshold=0.3)
+        except ValueError:
+            assert np.isnan(r.bootstrap_scores[b])
+            continue
+        assert r.bootstrap_scores[b] == want.score
+        np.testing.assert_array_equal(r.sensitivity_at_ci.shape, (len(r.fp_rates), 2))

@@ -87,6 +87,8 @@ def test_metricsreloaded_values_follow_from_its_matching():
         assert len(ious) == tp
         sq = sum(ious) / len(ious) if ious else (0.0 if dq == 0 else 1.0)
         assert math.isclose(r["PQ"], dq * sq, rel_tol=1e-6, abs_tol=1e-12)
+        assert r["DQ"] == r["fbeta"]
+        assert (r["SQ"] == "nan") if not ious else math.isclose(r["SQ"], sq, rel_tol=1e-6)
         n += 1
     assert n > 100
 
@@ -98,3 +100,17 @@ def test_atlas_f1_is_one_for_both_empty_and_zero_without_overlap():
     # 26- vs 6-connectivity: the corner-touching reference boxes are one lesion, or two
     assert doc["corner_touching"]["1c46738"]["compute_lesion_f1_score"] == 2 / 3
     assert doc["corner_touching"]["55b9524"]["lesion_f1_score"] == 0.5
+
+
+def test_brats_positions_match_counts_and_volumes():
+    doc = json.loads((DATA / "brats2023.json").read_text())
+    for case, per in doc["cases"].items():
+        vox = float(np.prod(np.asarray(per["zooms_float32"], np.float32)))
+        for ch in ("BraTS-GLI", "BraTS-MET", "BraTS-MEN"):
+            for region, row in per[ch]["regions"].items():
+                rows = per[ch]["lesions"].get(region, [])
+                comps = per[ch]["pred_components"][region]
+                used = {i for r in rows for i in r["predicted_lesion_numbers"]}
+                assert row["Num_FP"] == len(set(map(int, comps)) - used), (case, ch, region)
+                for r in rows:
+                    assert math.isclose(r["gt_lesion_vol"], r["gt_voxels"] * vox, rel_tol=1e-6), (case, ch, region)

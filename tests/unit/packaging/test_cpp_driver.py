@@ -16,7 +16,7 @@ from support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
 SOURCES = ["cpp/tests/test_core.cpp"] + [f"cpp/src/{n}.cpp" for n in (
-    "thread_pool", "edt_driver", "overlap_driver", "surface_driver", "percentile")]
+    "thread_pool", "edt_driver", "overlap_driver", "surface_driver", "percentile", "components_driver")]
 FLAGS = ["-std=c++17", "-O1", "-D_GLIBCXX_ASSERTIONS", f"-I{ROOT / 'cpp/include'}", f"-I{ROOT / 'cpp/src'}"]
 
 
