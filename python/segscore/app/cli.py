@@ -85,6 +85,24 @@ def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None
                    help="empty-mask policy: a value (nan, inf, 0, 1, worst) or JSON {metric: {ref|pred|both: value}}")
     g.add_argument("--ignore-label", type=int, default=None, help="reference label whose voxels are not counted")
     g.add_argument("--bins", type=int, default=15, help="calibration bins (default 15)")
+    g = p.add_argument_group("lesion-wise")
+    g.add_argument("--lesionwise", default=None, metavar="CONVENTION",
+                   help="also score lesion-wise (ss.lesionwise) under a convention: " + ", ".join(_lesion_names())
+                        + "; writes <stem>.lesions.<ext> (one row per lesion per case), <stem>.lesion_matches.<ext>, "
+                          "lesion_ columns in the table and dataset aggregates in the summary and report "
+                          "(brats2023 without --labels: its regions WT, TC, ET)")
+    g.add_argument("--lesion-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of the lesion-wise convention (repeat), e.g. threshold=0.3, connectivity=6, "
+                        "metrics=dice,hd95, challenge=MET, fn_penalty='{\"dice\": 0}'; values are typed "
+                        "(int, float, true/false, none, JSON, comma lists as tuples)")
+    g.add_argument("--froc", choices=["monai", "luna16"], default=None,
+                   help="with --probs: FROC of the probability maps (components of P(foreground) > "
+                        "--froc-threshold against the reference lesions) to <stem>.froc.json and a plot")
+    g.add_argument("--froc-threshold", type=float, default=0.5, metavar="P",
+                   help="probability above which voxels form detections (default 0.5)")
+    g.add_argument("--froc-hit", choices=["point", "overlap"], default="point",
+                   help="point: a detection hits the lesion under its most probable voxel (MONAI); overlap: every "
+                        "lesion it touches (default point)")
     g = p.add_argument_group("execution")
     g.add_argument("--device", default=None, help="cpu, cuda or cupy (default: the best usable)")
     g.add_argument("--threads", type=int, default=None, help="compute threads per case (default: all cores)")
@@ -108,6 +126,44 @@ def _add_score_args(p: argparse.ArgumentParser, positional: bool = True) -> None
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing but fatal errors")
     g.add_argument("--progress", choices=["auto", "bar", "log", "none"], default="auto",
                    help=argparse.SUPPRESS)
+
+
+def _lesion_names() -> list:
+    from ..lesion.conventions import names
+
+    return names()
+
+
+def check_lesion_options(a) -> dict:
+    """The --lesion-option values typed and checked by the convention (OptionError naming
+    the option), before anything is read."""
+    from . import lesions as L
+
+    if a.froc is not None and a.probs is None:
+        raise OptionError(f"--froc {a.froc} needs the probability maps: add --probs DIR")
+    if not 0.0 <= a.froc_threshold < 1.0:
+        raise OptionError(f"--froc-threshold must be in [0, 1), got {a.froc_threshold}")
+    if a.lesionwise is None:
+        if a.lesion_option:
+            raise OptionError("--lesion-option needs --lesionwise CONVENTION")
+        return {}
+    names = _lesion_names()
+    if a.lesionwise not in names:
+        raise OptionError(f"--lesionwise {a.lesionwise}: unknown lesion-wise convention {a.lesionwise!r}; "
+                          f"known: {', '.join(names)}")
+    if a.ignore_label is not None:
+        raise OptionError("--lesionwise does not take --ignore-label (components would run through ignored voxels)")
+    try:
+        opts = L.parse_options(a.lesion_option)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    try:
+        L.check(a.lesionwise, opts)
+    except (ValueError, TypeError) as exc:
+        given = " ".join(a.lesion_option or [])
+        raise OptionError(f"--lesion-option {given}: {exc}" if given else f"--lesionwise {a.lesionwise}: {exc}") \
+            from None
+    return opts
 
 
 def _raters(values):
@@ -167,6 +223,7 @@ def run_score(a) -> int:
     from .dataset import score_dataset
 
     check_options(a)
+    lesion_options = check_lesion_options(a)
     empty = _empty(a.empty)
     res = score_dataset(
         a.pred, a.ref, raters=_raters(a.rater), probs=a.probs, output=a.output, labels=a.labels,
@@ -176,6 +233,8 @@ def run_score(a) -> int:
         plots=not a.no_plots, report=not a.no_report, quiet=a.quiet, geometry_tolerance=a.geometry_tolerance,
         check_affine=not a.ignore_affine, n_bins=a.bins,
         progress=None if a.progress == "auto" else a.progress in ("bar", "log"),
+        lesionwise=a.lesionwise, lesion_options=lesion_options, froc=a.froc, froc_threshold=a.froc_threshold,
+        froc_hit=a.froc_hit,
     )
     if not a.quiet:
         from .summary import print_summary

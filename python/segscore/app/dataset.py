@@ -248,7 +248,8 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
                   tolerance=None, convention="segscore", empty=None, ignore_label=None, device=None, threads=None,
                   workers=None, prefetch=None, resume=False, scheduler=None, seed=0, n_bootstrap=1000,
                   format=None, plots=True, report=True, progress=None, quiet=False, geometry_tolerance=1e-3,
-                  check_affine=True, n_bins=15, scorers=None, cases=None, log=None) -> DatasetResult:
+                  check_affine=True, n_bins=15, scorers=None, cases=None, log=None, lesionwise=None,
+                  lesion_options=None, froc=None, froc_threshold=0.5, froc_hit="point") -> DatasetResult:
     """Score every case of a test set; the engine behind ``segscore score``.
 
     Files of the prediction and reference folders are paired by case id, each case is read
@@ -317,6 +318,23 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
         Only these case ids.
     log : callable, optional
         Receives the run's messages (default: stderr unless `quiet`).
+    lesionwise : str, optional
+        A lesion-wise convention (:func:`segscore.lesionwise`: ``"segscore"``,
+        ``"brats2023"``, ``"panoptica"``, ...): each row's region is also scored lesion-wise
+        (its ``lesion_`` columns), one row per lesion per case goes to
+        ``<stem>.lesions.<ext>`` (the match table to ``<stem>.lesion_matches.<ext>``) and
+        the dataset aggregates (:func:`segscore.lesion_aggregate` per region) to the summary
+        and the report.  ``brats2023`` without `labels` scores its regions WT, TC, ET and
+        takes the spacing of the prediction's header, as the BraTS 2023 script does.
+    lesion_options : dict, optional
+        Options of the convention (``threshold=0.3``, ``metrics=("dice", "hd95")``, ...).
+    froc : {None, "monai", "luna16"}, optional
+        With `probs`: :func:`segscore.froc` over the cases (detections: components of
+        P(foreground) > `froc_threshold`, confidence their highest probability; targets: the
+        reference components) to ``<stem>.froc.json`` and a plot.
+    froc_threshold : float, default 0.5
+    froc_hit : {"point", "overlap"}, default "point"
+        As in :func:`segscore.froc`.
 
     Returns
     -------
@@ -378,12 +396,19 @@ def score_dataset(pred, ref, *, raters=None, probs=None, output="results.parquet
     labels_value, ignore_from_map = _summary.load_labels(labels)
     if ignore_label is None:
         ignore_label = ignore_from_map
+    lesion_options = _check_lesion_options(lesionwise, lesion_options, froc, froc_threshold, froc_hit, probs,
+                                           ignore_label)
+    if lesionwise is not None and labels_value is None:
+        from .lesions import default_labels
+
+        labels_value = default_labels(lesionwise, lesion_options)
     check_run_options(workers=workers, prefetch=prefetch, seed=seed, n_bootstrap=n_bootstrap,
                       geometry_tolerance=geometry_tolerance, n_bins=n_bins)
     cfg = Config(labels=labels_value, metrics=metrics, tolerance=tolerance, convention=convention, empty=empty,
                  ignore_label=ignore_label, threads=threads, device=device, geometry_tolerance=geometry_tolerance,
                  check_affine=check_affine, n_bins=n_bins, has_raters=bool(raters), has_probs=probs is not None,
-                 scorers=list(scorers or []))
+                 scorers=list(scorers or []), lesionwise=lesionwise, lesion_options=lesion_options, froc=froc,
+                 froc_threshold=float(froc_threshold), froc_hit=froc_hit)
     _validate_options(cfg)
     if format not in (None, "nnunet"):
         raise ValueError(f"unknown format {format!r}; use 'nnunet' (or None)")
@@ -488,6 +513,17 @@ def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler
     records = {c: records[c] for c in order}
     table, errors, extras = _summary.tables(records, has_raters=cfg.has_raters)
     summ = _summary.summarize(table, seed=seed, n_bootstrap=n_bootstrap)
+    lesion = None
+    if cfg.lesionwise is not None or cfg.froc is not None:
+        from . import lesions as _lesions
+
+        lesion = {"paths": _lesions.paths_for(paths)}
+        if cfg.lesionwise is not None:
+            lesion["lesions"], lesion["matches"] = _lesions.tables(records)
+            lesion["aggregate"] = _lesions.aggregates(records, cfg)
+            lesion["convention"] = cfg.lesionwise
+            lesion["options"] = dict(cfg.lesion_options)
+        lesion["froc"] = _lesions.froc_result(records, cfg, seed, n_bootstrap)
     timing = _summary.timing(records, wall_s=time.perf_counter() - t_start, write_s=write_s)
     info = {"n_cases": len(specs), "n_scored": int(table["case"].nunique()) if len(table) else 0,
             "n_failed": len(errors), "interrupted": interrupted, "device": _summary.devices(records),
@@ -497,7 +533,17 @@ def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler
             "mode": "dask" if scheduler is not None else "local", "workers": workers}
     _summary.write_table(table, paths["table"])
     _summary.write_errors(errors, paths["errors"])
-    _summary.write_summary(summ, paths["summary"], paths["summary_json"], info, timing, errors)
+    if lesion is not None:
+        from . import lesions as _lesions
+
+        _lesions.write_outputs(lesion.get("lesions"), lesion.get("matches"), lesion["froc"], lesion["paths"])
+        lp = lesion["paths"]
+        if "lesions" in lesion:
+            paths = {**paths, "lesions": lp["lesions"], "lesion_matches": lp["lesion_matches"]}
+        if lesion["froc"] is not None:
+            paths = {**paths, "froc": lp["froc"]}
+    _summary.write_summary(summ, paths["summary"], paths["summary_json"], info, timing, errors,
+                           lesion=_summary.lesion_section(lesion))
     if format == "nnunet":
         _summary.write_nnunet(table, records, specs, paths["nnunet"], cfg)
     plot_files = {}
@@ -505,10 +551,47 @@ def _score_locked(specs, pred, ref, raters, probs, cfg, paths, resume, scheduler
         from . import plots as _plots
 
         plot_files = _plots.make_plots(table, summ, extras, paths["plots"])
+        if lesion is not None and lesion.get("froc") and "error" not in lesion["froc"]:
+            p = _plots.froc_plot(lesion["froc"], os.path.join(paths["plots"], "froc.png"))
+            if p:
+                plot_files["froc"] = p
     if report:
-        _report.write_report(paths, table, summ, errors, info, timing, plot_files)
+        _report.write_report(paths, table, summ, errors, info, timing, plot_files, lesion=lesion)
     timing["output_s"] = time.perf_counter() - t0
-    return DatasetResult(table, errors, summ, paths, timing, info)
+    res = DatasetResult(table, errors, summ, paths, timing, info)
+    res.lesion = lesion
+    return res
+
+
+def _check_lesion_options(lesionwise, lesion_options, froc, froc_threshold, froc_hit, probs, ignore_label) -> dict:
+    """The lesion-wise and FROC options checked (ValueError / TypeError naming the option)
+    before anything is read; returns the lesion options as a dict."""
+    opts = dict(lesion_options or {})
+    if lesionwise is None:
+        if opts:
+            raise ValueError("lesion options need a lesion-wise convention (lesionwise=...)")
+    else:
+        from .lesions import check
+
+        if not isinstance(lesionwise, str):
+            raise TypeError(f"lesionwise must be a convention name, got {lesionwise!r}")
+        if ignore_label is not None:
+            raise ValueError("lesion-wise scoring does not take an ignore label (components would run through "
+                             "ignored voxels); drop the ignore label")
+        check(lesionwise, opts)
+    if froc is not None:
+        from ..lesion.froc import CONVENTIONS as FROC_CONVENTIONS
+
+        if froc not in FROC_CONVENTIONS:
+            raise ValueError(f"froc={froc!r} is not a FROC convention; use one of {', '.join(FROC_CONVENTIONS)}")
+        if probs is None:
+            raise ValueError("FROC needs the probability maps: give the probability folder (probs=..., --probs DIR)")
+        if isinstance(froc_threshold, bool) or not isinstance(froc_threshold, (int, float)) or \
+                not 0.0 <= float(froc_threshold) < 1.0:
+            raise ValueError(f"froc_threshold must be a number in [0, 1), got {froc_threshold!r}")
+        if froc_hit not in ("point", "overlap"):
+            raise ValueError(f"froc_hit must be 'point' or 'overlap', got {froc_hit!r}")
+    return opts
 
 
 def _validate_options(cfg: Config) -> None:

@@ -54,7 +54,8 @@ def _axis_label(col: str) -> str:
 def box_plots(table, outdir: str) -> dict:
     """{metric: png path}: per-label box plots of every metric (reference rows only)."""
     t = table[table["reference"] == "ref"] if "reference" in table.columns else table
-    skip = {"case", "reference", "label", *_registry.COUNT_COLUMNS}
+    skip = {"case", "reference", "label", *_registry.COUNT_COLUMNS,
+            *(m.name for m in _registry.select(kind=_registry.LESION) if m.higher_is_better is None)}
     out = {}
     labels = list(dict.fromkeys(t["label"].tolist()))
     for m in [c for c in t.columns if c not in skip]:
@@ -172,6 +173,37 @@ def worst_cases_figure(worst: dict, path: str) -> str | None:
         tab.auto_set_font_size(False)
         tab.set_fontsize(8)
         ax.set_title(f"worst {m}", fontsize=10)
+    return _save(fig, path)
+
+
+def froc_plot(doc: dict, path: str) -> str | None:
+    """The FROC curve (sensitivity against false positives per image, log axis) of a froc.json
+    document, with the sensitivity at the score's rates marked."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    fps = np.asarray(doc["fps_per_image"], np.float64)
+    sens = np.asarray(doc["sensitivity"], np.float64)
+    order = np.argsort(fps, kind="stable")
+    fig = _figure(6.0, 4.5)
+    ax = fig.add_subplot(111)
+    ax.step(fps[order], sens[order], where="post", color="C0", lw=1.5, label="FROC")
+    rates = np.asarray(doc["fp_rates"], np.float64)
+    ax.plot(rates, doc["sensitivity_at"], "o", color="C3", ms=4, label="sensitivity at the score's rates")
+    pos = np.concatenate([fps[fps > 0], rates[rates > 0]])
+    if pos.size:
+        ax.set_xscale("log")
+        ax.set_xlim(min(pos.min(), rates[rates > 0].min() if (rates > 0).any() else pos.min()) / 1.5, pos.max() * 1.5)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positives per image")
+    ax.set_ylabel("sensitivity")
+    ci = doc.get("score_ci")
+    ci_s = f", {100 * doc.get('ci', 0.95):.0f}% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    ax.set_title(f"FROC ({doc['convention']}): score {doc['score']:.4f}{ci_s}\n"
+                 f"{doc['num_targets']} targets, {doc['num_images']} images", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 
 

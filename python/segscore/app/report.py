@@ -83,8 +83,45 @@ def sections(paths, table, summary, errors, info, timing, plot_files):
     return intro, _headline(summary), err_rows, worst
 
 
-def write_report(paths, table, summary, errors, info, timing, plot_files) -> None:
+def lesion_tables(lesion):
+    """(aggregate headers, rows, worst-lesion headers, rows, FROC lines) of a lesion-wise run."""
+    from .lesions import REPORT_KEYS, worst_lesions
+
+    agg = lesion.get("aggregate") or {}
+    keys = [k for k in (*REPORT_KEYS, "error") if any(k in a for a in agg.values())]
+    ah = ["region", *keys]
+    ar = [[region, *[a.get(k) for k in keys]] for region, a in agg.items()]
+    wh, wr = [], []
+    les = lesion.get("lesions")
+    if les is not None and len(les):
+        w = worst_lesions(les, 10)
+        wh, wr = list(w.columns), w.values.tolist()
+    froc = []
+    f = lesion.get("froc")
+    if f is not None:
+        if "error" in f:
+            froc.append(f"FROC ({f['convention']}) not computed: {f['error']}")
+        else:
+            ci = f.get("score_ci")
+            froc.append(f"FROC ({f['convention']}): score {_fmt(f['score'])}"
+                        + (f" ({100 * f['ci']:.0f}% CI [{_fmt(ci[0])}, {_fmt(ci[1])}], bootstrap over cases)"
+                           if ci else "")
+                        + f"; {f['num_targets']} targets, {f['num_fp']} false-positive detections, "
+                        f"{f['num_images']} images")
+            froc.append("sensitivity at " + ", ".join(f"{_fmt(r)} FP/image: {_fmt(v)}"
+                                                      for r, v in zip(f["fp_rates"], f["sensitivity_at"])))
+    return ah, ar, wh, wr, froc
+
+
+_LESION_NOTE = ("Pooled over cases: recall, precision and F1 from the summed lesion counts; dsc_tp = mean Dice over "
+                "every true-positive lesion; fp_per_case = false positives / cases; patient_recall = cases with a "
+                "found lesion / cases with a lesion; pq = pooled panoptic quality; mean_* = mean of the case scores "
+                "(BraTS ranks by mean_lesion_dice and mean_lesion_hd95).")
+
+
+def write_report(paths, table, summary, errors, info, timing, plot_files, lesion=None) -> None:
     intro, (hh, hr), err_rows, worst = sections(paths, table, summary, errors, info, timing, plot_files)
+    les = lesion_tables(lesion) if lesion else None
     rel = lambda p: os.path.relpath(p, paths["dir"])  # noqa: E731
     # ---------------------------------------------------------------- Markdown
     md = ["# segscore report", ""]
@@ -99,9 +136,23 @@ def write_report(paths, table, summary, errors, info, timing, plot_files) -> Non
         md += ["## Worst cases", ""]
         for m, df in worst.items():
             md += [f"**{m}**", "", _md_table(["case", "label", m], df.values.tolist()), ""]
+    if les is not None:
+        ah, ar, wh, wr, froc = les
+        md += ["## Lesion-wise", ""]
+        if ar:
+            md += [f"Convention **{lesion['convention']}**"
+                   + (f", options {lesion['options']}" if lesion.get("options") else "") + ". " + _LESION_NOTE, "",
+                   _md_table(ah, ar), ""]
+        if wr:
+            md += ["**Worst lesions** (missed lesions, largest first, then the lowest Dice)", "", _md_table(wh, wr), ""]
+        md += [line + "\n" for line in froc]
+        if "froc" in plot_files:
+            md += [f"![froc]({rel(plot_files['froc'])})", ""]
     if plot_files:
         md += ["## Plots", ""]
         for name, p in plot_files.items():
+            if name == "froc" and les is not None:
+                continue  # in the lesion-wise section
             md += [f"![{name}]({rel(p)})", ""]
     text = "\n".join(md) + "\n"
     _write(paths["report_md"], text)
@@ -120,9 +171,23 @@ def write_report(paths, table, summary, errors, info, timing, plot_files) -> Non
         parts.append("<h2>Worst cases</h2>")
         for m, df in worst.items():
             parts += [f"<h3>{e(m)}</h3>", _html_table(["case", "label", m], df.values.tolist())]
+    if les is not None:
+        ah, ar, wh, wr, froc = les
+        parts.append("<h2>Lesion-wise</h2>")
+        if ar:
+            parts += [f"<p>Convention <b>{e(lesion['convention'])}</b>"
+                      + (f", options {e(str(lesion['options']))}" if lesion.get("options") else "")
+                      + f". {e(_LESION_NOTE)}</p>", _html_table(ah, ar)]
+        if wr:
+            parts += ["<h3>Worst lesions</h3>", _html_table(wh, wr)]
+        parts += [f"<p>{e(line)}</p>" for line in froc]
+        if "froc" in plot_files:
+            parts.append(f"<div><img src='{e(rel(plot_files['froc']))}' alt='froc'></div>")
     if plot_files:
         parts.append("<h2>Plots</h2>")
         for name, p in plot_files.items():
+            if name == "froc" and les is not None:
+                continue
             parts.append(f"<div><img src='{e(rel(p))}' alt='{e(name)}'></div>")
     parts.append("</body></html>")
     _write(paths["report_html"], "\n".join(parts))

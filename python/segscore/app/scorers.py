@@ -32,10 +32,19 @@ class Config:
     has_raters: bool = False
     has_probs: bool = False
     scorers: list = field(default_factory=list)
+    lesionwise: str | None = None          # a lesion-wise convention (app/lesions.py)
+    lesion_options: dict = field(default_factory=dict)
+    froc: str | None = None                # "monai" / "luna16": FROC of the probability maps
+    froc_threshold: float = 0.5
+    froc_hit: str = "point"
 
     def fingerprint(self) -> dict:
         """The options that change the numbers (a resumed run must use the same)."""
         d = {k: v for k, v in asdict(self).items() if k not in ("threads", "scorers")}
+        if self.lesionwise is None:  # journals written before lesion-wise scoring resume as before
+            del d["lesionwise"], d["lesion_options"]
+        if self.froc is None:
+            del d["froc"], d["froc_threshold"], d["froc_hit"]
         d["scorers"] = [getattr(s, "name", type(s).__name__) for s in self.scorers]
         return json.loads(json.dumps(d, default=str))
 
@@ -483,12 +492,92 @@ def _top_label_bins(p, ref, n_bins, sum_tol=None) -> dict:
             "edges": np.asarray(rel.edges, np.float64).tolist()}
 
 
+class LesionScorer:
+    """``ss.lesionwise`` on the case's regions; lesion_ columns on its rows, the lesion rows in
+    extras."""
+
+    name = "lesions"
+
+    def __call__(self, case, cfg):
+        from ..lesion.evaluate import COLUMNS
+        from ..lesion.lesionwise import lesionwise
+        from . import lesions as _lesions
+
+        out = ScorerOutput()
+        conv, options = cfg.lesionwise, dict(cfg.lesion_options or {})
+        opts = _lesions.resolve(conv, options)
+        given = opts.instances == "given"
+        if given:
+            regions = None
+        else:
+            regions = {k: tuple(m) for k, m in _regions(cfg, case).items()}
+        # the BraTS 2023 script reads the prediction's zooms; the others: the case's spacing
+        spacing = case.pred.spacing if conv == "brats2023" else case.spacing
+        summaries, rows, matches = [], [], []
+        if given or regions:
+            res = lesionwise(case.pred.array, case.ref.array, spacing, convention=conv, threads=cfg.threads,
+                             regions=regions, **options)
+            if given:
+                summaries = [(_lesions.INSTANCES_ROW, None, res.summary)]
+            else:
+                summaries = [(_key(k), list(regions[k]), res.summary[k]) for k in regions]
+            keymap = {None: _lesions.INSTANCES_ROW} if given else {k: _key(k) for k in regions}
+            for r in res.lesions:
+                rows.append({k: (keymap[v] if k == "region" else _lesions.jsonable(v)) for k, v in r.items()})
+            for m in res.matches:
+                matches.append({k: (keymap[v] if k == "region" else _lesions.jsonable(v)) for k, v in m.items()})
+            metrics = list(res.metrics)
+        else:
+            metrics = list(opts.metrics)
+        for key, _, s in summaries:
+            row = out.rows.setdefault(("ref", key), {})
+            for col in COLUMNS:
+                k = col if col in s else col[len("lesion_"):]
+                if k in s:
+                    v = s[k]
+                    row[col] = float(v) if isinstance(v, (int, float, np.number)) else v
+        out.extras["lesions"] = {
+            "convention": conv, "eps": float(opts.eps), "metrics": metrics, "spacing": [float(x) for x in spacing],
+            "rows": rows, "matches": matches,
+            "summaries": [[key, members, {k: _lesions.jsonable(v) for k, v in s.items()}]
+                          for key, members, s in summaries],
+        }
+        return out
+
+
+class FrocScorer:
+    """The case's FROC counts (``ss.froc``'s probability-map input, one case) in extras."""
+
+    name = "froc"
+
+    def __call__(self, case, cfg):
+        from ..lesion.froc import _map_unit
+        from . import lesions as _lesions
+
+        out = ScorerOutput()
+        if case.probs is None:
+            return out
+        prob, target = _lesions.foreground_probability(case.probs, case.ref.array)
+        if prob.shape != target.shape:
+            raise CaseError("shape", f"probability map of shape {case.probs.array.shape} does not match the "
+                            f"reference {case.ref.array.shape}", case.probs.path)
+        u = _map_unit({"prob": prob, "ref": target}, 0, float(cfg.froc_threshold), cfg.froc_hit, None, cfg.froc)
+        mt = [] if u.monai_tp is None else np.asarray(u.monai_tp, np.float64).tolist()
+        out.extras["froc"] = {"fp": u.fp.tolist(), "monai_tp": mt,
+                              "detected": u.detected.tolist(), "num_targets": int(u.num_targets)}
+        return out
+
+
 def default_scorers(cfg: Config) -> list:
     s = [MetricsScorer()]
     if cfg.has_raters:
         s.append(RaterScorer())
     if cfg.has_probs:
         s.append(ProbabilityScorer())
+    if cfg.lesionwise is not None:
+        s.append(LesionScorer())
+    if cfg.froc is not None:
+        s.append(FrocScorer())
     return s
 
 

@@ -297,10 +297,30 @@ def _json_safe(obj):
     return obj
 
 
-def write_summary(summ, csv_path: str, json_path: str, info: dict, timing_: dict, errors) -> None:
+def lesion_section(lesion):
+    """The summary's ``lesionwise`` / ``froc`` entries of a lesion-wise run (None: none)."""
+    if lesion is None:
+        return None
+    out = {}
+    if "aggregate" in lesion:
+        out["lesionwise"] = {"convention": lesion["convention"], "options": lesion["options"],
+                             "aggregate": lesion["aggregate"], "n_lesion_rows": int(len(lesion["lesions"])),
+                             "files": {k: os.path.basename(v) for k, v in lesion["paths"].items() if k != "froc"}}
+    f = lesion.get("froc")
+    if f is not None:
+        keep = ("convention", "error", "num_targets", "num_images", "num_fp", "fp_rates", "sensitivity_at", "score",
+                "n_bootstrap", "seed", "ci", "score_ci", "sensitivity_at_ci", "meta")
+        out["froc"] = {k: f[k] for k in keep if k in f}
+        out["froc"]["file"] = os.path.basename(lesion["paths"]["froc"])
+    return out
+
+
+def write_summary(summ, csv_path: str, json_path: str, info: dict, timing_: dict, errors, lesion=None) -> None:
     _atomic(csv_path, lambda p: summ.to_csv(p, index=False))
     doc = {"info": info, "timing": timing_, "errors": errors.to_dict(orient="records"),
            "summary": summ.to_dict(orient="records")}
+    if lesion:
+        doc.update(lesion)
 
     def w(p):
         with open(p, "w", encoding="utf-8") as f:
@@ -378,6 +398,19 @@ def print_summary(res) -> None:
             if len(sm):
                 vals = ", ".join(f"{r['label']}: {r['mean']:.4g}" for _, r in sm.head(20).iterrows())
                 print(f"segscore: mean {m} per label: {vals}", file=out)
+    les = getattr(res, "lesion", None) or {}
+    for region, agg in (les.get("aggregate") or {}).items():
+        if "error" in agg:
+            print(f"segscore: lesion-wise ({les['convention']}) {region}: no dataset aggregate ({agg['error']})",
+                  file=out)
+            continue
+        print(f"segscore: lesion-wise ({les['convention']}) {region}: {agg['tp']} of {agg['n_ref']} lesions found, "
+              f"{agg['fp']} false positives ({agg['fp_per_case']:.3g} per case); recall {agg['recall']:.4g}, "
+              f"precision {agg['precision']:.4g}, F1 {agg['f1']:.4g}", file=out)
+    f = les.get("froc")
+    if f is not None:
+        print(f"segscore: FROC ({f['convention']}): " + (f"score {f['score']:.4g} over {f['num_targets']} targets"
+              if "error" not in f else f"not computed: {f['error']}"), file=out)
     if len(res.errors):
         print(f"segscore: {len(res.errors)} cases failed (errors table: {res.paths['errors']}):", file=out)
         for _, r in res.errors.head(20).iterrows():
