@@ -352,6 +352,16 @@ inline bool usable_id(T v, int64_t limit, bool& neg, bool& big) {
   return true;
 }
 
+// `v` as int64, uint64 values above INT64_MAX saturating to INT64_MAX.
+template <typename T>
+inline int64_t saturate_int64(T v) {
+  if constexpr (std::is_same_v<T, uint64_t>) {
+    return v > uint64_t(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max() : int64_t(v);
+  } else {
+    return int64_t(v);
+  }
+}
+
 // C-order strides (in elements) of `shape`, for flat indices.
 void c_strides(const ArrayView& a, int64_t* cs) {
   int64_t s = 1;
@@ -585,7 +595,8 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
           dispatch_label(ref.dtype, [&](auto t) {
             using U = typename decltype(t)::type;
             const U* q = static_cast<const U*>(ref.data) + off[1];
-            for (int64_t x = 0; x < n; ++x) buf[size_t(x)] = int64_t(q[x * g.step(1)]);
+            // uint64 ids >= 2**63 saturate (read as "above the limit", never as negative)
+            for (int64_t x = 0; x < n; ++x) buf[size_t(x)] = saturate_int64(q[x * g.step(1)]);
           });
           rp = reinterpret_cast<const R*>(buf.data());
           sr = 1;

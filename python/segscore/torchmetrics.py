@@ -96,6 +96,20 @@ def _check_common(include_background, input_format):
         raise ValueError(f"Expected argument `input_format` to be one of {_FORMATS}, but got {input_format!r}.")
 
 
+_WIDE_UNSIGNED = tuple(getattr(torch, n) for n in ("uint16", "uint32", "uint64") if hasattr(torch, n))
+
+
+def _value_range(x: Tensor) -> tuple:
+    """(min, max) of an integer tensor as Python ints (torch has no aminmax kernel for
+    uint16 / uint32 / uint64: those are read through float64, exact below 2**53 and
+    only compared with small class counts above it)."""
+    if x.dtype in _WIDE_UNSIGNED:
+        lo, hi = torch.aminmax(x.to(torch.float64))
+        return int(lo), int(hi)
+    lo, hi = torch.aminmax(x)
+    return int(lo), int(hi)
+
+
 def _one_hot_side(x: Tensor, num_classes, what: str) -> tuple:
     """(side, C) of a one-hot or probability tensor (N, C, ...): probabilities are argmaxed
     over the class axis (as torchmetrics does) and become a label map."""
@@ -105,10 +119,13 @@ def _one_hot_side(x: Tensor, num_classes, what: str) -> tuple:
     if num_classes is not None and x.shape[1] != num_classes:
         raise ValueError(f"`{what}` has {x.shape[1]} channels but num_classes={num_classes}; one-hot input needs "
                          "one channel per class (or pass input_format='index' with a label map)")
+    if x.is_complex():
+        raise ValueError(f"`{what}` has dtype {x.dtype}; pass one-hot masks (bool / 0-1 integers) or real "
+                         "probabilities")
     if torch.is_floating_point(x):
         return _Side(x.argmax(dim=1), True), c
     if x.dtype != torch.bool and x.numel():
-        lo, hi = (int(v) for v in torch.aminmax(x))
+        lo, hi = _value_range(x)
         if lo < 0 or hi > 1:
             raise ValueError(f"`{what}` in one-hot format must hold 0 and 1 (or bool); found values in "
                              f"[{lo}, {hi}]. Pass input_format='index' for a label map")
@@ -121,7 +138,7 @@ def _index_side(x: Tensor, num_classes, what: str) -> _Side:
     if num_classes is None:
         raise ValueError("Argument `num_classes` must be provided when `input_format` is 'index' or 'mixed'.")
     if x.numel():
-        lo, hi = (int(v) for v in torch.aminmax(x))
+        lo, hi = _value_range(x)
         if lo < 0 or hi >= num_classes:
             raise ValueError(f"`{what}` holds class indices in [{lo}, {hi}] but num_classes={num_classes} (values "
                              f"must lie in [0, {num_classes}))")
@@ -159,8 +176,9 @@ def _format(preds: Tensor, target: Tensor, num_classes, input_format: str) -> tu
             p = _index_side(preds, c, "preds")
             spatial = tuple(preds.shape[1:])
         else:
-            raise RuntimeError(f"Predictions and targets are expected to have the same shape, got "
-                               f"{tuple(preds.shape)} and {tuple(target.shape)}.")
+            raise RuntimeError(f"input_format='mixed' expects one one-hot tensor (N, C, ...) and one index tensor "
+                               f"(N, ...) of the same N and spatial shape, got {tuple(preds.shape)} and "
+                               f"{tuple(target.shape)}.")
     if not spatial:
         raise ValueError(f"Expected both `preds` and `target` to have at least one spatial axis after (N, C), "
                          f"got shapes {tuple(preds.shape)} and {tuple(target.shape)}.")
@@ -174,7 +192,8 @@ def _classes(num_classes: int, include_background: bool) -> list:
 
 def _expand(side: _Side, classes: list) -> _Side:
     """A label map as bool masks (N, C', ...) of the scored classes (1 byte per voxel and class)."""
-    cls = torch.as_tensor(classes, device=side.x.device).reshape((1, -1) + (1,) * (side.x.ndim - 1))
+    dt = side.x.dtype if side.x.dtype in _WIDE_UNSIGNED else None  # torch cannot promote them with int64
+    cls = torch.as_tensor(classes, device=side.x.device, dtype=dt).reshape((1, -1) + (1,) * (side.x.ndim - 1))
     return _Side(side.x.unsqueeze(1) == cls, False)
 
 
@@ -843,6 +862,8 @@ class GeneralizedDiceScore(Metric):
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add a batch (torchmetrics.segmentation's formats)."""
         p, t, _, _ = _format(preds, target, self.num_classes, self.input_format)
+        if preds.shape[0] == 0:  # an empty batch adds no case (the weights need at least one)
+            return
         cnt = torch.from_numpy(_counts(p, t, self._classes, preds.shape[0], self.threads)).to(self.device)
         tp, fp, fn = (cnt[..., i].double() for i in range(3))
         w = _generalized_weights(tp + fn, self.weight_type)
@@ -1030,6 +1051,8 @@ class CalibrationError(Metric):
             class_axis = 0
         if preds.numel() == 0:
             return
+        if preds.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds every value exactly
+            preds = preds.float()
         logits = self._is_logits(preds, target)
         target_mode = self.target_mode
         rel = _run(_array(preds), _array(target), n_bins=self.n_bins, class_axis=class_axis, logits=logits,
@@ -1091,6 +1114,8 @@ class ContinuousRankedProbabilityScore(Metric):
     ``torchmetrics.regression.ContinuousRankedProbabilityScore`` (the empirical-CDF CRPS
     ``mean|x_i - y| - sum|x_i - x_j| / (2 M^2)``; torchmetrics computes it in the input's
     dtype with O(M^2) memory, segscore exactly in float64 in O(M log M)).
+    A NaN member gives NaN for its observation, as in torchmetrics (:func:`segscore.crps_ensemble`
+    follows properscoring and skips NaN members).
     ``distribution="gaussian"``: ``preds`` (..., 2) holding (mu, sigma) per observation.
     States: the CRPS sum (float64) and the number of observations (int64),
     ``dist_reduce_fx="sum"``.
@@ -1141,6 +1166,8 @@ class ContinuousRankedProbabilityScore(Metric):
             last = "M members" if self.distribution == "ensemble" else "2 values (mu, sigma)"
             raise ValueError(f"preds must be shaped like target plus a last axis of {last}: got preds "
                              f"{tuple(preds.shape)} and target {tuple(target.shape)}")
+        if preds.is_complex() or target.is_complex():
+            raise ValueError(f"preds and target must be real numbers, got dtypes {preds.dtype} and {target.dtype}")
         p = preds.detach().to("cpu", torch.float64).numpy()
         y = target.detach().to("cpu", torch.float64).numpy()
         if self.distribution == "ensemble":
@@ -1150,6 +1177,8 @@ class ContinuousRankedProbabilityScore(Metric):
                 raise ValueError(f"gaussian preds need a last axis of 2 (mu, sigma), got {p.shape[-1]}")
             v = crps_gaussian(y, p[..., 0], p[..., 1], threads=self.threads)
         v = np.asarray(v, dtype=np.float64)
+        if self.distribution == "ensemble":  # torchmetrics: a NaN member makes that CRPS NaN
+            v = np.where(np.isnan(p).any(axis=-1), np.nan, v)
         self.score += float(v.sum())
         self.total += int(v.size)
 

@@ -37,7 +37,11 @@ def as_host_array(x, name: str) -> np.ndarray:
     elif type(x).__module__.startswith("torch"):
         arr = x.detach().numpy()
     else:
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:  # ragged nested lists
+            raise ValueError(f"{name} cannot be read as an array ({exc}); pass a numpy array, a tensor or "
+                             "nested lists of one shape") from None
     arr = native_byte_order(arr)
     if arr.dtype == object:
         raise TypeError(f"{name} has dtype object; pass a numeric array")

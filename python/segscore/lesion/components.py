@@ -173,6 +173,9 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     if isinstance(min_size, bool) or not isinstance(min_size, Integral) or min_size < 0:
         raise ValueError(f"min_size must be an integer >= 0 (voxels), got {min_size!r}")
+    if not isinstance(binary, bool | np.bool_):
+        raise TypeError(f"binary must be True or False, got {binary!r}")
+    min_size = min(int(min_size), int(a.size) + 1)  # no component is larger than the image (and int64 holds it)
     t = resolve_threads(threads)
     c3 = {4: 6, 8: 26}.get(c, c)
     if dev is not None:

@@ -186,10 +186,27 @@ def _check_ref(ref, what: str) -> np.ndarray:
     return ref
 
 
+def _vector(x, what: str) -> np.ndarray:
+    """A case's per-detection input (list, numpy array, torch tensor on any device, with or
+    without grad) as a numpy array; a ragged list is refused naming the input."""
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} cannot be read as an array ({exc}); pass a list or array of one row per "
+                         "detection") from None
+
+
 def _check_exclude(labels, what: str) -> np.ndarray:
     if labels is None:
         return np.zeros(0, np.int64)
-    arr = np.asarray(list(labels) if not isinstance(labels, np.ndarray) else labels)
+    if isinstance(labels, Integral | np.integer) and not isinstance(labels, bool | np.bool_):
+        labels = [labels]                        # one label
+    try:
+        arr = np.asarray(list(labels) if not isinstance(labels, np.ndarray) else labels)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of integer labels, got {labels!r}") from None
     if arr.size == 0:
         return np.zeros(0, np.int64)
     if arr.dtype.kind not in "iu":
@@ -241,11 +258,11 @@ def _point_unit(case, i, convention):
     if "ref" not in case and "evaluation_mask" not in case:
         raise ValueError(f"{what} has probs and coords but no 'ref' (the labelled reference mask)")
     ref = _check_ref(case["ref"] if "ref" in case else case["evaluation_mask"], f"{what}['ref']")
-    probs = np.asarray(case["probs"])
+    probs = _vector(case["probs"], f"{what}['probs']")
     if probs.ndim != 1:
         raise ValueError(f"{what}['probs'] must be 1-D (one probability per detection), got shape {probs.shape}")
     probs = _check_probs(probs, f"{what}['probs']")
-    coords = np.asarray(case["coords"])
+    coords = _vector(case["coords"], f"{what}['coords']")
     if coords.size == 0:
         coords = coords.reshape(0, ref.ndim)
     if coords.ndim != 2 or coords.shape[1] != ref.ndim:
@@ -261,21 +278,24 @@ def _point_unit(case, i, convention):
             raise ValueError(f"{what}['resolution_level'] must be an integer >= 0, got {level!r}")
         if coords.dtype.kind == "f" and not np.isfinite(coords).all():
             raise ValueError(f"{what}['coords'] contains NaN or inf")
-        coords = (coords / pow(2, int(level))).astype(int)   # MONAI compute_fp_tp_probs: divide, truncate
+        # MONAI compute_fp_tp_probs: divide by 2**level, truncate (an exact power-of-two scaling;
+        # levels past the float64 exponent range give 0 as the division would)
+        coords = np.trunc(np.ldexp(coords.astype(np.float64), -min(int(level), 4096)))
     elif coords.dtype.kind == "f":
         if not np.isfinite(coords).all() or np.any(coords != np.trunc(coords)):
             raise ValueError(f"{what}['coords'] holds non-integer values; pass voxel indices (or give "
                              "'resolution_level' to scale and truncate them as MONAI's compute_fp_tp_probs does)")
-        coords = coords.astype(np.int64)
-    else:
-        coords = coords.astype(np.int64, copy=False)
-    if coords.size:
+    if coords.size:  # in the coordinates' own type, before any cast can wrap a huge value
         bad = np.any((coords < 0) | (coords >= np.asarray(ref.shape)), axis=1)
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{what}['coords'][{j}] = {coords[j].tolist()} lies outside the reference of shape "
+            row = coords[j].tolist()
+            if coords.dtype.kind == "f":
+                row = [int(c) if c.is_integer() and abs(c) < 2**53 else c for c in row]
+            raise ValueError(f"{what}['coords'][{j}] = {row} lies outside the reference of shape "
                              f"{ref.shape} ({int(bad.sum())} detections outside); indices must satisfy "
                              "0 <= c < shape on every axis")
+    coords = coords.astype(np.int64, copy=False)
     hit = ref[tuple(coords.T)] if coords.size else np.zeros(0, ref.dtype)
     fp = probs[hit == 0].astype(np.float64)
     exclude = _check_exclude(case.get("labels_to_exclude"), f"{what}['labels_to_exclude']")
@@ -367,8 +387,8 @@ def _pre_unit(case, i, convention):
     if missing:
         raise ValueError(f"{what} is missing {sorted(missing)}; a precomputed case needs fp_probs, tp_probs, "
                          "num_targets (and num_images, default 1)")
-    fp = np.asarray(case["fp_probs"])
-    tp = np.asarray(case["tp_probs"])
+    fp = _vector(case["fp_probs"], f"{what}['fp_probs']")
+    tp = _vector(case["tp_probs"], f"{what}['tp_probs']")
     if fp.size == 0:
         fp = fp.reshape(0).astype(np.float64)
     if tp.size == 0:
@@ -385,6 +405,10 @@ def _pre_unit(case, i, convention):
     if convention == "luna16" and tp.size > nt:
         raise ValueError(f"{what}: {tp.size} tp_probs but num_targets={nt}; under convention='luna16' tp_probs "
                          "lists the probability of each detected target once (missed targets have no entry)")
+    if convention == "monai" and np.count_nonzero(tp) > nt:
+        raise ValueError(f"{what}: {np.count_nonzero(tp)} nonzero tp_probs but num_targets={nt}; a sensitivity "
+                         "above 1 would follow. tp_probs holds one entry per target label (0 for missed and "
+                         "excluded labels), as MONAI's compute_fp_tp_probs returns it")
     tp_keep = tp if tp.dtype.kind == "f" else tp.astype(np.float64)
     return _Unit(fp.astype(np.float64), tp_keep, tp.astype(np.float64), nt, ni)
 

@@ -91,3 +91,47 @@ def test_long_lines_and_many_threads():
         print("ok")
     """)
     assert out.strip() == "ok"
+
+
+def test_min_size_beyond_int64_binary_flag_and_ragged_lists():
+    out = run("""
+        m = np.zeros((4, 4), bool); m[0, 0] = m[3, 3] = True
+        for ms in (2**63, 2**70, np.uint64(2**64 - 1)):
+            lab, n = ss.connected_components(m, min_size=ms)   # larger than everything: all dropped
+            assert n == 0 and not lab.any() and lab.dtype == np.int32
+        assert ss.connected_components(m, min_size=m.size)[1] == 0
+        assert ss.connected_components(m, binary=np.bool_(False))[1] == 2
+        for bad in ("no", 1, None):
+            try:
+                ss.connected_components(m, binary=bad)
+            except TypeError as e:
+                assert "binary must be True or False" in str(e)
+            else:
+                raise AssertionError(f"binary={bad!r} accepted")
+        for f in (lambda: ss.connected_components([[1, 0], [0]]), lambda: ss.component_stats([[1], [1, 2]]),
+                  lambda: overlap_table([[1, 0], [0]], [[1, 0], [0, 1]])):
+            try:
+                f()
+            except ValueError as e:
+                assert "cannot be read as an array" in str(e), e
+            else:
+                raise AssertionError("a ragged list was accepted")
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_uint64_id_at_2_63_in_a_map_of_another_dtype_is_above_the_limit_not_negative():
+    out = run("""
+        p = np.zeros((4, 4), np.uint8); p[0, 0] = 1
+        r = np.zeros((4, 4), np.uint64); r[0, 0] = 2**63 + 1
+        for a, b in ((p, r), (r, r), (r.astype(np.int64) * 0 + 1, r)):
+            try:
+                overlap_table(a, b)
+            except ValueError as e:
+                assert "above" in str(e) and "negative" not in str(e), e
+            else:
+                raise AssertionError("an id of 2**63 + 1 was accepted")
+        print("ok")
+    """)
+    assert out.strip() == "ok"
