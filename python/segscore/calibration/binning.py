@@ -239,12 +239,12 @@ def _check_labels(setup: _Setup, tmin: int, tmax: int, ignore_label) -> None:
 
 
 def _call(inp: _Input, op: str, kw: dict) -> dict:
-    """segscore._cpu.<op> called by keyword, or its GPU twin in segscore.gpu.score_ops, which
-    takes the same arguments positionally, in the order of `kw`."""
+    """segscore._cpu.<op>, or its GPU twin in segscore.gpu.score_ops (the same keywords),
+    called by keyword."""
     if inp.gpu:
         from ..gpu import score_ops
 
-        return getattr(score_ops, op)(*kw.values())
+        return getattr(score_ops, op)(**kw)
     return getattr(cpu(), op)(**kw)
 
 

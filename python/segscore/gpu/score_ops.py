@@ -34,8 +34,10 @@ def _spatial(probs: DeviceArray, class_axis: int):
     return sh, st, probs.strides[class_axis]
 
 
-def _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, below, above, off, scale, tol, exact,
-           n_classes, logits, mode, positive, round_f32, clip, clip_lo, clip_hi, scores, brier_sum_form):
+def _setup(*, probs, target, mask, class_axis, ignore_label, edges, right_closed, below, above, cand_offset, cand_scale,
+           cand_tol, exact_floor, n_classes, logits, mode, positive, round_f32, clip, clip_lo, clip_hi, want_scores,
+           brier_sum_form, threads=0):
+    off, scale, tol, exact, scores = cand_offset, cand_scale, cand_tol, exact_floor, want_scores
     if probs.dtype.kind != "f" or probs.itemsize not in _PTYPE:
         raise TypeError(f"probs must be float16, float32 or float64, got {probs.dtype}")
     edges = np.ascontiguousarray(edges, dtype=np.float64)
@@ -69,13 +71,17 @@ def _labels_range(counters) -> tuple:
     return int(counters[P.CC_TMIN]), int(counters[P.CC_TMAX])
 
 
-def calibration_stats(probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, edges, right_closed,
-                      below, above, off, scale, tol, exact, n_classes, logits, mode, positive, round_f32, clip,
-                      clip_lo, clip_hi, scores, brier_sum_form, threads=0) -> dict:
-    """segscore._cpu.calibration_stats on the GPU."""
-    plan, streams, slots = _setup(probs, target, mask, class_axis, ignore_label, edges, right_closed, below, above,
-                                  off, scale, tol, exact, n_classes, logits, mode, positive, round_f32, clip, clip_lo,
-                                  clip_hi, scores, brier_sum_form)
+def calibration_stats(*, probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, edges, right_closed,
+                      below, above, cand_offset, cand_scale, cand_tol, exact_floor, n_classes, logits, mode, positive,
+                      round_f32, clip, clip_lo, clip_hi, want_scores, brier_sum_form, threads=0) -> dict:
+    """segscore._cpu.calibration_stats on the GPU: the same keywords (``threads`` is ignored)."""
+    scores = want_scores
+    plan, streams, slots = _setup(probs=probs, target=target, mask=mask, class_axis=class_axis,
+                                  ignore_label=ignore_label, edges=edges, right_closed=right_closed, below=below,
+                                  above=above, cand_offset=cand_offset, cand_scale=cand_scale, cand_tol=cand_tol,
+                                  exact_floor=exact_floor, n_classes=n_classes, logits=logits, mode=mode,
+                                  positive=positive, round_f32=round_f32, clip=clip, clip_lo=clip_lo, clip_hi=clip_hi,
+                                  want_scores=want_scores, brier_sum_form=brier_sum_form)
     lib, dev = probs.lib, probs.device
     with lib.device_ctx(dev):
         A = _Alloc(lib, dev, "the calibration pass")
@@ -105,17 +111,19 @@ def calibration_stats(probs: DeviceArray, target: DeviceArray, mask, class_axis,
                 invalid=int(counters[P.CC_INVALID]), target_min=tmin, target_max=tmax)
 
 
-def calibration_confidences(probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, n_classes, logits,
-                            mode, positive, round_f32, clip, clip_lo, clip_hi, threads=0) -> dict:
+def calibration_confidences(*, probs: DeviceArray, target: DeviceArray, mask, class_axis, ignore_label, n_classes,
+                            logits, mode, positive, round_f32, clip, clip_lo, clip_hi, threads=0) -> dict:
     """segscore._cpu.calibration_confidences on the GPU: the confidences of each stream are
     computed on the device and copied to the host (NaN marks skipped voxels), where the
     equal-mass edges are taken with numpy.  The label range and invalid count come from a
     binning pass with one bin."""
     edges = np.array([0.0, 1.0])
-    args = (probs, target, mask, class_axis, ignore_label, edges, 0, 0, 0, 0.0, 0.0, 0.0, False, n_classes, logits,
-            mode, positive, round_f32, clip, clip_lo, clip_hi, False, 0)
-    st = calibration_stats(*args)
-    plan, streams, _ = _setup(*args)
+    kw = dict(probs=probs, target=target, mask=mask, class_axis=class_axis, ignore_label=ignore_label, edges=edges,
+              right_closed=0, below=0, above=0, cand_offset=0.0, cand_scale=0.0, cand_tol=0.0, exact_floor=False,
+              n_classes=n_classes, logits=logits, mode=mode, positive=positive, round_f32=round_f32, clip=clip,
+              clip_lo=clip_lo, clip_hi=clip_hi, want_scores=False, brier_sum_form=0)
+    st = calibration_stats(**kw)
+    plan, streams, _ = _setup(**kw)
     lib, dev = probs.lib, probs.device
     nvox = int(np.prod(target.shape)) if target.shape else 1
     rows = []
