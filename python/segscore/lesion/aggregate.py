@@ -15,14 +15,19 @@ CASE_MEANS = ("f1", "precision", "recall", "sq", "pq", "sq_dice", "dsc_tp", "les
               "legacy_dice", "legacy_hd95", "sensitivity", "specificity", "global_dice")
 
 
+def _total(summaries, key, cast=int):
+    """The sum of a count over the cases; nan when a convention leaves it undefined (e.g.
+    monai_cc_dice has no prediction instances: n_pred and iou_sum are nan)."""
+    vals = [float(s[key]) for s in summaries]
+    return NAN if any(math.isnan(v) for v in vals) else cast(sum(vals))
+
+
 def _pool(summaries, rows, eps):
     B = len(summaries)
-    tp = sum(int(s["tp"]) for s in summaries)
-    fp = sum(int(s["fp"]) for s in summaries)
-    fn = sum(int(s["fn"]) for s in summaries)
-    iou_sum = float(sum(float(s["iou_sum"]) for s in summaries))
-    out = dict(n_cases=B, n_ref=sum(int(s["n_ref"]) for s in summaries),
-               n_pred=sum(int(s["n_pred"]) for s in summaries), tp=tp, fp=fp, fn=fn, iou_sum=iou_sum)
+    tp, fp, fn = (_total(summaries, k) for k in ("tp", "fp", "fn"))
+    iou_sum = _total(summaries, "iou_sum", float)
+    out = dict(n_cases=B, n_ref=_total(summaries, "n_ref"), n_pred=_total(summaries, "n_pred"), tp=tp, fp=fp, fn=fn,
+               iou_sum=iou_sum)
     out["precision"] = tp / (tp + fp) if tp + fp else NAN
     out["recall"] = tp / (tp + fn) if tp + fn else NAN
     out["f1"] = tp / (tp + 0.5 * fp + 0.5 * fn) if tp + fp + fn else NAN

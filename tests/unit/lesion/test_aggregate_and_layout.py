@@ -69,3 +69,17 @@ def test_layout_and_threads_do_not_change_anything(conv):
         assert other.matches == base.matches
         assert str(other.summary) == str(base.summary)
         assert str(other.lesions) == str(base.lesions)
+
+
+def test_aggregate_with_undefined_counts_gives_nan_not_an_error():
+    """monai_cc_dice scores reference components only: its n_pred and iou_sum are nan, and
+    the pooled figures that need them are nan while the defined ones are pooled."""
+    a = np.zeros((10, 10), np.int32)
+    a[1:4, 1:4] = 1
+    a[6:9, 6:9] = 2
+    res = [ss.lesionwise(a > 0, a > 0, convention="monai_cc_dice"),
+           ss.lesionwise(a > 0, a == 1, convention="monai_cc_dice")]
+    agg = ss.lesion_aggregate(res)
+    assert agg["n_ref"] == 3 and agg["tp"] == sum(r.summary["tp"] for r in res)
+    assert math.isnan(agg["n_pred"]) and math.isnan(agg["iou_sum"]) and math.isnan(agg["sq"])
+    assert math.isnan(agg["patient_precision"])
