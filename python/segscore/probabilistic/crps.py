@@ -29,6 +29,7 @@ import numpy as np
 
 from .._core.backends import cpu, resolve_threads
 from .._core.validate import is_device_array, native_byte_order
+from .numpy_sum import numpy_view_sum
 
 _MAX_DIM = 8
 
@@ -441,8 +442,10 @@ def _volume_score(pred_volume: float, rater_volumes: np.ndarray, method: str, in
     return curvas2024_volume_crps(pred_volume, mu, sigma, integration)
 
 
-def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=None):
-    """Predicted and rater volumes per label: (single, {key: (pred_volume, rater_volumes)})."""
+def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=None, numpy_order=False):
+    """Predicted and rater volumes per label: (single, {key: (pred_volume, rater_volumes)}).
+    numpy_order: the predicted volume is the sum numpy's ``ndarray.sum()`` gives in the
+    map's own dtype (the CURVAS 2024 code's arithmetic), else the exact float64 sum."""
     from . import raters as R
     from .._core.validate import check_spacing
 
@@ -459,12 +462,13 @@ def volume_details(prob, raters, spacing=None, unit="mm3", labels=None, threads=
 
         labs = [1 if mem is None else mem[0] for _, _, mem in regions]
         st = rater_pass(maps, probs=[ch for _, ch, _ in regions], chan_labels=labs, threads=threads)
-        return single, {key: (st.prob_volume(i) * scale, st.rater_counts(labs[i]).astype(np.float64) * scale)
-                        for i, (key, _, _) in enumerate(regions)}
+        return single, {key: ((numpy_view_sum(ch) if numpy_order else st.prob_volume(i)) * scale,
+                              st.rater_counts(labs[i]).astype(np.float64) * scale)
+                        for i, (key, ch, _) in enumerate(regions)}
     counts = R.region_counts(maps, regions, is_mask, resolve_threads(threads))
     out = {}
     for i, (key, ch, _) in enumerate(regions):
-        pred = float(np.sum(ch, dtype=np.float64)) * scale
+        pred = (numpy_view_sum(ch) if numpy_order else float(np.sum(ch, dtype=np.float64))) * scale
         out[key] = (pred, counts[:, i].astype(np.float64) * scale)
     return single, out
 
@@ -474,7 +478,9 @@ def volume_crps(prob, raters, spacing=None, method=None, unit="mm3", labels=None
     """CRPS of a predicted organ volume against the distribution of the raters' volumes.
 
     The predicted volume v is the sum of the probabilities times the voxel volume (a
-    probabilistic volume); rater k's volume V_k is its voxel count of the label times the
+    probabilistic volume; the exact float64 sum, except under ``method="curvas2024"``, which
+    sums as the challenge's code does: numpy's ``sum()`` in the map's own dtype, numpy 2.4's
+    order, reproduced by `segscore.probabilistic.numpy_sum`); rater k's volume V_k is its voxel count of the label times the
     voxel volume.  The raters' volumes define the forecast distribution F and the score is
     ``CRPS(F, v)``, in mm^3 (or mL with ``unit="ml"``); lower is better.
 
@@ -568,7 +574,8 @@ def volume_crps(prob, raters, spacing=None, method=None, unit="mm3", labels=None
         method = "gaussian"
     elif method not in VOLUME_METHODS:
         raise ValueError(f"method must be one of {VOLUME_METHODS}, got {method!r}")
-    single, details = volume_details(prob, raters, spacing, unit, labels, threads)
+    # the challenge's method takes the challenge's volume: numpy's sum in the map's dtype
+    single, details = volume_details(prob, raters, spacing, unit, labels, threads, numpy_order=method == "curvas2024")
     out = {k: _volume_score(v, vols, method, integration) for k, (v, vols) in details.items()}
     return next(iter(out.values())) if single else out
 
