@@ -278,6 +278,9 @@ def run_compare(a) -> int:
             raise OptionError(f"--labels: {exc}") from None
     if a.plot is not None:
         import matplotlib  # noqa: F401  (ModuleNotFoundError: the I/O extras)
+    for option, path in (("--json", a.json), ("--plot", a.plot)):
+        if path is not None and path != "-":
+            C.check_output(path, option)  # before any case is compared
     progress = None
     if not a.quiet and sys.stderr.isatty():
         def progress(i, n, case):

@@ -70,6 +70,8 @@ def find_cases(pred, ref, probs=None, cases=None, seed=0):
     """(CaseSpecs to compare, [(case id, why it is left out)]): a pair of files, or two folders
     paired by case id; `cases`: a random sample of that many complete pairs (`seed`)."""
     pred, ref = os.fspath(pred), os.fspath(ref)
+    if cases is not None and (isinstance(cases, bool) or not isinstance(cases, int) or cases < 1):
+        raise ValueError(f"cases must be an integer >= 1 (or None: all), got {cases!r}")
     for what, p in (("prediction", pred), ("reference", ref), ("probabilities", probs)):
         if p is not None and not os.path.exists(p):
             raise FileNotFoundError(f"{what} {p!r}: no such file or folder")
@@ -219,6 +221,10 @@ def _calibration(probs, ref, conventions):
             except ValueError as exc:
                 rows[(key, m)]["errors"][name] = str(exc)
         times[name] = time.perf_counter() - t0
+    if not any(r["values"] for r in rows.values()):  # the input itself is bad (NaN, outside [0, 1], ...)
+        errs = [why for r in rows.values() for why in r["errors"].values()]
+        if errs:
+            raise ValueError(f"no calibration convention could score the probabilities: {errs[0]}")
     return rows, times, target, kw.get("class_axis", -1), key
 
 
@@ -306,7 +312,11 @@ def _run_peers(case, regions, metrics, surf, surf_t, cal, avail, out, threads=No
                 mine, dt = edt_mine[k]
                 t_mine += dt
                 t0 = time.perf_counter()
-                theirs = np.asarray(peer.run(rm, sp), dtype=np.float64)
+                try:
+                    theirs = np.asarray(peer.run(rm, sp), dtype=np.float64)
+                except Exception as exc:  # the library failed (e.g. edt on a 1-D image): report it, go on
+                    out["checks"].append(_failed(peer, cid, k, exc))
+                    continue
                 t_peer += time.perf_counter() - t0
                 diff = float(np.max(np.abs(theirs - mine)))
                 scale = float(np.max(np.abs(theirs)))
@@ -429,12 +439,18 @@ def compare(pred, ref, probs=None, labels=None, metrics=None, tolerance=1.0, cas
             progress(n, len(specs), spec.case)
         try:
             case = load(spec, geometry_tolerance, check_affine)
+            if case["ref"].ndim > 3:
+                raise CaseError("values", f"the label maps have shape {case['ref'].shape}; compare scores 1-D to "
+                                "3-D label maps (a 4-D series: one volume per file)", spec.ref)
             regions = _regions(labels, case["pred"], case["ref"])
+            surf, surf_t = _surface(case, regions, mets, tolerance, threads, CONVENTIONS)
         except CaseError as exc:
             report["errors"].append({"case": spec.case, "stage": exc.stage, "reason": exc.reason, "file": exc.file})
             continue
+        except (ValueError, TypeError) as exc:  # labels out of range, ...: this case fails, the others go on
+            report["errors"].append({"case": spec.case, "stage": "values", "reason": str(exc), "file": spec.pred})
+            continue
         report["cases"].append(spec.case)
-        surf, surf_t = _surface(case, regions, mets, tolerance, threads, CONVENTIONS)
         for c, t in surf_t.items():
             report["times"][c] = report["times"].get(c, 0.0) + t
         rows = [("surface", k, m, r) for (k, m), r in surf.items()]
@@ -532,6 +548,29 @@ def _jsonable(obj):
 def to_json(report) -> str:
     """The report as strict JSON (nan / inf as the strings "nan", "inf", "-inf")."""
     return json.dumps(_jsonable(report), indent=1, allow_nan=False)
+
+
+def check_output(path, option: str) -> None:
+    """OSError naming `option` unless a file can be written at `path` (its folder is created):
+    checked before any case is compared, so that a long run never ends on an unwritable output."""
+    import tempfile
+
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise OSError(f"{option} {path} is a folder; give a file name")
+    d = os.path.dirname(path)
+    p = d
+    while not os.path.lexists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    if os.path.lexists(p) and not os.path.isdir(p):
+        raise OSError(f"{option} {path}: {p} is a file, not a folder")
+    try:
+        os.makedirs(d, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".segscore-compare.", suffix=".probe", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OSError(f"{option} {path}: cannot write in {d} ({exc.strerror or exc})") from None
 
 
 def write_json(report, path) -> None:

@@ -43,9 +43,14 @@ def _connectivity(connectivity, ndim: int) -> int:
     return c
 
 
-def _label_input(x, name: str) -> np.ndarray:
+def _label_input(x, name: str, ids: bool = True) -> np.ndarray:
+    """A host label map; `ids`: its values are read as ids, so a bool array whose bytes are
+    not all 0 / 1 (a 0 / 255 mask read with ``np.fromfile(..., bool)``) becomes a 0 / 1 copy:
+    numpy reads every nonzero byte as True, the compiled passes read the byte."""
     a = V.as_host_array(x, name)  # native byte order, numpy view of torch / __array__ inputs
     V.check_label_map(a, name)
+    if ids and a.dtype == np.bool_ and a.size and int(a.view(np.uint8).max()) > 1:
+        a = a.view(np.uint8) != 0
     return a
 
 
@@ -162,7 +167,7 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
     from .. import gpu as _gpu
 
     dev = _gpu.prepare([mask], ["mask"], device)  # the one dispatch: None = the CPU path
-    a = _label_input(mask, "mask") if dev is None else dev[0]
+    a = _label_input(mask, "mask", ids=False) if dev is None else dev[0]
     if dev is not None:
         V.check_label_map(a, "mask")
     if a.ndim not in (2, 3):
@@ -175,6 +180,8 @@ def connected_components(mask, connectivity="full", *, binary=True, order="C", m
         raise ValueError(f"min_size must be an integer >= 0 (voxels), got {min_size!r}")
     if not isinstance(binary, bool | np.bool_):
         raise TypeError(f"binary must be True or False, got {binary!r}")
+    if dev is None and a.dtype == np.bool_:  # one value: per-label labelling is binary labelling (any byte > 0)
+        binary = True
     min_size = min(int(min_size), int(a.size) + 1)  # no component is larger than the image (and int64 holds it)
     t = resolve_threads(threads)
     c3 = {4: 6, 8: 26}.get(c, c)

@@ -135,3 +135,22 @@ def test_uint64_id_at_2_63_in_a_map_of_another_dtype_is_above_the_limit_not_nega
         print("ok")
     """)
     assert out.strip() == "ok"
+
+
+def test_bool_masks_with_bytes_other_than_0_and_1_are_read_as_numpy_reads_them():
+    out = run("""
+        raw = np.array([[255, 255, 0, 0], [0, 0, 0, 1], [2, 0, 0, 1]], np.uint8)
+        b = raw.view(bool)                      # a 0 / 255 mask read with np.fromfile(..., bool)
+        good = raw != 0
+        for binary in (True, False):
+            lab, n = ss.connected_components(b, 8, binary=binary)
+            want = ss.connected_components(good, 8, binary=binary)
+            assert n == want[1] == 3 and np.array_equal(lab, want[0])
+        st = ss.component_stats(b)
+        assert st.n == 1 and st.voxels.tolist() == [5]
+        t = overlap_table(b, b[::-1, ::-1].copy())
+        w = overlap_table(good, good[::-1, ::-1].copy())
+        assert np.array_equal(t.pairs, w.pairs) and t.n_pred == t.n_ref == 1
+        print("ok")
+    """)
+    assert out.strip() == "ok"
