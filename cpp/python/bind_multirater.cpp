@@ -97,9 +97,53 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
   return d;
 }
 
+void py_multirater_masks(const std::vector<py::array>& raters, const std::vector<int64_t>& labels,
+                         std::vector<py::array> fg, std::vector<py::array> dis, int threads) {
+  std::vector<ArrayView> r;
+  for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
+  if (r.empty()) throw py::value_error("segscore._cpu.multirater_masks: give at least one rater");
+  if (fg.size() != labels.size() || dis.size() != labels.size())
+    throw py::value_error("segscore._cpu.multirater_masks: one fg and one dis output per label");
+  for (size_t i = 1; i < labels.size(); ++i)
+    if (!(labels[i] > labels[i - 1])) throw py::value_error("segscore._cpu.multirater_masks: labels must increase");
+  for (const auto& v : r) {
+    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_masks: raters differ in dimensions");
+    check_same_shape(r[0], v, v.ndim, "multirater_masks", "a rater");
+  }
+  std::vector<void*> pf, pd;
+  std::vector<ArrayView> fv;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const ArrayView a = view_of(fg[i], "fg", kLabels), b = view_of(dis[i], "dis", kLabels);
+    if ((a.dtype != DType::Bool && a.dtype != DType::U8) || (b.dtype != DType::Bool && b.dtype != DType::U8))
+      throw py::type_error("segscore._cpu.multirater_masks: outputs must be bool or uint8");
+    if (!fg[i].writeable() || !dis[i].writeable())
+      throw py::value_error("segscore._cpu.multirater_masks: outputs must be writeable");
+    if (a.ndim != r[0].ndim || b.ndim != r[0].ndim)
+      throw py::value_error("segscore._cpu.multirater_masks: outputs differ in dimensions");
+    check_same_shape(r[0], a, a.ndim, "multirater_masks", "fg");
+    check_same_shape(r[0], b, b.ndim, "multirater_masks", "dis");
+    if (!fv.empty())
+      for (int d = 0; d < a.ndim; ++d)
+        if (a.strides[d] != fv[0].strides[d] || b.strides[d] != fv[0].strides[d])
+          throw py::value_error("segscore._cpu.multirater_masks: outputs must share one layout");
+    if (fv.empty())
+      for (int d = 0; d < a.ndim; ++d)
+        if (b.strides[d] != a.strides[d])
+          throw py::value_error("segscore._cpu.multirater_masks: outputs must share one layout");
+    pf.push_back(fg[i].mutable_data());
+    pd.push_back(dis[i].mutable_data());
+    fv.push_back(a);
+  }
+  py::gil_scoped_release nogil;
+  multirater_masks(r, labels, pf, pd, fv, threads);
+}
+
 }  // namespace
 
 void bind_multirater(py::module_& m) {
+  m.def("multirater_masks", &py_multirater_masks, py::arg("raters"), py::arg("labels"), py::arg("fg"),
+        py::arg("dis"), py::arg("threads"),
+        "Consensus foreground and dissensus masks of every label in one pass over the raters (outputs zeroed).");
   m.def("multirater_stats", &py_multirater_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"),
         py::arg("chan_label"), py::arg("seed"), py::arg("threads"), py::arg("target") = py::none(),
         py::arg("edges") = std::vector<double>(), py::arg("top") = false, py::arg("implicit_background") = false,

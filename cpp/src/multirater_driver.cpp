@@ -324,4 +324,52 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   return out;
 }
 
+void multirater_masks(const std::vector<ArrayView>& raters, const std::vector<int64_t>& labels,
+                      const std::vector<void*>& fg, const std::vector<void*>& dis,
+                      const std::vector<ArrayView>& fg_views, int threads) {
+  const int64_t K = int64_t(raters.size());
+  const int64_t L = int64_t(labels.size());
+  if (K < 1 || int64_t(fg.size()) != L || int64_t(dis.size()) != L || int64_t(fg_views.size()) != L)
+    throw std::invalid_argument("segscore: multirater_masks needs raters and one fg / dis output per label");
+  const ArrayView& a0 = raters[0];
+  const int nd = a0.ndim;
+  const int64_t total = a0.size();
+  if (total == 0 || L == 0) return;
+  // walk in the first rater's memory order; outputs share one layout (fg_views[0]'s strides)
+  std::vector<int> ax(nd);
+  std::iota(ax.begin(), ax.end(), 0);
+  auto mag = [](int64_t v) { return v < 0 ? -v : v; };
+  std::stable_sort(ax.begin(), ax.end(), [&](int a, int b) { return mag(a0.strides[a]) > mag(a0.strides[b]); });
+  const int64_t n = nd ? a0.shape[ax[nd - 1]] : 1;
+  const int64_t lines = total / n;
+  const ArrayView& o0 = fg_views[0];
+  const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
+  parallel_for(lines, nthreads, [&](int64_t lb, int64_t le, int) {
+    std::vector<int64_t> off(static_cast<size_t>(K + 1)), vals(static_cast<size_t>(K));
+    for (int64_t line = lb; line < le; ++line) {
+      int64_t r = line;
+      for (int64_t k = 0; k <= K; ++k) off[size_t(k)] = 0;
+      for (int i = nd - 2; i >= 0; --i) {
+        const int64_t idx = r % a0.shape[ax[i]];
+        r /= a0.shape[ax[i]];
+        for (int64_t k = 0; k < K; ++k) off[size_t(k)] += idx * raters[size_t(k)].strides[ax[i]];
+        off[size_t(K)] += idx * o0.strides[ax[i]];
+      }
+      const int in = nd ? ax[nd - 1] : 0;
+      for (int64_t x = 0; x < n; ++x) {
+        for (int64_t k = 0; k < K; ++k)
+          vals[size_t(k)] = load_label(raters[size_t(k)], off[size_t(k)] + x * (nd ? raters[size_t(k)].strides[in] : 0));
+        const int64_t o = off[size_t(K)] + x * (nd ? o0.strides[in] : 0);
+        for (int64_t k = 0; k < K; ++k) {
+          bool all = false;
+          if (!mr_consensus(vals.data(), K, k, &all)) continue;
+          const int64_t i = int64_t(std::lower_bound(labels.begin(), labels.end(), vals[size_t(k)]) - labels.begin());
+          if (i >= L || labels[size_t(i)] != vals[size_t(k)]) continue;
+          static_cast<uint8_t*>(all ? fg[size_t(i)] : dis[size_t(i)])[o] = 1;
+        }
+      }
+    }
+  }, 1);
+}
+
 }  // namespace segscore

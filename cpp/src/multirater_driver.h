@@ -46,4 +46,11 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
                                   const std::vector<int64_t>& seed, int threads,
                                   const MultiraterCalib& calib = MultiraterCalib());
 
+// Consensus masks of K raters for the sorted labels: fg[i] (every rater marks labels[i]) and
+// dis[i] (some but not all do), uint8 / bool views shaped like the raters, zeroed by the
+// caller; one pass, each voxel's labels decided once.
+void multirater_masks(const std::vector<ArrayView>& raters, const std::vector<int64_t>& labels,
+                      const std::vector<void*>& fg, const std::vector<void*>& dis,
+                      const std::vector<ArrayView>& fg_views, int threads);
+
 }  // namespace segscore

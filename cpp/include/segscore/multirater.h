@@ -78,6 +78,18 @@ SEGSCORE_HD SEGSCORE_INLINE void mr_count(Add& add, const int64_t* slots, int64_
   add(ps, mr_pvote(K, v), n);
 }
 
+// Consensus of rater k's label at one voxel (vals: the K raters' values): true when k is the
+// first rater holding that value (each label is decided once); *all = every rater marks it
+// (consensus foreground), otherwise it lies in the dissensus.
+SEGSCORE_HD SEGSCORE_INLINE bool mr_consensus(const int64_t* vals, int64_t K, int64_t k, bool* all) {
+  for (int64_t j = 0; j < k; ++j)
+    if (vals[j] == vals[k]) return false;
+  int64_t v = 1;
+  for (int64_t j = k + 1; j < K; ++j) v += vals[j] == vals[k] ? 1 : 0;
+  *all = v == K;
+  return true;
+}
+
 // ---- exact probability sums -------------------------------------------------------
 
 // A 128-bit unsigned fixed-point sum in units of 2^-72.

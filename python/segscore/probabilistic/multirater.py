@@ -131,8 +131,24 @@ def consensus(raters, labels=None, threads=None):
     threads = resolve_threads(threads)
     regs = _regions(maps, is_mask, labels, threads)
     k = len(maps)
+    # single labels: every label's masks written in one C++ pass over the raters (no vote
+    # arrays); union regions count their own votes
+    single = sorted({mem[0] if mem is not None else 1 for mem in regs.values() if mem is None or len(mem) == 1})
+    made = {}
+    if single:
+        order = "F" if maps[0].flags.f_contiguous and not maps[0].flags.c_contiguous else "C"
+        fgs = [np.zeros(maps[0].shape, dtype=bool, order=order) for _ in single]
+        dss = [np.zeros(maps[0].shape, dtype=bool, order=order) for _ in single]
+        views = [r.view(np.uint8) if r.dtype == np.bool_ else r for r in maps]
+        cpu().multirater_masks(views, single, fgs, dss, threads)
+        made = {v: (f, d) for v, f, d in zip(single, fgs, dss)}
     out = {}
     for key, members in regs.items():
+        v = 1 if members is None else members[0]
+        if members is None or len(members) == 1:
+            fg, dis = made[v]
+            out[key] = ConsensusMasks(fg, ~(fg | dis), dis)
+            continue
         n = _votes(maps, members)
         fg = n == k
         bg = n == 0

@@ -189,6 +189,29 @@ def test_bad_labels_are_named(dtype, value, msg):
 
 
 # ------------------------------------------------------------------ against the former implementation
+def test_consensus_masks_match_former():
+    rng = np.random.default_rng(14)
+    for i in range(80):
+        raters, _ = _case(rng, blobby=bool(i % 2))
+        raters = [_layouts(rng, r) for r in raters] if i % 3 == 0 else raters
+        kw = {}
+        if i % 4 == 1:
+            kw["labels"] = [1, 2, 7]
+        elif i % 4 == 2:
+            kw["labels"] = {"a": 2, "ab": (1, 2)}
+        got, want = ss.consensus(raters, **kw), REF.consensus(raters, **kw)
+        assert got.keys() == want.keys()
+        for key in want:
+            for g, w in zip(got[key], want[key]):
+                np.testing.assert_array_equal(g, w)
+                assert g.dtype == np.bool_ and g.shape == w.shape
+    for _ in range(20):
+        raters, _ = _case(rng, n_labels=1)
+        raters = [r.astype(bool) for r in raters]
+        for g, w in zip(ss.consensus(raters), REF.consensus(raters)):
+            np.testing.assert_array_equal(g, w)
+
+
 def test_consensus_dice_matches_former():
     rng = np.random.default_rng(3)
     for i in range(150):
