@@ -50,12 +50,22 @@ decltype(auto) dispatch_any(DType dt, F&& f) {
   throw std::invalid_argument("segscore: unsupported dtype code " + std::to_string(int(dt)));
 }
 
-// Integer (and bool) dtypes only.
+// Integer (and bool) dtypes only: f is never instantiated for a floating type.
 template <typename F>
 decltype(auto) dispatch_int(DType dt, F&& f) {
-  if (dt == DType::F32 || dt == DType::F64 || dt == DType::F16)
-    throw std::invalid_argument("segscore: a label map must have an integer or bool dtype");
-  return dispatch_any(dt, std::forward<F>(f));
+  switch (dt) {
+    case DType::Bool: return f(Tag<uint8_t>{});
+    case DType::I8: return f(Tag<int8_t>{});
+    case DType::U8: return f(Tag<uint8_t>{});
+    case DType::I16: return f(Tag<int16_t>{});
+    case DType::U16: return f(Tag<uint16_t>{});
+    case DType::I32: return f(Tag<int32_t>{});
+    case DType::U32: return f(Tag<uint32_t>{});
+    case DType::I64: return f(Tag<int64_t>{});
+    case DType::U64: return f(Tag<uint64_t>{});
+    default: break;
+  }
+  throw std::invalid_argument("segscore: a label map must have an integer or bool dtype");
 }
 
 }  // namespace segscore

@@ -27,24 +27,6 @@ namespace {
 
 int resolve(int threads) { return threads > 0 ? threads : default_threads(); }
 
-// Call f(Tag<T>{}) with T the C++ type of a bool / integer dtype (the only ones instantiated).
-template <typename F>
-decltype(auto) dispatch_label(DType dt, F&& f) {
-  switch (dt) {
-    case DType::Bool: return f(Tag<uint8_t>{});
-    case DType::I8: return f(Tag<int8_t>{});
-    case DType::U8: return f(Tag<uint8_t>{});
-    case DType::I16: return f(Tag<int16_t>{});
-    case DType::U16: return f(Tag<uint16_t>{});
-    case DType::I32: return f(Tag<int32_t>{});
-    case DType::U32: return f(Tag<uint32_t>{});
-    case DType::I64: return f(Tag<int64_t>{});
-    case DType::U64: return f(Tag<uint64_t>{});
-    default: break;
-  }
-  throw std::invalid_argument("segscore: a label map must have an integer or bool dtype");
-}
-
 // A 2-D or 3-D view as (Z, Y, X), axes reversed for F-raster numbering, 2-D as Z = 1.
 struct Zyx {
   const void* data = nullptr;
@@ -151,7 +133,7 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
   std::vector<std::vector<int64_t>> bx0(static_cast<size_t>(k)), bx1(static_cast<size_t>(k));
   std::vector<std::vector<uint64_t>> bval(static_cast<size_t>(k));
   std::vector<char> bneg(size_t(k), 0);
-  dispatch_label(a.dtype, [&](auto tag) {
+  dispatch_int(a.dtype, [&](auto tag) {
     using V = typename decltype(tag)::type;
     const V* base = static_cast<const V*>(a.data);
     parallel_items(k, T, [&](int64_t c, int) {
@@ -422,7 +404,7 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
   const int T = resolve(threads);
   std::vector<std::vector<int32_t>> slots(static_cast<size_t>(T));  // per worker: id -> slot in the block (-1)
 
-  dispatch_label(lab.dtype, [&](auto ltag) {
+  dispatch_int(lab.dtype, [&](auto ltag) {
     using L = typename decltype(ltag)::type;
     auto go = [&](auto vtag) {
       using V = typename decltype(vtag)::type;  // void: no values
@@ -592,7 +574,7 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
         const R* rp;
         int64_t sr;
         if (convert_ref) {
-          dispatch_label(ref.dtype, [&](auto t) {
+          dispatch_int(ref.dtype, [&](auto t) {
             using U = typename decltype(t)::type;
             const U* q = static_cast<const U*>(ref.data) + off[1];
             // uint64 ids >= 2**63 saturate (read as "above the limit", never as negative)
@@ -644,7 +626,7 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
       });
     });
   };
-  dispatch_label(pred.dtype, [&](auto ptag) {
+  dispatch_int(pred.dtype, [&](auto ptag) {
     if (pred.dtype == ref.dtype)
       count(ptag, ptag, false);
     else
