@@ -25,7 +25,7 @@ import numpy as np
 
 from ..metrics import registry as _registry
 from . import peers as _peers
-from .io import CaseError, case_id, check_geometry, read_image
+from .io import CaseError, blocking_file, case_id, check_geometry, read_image
 from .pairing import CaseSpec, pair_cases
 
 DEFAULT_METRICS = ("hd", "hd95", "assd", "masd", "nsd", "biou")
@@ -559,10 +559,8 @@ def check_output(path, option: str) -> None:
     if os.path.isdir(path):
         raise OSError(f"{option} {path} is a folder; give a file name")
     d = os.path.dirname(path)
-    p = d
-    while not os.path.lexists(p) and os.path.dirname(p) != p:
-        p = os.path.dirname(p)
-    if os.path.lexists(p) and not os.path.isdir(p):
+    p = blocking_file(d)
+    if p is not None:
         raise OSError(f"{option} {path}: {p} is a file, not a folder")
     try:
         os.makedirs(d, exist_ok=True)

@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from .io import CaseError
+from .io import CaseError, blocking_file
 from .journal import JOURNAL_VERSION, Journal, read_journal
 from .pairing import case_identity, pair_cases, rater_folders
 from .runners import DaskRunner, dask_records, local_records
@@ -105,10 +105,8 @@ def check_outputs(paths: dict, format=None, plots=True, report=True) -> None:
     """Create the output folder and make sure every output can be written: no output name is a
     folder, no parent is a regular file, the folder is writable (tested by creating a file)."""
     d = paths["dir"]
-    p = d
-    while not os.path.lexists(p) and os.path.dirname(p) != p:
-        p = os.path.dirname(p)
-    if os.path.lexists(p) and not os.path.isdir(p):
+    p = blocking_file(d)
+    if p is not None:
         raise OutputError(f"output {paths['table']}: {p} is a file, not a folder; choose an --output in a folder")
     try:
         os.makedirs(d, exist_ok=True)

@@ -657,3 +657,12 @@ def _gzip(data: bytes, level: int) -> bytes:
         import gzip
 
         return gzip.compress(data, compresslevel=level, mtime=0)
+
+
+def blocking_file(folder: str):
+    """The path that stops `folder` from being created: its nearest existing ancestor (itself
+    included) when that is not a folder; None when there is none."""
+    p = folder
+    while not os.path.lexists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    return p if os.path.lexists(p) and not os.path.isdir(p) else None
