@@ -5,9 +5,9 @@
 Workload: a validation batch of 2 cases x 14 labels, 96^3 (``--quick``: 48^3), as label
 maps, one-hot int64 tensors and softmax probabilities; ``forward`` of DiceScore and MeanIoU
 (both libraries), HausdorffDistance (segscore only in 3-D: torchmetrics' raises there; its
-2-D time is measured on 2 x 14-label 128^2 slices), CalibrationError (binary-free,
-multiclass top-label, torchmetrics' MulticlassCalibrationError keeps every voxel's
-confidence). Each time is the best of 3 after a warm-up. Prints ratios (torchmetrics time /
+2-D time is measured on the middle slices, one-hot), CalibrationError (multiclass
+top-label; torchmetrics' MulticlassCalibrationError keeps every voxel's confidence, segscore
+the bin sums). Each time is the best of 3 after a warm-up. Prints ratios (torchmetrics time /
 segscore time) and writes bench/results/torchmetrics.json.
 """
 

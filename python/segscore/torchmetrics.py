@@ -40,9 +40,9 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from .calibration.binning import _check_bins
 from .calibration.conventions import MODES, NORMS, get_convention as _calibration_convention
-from .calibration.reliability import Reliability, _brier_from, _run
+from .calibration.reliability import Reliability, _brier_from
+from .calibration.streaming import Calibration
 from .metrics import empty as _empty
 from .metrics.overlap import confusion
 from .metrics.surface import conventions as _surface
@@ -992,7 +992,7 @@ class CalibrationError(Metric):
         self.task = task
         self.conv = _calibration_convention(convention)
         self.convention = self.conv.name
-        self.n_bins = _check_bins(n_bins, self.conv)
+        self.n_bins = Calibration(n_bins, self.conv).n_bins  # the convention's default for None (checked)
         self.norm = norm
         self.metric = metric
         need = "mce" if (metric == "ece" and norm == "max") else metric
@@ -1024,6 +1024,14 @@ class CalibrationError(Metric):
         self.add_state("brier_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("nll_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
+    def _calibration(self, class_axis: int, logits: bool) -> Calibration:
+        """segscore's streaming accumulator with this metric's settings (one per update: its
+        per-bin sums become this metric's states)."""
+        return Calibration(self.n_bins, self.conv, class_axis=class_axis, logits=logits, target_mode=self.target_mode,
+                           positive_class=1, ignore_label=self.ignore_index, include_background=self.include_background,
+                           scores=self._scores, threads=self.threads,
+                           exact=True)  # float64 bin sums: the states must add up across batches and ranks
+
     def _is_logits(self, preds: Tensor, target: Tensor) -> bool:
         if self.logits is not None:
             return self.logits
@@ -1054,12 +1062,8 @@ class CalibrationError(Metric):
         if preds.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds every value exactly
             preds = preds.float()
         logits = self._is_logits(preds, target)
-        target_mode = self.target_mode
-        rel = _run(_array(preds), _array(target), n_bins=self.n_bins, class_axis=class_axis, logits=logits,
-                   convention=self.conv, binning="uniform", target_mode=target_mode, positive_class=1, mask=None,
-                   ignore_label=self.ignore_index, threads=self.threads, scores=self._scores,
-                   brier_sum_form=1 if (self.conv.brier_form == "sum" and self.task == "binary") else 0,
-                   exact=True)  # float64 bin sums: the states must add up across batches and ranks
+        acc = self._calibration(class_axis, logits)
+        rel = acc.update(_array(preds), _array(target)).reliability()
         shape = self.count.shape
         dev = self.count.device
         self.count += torch.as_tensor(np.asarray(rel.count, np.int64).reshape(shape), device=dev)
