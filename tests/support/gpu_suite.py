@@ -576,10 +576,12 @@ def lesion_case(rng, nd, kind="random"):
     shape = rand_shape(rng, nd, 8, 16 if nd == 3 else 40)
     if kind == "brats":
         ref = blob_labels(rng, shape, 3, np.uint8, labels=[2, 3, 1, 2])
-        pred = perturb(rng, ref, 0.1).astype(np.uint8)
+        pred = np.roll(perturb(rng, ref, 0.25), 1, axis=int(rng.integers(0, nd))).astype(np.uint8)
         return pred, ref
     ref = blob_labels(rng, shape, int(rng.integers(2, 6)), np.int32) > 0
-    pred = perturb(rng, ref.astype(np.int32), 0.15) > 0
+    pred = perturb(rng, ref.astype(np.int32), 0.3) > 0
+    if rng.random() < 0.7:  # boundaries apart by a voxel or more: distances > 0
+        pred = np.roll(pred, int(rng.choice([-1, 1])), axis=int(rng.integers(0, nd)))
     if rng.random() < 0.5:  # a stray component and a lesion on the border
         pred[tuple(int(rng.integers(0, n)) for n in shape)] = True
         ref[(0,) * nd] = ref[(1,) + (0,) * (nd - 1)] = True

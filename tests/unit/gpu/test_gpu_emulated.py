@@ -563,3 +563,22 @@ def test_lesionwise_device_errors(emu):
         ss.lesionwise(E.EmuArray(z), z.copy())
     res = ss.lesionwise(E.EmuArray(z), E.EmuArray(z.copy()), device="cpu")
     assert res.meta["device"] == "cpu" and res.summary["tp"] == 0
+
+
+@pytest.mark.parametrize("lw", ["segscore", "brats2023"])
+def test_evaluate_lesionwise_on_device(emu, lw):
+    """ss.evaluate(lesionwise=...) on device label maps: the lesion columns and rows equal the
+    host's (per label region: instances on the host, distances on the GPU)."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(31)
+    ref = S.blob_labels(rng, (16, 18, 10), 3, np.uint8, labels=[2, 3, 1])
+    pred = np.roll(S.perturb(rng, ref, 0.3), 1, axis=0)
+    kw = dict(spacing=(1.0, 1.2, 2.0), lesionwise=lw, labels=[1, 2, 3])
+    want = ss.evaluate(pred, ref, **kw)
+    got = ss.evaluate(E.EmuArray(pred), E.EmuArray(ref), device="cupy", **kw)
+    assert got.meta["device"] == "cupy" and list(got.columns) == list(want.columns)
+    assert any(r["kind"] == "tp" and r["hd95"] > 0 for r in want.lesions)
+    table = {k: dict(want[k]) for k in want}
+    S.compare_lesion_results(SimpleNamespace(lesions=got.lesions, matches=[], summary={k: dict(got[k]) for k in got}),
+                             SimpleNamespace(lesions=want.lesions, matches=[], summary=table), f"evaluate {lw}")
