@@ -582,3 +582,19 @@ def test_evaluate_lesionwise_on_device(emu, lw):
     table = {k: dict(want[k]) for k in want}
     S.compare_lesion_results(SimpleNamespace(lesions=got.lesions, matches=[], summary={k: dict(got[k]) for k in got}),
                              SimpleNamespace(lesions=want.lesions, matches=[], summary=table), f"evaluate {lw}")
+
+
+@pytest.mark.parametrize("side", [56, 100])
+def test_lesionwise_many_lesions(emu, side):
+    """Hundreds (a counting pass with a wider table) and thousands of components (beyond the
+    GPU counting pass's 1023 ids: that table is made on the host) in one case."""
+    rng = np.random.default_rng(side)
+    ref = rng.random((side, side)) < 0.3
+    pred = ref.copy()
+    pred[rng.random(ref.shape) < 0.05] ^= True
+    kw = dict(convention="panoptica", metrics=("dice", "hd", "hd95", "assd"))
+    want = ss.lesionwise(pred, ref, (0.7, 1.3), **kw)
+    n = want.summary["n_ref"]
+    assert (n > 256) if side == 56 else (n > 1023), n
+    got = ss.lesionwise(E.EmuArray(pred), E.EmuArray(ref), (0.7, 1.3), device="cuda", **kw)
+    S.compare_lesion_results(got, want, f"{side} x {side} noise")
