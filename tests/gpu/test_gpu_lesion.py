@@ -30,6 +30,13 @@ def test_lesionwise(dev, conv, opts, nd):
         S.check_lesionwise_random(dev, rng, nd, conv, opts)
 
 
+@pytest.mark.parametrize("nd", [2, 3])
+def test_lesionwise_layouts(dev, nd):
+    rng = np.random.default_rng(7400 + nd)
+    for _ in range(2):
+        S.check_lesionwise_layouts(dev, rng, nd)
+
+
 @pytest.mark.parametrize("conv", ["segscore", "panoptica", "brats2023"])
 def test_lesionwise_large_volume(dev, conv):
     """The components benchmark's lesion volume (256 x 256 x 96, 30 lesions and 4 false positives)."""

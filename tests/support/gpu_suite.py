@@ -635,6 +635,21 @@ def check_lesionwise_random(dev, rng, nd, conv, opts):
         check_lesionwise(dev, conv, opts, p, r, spacing, w)
 
 
+def check_lesionwise_layouts(dev, rng, nd):
+    """Device views in every memory layout (F order, strided, reversed) == the host views,
+    for the device flow (C and F component numbering) and the host-instance flow."""
+    pred, ref = lesion_case(rng, nd)
+    spacing = rand_spacing(rng, nd)
+    for layout in layouts(dev):
+        ph, pd = make_view(dev, pred, layout)
+        rh, rd = make_view(dev, ref, layout)
+        for conv, opts in (("segscore", dict(order="F", metrics=("dice", "hd", "assd"))),
+                           ("panoptica", {}), ("lits", {})):
+            want = ss.lesionwise(ph, rh, spacing, convention=conv, **opts)
+            got = ss.lesionwise(pd, rd, spacing, convention=conv, device=dev.backend, **opts)
+            compare_lesion_results(got, want, f"lesionwise {conv} {opts} {pred.shape} {layout}")
+
+
 # ----------------------------------------------------------------------------- the one multi-rater pass
 def multirater_case(rng, nd, k, n_labels, c, top):
     shape = rand_shape(rng, nd, 1, 14)

@@ -598,3 +598,8 @@ def test_lesionwise_many_lesions(emu, side):
     assert (n > 256) if side == 56 else (n > 1023), n
     got = ss.lesionwise(E.EmuArray(pred), E.EmuArray(ref), (0.7, 1.3), device="cuda", **kw)
     S.compare_lesion_results(got, want, f"{side} x {side} noise")
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_lesionwise_layouts(dev, nd):
+    S.check_lesionwise_layouts(dev, np.random.default_rng(1400 + nd), nd)
