@@ -48,6 +48,9 @@ top-label and MONAI class-wise ECE of a (4, 256^3) float16 map, against
 torchmetrics' binary_calibration_error on CUDA tensors and the CPU path;
 crps_gaussian on 16 M float64 values (floor 32 bytes per value) and crps_ensemble
 on 1 M x 50 members (compute-bound: one sort per observation).
+Lesion-wise: ss.lesionwise on bench_components' lesion volume (256 x 256 x 96, 30 lesions;
+--quick 128 x 128 x 48) under segscore and panoptica (components, counting pass and per-lesion
+distances on the GPU) and lits (instances on the host, distances on the GPU), against the CPU path.
 Writes bench/results/gpu.json.
 """
 
@@ -75,6 +78,13 @@ import cases
 TARGETS_MS = {"edt512_f32": 3.0, "edt512_f64": 5.0, "binary_512x512x256": 10.0, "labels14_256": 20.0}
 KNOWN_BW = {"H100 SXM": 3350.0, "H100 NVL": 3900.0, "H100 PCIe": 2000.0, "H100": 3350.0, "H200": 4800.0,
             "A100-SXM4-80GB": 2039.0, "A100": 1555.0}
+
+
+def _threads() -> int:
+    """The CPU path's default thread count (for the notes of the CPU rows)."""
+    from segscore._core.backends import default_threads
+
+    return default_threads()
 
 
 # ----------------------------------------------------------------------------- device helpers
@@ -329,7 +339,7 @@ def main(argv=None) -> int:
             add(case, "monai-cucim", med * 1e3, best * 1e3, sep, "float32 only")
         if not args.no_cpu:
             med, best = timeit(lambda dt=dt: ss.edt(mask, spacing=sp, dtype=dt), lambda: None, args.cpu_repeat)
-            add(case, "segscore-cpu", med * 1e3, best * 1e3, sep, f"{ss._backend.default_threads()} threads")
+            add(case, "segscore-cpu", med * 1e3, best * 1e3, sep, f"{_threads()} threads")
     del xm
 
     # ---- surface metrics -------------------------------------------------------------------
@@ -376,8 +386,41 @@ def main(argv=None) -> int:
             med, best = timeit(lambda p=p, r=r, c=c, metrics=metrics: ss.evaluate(p, r, spacing=c.spacing,
                                                                                   metrics=metrics),
                                lambda: None, args.cpu_repeat)
-            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{ss._backend.default_threads()} threads")
+            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{_threads()} threads")
         del pd, rd
+
+    # ---- lesion-wise ---------------------------------------------------------------------------
+    from bench_components import lesion_volume
+
+    les_shape, les_n = ((128, 128, 48), 20) if q else ((256, 256, 96), 30)
+    if args.emulate:
+        les_shape, les_n = (48, 48, 24), 6
+    lref, lpred, _ = lesion_volume(shape=les_shape, n=les_n)
+    lpd, lrd = gpu.up(lpred), gpu.up(lref)
+    for conv, lkw in (("segscore", dict(metrics=("dice", "iou", "hd", "hd95", "assd"))),
+                      ("panoptica", {}), ("lits", {})):
+        case = f"lesionwise_{conv}_{les_shape[0]}"
+        print(f"\n{case}: ss.lesionwise(convention={conv!r})")
+        nbytes = 2 * lpred.size * lpred.itemsize
+        want = ss.lesionwise(lpred, lref, (0.8, 0.8, 2.5), convention=conv, **lkw)
+
+        def check(name, got, want=want, case=case):
+            assert len(got.lesions) == len(want.lesions), f"{name}: {case}: rows differ"
+            for a, b in zip(got.lesions, want.lesions):
+                for k, v in b.items():
+                    g = a[k]
+                    ok = g == v or (isinstance(v, float) and (np.isnan(v) and np.isnan(g) or
+                                                               abs(g - v) <= 1e-9 * abs(v)))
+                    assert ok, f"{name}: {case} lesion {b['ref_id']} {k}: GPU {g} != CPU {v}"
+
+        gpu_rows(case, lambda name, conv=conv, lkw=lkw: (lambda: ss.lesionwise(
+            lpd, lrd, (0.8, 0.8, 2.5), convention=conv, device=name, **lkw)), nbytes, check)
+        if not args.no_cpu:
+            med, best = timeit(lambda conv=conv, lkw=lkw: ss.lesionwise(lpred, lref, (0.8, 0.8, 2.5),
+                                                                         convention=conv, **lkw),
+                               lambda: None, args.cpu_repeat)
+            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{_threads()} threads")
+    del lpd, lrd
 
     # ---- calibration and CRPS ---------------------------------------------------------------
     cal_shape = (128, 128, 128) if q else (512, 512, 512)
@@ -417,7 +460,7 @@ def main(argv=None) -> int:
         if not args.no_cpu:
             med, best = timeit(lambda probs=probs, target=target, kw=kw: ss.ece(probs, target, **kw), lambda: None,
                                args.cpu_repeat)
-            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{ss._backend.default_threads()} threads")
+            add(case, "segscore-cpu", med * 1e3, best * 1e3, nbytes, f"{_threads()} threads")
         del dp_, dt_
 
     obs, mu, sig = (rng.normal(size=n_gauss) for _ in range(3))
@@ -430,7 +473,7 @@ def main(argv=None) -> int:
              lambda name, out: np.testing.assert_allclose(gpu.host(out), want, rtol=1e-12))
     if not args.no_cpu:
         med, best = timeit(lambda: ss.crps_gaussian(obs, mu, sig), lambda: None, args.cpu_repeat)
-        add(case, "segscore-cpu", med * 1e3, best * 1e3, 32 * n_gauss, f"{ss._backend.default_threads()} threads")
+        add(case, "segscore-cpu", med * 1e3, best * 1e3, 32 * n_gauss, f"{_threads()} threads")
     del do_, dm_, ds_
     eo, ex = rng.normal(size=n_ens), rng.normal(size=(n_ens, m_ens))
     case = f"crps_ensemble_{n_ens}x{m_ens}"
@@ -442,7 +485,7 @@ def main(argv=None) -> int:
              lambda name, out: np.testing.assert_allclose(gpu.host(out), want, rtol=1e-12))
     if not args.no_cpu:
         med, best = timeit(lambda: ss.crps_ensemble(eo, ex), lambda: None, args.cpu_repeat)
-        add(case, "segscore-cpu", med * 1e3, best * 1e3, nb, f"{ss._backend.default_threads()} threads")
+        add(case, "segscore-cpu", med * 1e3, best * 1e3, nb, f"{_threads()} threads")
     del do_, dx_
 
     # ---- cold NVRTC compile ---------------------------------------------------------------------

@@ -59,7 +59,8 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 step backends 60 python3 -c 'import json, segscore; print(json.dumps(segscore.backends(), indent=1))'
 
-# tests/gpu: both backends where usable (the `dev` fixture parametrises compiled / CuPy)
+# tests/gpu: both backends where usable (the `dev` fixture parametrises compiled / CuPy);
+# test_gpu_lesion.py: ss.lesionwise on device arrays (per-lesion distances in one GPU batch)
 step tests 300 python3 -m pytest tests/gpu -q -p no:cacheprovider \
   --junitxml="$LOGS/tests.xml" -o junit_family=xunit2
 step emulated-plan 300 env SEGSCORE_GPU_TESTS_EMULATED=1 python3 -m pytest -q -p no:cacheprovider \
@@ -79,6 +80,7 @@ if [ "$EMU" != 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   step memcheck-scores 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "cupy-cuda"
   step memcheck-components 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "not large"
   step racecheck-components 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_components.py -q -x -p no:cacheprovider -k "noise and 3"
+  step memcheck-lesion 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_lesion.py -q -x -p no:cacheprovider -k "cupy-cuda and not large"
   step memcheck-multirater 240 $CS --tool memcheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
   step racecheck-multirater 240 $CS --tool racecheck python3 -m pytest tests/gpu/test_gpu_scores.py -q -x -p no:cacheprovider -k "multirater_pass and not ct_sized"
 else

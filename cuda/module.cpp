@@ -137,6 +137,8 @@ PYBIND11_MODULE(SEGSCORE_CUDA_MODULE_NAME, m) {
   layout["RT_OFF"] = int(RT_OFF);
   layout["RT_LAB0"] = int(RT_LAB0);
   layout["RT_LAB1"] = int(RT_LAB1);
+  layout["RT_RLAB0"] = int(RT_RLAB0);
+  layout["RT_RLAB1"] = int(RT_RLAB1);
   layout["RT_W"] = int(RT_W);
   layout["CG_W"] = int(CG_W);
   layout["CI_W"] = int(CI_W);

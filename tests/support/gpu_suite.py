@@ -555,6 +555,101 @@ def check_overlap_table(dev, rng, nd, layout, dtypes=(np.int32, np.int32)):
     what = f"overlap_table {shape} {layout} {dtypes}"
     for f in ("pred_id", "ref_id", "count", "pred_voxels", "ref_voxels"):
         np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{what}: {f}")
+# ----------------------------------------------------------------------------- lesion-wise scoring
+
+LESION_RTOL = 1e-9
+# (convention, extra options): the device flow (components and tables on the GPU) and the
+# host-instance flow (regions, merges, touch, LiTS) with every surface convention's rule
+LESION_CONVENTIONS = [
+    ("segscore", dict(metrics=("dice", "iou", "hd", "hd95", "assd", "masd", "nsd"), tolerance=1.5)),
+    ("panoptica", dict(metrics=("dice", "iou", "assd", "hd", "hd95", "nsd", "rvd"), tolerance=1.0)),
+    ("isles", dict(metrics=("dice", "hd95", "assd"), surface="monai")),
+    ("lits", dict(metrics=("dice", "assd", "hd"))),
+    ("brats2023", {}),
+    ("segscore", dict(surface="deepmind", matcher="greedy_many", match="overlap", threshold=0.0,
+                      metrics=("hd95", "assd", "nsd"), tolerance=2.0)),
+]
+
+
+def lesion_case(rng, nd, kind="random"):
+    """(pred, ref) lesion maps: bool masks of random blobs, or BraTS label maps (3-D)."""
+    shape = rand_shape(rng, nd, 8, 16 if nd == 3 else 40)
+    if kind == "brats":
+        ref = blob_labels(rng, shape, 3, np.uint8, labels=[2, 3, 1, 2])
+        pred = np.roll(perturb(rng, ref, 0.25), 1, axis=int(rng.integers(0, nd))).astype(np.uint8)
+        return pred, ref
+    ref = blob_labels(rng, shape, int(rng.integers(2, 6)), np.int32) > 0
+    pred = perturb(rng, ref.astype(np.int32), 0.3) > 0
+    if rng.random() < 0.7:  # boundaries apart by a voxel or more: distances > 0
+        pred = np.roll(pred, int(rng.choice([-1, 1])), axis=int(rng.integers(0, nd)))
+    if rng.random() < 0.5:  # a stray component and a lesion on the border
+        pred[tuple(int(rng.integers(0, n)) for n in shape)] = True
+        ref[(0,) * nd] = ref[(1,) + (0,) * (nd - 1)] = True
+    return pred, ref
+
+
+def compare_lesion_results(got, want, what):
+    def same(a, b, key):
+        if isinstance(b, float) or isinstance(a, float):
+            if math.isnan(b):
+                assert math.isnan(a), f"{what}: {key} {a} != nan"
+            elif math.isinf(b):
+                assert a == b, f"{what}: {key} {a} != {b}"
+            else:
+                assert abs(a - b) <= LESION_RTOL * max(1.0, abs(b)), f"{what}: {key} {a!r} != {b!r}"
+        elif isinstance(b, dict):
+            assert set(a) == set(b), f"{what}: {key} keys {sorted(a)} != {sorted(b)}"
+            for k in b:
+                same(a[k], b[k], f"{key}.{k}")
+        else:
+            assert a == b, f"{what}: {key} {a!r} != {b!r}"
+
+    assert len(got.lesions) == len(want.lesions), f"{what}: {len(got.lesions)} rows != {len(want.lesions)}"
+    for i, (a, b) in enumerate(zip(got.lesions, want.lesions)):
+        same(a, b, f"row {i}")
+    assert len(got.matches) == len(want.matches), what
+    for i, (a, b) in enumerate(zip(got.matches, want.matches)):
+        same(a, b, f"match {i}")
+    same(got.summary, want.summary, "summary")
+
+
+def check_lesionwise(dev, conv, opts, pred, ref, spacing, what=""):
+    """ss.lesionwise on device arrays == on the host arrays (every row, match and summary
+    value within 1e-9 relative; ids, kinds and counts identical)."""
+    want = ss.lesionwise(pred, ref, spacing, convention=conv, **opts)
+    got = ss.lesionwise(dev.up(pred), dev.up(ref), spacing, convention=conv, device=dev.backend, **opts)
+    assert got.meta["device"] != "cpu", f"{what}: ran on {got.meta['device']}"
+    compare_lesion_results(got, want, f"lesionwise {conv} {opts} {pred.shape} {spacing} {what}")
+    return got, want
+
+
+def check_lesionwise_random(dev, rng, nd, conv, opts):
+    kind = "brats" if conv == "brats2023" else "random"
+    if conv == "brats2023" and nd == 2:
+        return
+    pred, ref = lesion_case(rng, nd, kind)
+    spacing = rand_spacing(rng, nd)
+    check_lesionwise(dev, conv, opts, pred, ref, spacing)
+    empty = np.zeros_like(ref)
+    for p, r, w in ((empty, ref, "empty pred"), (pred, empty, "empty ref"), (empty, empty.copy(), "both empty")):
+        check_lesionwise(dev, conv, opts, p, r, spacing, w)
+
+
+def check_lesionwise_layouts(dev, rng, nd):
+    """Device views in every memory layout (F order, strided, reversed) == the host views,
+    for the device flow (C and F component numbering) and the host-instance flow."""
+    pred, ref = lesion_case(rng, nd)
+    spacing = rand_spacing(rng, nd)
+    for layout in layouts(dev):
+        ph, pd = make_view(dev, pred, layout)
+        rh, rd = make_view(dev, ref, layout)
+        for conv, opts in (("segscore", dict(order="F", metrics=("dice", "hd", "assd"))),
+                           ("panoptica", {}), ("lits", {})):
+            want = ss.lesionwise(ph, rh, spacing, convention=conv, **opts)
+            got = ss.lesionwise(pd, rd, spacing, convention=conv, device=dev.backend, **opts)
+            compare_lesion_results(got, want, f"lesionwise {conv} {opts} {pred.shape} {layout}")
+
+
 # ----------------------------------------------------------------------------- the one multi-rater pass
 def multirater_case(rng, nd, k, n_labels, c, top):
     shape = rand_shape(rng, nd, 1, 14)

@@ -45,9 +45,11 @@ enum RegionLayout : int {
   RT_DIM = 0,   // 3 padded extents (box + 2), unused axes 1
   RT_LO = 3,    // 3 box origins in the label maps
   RT_OFF = 6,   // element offset of the crop in the crop buffers
-  RT_LAB0 = 7,  // region labels: labels[RT_LAB0 .. RT_LAB1)
+  RT_LAB0 = 7,  // labels of the region in pred: labels[RT_LAB0 .. RT_LAB1)
   RT_LAB1 = 8,
-  RT_W = 9
+  RT_RLAB0 = 9,  // labels of the region in ref: labels[RT_RLAB0 .. RT_RLAB1) (the same range
+  RT_RLAB1 = 10, // for a label region; per-lesion pairs have their own ids in each map)
+  RT_W = 11
 };
 enum LabelCode : int { LC_U8 = 0, LC_I8, LC_U16, LC_I16, LC_U32, LC_I32, LC_U64, LC_I64 };
 constexpr int kMaxFieldDims = 8;
@@ -357,7 +359,9 @@ SEGSCORE_KERNEL void k_stats(const void* pred, int pcode, const void* ref, int r
 // ---- per-label crops -------------------------------------------------------------
 
 // masks[0:V] = pred region mask, masks[V:2V] = ref region mask of every crop
-// (padded by one background voxel; ignored voxels are background in both).
+// (padded by one background voxel; ignored voxels are background in both): a pred
+// voxel is in the region when its label is in the region's pred labels, a ref voxel
+// when its label is in the region's ref labels.
 // src_str: pred strides (nd), then ref strides (nd).
 SEGSCORE_KERNEL void k_crop_fill(const void* pred, int pcode, const void* ref, int rcode, const int64_t* src_str, int nd,
                                  int64_t ignore, const int64_t* rt, const int64_t* labels, const int64_t* rows,
@@ -385,13 +389,15 @@ SEGSCORE_KERNEL void k_crop_fill(const void* pred, int pcode, const void* ref, i
     }
     const int64_t* lab = labels + R[RT_LAB0];
     const int64_t nlab = R[RT_LAB1] - R[RT_LAB0];
+    const int64_t* rlab = labels + R[RT_RLAB0];
+    const int64_t nrlab = R[RT_RLAB1] - R[RT_RLAB0];
     const int64_t ps = src_str[nd - 1], rs = src_str[2 * nd - 1], lo = R[RT_LO + nd - 1] - 1;
     for (int64_t x = 1; x < n - 1; ++x) {
       const int64_t p = load_label(pred, pcode, po + (lo + x) * ps);
       const int64_t q = load_label(ref, rcode, ro + (lo + x) * rs);
       const bool ign = ignore >= 0 && q == ignore;
       a[x] = uint8_t(!ign && label_in(p, lab, nlab));
-      b[x] = uint8_t(!ign && label_in(q, lab, nlab));
+      b[x] = uint8_t(!ign && label_in(q, rlab, nrlab));
     }
   }
 }

@@ -551,7 +551,7 @@ class FrocScorer:
     name = "froc"
 
     def __call__(self, case, cfg):
-        from ..lesion.froc import _map_unit
+        from ..lesion.froc import map_counts
         from . import lesions as _lesions
 
         out = ScorerOutput()
@@ -561,10 +561,8 @@ class FrocScorer:
         if prob.shape != target.shape:
             raise CaseError("shape", f"probability map of shape {case.probs.array.shape} does not match the "
                             f"reference {case.ref.array.shape}", case.probs.path)
-        u = _map_unit({"prob": prob, "ref": target}, 0, float(cfg.froc_threshold), cfg.froc_hit, None, cfg.froc)
-        mt = [] if u.monai_tp is None else np.asarray(u.monai_tp, np.float64).tolist()
-        out.extras["froc"] = {"fp": u.fp.tolist(), "monai_tp": mt,
-                              "detected": u.detected.tolist(), "num_targets": int(u.num_targets)}
+        out.extras["froc"] = map_counts(prob, target, threshold=float(cfg.froc_threshold), hit=cfg.froc_hit,
+                                        convention=cfg.froc)
         return out
 
 

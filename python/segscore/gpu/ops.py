@@ -170,7 +170,6 @@ def surface_distances(pred: DeviceArray, ref: DeviceArray, regions, boundary, co
         raise ValueError("segscore: surface distances support 1-D, 2-D and 3-D")
     if len(spacing) != nd:
         raise ValueError("segscore: spacing length != ndim")
-    lib, dev = pred.lib, pred.device
     regions = [(tuple(sorted(int(v) for v in labs)), tuple(lo), tuple(hi), bool(empty))
                for labs, lo, hi, empty in regions]
     out = [_empty_result() for _ in regions]
@@ -183,6 +182,42 @@ def surface_distances(pred: DeviceArray, ref: DeviceArray, regions, boundary, co
     else:
         stats = cached[2]
     counts = _region_counts(stats, regions)
+    _run_regions(pred, ref, regions, idx, counts, out, boundary, connectivity, spacing, ignore_label, biou_width,
+                 biou_strict, biou_unit_spacing)
+    return out
+
+
+def pair_surface_distances(pred: DeviceArray, ref: DeviceArray, pairs, counts, boundary, connectivity, spacing):
+    """Directed boundary distances of regions that have their own ids in each map: the
+    per-lesion distances of the lesion layer (a reference lesion and its matched
+    components, on two instance maps).
+
+    pairs[k] = (pred ids, ref ids, lo, hi): region k is ``pred in pred ids`` and ``ref in
+    ref ids`` on the inclusive box lo..hi (the union of both boxes), both non-empty;
+    counts[k] = (its pred voxels, its ref voxels), known from the overlap table (no
+    counting pass runs).  All pairs of the case go through the batched surface launches
+    of `surface_distances` (one batch unless memory is short); results are its tuples,
+    in the order of `pairs`."""
+    nd = pred.ndim
+    if nd < 1 or nd > 3:
+        raise ValueError("segscore: surface distances support 1-D, 2-D and 3-D")
+    if len(spacing) != nd:
+        raise ValueError("segscore: spacing length != ndim")
+    regions = [(tuple(int(v) for v in pids), tuple(int(v) for v in lo), tuple(int(v) for v in hi), False,
+                tuple(int(v) for v in rids)) for pids, rids, lo, hi in pairs]
+    counts = [(int(a), int(b)) for a, b in counts]
+    out = [_empty_result() for _ in regions]
+    if regions:
+        _run_regions(pred, ref, regions, list(range(len(regions))), counts, out, boundary, connectivity, spacing,
+                     -1, -1.0, False, False)
+    return out
+
+
+def _run_regions(pred, ref, regions, idx, counts, out, boundary, connectivity, spacing, ignore_label, biou_width,
+                 biou_strict, biou_unit_spacing):
+    """The non-empty regions `idx` in memory-sized batches (a constant number of launches each)."""
+    nd = pred.ndim
+    lib, dev = pred.lib, pred.device
     corner = int(boundary) == 1
     biou = biou_width is not None and biou_width >= 0
     biou_sp = [1.0] * nd if biou_unit_spacing else list(spacing)
@@ -201,7 +236,6 @@ def surface_distances(pred: DeviceArray, ref: DeviceArray, regions, boundary, co
                 continue
             _surface_batch(pred, ref, regions, plan, counts, out, int(ignore_label), int(connectivity), biou,
                            float(biou_width) if biou else 0.0, bool(biou_strict), avail)
-    return out
 
 
 def _surface_batch(pred, ref, regions, plan, counts, out, ignore, conn, biou, width, strict, avail):

@@ -24,7 +24,7 @@ import numpy as np
 FD_ND, FD_SHAPE, FD_ISTR, FD_OSTR, FD_AXES, FD_IOFF, FD_OOFF, FD_W = 0, 1, 9, 17, 25, 33, 34, 35
 MAX_DIMS = 8
 # region table (gpu_kernels.h RegionLayout)
-RT_DIM, RT_LO, RT_OFF, RT_LAB0, RT_LAB1, RT_W = 0, 3, 6, 7, 8, 9
+RT_DIM, RT_LO, RT_OFF, RT_LAB0, RT_LAB1, RT_RLAB0, RT_RLAB1, RT_W = 0, 3, 6, 7, 8, 9, 10, 11
 # calibration and CRPS tables (gpu_score_kernels.h CalibGeo, CalibInts, CalibDoubles, CalibCounters, CrpsGeo)
 CG_ND, CG_SHAPE, CG_PSTR, CG_TSTR, CG_MSTR, CG_CSTR, CG_W = 0, 1, 9, 17, 25, 33, 34
 (CI_NBINS, CI_RIGHT, CI_BELOW, CI_ABOVE, CI_EXACT, CI_NCLASS, CI_LOGITS, CI_MODE, CI_POS, CI_ROUND, CI_CLIP,
@@ -35,7 +35,8 @@ XG_ND, XG_SHAPE, XG_STR0, XG_STR1, XG_STR2, XG_M, XG_MSTR1, XG_MSTR2, XG_W = 0, 
 LAYOUT = {
     "FD_ND": FD_ND, "FD_SHAPE": FD_SHAPE, "FD_ISTR": FD_ISTR, "FD_OSTR": FD_OSTR, "FD_AXES": FD_AXES,
     "FD_IOFF": FD_IOFF, "FD_OOFF": FD_OOFF, "FD_W": FD_W,
-    "RT_DIM": RT_DIM, "RT_LO": RT_LO, "RT_OFF": RT_OFF, "RT_LAB0": RT_LAB0, "RT_LAB1": RT_LAB1, "RT_W": RT_W,
+    "RT_DIM": RT_DIM, "RT_LO": RT_LO, "RT_OFF": RT_OFF, "RT_LAB0": RT_LAB0, "RT_LAB1": RT_LAB1,
+    "RT_RLAB0": RT_RLAB0, "RT_RLAB1": RT_RLAB1, "RT_W": RT_W,
     "CG_W": CG_W, "CI_W": CI_W, "CD_EDGES": CD_EDGES, "CC_W": CC_W, "XG_W": XG_W,
 }
 
@@ -256,9 +257,11 @@ def crop_size(lo, hi) -> int:
 
 def surface_plan(regions, index, nd, pred_strides, ref_strides, spacing, corner, biou, biou_spacing, counts=None,
                  ws_budget=1 << 30) -> SurfacePlan:
-    """Plan of one batch of crops.  regions[i] = (labels, lo, hi, empty);
-    `index` lists the non-empty regions of this batch; counts[i] = (voxels of
-    the region in pred, in ref) when known (tighter output bounds)."""
+    """Plan of one batch of crops.  regions[i] = (labels, lo, hi, empty), or
+    (pred labels, lo, hi, empty, ref labels) when the region has other ids in each map
+    (a lesion and its matched components); `index` lists the non-empty regions of this
+    batch; counts[i] = (voxels of the region in pred, in ref) when known (tighter output
+    bounds)."""
     nf = 4 if biou else 2
     rt = np.zeros((len(index), RT_W), np.int64)
     labels, rows = [], [0]
@@ -266,7 +269,7 @@ def surface_plan(regions, index, nd, pred_strides, ref_strides, spacing, corner,
     ub = 0
     per_voxel = (1 << nd) if corner else 1
     for j, i in enumerate(index):
-        labs, lo, hi, _ = regions[i]
+        labs, lo, hi = regions[i][:3]
         dims = [int(h) - int(l) + 3 for l, h in zip(lo, hi)]
         S = math.prod(dims)
         rt[j, RT_DIM:RT_DIM + 3] = 1
@@ -276,6 +279,12 @@ def surface_plan(regions, index, nd, pred_strides, ref_strides, spacing, corner,
         rt[j, RT_LAB0] = len(labels)
         labels.extend(int(v) for v in labs)
         rt[j, RT_LAB1] = len(labels)
+        if len(regions[i]) > 4 and regions[i][4] is not None:
+            rt[j, RT_RLAB0] = len(labels)
+            labels.extend(int(v) for v in regions[i][4])
+            rt[j, RT_RLAB1] = len(labels)
+        else:
+            rt[j, RT_RLAB0], rt[j, RT_RLAB1] = rt[j, RT_LAB0], rt[j, RT_LAB1]
         rows.append(rows[-1] + S // dims[-1])
         for k in range(2):
             cap = S if counts is None else min(S, per_voxel * int(counts[i][k]))

@@ -7,6 +7,12 @@ call per pack computes every pair's directed distances (threads over pairs), and
 pair gets its own :class:`SurfaceDistances`.  Memory follows the lesions' boxes, never the
 volume; the distances equal those of the whole-volume masks because every convention
 treats the outside of the image as background and crops to the union box itself.
+
+On the GPU (instance maps that are device arrays) nothing is packed: every pair is one
+region of the batched surface launches (gpu/ops.pair_surface_distances), which cut the
+same padded union-box crops out of the two instance maps on the device, a pair's pred
+ids in one map and its ref ids in the other; the crops, boundary elements and their
+raster order are those of the packed CPU crops, so the distances are the same numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 from ..metrics.surface import conventions as _sconv
 from ..metrics.surface.distances import SurfaceDistances
 from ..metrics.surface.functional import Region
+from .._core.arrays import DeviceArray
 from .._core.backends import cpu
 
 _PACK_WASTE = 2.0  # a pack holds at most this many times the voxels of its crops (+ a constant)
@@ -28,10 +35,12 @@ def _ids_mask(a, ids):
 
 
 def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, convention, threads=0,
-                   tolerance=None, connectivity=1):
+                   tolerance=None, connectivity=1, pred_voxels=None, ref_voxels=None):
     """[SurfaceDistances] for `items` = [(ref ids, pred ids)], both non-empty.
 
-    pred_boxes / ref_boxes: (lo, hi) arrays of inclusive boxes per id."""
+    pred_boxes / ref_boxes: (lo, hi) arrays of inclusive boxes per id.  pred_lab / ref_lab:
+    host arrays, or DeviceArrays (then pred_voxels / ref_voxels, the voxels per id with
+    index 0 unused, are needed: the GPU path reads the pairs' counts from them)."""
     conv = _sconv.get(convention)
     if not items:
         return []
@@ -45,6 +54,9 @@ def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, con
     else:
         los = np.array([np.minimum(ref_boxes[0][list(r)].min(0), pred_boxes[0][list(p)].min(0)) for r, p in items])
         his = np.array([np.maximum(ref_boxes[1][list(r)].max(0), pred_boxes[1][list(p)].max(0)) for r, p in items])
+    if isinstance(pred_lab, DeviceArray):
+        return _pair_distances_gpu(pred_lab, ref_lab, items, los, his, spacing, conv, tolerance, connectivity,
+                                   pred_voxels, ref_voxels)
     ext_a = his - los + 1
     ext = ext_a.tolist()
     vol = np.prod(ext_a + 2, axis=1).tolist()
@@ -94,3 +106,22 @@ def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, con
         for j, (dp, wp, dr, wr, npv, nrv, _, _) in zip(pack, res):
             out[j] = SurfaceDistances(dp, wp, dr, wr, npv, nrv, conv, tuple(sp), shape, None, None, None, tolerance)
     return out
+
+
+def _pair_distances_gpu(pred_lab, ref_lab, items, los, his, spacing, conv, tolerance, connectivity, pv, rv):
+    """Every pair of the case through the batched GPU surface launches (one batch unless
+    device memory is short); no packing, no host copy of the instance maps."""
+    from ..gpu import ops as _gops
+
+    if pv is None or rv is None:
+        raise ValueError("per-lesion distances on the GPU need the voxels per id (pred_voxels, ref_voxels)")
+    pairs, counts = [], []
+    for (rids, pids), lo, hi in zip(items, los.tolist(), his.tolist()):
+        pairs.append((sorted(int(p) for p in pids), sorted(int(r) for r in rids), lo, hi))
+        counts.append((int(sum(int(pv[p]) for p in pids)), int(sum(int(rv[r]) for r in rids))))
+    sp = [float(s) for s in spacing]
+    boundary = 1 if conv.boundary == "corner" else 0
+    res = _gops.pair_surface_distances(pred_lab, ref_lab, pairs, counts, boundary, connectivity, sp)
+    shape = tuple(pred_lab.shape)
+    return [SurfaceDistances(dp, wp, dr, wr, npv, nrv, conv, tuple(sp), shape, None, None, None, tolerance)
+            for dp, wp, dr, wr, npv, nrv, _, _ in res]

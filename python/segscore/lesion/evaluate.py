@@ -72,7 +72,8 @@ def evaluate(pred, ref, spacing=None, labels=None, metrics=None, tolerance=None,
         for k in keys:
             labs = labels[k] if isinstance(labels, dict) else k
             regions[k] = tuple(labs) if isinstance(labs, (tuple, list)) else (int(labs),)
-    lr = _lesionwise(pred, ref, res.meta["spacing"], convention=conv, threads=threads, regions=regions, **opts)
+    lr = _lesionwise(pred, ref, res.meta["spacing"], convention=conv, threads=threads, regions=regions,
+                     device=device, **opts)
     added = []
     for k in keys:
         s = lr.summary if regions is None else lr.summary[k]

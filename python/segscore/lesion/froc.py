@@ -378,6 +378,50 @@ def _map_unit(case, i, threshold, hit, connectivity, convention):
     return _Unit(fp.astype(np.float64), monai_tp, detected, num_targets, 1)
 
 
+def map_counts(prob, ref, *, threshold=0.5, hit="point", convention="monai", connectivity=None) -> dict:
+    """The FROC counts of one probability-map case, as :func:`froc` gathers them.
+
+    Within the package (the dataset scorer stores them per case, so that a dataset's FROC
+    is :func:`froc` over the stored counts): one case of ``froc([{"prob": prob, "ref":
+    ref}], ...)`` before any curve is drawn.
+
+    Parameters
+    ----------
+    prob : array_like
+        Foreground probabilities in [0, 1], one per voxel.
+    ref : array_like
+        Reference: a bool mask (its components are the targets) or a label map (each
+        label > 0 is one target).
+    threshold, hit, convention, connectivity
+        As in :func:`froc`: candidates are the components of ``prob > threshold``;
+        ``hit="point"``: a candidate hits the target under its highest-probability voxel,
+        ``"overlap"``: every target it touches.
+
+    Returns
+    -------
+    dict
+        ``fp`` (list of float: the probability of each candidate that hits nothing),
+        ``monai_tp`` (list of float: MONAI's per-target probability, 0 for a missed or
+        excluded target; ``convention="monai"`` only, else empty), ``detected`` (list of
+        float: the best probability of each detected target) and ``num_targets`` (int).
+        An empty ``prob > threshold`` gives no ``fp`` and nothing ``detected``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segscore.lesion.froc import map_counts
+    >>> ref = np.zeros((8, 8), bool); ref[1:3, 1:3] = True; ref[5:7, 5:7] = True
+    >>> prob = np.zeros((8, 8)); prob[1:3, 1:3] = 0.9; prob[0, 6] = 0.7
+    >>> c = map_counts(prob, ref)
+    >>> c["fp"], c["detected"], c["num_targets"]
+    ([0.7], [0.9], 2)
+    """
+    u = _map_unit({"prob": prob, "ref": ref}, 0, float(threshold), hit, connectivity, convention)
+    mt = [] if u.monai_tp is None else np.asarray(u.monai_tp, np.float64).tolist()
+    return {"fp": u.fp.tolist(), "monai_tp": mt, "detected": u.detected.tolist(),
+            "num_targets": int(u.num_targets)}
+
+
 def _pre_unit(case, i, convention):
     what = f"cases[{i}]"
     unknown = set(case) - _PRE_KEYS

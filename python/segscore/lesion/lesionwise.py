@@ -13,6 +13,7 @@ from . import matching as _m
 from .distances import pair_distances
 from .instances import crop, dilate, merge_by_dilation, region_mask, remap_given
 from .result import LesionResult
+from .._core.arrays import DeviceArray
 from .._core.backends import resolve_threads
 from .._core.validate import as_host_array, check_label_map, check_same_shape, check_spacing
 
@@ -41,6 +42,86 @@ def _inputs(pred, ref, opts):
     if opts.instances == "given" and opts.regions is not None:
         raise ValueError("instances='given' takes instance maps without regions (regions=None)")
     return p, r
+
+
+def _device_inputs(p, r, opts):
+    """The checks of `_inputs` on device arrays (no copy to the host)."""
+    for a, name in ((p, "pred"), (r, "ref")):
+        if a.dtype.kind in "fc":
+            raise TypeError(
+                f"{name} has dtype {a.dtype}: lesion-wise scoring needs integer label or instance maps, or bool "
+                f"masks (round and cast with .astype(np.int32), or threshold probabilities: {name} > 0.5)")
+        check_label_map(a, name)
+    check_same_shape(p, r)
+    if p.ndim not in (2, 3):
+        raise ValueError(f"lesion-wise scoring takes 2-D or 3-D arrays, got {p.ndim}-D")
+    for a, name in ((p, "pred"), (r, "ref")):
+        if a.dtype.kind == "i" and a.size:
+            with a.lib.device_ctx(a.device):
+                low = int(a.lib.min_value(a.obj))
+            if low < 0:
+                raise ValueError(f"{name} has negative values; labels and instance ids must be >= 0")
+    return p, r
+
+
+def _device_flow(opts) -> bool:
+    """Conventions whose instances and tables need nothing but components and the counting
+    pass (segscore, panoptica, isles and their variants) run on the GPU from input to
+    distances; the others (regions of label maps, given instances, merged or dilated
+    reference lesions, LiTS merges, Voronoi cells) find their instances on the host and
+    send only the per-lesion distances to the GPU."""
+    return (opts.regions is None and opts.instances == "cc" and not (opts.merge_ref and opts.ref_dilation > 0)
+            and opts.match != "touch" and opts.matcher not in ("lits", "voronoi")
+            and opts.convention != "brats2023" and opts.empty != "brats")
+
+
+def _to_device(like: DeviceArray, a) -> DeviceArray:
+    """A host instance map on `like`'s device, for the per-lesion distances."""
+    lib = like.lib
+    with lib.device_ctx(like.device):
+        d = lib.wrap(lib.from_host(np.ascontiguousarray(a), like.device))
+    d.backend = like.backend
+    return d
+
+
+def _device_instances(pred, ref, opts, conn):
+    """Components of both device maps (a > 0), and from one counting pass over the two
+    instance maps the overlap table, the voxels per id and every id's box: all on the GPU,
+    the same numbers as `_cc` on the host (the counting pass runs on the host beyond 1023 ids
+    per map, gpu/ops.overlap_stats)."""
+    from ..gpu import lesion_ops, ops as _gops
+
+    c3 = {4: 6, 8: 26}.get(conn, conn)
+    maps = []
+    for a in (pred, ref):
+        lab, n, negative = lesion_ops.connected_components(a, c3, True, opts.order == "F", 0)
+        if negative:  # checked before; kept as the guard of the labelling itself
+            raise ValueError("an input has negative values; labels and instance ids must be >= 0")
+        d = a.lib.wrap(lab)
+        d.backend = a.backend
+        maps.append((d, int(n)))
+    (pred_i, n_p), (ref_i, n_r) = maps
+    nd = pred.ndim
+    st = _gops.overlap_stats(pred_i, ref_i, -1)
+    allp = np.asarray(st["pairs"], np.int64).reshape(-1, 3)
+    pv = np.zeros(n_p + 1, np.int64)
+    rv = np.zeros(n_r + 1, np.int64)
+    np.add.at(pv, allp[:, 0], allp[:, 2])
+    np.add.at(rv, allp[:, 1], allp[:, 2])
+    pv[0] = rv[0] = 0
+    both = allp[(allp[:, 0] > 0) & (allp[:, 1] > 0)]
+    pairs = both[np.lexsort((both[:, 1], both[:, 0]))]
+
+    def boxes(rows, n):
+        lo = np.zeros((n + 1, nd), np.int64)
+        hi = np.full((n + 1, nd), -1, np.int64)
+        rows = np.asarray(rows, np.int64).reshape(-1, 1 + 2 * nd)
+        rows = rows[(rows[:, 0] > 0) & (rows[:, 0] <= n)]
+        lo[rows[:, 0]] = rows[:, 1:1 + nd]
+        hi[rows[:, 0]] = rows[:, 1 + nd:]
+        return lo, hi
+
+    return pred_i, n_p, ref_i, n_r, pairs, pv, rv, boxes(st["pred_boxes"], n_p), boxes(st["ref_boxes"], n_r)
 
 
 def _volume(n, spacing):
@@ -82,22 +163,28 @@ def _ratio(a, b, eps=0.0, both_empty=NAN):
     return a / den
 
 
-def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
+def _score_region(pred, ref, labels, spacing, opts, threads, region_name, gpu=None):
+    """One region's rows, matches and summary.  pred / ref: host arrays, or DeviceArrays
+    (`_device_flow`: everything on the GPU); gpu: a DeviceArray of the call when the inputs
+    were on a device, so that the per-lesion distances run there."""
     ndim = pred.ndim
     conn = _lc.connectivity_for(opts, ndim) if opts.instances == "cc" else None
-    pred_i, n_p = _instances(pred, labels, opts, conn)
-    ref_i, n_r = _instances(ref, labels, opts, conn)
-    if opts.merge_ref and opts.ref_dilation > 0 and n_r:
-        ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, _cc.boxes(ref_i, n_r))
-    if opts.matcher == "voronoi":
-        return _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name)
-    pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
     surf = [m for m in opts.metrics if m in _lc.SURFACE_METRICS]
     need_boxes = bool(surf) or opts.match == "touch"
-    pbox = rbox = None
-    if need_boxes:
-        pbox = _cc.boxes(pred_i, n_p)
-        rbox = _cc.boxes(ref_i, n_r)
+    if isinstance(pred, DeviceArray):
+        pred_i, n_p, ref_i, n_r, pairs, pv, rv, pbox, rbox = _device_instances(pred, ref, opts, conn)
+    else:
+        pred_i, n_p = _instances(pred, labels, opts, conn)
+        ref_i, n_r = _instances(ref, labels, opts, conn)
+        if opts.merge_ref and opts.ref_dilation > 0 and n_r:
+            ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, _cc.boxes(ref_i, n_r))
+        if opts.matcher == "voronoi":
+            return _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name)
+        pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
+        pbox = rbox = None
+        if need_boxes:
+            pbox = _cc.boxes(pred_i, n_p)
+            rbox = _cc.boxes(ref_i, n_r)
     # size filter
     unit_vol = opts.size_unit == "mm3"
 
@@ -184,7 +271,11 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name):
             row[m] = opts.fp_penalty.get(m, NAN)
         rows.append(row)
     if items:
-        sds = pair_distances(pred_i, ref_i, items, pbox, rbox, spacing, opts.surface, threads, opts.tolerance)
+        pl, rl = pred_i, ref_i
+        if gpu is not None and not isinstance(pred_i, DeviceArray):  # host instances, GPU distances
+            pl, rl = _to_device(gpu, pred_i), _to_device(gpu, ref_i)
+        sds = pair_distances(pl, rl, items, pbox, rbox, spacing, opts.surface, threads, opts.tolerance,
+                             pred_voxels=pv, ref_voxels=rv)
         for row, sd in zip(where, sds):
             for m in surf:
                 if m == "hd95":
@@ -310,7 +401,7 @@ def _brats_extras(pred, ref, labels, spacing, rows, opts):
     return out
 
 
-def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, **options):
+def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, device=None, **options):
     """Lesion-wise (instance-wise) scores of one case under a named convention.
 
     Instances are found in each map (connected components, or the given instance ids),
@@ -337,6 +428,14 @@ def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, 
         (table in Notes).
     threads : int, optional
         CPU threads of the per-lesion distance computation.
+    device : {None, "cpu", "cuda", "cupy"}, optional
+        Where to run (see :func:`segscore.evaluate`): None follows the inputs (CuPy arrays
+        and torch CUDA tensors run on their GPU), ``"cpu"`` copies GPU inputs to the host,
+        ``"cuda"`` / ``"cupy"`` pick the GPU executor (host inputs are copied to the GPU).
+        On the GPU the per-lesion distances of all lesions of a case run in one batch of
+        surface launches; components and the overlap table run there too for the
+        conventions that need nothing else (``segscore``, ``panoptica``, ``isles``), the
+        others find their instances on the host.  The numbers equal the CPU path's.
     **options
         Any option of the preset, overriding it (unknown names raise ``TypeError`` listing
         the valid ones): ``regions`` (None or ``{name: label | tuple}``), ``instances``
@@ -448,8 +547,16 @@ def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, 
     """
     from .. import __version__
 
+    from .. import gpu as _gpu
+
     opts = _lc.resolve(convention, options)
-    p, r = _inputs(pred, ref, opts)
+    dev = _gpu.prepare([pred, ref], ["pred", "ref"], device)  # None: the CPU path
+    gpu = None
+    if dev is not None and _device_flow(opts):
+        p, r = _device_inputs(dev[0], dev[1], opts)
+    else:
+        p, r = _inputs(pred, ref, opts)
+        gpu = dev[0] if dev is not None else None
     sp = check_spacing(spacing, p.ndim)
     if opts.convention == "brats2023":
         sp = tuple(float(np.float32(s)) for s in sp)
@@ -457,14 +564,14 @@ def lesionwise(pred, ref, spacing=None, *, convention="segscore", threads=None, 
     regions = opts.regions
     all_rows, all_matches, summary = [], [], {}
     if regions is None:
-        rows, matches, summary = _score_region(p, r, None, sp, opts, nthreads, None)
+        rows, matches, summary = _score_region(p, r, None, sp, opts, nthreads, None, gpu)
         all_rows, all_matches = rows, matches
     else:
         for name, labs in regions.items():
-            rows, matches, s = _score_region(p, r, labs, sp, opts, nthreads, name)
+            rows, matches, s = _score_region(p, r, labs, sp, opts, nthreads, name, gpu)
             all_rows += rows
             all_matches += matches
             summary[name] = s
     meta = dict(version=__version__, convention=opts.convention, mirrors=opts.peer, options=opts.as_dict(),
-                spacing=sp, shape=tuple(p.shape))
+                spacing=sp, shape=tuple(p.shape), device="cpu" if dev is None else _gpu.backend_name(dev[0]))
     return LesionResult(all_rows, all_matches, summary, meta, opts.metrics)

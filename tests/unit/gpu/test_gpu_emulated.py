@@ -465,3 +465,141 @@ def test_multirater_pass_bad_labels_and_limits(emu):
         rater_pass([dev.up(wide)], device="cuda")
     with pytest.raises(ValueError, match="at most 16 raters"):
         rater_pass([dev.up(r)] * 17, device="cuda")
+
+
+# ----------------------------------------------------------------------------- lesion-wise distances
+
+@pytest.mark.parametrize("conv,opts", S.LESION_CONVENTIONS, ids=[f"{c}-{i}" for i, (c, _) in
+                                                                 enumerate(S.LESION_CONVENTIONS)])
+@pytest.mark.parametrize("nd", [2, 3])
+def test_lesionwise(dev, conv, opts, nd):
+    rng = np.random.default_rng(1300 + 10 * nd + S.LESION_CONVENTIONS.index((conv, opts)))
+    for _ in range(2):
+        S.check_lesionwise_random(dev, rng, nd, conv, opts)
+
+
+def _count_launches(monkeypatch, emu):
+    """Kernel names of every launch of the CuPy executor and every ops.surface batch."""
+    from segscore.gpu import backend, ops
+
+    cupy_b = backend.get("cupy")
+    launches, batches = [], []
+    orig_launch, orig_batch = cupy_b._launch, ops._surface_batch
+    monkeypatch.setattr(cupy_b, "_launch", lambda *a, **k: (launches.append(a[3]), orig_launch(*a, **k)))
+    monkeypatch.setattr(ops, "_surface_batch", lambda *a: (batches.append(list(a[3].index)), orig_batch(*a))[1])
+    return launches, batches
+
+
+@pytest.mark.parametrize("conv", ["segscore", "brats2023"])
+def test_lesionwise_distances_run_in_one_gpu_batch(emu, monkeypatch, conv):
+    """All lesions of a case in one batch of surface launches (a constant number of them,
+    whatever the number of lesions), no host copy of the instance maps for the distances."""
+    from segscore.lesion import distances
+
+    host_calls, on_device = [], [False]
+    orig_cpu = distances.cpu
+    monkeypatch.setattr(distances, "cpu", lambda: (on_device[0] and host_calls.append(1), orig_cpu())[1])
+    launches, batches = _count_launches(monkeypatch, emu)
+    counts = []
+    for n in (2, 5, 9):
+        ref = np.zeros((26, 26, 12), np.uint8)
+        for k in range(n):  # n separate cubes of 5 x 5 x 6 voxels (BraTS: oedema around a core)
+            i, j = 1 + 8 * (k // 3), 1 + 8 * (k % 3)
+            ref[i:i + 5, j:j + 5, 3:9] = 2
+            ref[i + 1:i + 4, j + 1:j + 4, 4:8] = 3 if k % 2 else 1
+        if conv == "segscore":
+            ref = ref > 0
+        pred = np.roll(ref, 1, axis=2)
+        launches.clear()
+        batches.clear()
+        on_device[0] = True
+        res = ss.lesionwise(E.EmuArray(pred), E.EmuArray(ref), (1.0, 1.0, 2.0), convention=conv, device="cupy")
+        on_device[0] = False
+        want = ss.lesionwise(pred, ref, (1.0, 1.0, 2.0), convention=conv)
+        S.compare_lesion_results(res, want, f"{conv} {n}")
+        regions = 1 if conv == "segscore" else 3
+        tp = sum(r["kind"] == "tp" for r in want.lesions)
+        assert tp >= 2, tp
+        assert len(batches) <= regions and sum(len(b) for b in batches) == tp, batches
+        surf = [k for k in launches if k.startswith(("k_crop", "k_edt", "k_region"))]
+        assert sum(k == "k_crop_fill" for k in launches) == len(batches), launches
+        counts.append(len(surf) // max(len(batches), 1))
+    assert counts[0] == counts[1] == counts[2], counts
+    assert not host_calls
+
+
+def test_lesionwise_device_flow_never_copies_the_volumes(emu, monkeypatch):
+    """segscore / panoptica / isles: components, the counting pass and the distances on the
+    device; what comes back to the host is tables (the counting pass, the distances), never
+    a volume."""
+    shapes = []
+    orig = emu.to_host
+    monkeypatch.setattr(emu, "to_host", lambda x: (shapes.append(x.a.shape), orig(x))[1])
+    rng = np.random.default_rng(77)
+    shape = (20, 22, 16)
+    ref = S.blob_labels(rng, shape, 4, np.int32, specks=False) > 0
+    pred = np.roll(ref, 1, axis=1)
+    for conv in ("segscore", "panoptica", "isles"):
+        shapes.clear()
+        got = ss.lesionwise(E.EmuArray(pred), E.EmuArray(ref), (0.8, 1.0, 1.5), convention=conv, device="cuda")
+        S.compare_lesion_results(got, ss.lesionwise(pred, ref, (0.8, 1.0, 1.5), convention=conv), conv)
+        assert got.meta["device"] == "cuda"
+        assert shapes and all(len(sh) == 1 for sh in shapes), (conv, shapes)
+
+
+def test_lesionwise_device_errors(emu):
+    z = np.zeros((6, 6), np.int32)
+    with pytest.raises(TypeError, match="lesion-wise scoring needs integer"):
+        ss.lesionwise(E.EmuArray(z.astype(np.float32)), E.EmuArray(z.copy()))
+    bad = z.copy()
+    bad[1, 1] = -3
+    with pytest.raises(ValueError, match="pred has negative values"):
+        ss.lesionwise(E.EmuArray(bad), E.EmuArray(z.copy()))
+    with pytest.raises(ValueError, match="must match"):
+        ss.lesionwise(E.EmuArray(z), E.EmuArray(np.zeros((6, 5), np.int32)))
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        ss.lesionwise(E.EmuArray(np.zeros(6, np.int32)), E.EmuArray(np.zeros(6, np.int32)))
+    with pytest.raises(TypeError, match="mix host and GPU"):
+        ss.lesionwise(E.EmuArray(z), z.copy())
+    res = ss.lesionwise(E.EmuArray(z), E.EmuArray(z.copy()), device="cpu")
+    assert res.meta["device"] == "cpu" and res.summary["tp"] == 0
+
+
+@pytest.mark.parametrize("lw", ["segscore", "brats2023"])
+def test_evaluate_lesionwise_on_device(emu, lw):
+    """ss.evaluate(lesionwise=...) on device label maps: the lesion columns and rows equal the
+    host's (per label region: instances on the host, distances on the GPU)."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(31)
+    ref = S.blob_labels(rng, (16, 18, 10), 3, np.uint8, labels=[2, 3, 1])
+    pred = np.roll(S.perturb(rng, ref, 0.3), 1, axis=0)
+    kw = dict(spacing=(1.0, 1.2, 2.0), lesionwise=lw, labels=[1, 2, 3])
+    want = ss.evaluate(pred, ref, **kw)
+    got = ss.evaluate(E.EmuArray(pred), E.EmuArray(ref), device="cupy", **kw)
+    assert got.meta["device"] == "cupy" and list(got.columns) == list(want.columns)
+    assert any(r["kind"] == "tp" and r["hd95"] > 0 for r in want.lesions)
+    table = {k: dict(want[k]) for k in want}
+    S.compare_lesion_results(SimpleNamespace(lesions=got.lesions, matches=[], summary={k: dict(got[k]) for k in got}),
+                             SimpleNamespace(lesions=want.lesions, matches=[], summary=table), f"evaluate {lw}")
+
+
+@pytest.mark.parametrize("side", [56, 100])
+def test_lesionwise_many_lesions(emu, side):
+    """Hundreds (a counting pass with a wider table) and thousands of components (beyond the
+    GPU counting pass's 1023 ids: that table is made on the host) in one case."""
+    rng = np.random.default_rng(side)
+    ref = rng.random((side, side)) < 0.3
+    pred = ref.copy()
+    pred[rng.random(ref.shape) < 0.05] ^= True
+    kw = dict(convention="panoptica", metrics=("dice", "hd", "hd95", "assd"))
+    want = ss.lesionwise(pred, ref, (0.7, 1.3), **kw)
+    n = want.summary["n_ref"]
+    assert (n > 256) if side == 56 else (n > 1023), n
+    got = ss.lesionwise(E.EmuArray(pred), E.EmuArray(ref), (0.7, 1.3), device="cuda", **kw)
+    S.compare_lesion_results(got, want, f"{side} x {side} noise")
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+def test_lesionwise_layouts(dev, nd):
+    S.check_lesionwise_layouts(dev, np.random.default_rng(1400 + nd), nd)
