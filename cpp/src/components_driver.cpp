@@ -73,6 +73,24 @@ inline int64_t skip_zero_blocks(const T* p, int64_t i, int64_t n) {
   return i;
 }
 
+// The index of the first nonzero element of the contiguous p[0, n) (n when none), reading
+// 64 bytes at a time: the labelling skips the empty lines of a contiguous array at the speed
+// of memory instead of line by line.
+template <typename T>
+inline int64_t first_nonzero(const T* p, int64_t n) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  const int64_t bytes = n * int64_t(sizeof(T));
+  int64_t i = 0;
+  for (; i + 64 <= bytes; i += 64) {
+    uint64_t w[8];
+    std::memcpy(w, b + i, 64);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) break;
+  }
+  for (int64_t e = i / int64_t(sizeof(T)); e < n; ++e)
+    if (p[e] != 0) return e;
+  return n;
+}
+
 // The runs of one line: binary (nonzero stretches) or per label (stretches of one value).
 template <typename T>
 void scan_line(const T* p, int64_t s, int64_t n, bool binary, std::vector<int64_t>& x0, std::vector<int64_t>& x1,
@@ -137,11 +155,18 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
   dispatch_int(a.dtype, [&](auto tag) {
     using V = typename decltype(tag)::type;
     const V* base = static_cast<const V*>(a.data);
+    // lines one after the other in memory: empty stretches are skipped a plane at a time
+    const bool packed = a.strides[2] == 1 && a.strides[1] == X && (a.shape[0] == 1 || a.strides[0] == Y * X);
     parallel_items(k, T, [&](int64_t c, int) {
       bool neg = false;
       auto& x0 = bx0[size_t(c)];
       auto& x1 = bx1[size_t(c)];
-      for (int64_t l = block_begin(c), e = block_begin(c + 1); l < e; ++l) {
+      const int64_t e = block_begin(c + 1);
+      for (int64_t l = block_begin(c); l < e; ++l) {
+        if (packed) {  // jump to the line of the next nonzero element (e when none)
+          l += first_nonzero(base + l * X, (e - l) * X) / X;
+          if (l >= e) break;
+        }
         const int64_t z = l / Y, y = l - z * Y;
         const size_t before = x0.size();
         scan_line(base + z * a.strides[0] + y * a.strides[1], a.strides[2], X, opt.binary, x0, x1, bval[size_t(c)], neg);
