@@ -57,7 +57,7 @@ class Instances:
                 hi = np.full((self.n + 1, nd), -1, np.int64)
                 vox = np.zeros(self.n + 1, np.int64)
                 if self.n:
-                    st = component_stats(self._labels, threads=self._threads)
+                    st = component_stats(self._labels, threads=self._threads or None)
                     k = min(st.n, self.n)
                     lo[1:k + 1] = st.bbox_lo[:k]
                     hi[1:k + 1] = st.bbox_hi[:k]
@@ -122,5 +122,5 @@ def overlap(pred: Instances, ref: Instances, threads: int = 0):
     if pr is not None and rr is not None and pr.walk_f == rr.walk_f:
         pairs = cpu().runs_overlap(pr, rr, threads)
         return pairs, pred.voxels(), ref.voxels()
-    t = overlap_table(pred.labels, ref.labels, threads=threads)
+    t = overlap_table(pred.labels, ref.labels, threads=threads or None)
     return t.pairs.astype(np.int64, copy=False), _padded(t.pred_voxels, n_p), _padded(t.ref_voxels, n_r)
