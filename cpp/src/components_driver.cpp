@@ -212,17 +212,18 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
     }
   };
   // the earlier neighbour line of l (or -1)
-  auto neighbour = [&](int64_t l, const CcLineNeighbour& d) -> int64_t {
-    const int64_t z = l / Y + d.dz, y = l % Y + d.dy;
-    if (z < 0 || y < 0 || y >= Y) return -1;
-    return z * Y + y;
+  // the earlier neighbour line of line l = (z, y) (or -1); one division per line, not per neighbour
+  auto neighbour = [&](int64_t l, int64_t z, int64_t y, const CcLineNeighbour& d) -> int64_t {
+    if (z + d.dz < 0 || y + d.dy < 0 || y + d.dy >= Y) return -1;
+    return l + d.dz * Y + d.dy;
   };
   parallel_items(k, T, [&](int64_t c, int) {
     const int64_t b = block_begin(c), e = block_begin(c + 1);
     for (int64_t l = b; l < e; ++l) {
       if (ls[l] == ls[l + 1]) continue;
+      const int64_t z = l / Y, y = l - z * Y;
       for (int t = 0; t < nn; ++t) {
-        const int64_t q = neighbour(l, nb[t]);
+        const int64_t q = neighbour(l, z, y, nb[t]);
         if (q >= b) join_lines(l, q, nb[t].tol);
       }
     }
@@ -231,8 +232,9 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
     const int64_t b = block_begin(c), e = std::min(block_begin(c + 1), b + Y + 1);
     for (int64_t l = b; l < e; ++l) {
       if (ls[l] == ls[l + 1]) continue;
+      const int64_t z = l / Y, y = l - z * Y;
       for (int t = 0; t < nn; ++t) {
-        const int64_t q = neighbour(l, nb[t]);
+        const int64_t q = neighbour(l, z, y, nb[t]);
         if (q >= 0 && q < b) join_lines(l, q, nb[t].tol);
       }
     }
