@@ -478,6 +478,7 @@ void paint_box(const CcLabels& cc, const int64_t* lo, const int64_t* hi, const s
     }
     return std::binary_search(sorted_ids.begin(), sorted_ids.end(), id);
   };
+  const bool as_bool = out.dtype == DType::Bool;  // a bool output holds 0 / 1 bytes only
   dispatch_int(out.dtype, [&](auto tag) {
     using I = typename decltype(tag)::type;
     I* base = static_cast<I*>(const_cast<void*>(o.data));
@@ -494,7 +495,7 @@ void paint_box(const CcLabels& cc, const int64_t* lo, const int64_t* hi, const s
         for (; r < re && cc.x0[size_t(r)] <= whi[2]; ++r) {
           const int64_t id = cc.id[size_t(r)];
           if (!wanted(id)) continue;
-          const I v = I(all ? id : value);
+          const I v = as_bool ? I(1) : I(all ? id : value);
           const int64_t b = std::max(cc.x0[size_t(r)], wlo[2]) - wlo[2], e = std::min(cc.x1[size_t(r)] - 1, whi[2]) - wlo[2];
           for (int64_t x = b; x <= e; ++x) p[x * sx] = v;
         }

@@ -56,7 +56,8 @@ std::vector<int64_t> run_overlap(const CcLabels& pred, const CcLabels& ref, int 
 
 // Paint the box lo..hi (inclusive, the input's axes) of a labelling into `out` (an integer
 // array of the box's shape, any strides): every voxel of a kept component gets its id
-// (`ids` empty) or `value` (voxels whose id is in `ids`); other voxels are left untouched.
+// (`ids` empty) or `value` (voxels whose id is in `ids`), True in a bool `out`; other voxels
+// are left untouched.
 void paint_box(const CcLabels& cc, const int64_t* lo, const int64_t* hi, const std::vector<int64_t>& ids,
                int64_t value, const ArrayView& out);
 

@@ -99,3 +99,13 @@ def test_large_ids_use_small_tables():
     t = overlap_table(lab, other, threads=2)
     assert t.pairs.tolist() == [[2**20 - 1, 2**19, 1], [2**20, 7, 2]]
     assert t.n_pred == 2**20 and t.n_ref == 2**19 and t.ref_voxels.sum() == 5
+
+
+def test_box_painting_into_bool_writes_true():
+    m = np.zeros((5, 6), bool)
+    m[1:3, 1:4] = True
+    runs = _cc.components(m, 8)
+    for ids, value in (([], 0), ([1], 5)):
+        out = np.zeros(m.shape, bool)
+        runs.paint_ids(out, [0, 0], [4, 5], ids, value) if ids else runs._runs.paint_box(out, [0, 0], [4, 5], ids, value)
+        assert out.view(np.uint8).max() == 1 and np.array_equal(out, m)
