@@ -73,6 +73,24 @@ inline int64_t skip_zero_blocks(const T* p, int64_t i, int64_t n) {
   return i;
 }
 
+// The index of the first nonzero element of the contiguous p[0, n) (n when none), reading
+// 64 bytes at a time: the labelling skips the empty lines of a contiguous array at the speed
+// of memory instead of line by line.
+template <typename T>
+inline int64_t first_nonzero(const T* p, int64_t n) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  const int64_t bytes = n * int64_t(sizeof(T));
+  int64_t i = 0;
+  for (; i + 64 <= bytes; i += 64) {
+    uint64_t w[8];
+    std::memcpy(w, b + i, 64);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) break;
+  }
+  for (int64_t e = i / int64_t(sizeof(T)); e < n; ++e)
+    if (p[e] != 0) return e;
+  return n;
+}
+
 // The runs of one line: binary (nonzero stretches) or per label (stretches of one value).
 template <typename T>
 void scan_line(const T* p, int64_t s, int64_t n, bool binary, std::vector<int64_t>& x0, std::vector<int64_t>& x1,
@@ -118,6 +136,7 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
     throw std::invalid_argument("segscore: connectivity must be 6, 18 or 26 here");
   CcLabels cc;
   cc.walk_f = walk_f;
+  cc.ndim = in.ndim;
   cc.Z = a.shape[0];
   cc.Y = a.shape[1];
   cc.X = a.shape[2];
@@ -136,11 +155,18 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
   dispatch_int(a.dtype, [&](auto tag) {
     using V = typename decltype(tag)::type;
     const V* base = static_cast<const V*>(a.data);
+    // lines one after the other in memory: empty stretches are skipped a plane at a time
+    const bool packed = a.strides[2] == 1 && a.strides[1] == X && (a.shape[0] == 1 || a.strides[0] == Y * X);
     parallel_items(k, T, [&](int64_t c, int) {
       bool neg = false;
       auto& x0 = bx0[size_t(c)];
       auto& x1 = bx1[size_t(c)];
-      for (int64_t l = block_begin(c), e = block_begin(c + 1); l < e; ++l) {
+      const int64_t e = block_begin(c + 1);
+      for (int64_t l = block_begin(c); l < e; ++l) {
+        if (packed) {  // jump to the line of the next nonzero element (e when none)
+          l += first_nonzero(base + l * X, (e - l) * X) / X;
+          if (l >= e) break;
+        }
         const int64_t z = l / Y, y = l - z * Y;
         const size_t before = x0.size();
         scan_line(base + z * a.strides[0] + y * a.strides[1], a.strides[2], X, opt.binary, x0, x1, bval[size_t(c)], neg);
@@ -186,17 +212,18 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
     }
   };
   // the earlier neighbour line of l (or -1)
-  auto neighbour = [&](int64_t l, const CcLineNeighbour& d) -> int64_t {
-    const int64_t z = l / Y + d.dz, y = l % Y + d.dy;
-    if (z < 0 || y < 0 || y >= Y) return -1;
-    return z * Y + y;
+  // the earlier neighbour line of line l = (z, y) (or -1); one division per line, not per neighbour
+  auto neighbour = [&](int64_t l, int64_t z, int64_t y, const CcLineNeighbour& d) -> int64_t {
+    if (z + d.dz < 0 || y + d.dy < 0 || y + d.dy >= Y) return -1;
+    return l + d.dz * Y + d.dy;
   };
   parallel_items(k, T, [&](int64_t c, int) {
     const int64_t b = block_begin(c), e = block_begin(c + 1);
     for (int64_t l = b; l < e; ++l) {
       if (ls[l] == ls[l + 1]) continue;
+      const int64_t z = l / Y, y = l - z * Y;
       for (int t = 0; t < nn; ++t) {
-        const int64_t q = neighbour(l, nb[t]);
+        const int64_t q = neighbour(l, z, y, nb[t]);
         if (q >= b) join_lines(l, q, nb[t].tol);
       }
     }
@@ -205,8 +232,9 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt) {
     const int64_t b = block_begin(c), e = std::min(block_begin(c + 1), b + Y + 1);
     for (int64_t l = b; l < e; ++l) {
       if (ls[l] == ls[l + 1]) continue;
+      const int64_t z = l / Y, y = l - z * Y;
       for (int t = 0; t < nn; ++t) {
-        const int64_t q = neighbour(l, nb[t]);
+        const int64_t q = neighbour(l, z, y, nb[t]);
         if (q >= 0 && q < b) join_lines(l, q, nb[t].tol);
       }
     }
@@ -316,6 +344,166 @@ void paint_components(const CcLabels& cc, const ArrayView& out, bool contiguous,
 }
 
 // ---------------------------------------------------------------------------------------
+// Run-based statistics, overlap and box painting: O(lines + runs), never a voxel pass.
+namespace {
+
+// The input axis of walk axis w (0 = Z, 1 = Y, 2 = X); -1 for the Z of a 2-D input.
+int input_axis(const CcLabels& cc, int w) {
+  const int off = 3 - cc.ndim;
+  if (w < off) return -1;
+  const int d = w - off;
+  return cc.walk_f ? cc.ndim - 1 - d : d;
+}
+
+}  // namespace
+
+CcRunStats run_stats(const CcLabels& cc) {
+  CcRunStats st;
+  const int nd = cc.ndim;
+  const int64_t n = cc.n;
+  st.ndim = nd;
+  st.n = n;
+  st.voxels.assign(size_t(n + 1), 0);
+  // walk-view boxes, (n + 1) * 3
+  std::vector<int64_t> wlo(size_t(n + 1) * 3, std::numeric_limits<int64_t>::max()), whi(size_t(n + 1) * 3, -1);
+  const int64_t L = cc.Z * cc.Y, Y = cc.Y;
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t rb = cc.line_start[size_t(l)], re = cc.line_start[size_t(l + 1)];
+    if (rb == re) continue;
+    const int64_t z = l / Y, y = l - z * Y;
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t id = cc.id[size_t(r)];
+      if (id == 0) continue;
+      const int64_t x0 = cc.x0[size_t(r)], x1 = cc.x1[size_t(r)];
+      st.voxels[size_t(id)] += x1 - x0;
+      int64_t* lo = &wlo[size_t(id) * 3];
+      int64_t* hi = &whi[size_t(id) * 3];
+      // lines come in raster order: the first run of an id has its smallest z
+      if (z < lo[0]) lo[0] = z;
+      hi[0] = z;
+      if (y < lo[1]) lo[1] = y;
+      if (y > hi[1]) hi[1] = y;
+      if (x0 < lo[2]) lo[2] = x0;
+      if (x1 - 1 > hi[2]) hi[2] = x1 - 1;
+    }
+  }
+  st.lo.assign(size_t(n + 1) * size_t(nd), 0);
+  st.hi.assign(size_t(n + 1) * size_t(nd), -1);
+  for (int64_t id = 1; id <= n; ++id) {
+    if (st.voxels[size_t(id)] == 0) continue;
+    for (int w = 0; w < 3; ++w) {
+      const int d = input_axis(cc, w);
+      if (d < 0) continue;
+      st.lo[size_t(id) * size_t(nd) + size_t(d)] = wlo[size_t(id) * 3 + size_t(w)];
+      st.hi[size_t(id) * size_t(nd) + size_t(d)] = whi[size_t(id) * 3 + size_t(w)];
+    }
+  }
+  return st;
+}
+
+std::vector<int64_t> run_overlap(const CcLabels& a, const CcLabels& b, int threads) {
+  if (a.Z != b.Z || a.Y != b.Y || a.X != b.X || a.ndim != b.ndim || a.walk_f != b.walk_f)
+    throw std::invalid_argument("segscore: run_overlap needs two labellings of one shape walked in the same raster");
+  const int64_t L = a.Z * a.Y;
+  const int T = resolve(threads);
+  const int64_t k = std::max<int64_t>(1, std::min<int64_t>(T, L / 4096 + 1));
+  std::vector<std::vector<std::pair<uint64_t, int64_t>>> part(static_cast<size_t>(k));
+  parallel_items(L > 0 ? k : 0, T, [&](int64_t c, int) {
+    auto& out = part[size_t(c)];
+    for (int64_t l = L * c / k, e = L * (c + 1) / k; l < e; ++l) {
+      int64_t i = a.line_start[size_t(l)], j = b.line_start[size_t(l)];
+      const int64_t ie = a.line_start[size_t(l + 1)], je = b.line_start[size_t(l + 1)];
+      while (i < ie && j < je) {
+        const int64_t ax1 = a.x1[size_t(i)], bx1 = b.x1[size_t(j)];
+        const int64_t lo = std::max(a.x0[size_t(i)], b.x0[size_t(j)]), hi = std::min(ax1, bx1);
+        if (lo < hi) {
+          const int64_t p = a.id[size_t(i)], r = b.id[size_t(j)];
+          if (p != 0 && r != 0) {
+            const uint64_t key = (uint64_t(p) << 32) | uint64_t(r);
+            if (!out.empty() && out.back().first == key)
+              out.back().second += hi - lo;
+            else
+              out.emplace_back(key, hi - lo);
+          }
+        }
+        if (ax1 <= bx1) ++i;
+        if (bx1 <= ax1) ++j;
+      }
+    }
+  });
+  std::vector<std::pair<uint64_t, int64_t>> all;
+  for (auto& v : part) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<int64_t> pairs;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    int64_t c = 0;
+    while (j < all.size() && all[j].first == all[i].first) c += all[j++].second;
+    pairs.push_back(int64_t(all[i].first >> 32));
+    pairs.push_back(int64_t(all[i].first & 0xFFFFFFFFu));
+    pairs.push_back(c);
+    i = j;
+  }
+  return pairs;
+}
+
+void paint_box(const CcLabels& cc, const int64_t* lo, const int64_t* hi, const std::vector<int64_t>& ids,
+               int64_t value, const ArrayView& out) {
+  const int nd = cc.ndim;
+  if (out.ndim != nd) throw std::invalid_argument("segscore: paint_box: the output has the wrong dimensions");
+  int64_t wlo[3] = {0, 0, 0}, whi[3] = {0, 0, 0};
+  const int64_t wn[3] = {cc.Z, cc.Y, cc.X};
+  for (int w = 0; w < 3; ++w) {
+    const int d = input_axis(cc, w);
+    if (d < 0) continue;
+    wlo[w] = lo[d];
+    whi[w] = hi[d];
+    if (wlo[w] < 0 || whi[w] >= wn[w]) throw std::invalid_argument("segscore: paint_box: the box leaves the image");
+    if (out.shape[d] != (whi[w] >= wlo[w] ? whi[w] - wlo[w] + 1 : 0))
+      throw std::invalid_argument("segscore: paint_box: the output does not have the box's shape");
+  }
+  for (int w = 0; w < 3; ++w)
+    if (whi[w] < wlo[w]) return;
+  const Zyx o = to_zyx(out, cc.walk_f);
+  std::vector<int64_t> sorted_ids(ids);
+  std::sort(sorted_ids.begin(), sorted_ids.end());
+  const bool all = sorted_ids.empty();
+  auto wanted = [&](int64_t id) {
+    if (id == 0) return false;
+    if (all) return true;
+    if (sorted_ids.size() <= 8) {
+      for (int64_t v : sorted_ids)
+        if (v == id) return true;
+      return false;
+    }
+    return std::binary_search(sorted_ids.begin(), sorted_ids.end(), id);
+  };
+  const bool as_bool = out.dtype == DType::Bool;  // a bool output holds 0 / 1 bytes only
+  dispatch_int(out.dtype, [&](auto tag) {
+    using I = typename decltype(tag)::type;
+    I* base = static_cast<I*>(const_cast<void*>(o.data));
+    const int64_t sx = o.strides[2];
+    for (int64_t z = wlo[0]; z <= whi[0]; ++z)
+      for (int64_t y = wlo[1]; y <= whi[1]; ++y) {
+        const int64_t l = z * cc.Y + y;
+        const int64_t rb = cc.line_start[size_t(l)], re = cc.line_start[size_t(l + 1)];
+        if (rb == re) continue;
+        // the first run ending after the box's start
+        const int64_t* x1 = cc.x1.data();
+        int64_t r = std::upper_bound(x1 + rb, x1 + re, wlo[2]) - x1;
+        I* p = base + (z - wlo[0]) * o.strides[0] + (y - wlo[1]) * o.strides[1];
+        for (; r < re && cc.x0[size_t(r)] <= whi[2]; ++r) {
+          const int64_t id = cc.id[size_t(r)];
+          if (!wanted(id)) continue;
+          const I v = as_bool ? I(1) : I(all ? id : value);
+          const int64_t b = std::max(cc.x0[size_t(r)], wlo[2]) - wlo[2], e = std::min(cc.x1[size_t(r)] - 1, whi[2]) - wlo[2];
+          for (int64_t x = b; x <= e; ++x) p[x * sx] = v;
+        }
+      }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 namespace {
 
 // Checks one id: negative, above the limit; true when it may be used.
@@ -365,6 +553,73 @@ void memory_axes(const ArrayView& a, int* axes) {
   std::stable_sort(axes, axes + nd, [&](int x, int y) { return key(x) > key(y); });
 }
 
+// A map id (>= 0) -> int64 by open addressing (linear probing), sized by the number of ids
+// it holds, not by the largest id: the per-block and per-thread tables of component_stats
+// and overlap_table stay small whatever the ids (a map may hold ids up to 2**31 - 1).
+class IdTable {
+ public:
+  IdTable() { reset(16); }
+  // The value of `id`, inserted as `fresh` when absent (`inserted` says which).
+  int64_t& get(int64_t id, int64_t fresh, bool& inserted) {
+    if (id == last_id_) {
+      inserted = false;
+      return val_[last_at_];
+    }
+    size_t h = slot_of(id);
+    while (key_[h] != id) {
+      if (key_[h] < 0) {
+        if (2 * (used_ + 1) > key_.size()) {
+          grow();
+          return get(id, fresh, inserted);
+        }
+        key_[h] = id;
+        val_[h] = fresh;
+        ++used_;
+        inserted = true;
+        last_id_ = id;
+        last_at_ = h;
+        return val_[h];
+      }
+      h = (h + 1) & (key_.size() - 1);
+    }
+    inserted = false;
+    last_id_ = id;
+    last_at_ = h;
+    return val_[h];
+  }
+  // f(id, value) for every id held (in no particular order).
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < key_.size(); ++i)
+      if (key_[i] >= 0) f(key_[i], val_[i]);
+  }
+  size_t size() const { return used_; }
+
+ private:
+  std::vector<int64_t> key_, val_;  // key -1: empty
+  size_t used_ = 0;
+  int shift_ = 60;
+  int64_t last_id_ = -1;
+  size_t last_at_ = 0;
+  size_t slot_of(int64_t id) const { return size_t((uint64_t(id) * 0x9E3779B97F4A7C15ull) >> shift_); }
+  void reset(size_t cap) {
+    key_.assign(cap, -1);
+    val_.assign(cap, 0);
+    used_ = 0;
+    shift_ = 64;
+    for (size_t c = cap; c > 1; c >>= 1) --shift_;
+    last_id_ = -1;
+  }
+  void grow() {
+    std::vector<int64_t> k = std::move(key_), v = std::move(val_);
+    reset(k.size() * 2);
+    bool ins = false;
+    for (size_t i = 0; i < k.size(); ++i)
+      if (k[i] >= 0) get(k[i], v[i], ins);
+    last_id_ = -1;
+  }
+};
+
 // One block of lines' statistics, ids in order of first appearance.
 struct StatBlock {
   std::vector<int64_t> ids, cnt, lo, hi;
@@ -402,7 +657,6 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
   const int64_t nblocks = lines > 0 ? (lines + per - 1) / per : 0;
   std::vector<StatBlock> blocks(static_cast<size_t>(nblocks));
   const int T = resolve(threads);
-  std::vector<std::vector<int32_t>> slots(static_cast<size_t>(T));  // per worker: id -> slot in the block (-1)
 
   dispatch_int(lab.dtype, [&](auto ltag) {
     using L = typename decltype(ltag)::type;
@@ -411,7 +665,7 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
       constexpr bool has_v = !std::is_same_v<V, void>;
       parallel_items(nblocks, T, [&](int64_t bi, int w) {
         StatBlock& B = blocks[size_t(bi)];
-        std::vector<int32_t>& slot = slots[size_t(w)];
+        IdTable slot;  // id -> its index in the block
         int64_t idx[kMaxDim] = {};
         g.walk(bi * per, std::min(lines, (bi + 1) * per), [&](int64_t line, int64_t, int64_t n, const int64_t* off) {
           // coordinates of the line's other axes, and the C-order flat index of its element 0
@@ -435,10 +689,9 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
             while (j < n && p[j * s] == v) ++j;
             if (usable_id(v, id_limit, B.neg, B.big)) {
               const int64_t id = int64_t(v);
-              if (int64_t(slot.size()) <= id) slot.resize(size_t(id + 1), -1);
-              int32_t k = slot[size_t(id)];
-              if (k < 0) {
-                k = slot[size_t(id)] = int32_t(B.ids.size());
+              bool fresh = false;
+              const int64_t k = slot.get(id, int64_t(B.ids.size()), fresh);
+              if (fresh) {
                 B.ids.push_back(id);
                 B.cnt.push_back(0);
                 for (int d = 0; d < nd; ++d) {
@@ -484,7 +737,6 @@ CcStats component_stats(const ArrayView& lab, const ArrayView* values, int64_t i
             i = j;
           }
         });
-        for (int64_t id : B.ids) slot[size_t(id)] = -1;
       });
     };
     if (!values)
@@ -555,7 +807,7 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
   const Lines<2> g = make_lines<2>(nd, axes, pred.shape, strides, 0);
   const int T = resolve(threads);
   struct Acc {
-    std::vector<int64_t> pc, rc;
+    IdTable pc, rc;  // id -> voxels
     std::vector<std::pair<uint64_t, int64_t>> pairs;
     bool neg = false, big = false;
   };
@@ -610,17 +862,16 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
           const int64_t len = j - i;
           const bool pok = pv != 0 && usable_id(pv, id_limit, A.neg, A.big);
           const bool rok = rv != 0 && usable_id(rv, id_limit, A.neg, A.big);
-          if (pok) {
-            const auto p = size_t(pv);
-            if (A.pc.size() <= p) A.pc.resize(p + 1, 0);
-            A.pc[p] += len;
+          bool fresh = false;
+          if (pok) A.pc.get(int64_t(pv), 0, fresh) += len;
+          if (rok) A.rc.get(int64_t(rv), 0, fresh) += len;
+          if (pok && rok) {
+            const uint64_t key = (uint64_t(pv) << 32) | uint64_t(rv);
+            if (!A.pairs.empty() && A.pairs.back().first == key)
+              A.pairs.back().second += len;
+            else
+              A.pairs.emplace_back(key, len);
           }
-          if (rok) {
-            const auto r = size_t(rv);
-            if (A.rc.size() <= r) A.rc.resize(r + 1, 0);
-            A.rc[r] += len;
-          }
-          if (pok && rok) A.pairs.emplace_back((uint64_t(pv) << 32) | uint64_t(rv), len);
           i = j;
         }
       });
@@ -634,21 +885,23 @@ CcOverlap overlap_table(const ArrayView& pred, const ArrayView& ref, int64_t id_
   });
 
   CcOverlap out;
-  size_t np = 0, nr = 0, npairs = 0;
+  int64_t np = 0, nr = 0;
+  size_t npairs = 0;
   for (const auto& A : acc) {
     out.negative |= A.neg;
     out.too_large |= A.big;
-    np = std::max(np, A.pc.size());
-    nr = std::max(nr, A.rc.size());
+    A.pc.for_each([&](int64_t id, int64_t) { np = std::max(np, id); });
+    A.rc.for_each([&](int64_t id, int64_t) { nr = std::max(nr, id); });
     npairs += A.pairs.size();
   }
-  out.pred_voxels.assign(np ? np - 1 : 0, 0);
-  out.ref_voxels.assign(nr ? nr - 1 : 0, 0);
+  // the outputs are indexed by id - 1 (their length is the largest id, as the API says)
+  out.pred_voxels.assign(size_t(np), 0);
+  out.ref_voxels.assign(size_t(nr), 0);
   std::vector<std::pair<uint64_t, int64_t>> all;
   all.reserve(npairs);
   for (auto& A : acc) {
-    for (size_t i = 1; i < A.pc.size(); ++i) out.pred_voxels[i - 1] += A.pc[i];
-    for (size_t i = 1; i < A.rc.size(); ++i) out.ref_voxels[i - 1] += A.rc[i];
+    A.pc.for_each([&](int64_t id, int64_t c) { out.pred_voxels[size_t(id - 1)] += c; });
+    A.rc.for_each([&](int64_t id, int64_t c) { out.ref_voxels[size_t(id - 1)] += c; });
     all.insert(all.end(), A.pairs.begin(), A.pairs.end());
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -22,6 +22,7 @@ struct CcOptions {
 // run's component (0: dropped by min_size), numbered in the raster `order_f` asks for.
 struct CcLabels {
   bool walk_f = false;  // the lines of the walk: F raster (the axis-reversed view) or C
+  int ndim = 3;         // of the input (2-D runs as Z = 1)
   int64_t Z = 0, Y = 0, X = 0;
   std::vector<int64_t> line_start;  // Z*Y + 1 offsets into the runs
   std::vector<int64_t> x0, x1, id;
@@ -36,6 +37,29 @@ CcLabels label_components(const ArrayView& in, const CcOptions& opt);
 // `contiguous`: out is one contiguous buffer (C or F), zeroed in memory order when its lines
 // run across memory.
 void paint_components(const CcLabels& cc, const ArrayView& out, bool contiguous, int threads);
+
+// Voxels and inclusive bounding boxes per id of a labelling, from its runs alone (no voxel
+// pass): arrays indexed by id (row 0 unused, n + 1 rows), boxes in the input's axes
+// (lo 0 / hi -1 for an id without voxels).
+struct CcRunStats {
+  int ndim = 0;
+  int64_t n = 0;
+  std::vector<int64_t> voxels;  // n + 1
+  std::vector<int64_t> lo, hi;  // (n + 1) * ndim
+};
+CcRunStats run_stats(const CcLabels& cc);
+
+// The overlap table of two labellings of one shape walked in the same raster, by merging
+// their runs line by line (no voxel pass): (pred id, ref id, count) triples with count > 0
+// and both ids nonzero, sorted.  Throws std::invalid_argument when the shapes or walks differ.
+std::vector<int64_t> run_overlap(const CcLabels& pred, const CcLabels& ref, int threads);
+
+// Paint the box lo..hi (inclusive, the input's axes) of a labelling into `out` (an integer
+// array of the box's shape, any strides): every voxel of a kept component gets its id
+// (`ids` empty) or `value` (voxels whose id is in `ids`), True in a bool `out`; other voxels
+// are left untouched.
+void paint_box(const CcLabels& cc, const int64_t* lo, const int64_t* hi, const std::vector<int64_t>& ids,
+               int64_t value, const ArrayView& out);
 
 // Per-id statistics of a label map (ids 1..n, n = the largest label; ids without voxels
 // get voxels 0).  The labels are walked in their memory order (C order for C-ordered

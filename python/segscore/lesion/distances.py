@@ -24,26 +24,26 @@ from ..metrics.surface.distances import SurfaceDistances
 from ..metrics.surface.functional import Region
 from .._core.arrays import DeviceArray
 from .._core.backends import cpu
+from ._cc import Instances
 
 _PACK_WASTE = 2.0  # a pack holds at most this many times the voxels of its crops (+ a constant)
-
-
-def _ids_mask(a, ids):
-    if len(ids) == 1:
-        return a == ids[0]
-    return np.isin(a, ids)
 
 
 def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, convention, threads=0,
                    tolerance=None, connectivity=1, pred_voxels=None, ref_voxels=None):
     """[SurfaceDistances] for `items` = [(ref ids, pred ids)], both non-empty.
 
-    pred_boxes / ref_boxes: (lo, hi) arrays of inclusive boxes per id.  pred_lab / ref_lab:
-    host arrays, or DeviceArrays (then pred_voxels / ref_voxels, the voxels per id with
-    index 0 unused, are needed: the GPU path reads the pairs' counts from them)."""
+    pred_lab / ref_lab: id maps or _cc.Instances (the crops are painted from their runs), or
+    DeviceArrays (then pred_voxels / ref_voxels, the voxels per id with index 0 unused, are
+    needed: the GPU path reads the pairs' counts from them).  pred_boxes / ref_boxes: (lo, hi)
+    arrays of inclusive boxes per id."""
     conv = _sconv.get(convention)
     if not items:
         return []
+    if isinstance(pred_lab, np.ndarray):
+        pred_lab = Instances(0, pred_lab.shape, labels=pred_lab)
+    if isinstance(ref_lab, np.ndarray):
+        ref_lab = Instances(0, ref_lab.shape, labels=ref_lab)
     nd = pred_lab.ndim
     shape = pred_lab.shape
     if all(len(r) == 1 and len(p) == 1 for r, p in items):  # the common case, vectorised
@@ -93,11 +93,11 @@ def pair_distances(pred_lab, ref_lab, items, pred_boxes, ref_boxes, spacing, con
         off = 0
         for j in pack:
             rids, pids = items[j]
-            sl = tuple(slice(a, b + 1) for a, b in zip(los[j].tolist(), his[j].tolist()))
+            lo, hi = los[j].tolist(), his[j].tolist()
             e = ext[j]
             dst = (slice(off + 1, off + 1 + e[0]),) + tuple(slice(1, 1 + x) for x in e[1:])
-            P[dst][_ids_mask(pred_lab[sl], list(pids))] = j + 1
-            R[dst][_ids_mask(ref_lab[sl], list(rids))] = j + 1
+            pred_lab.paint_ids(P[dst], lo, hi, list(pids), j + 1)
+            ref_lab.paint_ids(R[dst], lo, hi, list(rids), j + 1)
             regs.append(Region((j + 1,), (off + 1,) + (1,) * (nd - 1), (off + e[0],) + tuple(e[1:])))
             off += e[0] + 2
         res = mod.surface_distances(P, R, regions=regs, boundary=boundary, connectivity=connectivity, spacing=sp,

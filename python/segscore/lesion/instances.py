@@ -94,10 +94,13 @@ def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, boxes):
     Each component is dilated on its own box + `iterations` (a dilation never leaves it);
     a component joins every earlier one whose dilation overlaps or touches its own (checked
     on one more ring of 26 neighbours), so only the components' boxes are ever touched.
-    Lesions are numbered by their smallest component id.  Returns (lesion map, n lesions,
-    lut component id -> lesion id)."""
+    Lesions are numbered by their smallest component id.  `ref_cc` is an id map or a
+    _cc.Instances (read through its crops; its whole map is painted only when lesions merge).
+    Returns (lesion map, n lesions, lut component id -> lesion id); the lesion map is
+    `ref_cc` itself when no lesions merge."""
     if n == 0 or iterations == 0:
         return ref_cc, n, np.arange(n + 1)
+    part = ref_cc.crop if hasattr(ref_cc, "crop") else ref_cc.__getitem__
     lo_all = boxes[0][1:].min(0)
     hi_all = boxes[1][1:].max(0)
     shape = ref_cc.shape
@@ -112,10 +115,10 @@ def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, boxes):
             x = parent[x]
         return x
 
-    full = [o for o in itertools.product((-1, 0, 1), repeat=ref_cc.ndim) if any(o)]
+    full = [o for o in itertools.product((-1, 0, 1), repeat=len(shape)) if any(o)]
     for i in range(1, n + 1):
         sl = crop(boxes[0][i], boxes[1][i], iterations + 1, shape)
-        d = dilate(ref_cc[sl] == i, iterations)
+        d = dilate(part(sl) == i, iterations)
         ring = _touching(d, full)
         osl = tuple(slice(s_.start - int(o), s_.stop - int(o)) for s_, o in zip(sl, off))
         own = owner[osl]
@@ -133,9 +136,10 @@ def merge_by_dilation(ref_cc: np.ndarray, n: int, iterations: int, boxes):
     lut[0] = 0
     if len(uniq) == n:
         return ref_cc, n, lut
-    out = ref_cc.copy()
+    src = ref_cc.labels if hasattr(ref_cc, "labels") else ref_cc
+    out = src.copy()
     for i in np.flatnonzero(lut[1:] != np.arange(1, n + 1)) + 1:  # relabel on each changed component's box
         sl = crop(boxes[0][i], boxes[1][i], 0, shape)
         sub = out[sl]
-        sub[ref_cc[sl] == i] = lut[i]
+        sub[src[sl] == i] = lut[i]
     return out, int(len(uniq)), lut

@@ -131,22 +131,24 @@ def _volume(n, spacing):
     return v
 
 
-def _instances(a, labels, opts, conn):
+def _instances(a, labels, opts, conn, threads):
+    """The instances of one map (_cc.Instances): components kept as runs, or the given ids."""
     if opts.instances == "given":
         if a.dtype == bool:
             a = a.astype(np.int32)
-        return remap_given(a)
-    # labels None: connected_components takes a > 0 as the foreground itself (no full-size copy)
-    return _cc.label(a if labels is None else region_mask(a, labels), conn, opts.order)
+        return _cc.given(*remap_given(a), threads=threads)
+    # labels None: the labelling takes a > 0 as the foreground itself (no full-size copy)
+    return _cc.components(a if labels is None else region_mask(a, labels), conn, opts.order, threads)
 
 
 def _touch_pairs(pred_i, ref_i, n_ref, rbox, k):
-    """(pred id, ref id) for every prediction component with a voxel inside the dilated lesion."""
+    """(pred id, ref id) for every prediction component with a voxel inside the dilated lesion
+    (pred_i, ref_i: _cc.Instances; only the lesions' boxes are read)."""
     out = []
     for r in range(1, n_ref + 1):
         sl = crop(rbox[0][r], rbox[1][r], k, ref_i.shape)
-        d = dilate(ref_i[sl] == r, k) if k else ref_i[sl] == r
-        ids = np.unique(pred_i[sl][d])
+        d = dilate(ref_i.crop(sl) == r, k) if k else ref_i.crop(sl) == r
+        ids = np.unique(pred_i.crop(sl)[d])
         out += [(int(p), r) for p in ids if p]
     out.sort()
     return np.array(out, np.int64).reshape(-1, 2)
@@ -174,17 +176,20 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name, gpu=No
     if isinstance(pred, DeviceArray):
         pred_i, n_p, ref_i, n_r, pairs, pv, rv, pbox, rbox = _device_instances(pred, ref, opts, conn)
     else:
-        pred_i, n_p = _instances(pred, labels, opts, conn)
-        ref_i, n_r = _instances(ref, labels, opts, conn)
+        pred_i = _instances(pred, labels, opts, conn, threads)
+        ref_i = _instances(ref, labels, opts, conn, threads)
+        n_p, n_r = pred_i.n, ref_i.n
         if opts.merge_ref and opts.ref_dilation > 0 and n_r:
-            ref_i, n_r, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, _cc.boxes(ref_i, n_r))
+            merged, n_m, _ = merge_by_dilation(ref_i, n_r, opts.ref_dilation, ref_i.boxes())
+            if n_m != n_r:
+                ref_i, n_r = _cc.given(merged, n_m, threads), n_m
         if opts.matcher == "voronoi":
-            return _score_voronoi(pred_i, ref_i, n_r, spacing, opts, region_name)
-        pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
+            return _score_voronoi(pred_i.labels, ref_i.labels, n_r, spacing, opts, region_name)
+        pairs, pv, rv = _cc.overlap(pred_i, ref_i, threads)
         pbox = rbox = None
         if need_boxes:
-            pbox = _cc.boxes(pred_i, n_p)
-            rbox = _cc.boxes(ref_i, n_r)
+            pbox = pred_i.boxes()
+            rbox = ref_i.boxes()
     # size filter
     unit_vol = opts.size_unit == "mm3"
 
@@ -208,14 +213,14 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name, gpu=No
     if opts.matcher == "lits" and n_r:
         lits_lut = _m.lits_ref_merge(tab)
         if not np.array_equal(lits_lut, np.arange(n_r + 1)):
-            ref_i = lits_lut[ref_i].astype(np.int32)
             n_r = int(lits_lut.max())
-            pairs, pv, rv = _cc.overlap(pred_i, ref_i, n_p, n_r)
+            ref_i = _cc.given(lits_lut[ref_i.labels].astype(np.int32), n_r, threads)
+            pairs, pv, rv = _cc.overlap(pred_i, ref_i, threads)
             keep = ~removed[pairs[:, 0]]
             tab = _m.Table(pairs[keep, 0], pairs[keep, 1], pairs[keep, 2], pv, rv)
             excluded = np.zeros(n_r + 1, bool)
             if need_boxes:
-                rbox = _cc.boxes(ref_i, n_r)
+                rbox = ref_i.boxes()
     extra = None
     if opts.match == "touch":
         extra = _touch_pairs(pred_i, ref_i, n_r, rbox, opts.ref_dilation)
@@ -273,7 +278,7 @@ def _score_region(pred, ref, labels, spacing, opts, threads, region_name, gpu=No
     if items:
         pl, rl = pred_i, ref_i
         if gpu is not None and not isinstance(pred_i, DeviceArray):  # host instances, GPU distances
-            pl, rl = _to_device(gpu, pred_i), _to_device(gpu, ref_i)
+            pl, rl = _to_device(gpu, pred_i.labels), _to_device(gpu, ref_i.labels)
         sds = pair_distances(pl, rl, items, pbox, rbox, spacing, opts.surface, threads, opts.tolerance,
                              pred_voxels=pv, ref_voxels=rv)
         for row, sd in zip(where, sds):
