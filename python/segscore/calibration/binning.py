@@ -140,8 +140,9 @@ class _Setup:
     def sum_dtype(self) -> np.dtype | None:
         """dtype of the convention's running bin sums (its reference arithmetic), or None for
         segscore's float64 sums (the segscore convention, ``exact=True``).
-        torchmetrics sums in the confidences' dtype; a float16 binary input (summed in float16
-        by torchmetrics, counts stopping at 2048) is summed in float32 here."""
+        torchmetrics sums in the confidences' dtype, except float16 (a binary float16 input):
+        torch's CPU ``scatter_add_`` accumulates a Half tensor's bins in float32 and rounds
+        them once to float16, so the running sums are float32 and `bin_dtype` is float16."""
         arith = self.conv.arithmetic
         if self.exact or arith == "float64" or self.binning != "uniform":
             return None
@@ -149,6 +150,15 @@ class _Setup:
             return np.dtype(np.float32)
         dt = _conf_dtype(self.conv, self.n_classes, self.dtype)
         return np.dtype(np.float64) if dt == np.float64 else np.dtype(np.float32)
+
+    def bin_dtype(self) -> np.dtype | None:
+        """dtype of the library's bin tensors and of its per-bin formula (None: float64
+        formulas): `sum_dtype`, except float16 for torchmetrics' float16 binary input."""
+        sdt = self.sum_dtype()
+        if sdt is not None and self.conv.arithmetic == "torchmetrics" and \
+                _conf_dtype(self.conv, self.n_classes, self.dtype) == np.float16:
+            return np.dtype(np.float16)
+        return sdt
 
     def kernel_kwargs(self) -> dict:
         conv = self.conv

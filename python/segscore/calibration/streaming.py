@@ -312,7 +312,8 @@ class Calibration:
         # accumulator's arrays in place) do not change, and whose arrays may be edited freely
         count, correct, sums = (a[0].copy() if one else a.copy() for a in (self._count, self._correct, self._sum))
         return Reliability(_display_edges(s.edges, self._count.shape[1]), count, correct, sums, self._voxels,
-                           s.mode, self.conv.name, classes, self._brier, self._nll, self._scored, s.n_classes, **_arith(self.conv, self._seq))
+                           s.mode, self.conv.name, classes, self._brier, self._nll, self._scored, s.n_classes,
+                           **_arith(self.conv, self._seq, s))
 
     def compute(self) -> dict:
         """The metrics the convention defines, from the accumulated sums.
