@@ -167,9 +167,10 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
@@ -317,9 +318,10 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
@@ -493,9 +495,10 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
@@ -640,9 +643,10 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's

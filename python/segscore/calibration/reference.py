@@ -17,9 +17,10 @@ to a scalar, then the lanes in order.  On a machine where torch dispatches AVX-5
 (64-byte vectors) the order of these last few additions differs, which moves the result by
 about one float32 rounding (~1e-7 relative); the bin sums, which dominate, do not depend on
 it.  On a GPU torch adds with atomics in no fixed order, so a reference that ran on a GPU
-has no order to reproduce; segscore reproduces the CPU number: under these conventions the
-running sums of device inputs are taken on the host from a copy (the device kernels keep
-their float64 sums, used with ``exact=True``; see docs/calibration.md).
+has no order to reproduce; segscore reproduces the CPU number: under these conventions a
+device input is copied to the host once and binned there, counts and running sums in one
+pass (the device kernels keep their float64 sums, used with ``exact=True``; see
+docs/calibration.md).
 """
 
 from __future__ import annotations
