@@ -184,9 +184,11 @@ class _Setup:
 
     def kernel_kwargs(self) -> dict:
         conv = self.conv
-        r = conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0)
+        r = int(conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0))
         if conv.edge_dtype == "confidence" and self.logits and self.dtype == np.float32:
-            r = True  # torchmetrics' sigmoid of float32 logits is a float32 tensor
+            r = 1  # torchmetrics' sigmoid of float32 logits is a float32 tensor
+        if conv.edge_dtype == "confidence" and self.logits and self.dtype == np.float16 and not r:
+            r = 2  # ... and of float16 logits a float16 tensor, computed in float32 (calibration.h)
         clip, lo, hi = False, 0.0, 1.0
         if conv.clip_eps:
             eps = np.finfo(self.dtype).eps

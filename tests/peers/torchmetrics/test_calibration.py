@@ -254,3 +254,27 @@ def test_torch_sum_half_replica_bits():
         x[rng.integers(0, n, rng.integers(0, 30))] = np.float16(2.0 ** -14)
         x[rng.integers(0, n)] = -np.float16(2.0 ** -24)
         assert float(torch_sum(x)) == torch.from_numpy(x).sum().item(), x.tolist()
+
+
+@pytest.mark.peers
+def test_torchmetrics_binary_float16_logits_bits():
+    """float16 logits: torchmetrics' sigmoid gives a float16 tensor (torch computes it in
+    float32 and rounds); segscore's confidence is the same float16 value for every finite
+    float16 logit, and the calibration error the same bits."""
+    torch, bce, _ = _tm()
+    from segscore._core.backends import cpu
+
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    x = x[np.isfinite(x)]
+    conf = cpu().calibration_confidences(x, np.zeros(x.shape, np.int64), class_axis=-1, n_classes=0, logits=True,
+                                         mode=0, positive=1, round_f32=2, clip=False, clip_lo=0.0,
+                                         clip_hi=1.0)["values"][0]
+    np.testing.assert_array_equal(conf, torch.from_numpy(x).sigmoid().double().numpy())
+    rng = np.random.default_rng(660)
+    for n, n_bins in ((5000, 15), (40000, 3), (20000, 40)):
+        z = rng.normal(0, 3, n).astype(np.float16)
+        t = (rng.random(n) < 0.5).astype(np.int64)
+        for norm in ("l1", "l2", "max"):
+            want = float(bce(torch.from_numpy(z), torch.from_numpy(t), n_bins=n_bins, norm=norm))
+            got = ss.ece(z, t, logits=True, n_bins=n_bins, convention="torchmetrics", norm=norm)
+            assert _same(got, want), (n, n_bins, norm, got, want)

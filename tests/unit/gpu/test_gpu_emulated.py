@@ -552,3 +552,16 @@ def test_multirater_pass_bad_labels_and_limits(emu):
         rater_pass([dev.up(wide)], device="cuda")
     with pytest.raises(ValueError, match="at most 16 raters"):
         rater_pass([dev.up(r)] * 17, device="cuda")
+
+
+def test_calibration_float16_logits_sigmoid_on_device(dev):
+    """torchmetrics' float16 sigmoid (float32 arithmetic, rounded to float16: calibration.h)
+    bins every finite float16 logit as the CPU path does, in every target mode."""
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    x = np.ascontiguousarray(x[np.isfinite(x)].reshape(248, 256))
+    t = (np.arange(x.size).reshape(x.shape) % 3 == 0).astype(np.int64)
+    for mode in ("positive-class", "top-label", "class-wise"):
+        kw = dict(convention="torchmetrics", logits=True, n_bins=50, target_mode=mode, exact=True)
+        want = ss.reliability(x, t, **kw)
+        got = ss.reliability(dev.up(x), dev.up(t), device=dev.backend, **kw)
+        S.compare_reliability(got, want, f"{dev} float16 logits {mode}")
