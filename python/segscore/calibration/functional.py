@@ -73,7 +73,8 @@ curvas             50      the CURVAS 2024 challenge's ECE (torchmetrics
 
 Reference numerics: torchmetrics, monai and curvas reproduce their library's
 CPU arithmetic (running float32 bin sums in element order, float32 counts
-stopping at 2**24, the per-bin formulas in float32; see
+stopping at 2**24, the per-bin formulas in float32, or float16 for torchmetrics'
+float16 binary input; see
 segscore.calibration.reference); ``exact=True`` and the segscore convention
 sum in float64 (on a 256^3 map the two differ by ~20 % on a small ECE).
 Documented deviations from the peers: netcal bins its per-bin means with float32 edges but its counts
@@ -175,7 +176,9 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -326,7 +329,9 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -503,7 +508,9 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -651,7 +658,9 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
