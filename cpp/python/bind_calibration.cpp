@@ -30,7 +30,7 @@ struct Setup {
 // probs, target, mask, class_axis, ignore_label and the input-side parameters.
 void set_inputs(Setup& s, const py::array& probs, const py::array& target, const py::object& mask,
                 int class_axis, const py::object& ignore_label, int n_classes, bool logits, int mode, int positive,
-                bool round_f32, bool clip, double clip_lo, double clip_hi, int threads) {
+                int round_f32, bool clip, double clip_lo, double clip_hi, int threads) {
   s.in.probs = view_of(probs, "probs", kFloats | kHalf);
   s.in.target = view_of(target, "target", kLabels);
   s.in.class_axis = class_axis;
@@ -56,7 +56,9 @@ void set_inputs(Setup& s, const py::array& probs, const py::array& target, const
   k.logits = logits ? 1 : 0;
   k.mode = mode;
   k.positive = positive;
-  k.round_f32 = round_f32 ? 1 : 0;
+  if (round_f32 < 0 || round_f32 > 2)
+    throw py::value_error("segscore._cpu: round_f32 is 0, 1 (float32) or 2 (float16 sigmoid)");
+  k.round_f32 = round_f32;
   k.clip = clip ? 1 : 0;
   k.clip_lo = clip_lo;
   k.clip_hi = clip_hi;
@@ -77,7 +79,7 @@ py::dict py_calibration_stats(const py::array& probs, const py::array& target, c
                               int class_axis, const py::object& ignore_label, const py::array& edges,
                               int right_closed, int below, int above, double cand_offset, double cand_scale,
                               double cand_tol, bool exact_floor, int n_classes, bool logits, int mode, int positive,
-                              bool round_f32, bool clip, double clip_lo, double clip_hi, bool want_scores,
+                              int round_f32, bool clip, double clip_lo, double clip_hi, bool want_scores,
                               int brier_sum_form, int threads, int seq_bits, const py::object& seq_init) {
   Setup s;
   set_inputs(s, probs, target, mask, class_axis, ignore_label, n_classes, logits, mode, positive, round_f32, clip,
@@ -128,7 +130,7 @@ py::dict py_calibration_stats(const py::array& probs, const py::array& target, c
 
 py::dict py_calibration_confidences(const py::array& probs, const py::array& target, const py::object& mask,
                                     int class_axis, const py::object& ignore_label, int n_classes, bool logits,
-                                    int mode, int positive, bool round_f32, bool clip, double clip_lo,
+                                    int mode, int positive, int round_f32, bool clip, double clip_lo,
                                     double clip_hi, int threads) {
   Setup s;
   set_inputs(s, probs, target, mask, class_axis, ignore_label, n_classes, logits, mode, positive, round_f32, clip,

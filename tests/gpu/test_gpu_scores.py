@@ -56,6 +56,14 @@ def test_calibration_large_map_and_reproducible(dev):
     pc = np.stack([1 - p, p])
     S.assert_scalar(ss.ece(dev.up(pc), d_t, convention="monai", device=dev.backend),
                     ss.ece(pc, t, convention="monai"), S.RTOL64, "monai class-wise")
+    # the float32 reference arithmetic above is a host replay of a copy; exact=True runs the
+    # device pass on the same edges
+    got = ss.reliability(d_p, d_t, convention="torchmetrics", device=dev.backend, exact=True)
+    again = ss.reliability(d_p, d_t, convention="torchmetrics", device=dev.backend, exact=True)
+    S.compare_reliability(got, ss.reliability(p, t, convention="torchmetrics", exact=True), f"{dev} large exact")
+    np.testing.assert_array_equal(got.sum_confidence, again.sum_confidence)
+    S.assert_scalar(ss.ece(dev.up(pc), d_t, convention="monai", device=dev.backend, exact=True),
+                    ss.ece(pc, t, convention="monai", exact=True), S.RTOL64, "monai class-wise exact")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

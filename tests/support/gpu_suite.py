@@ -401,6 +401,12 @@ def check_calibration(dev, rng, nd, n_classes, dtype, layout="C", logits=False, 
             want = ss.reliability(hp, ht, **kw, **extra)
             got = ss.reliability(dp, dt, device=dev.backend, **kw, **dextra)
             compare_reliability(got, want, what)
+            if c.arithmetic != "float64" and kw.get("binning", "uniform") == "uniform":
+                # the float32 reference arithmetic is a host replay; exact=True bins these
+                # conventions' edges on the device
+                want = ss.reliability(hp, ht, exact=True, **kw, **extra)
+                got = ss.reliability(dp, dt, device=dev.backend, exact=True, **kw, **dextra)
+                compare_reliability(got, want, what + " exact")
         if c.defines("ece"):
             assert_scalar(ss.ece(dp, dt, device=dev.backend, **kw, **dextra), ss.ece(hp, ht, **kw, **extra), RTOL64,
                           what + " ece")
@@ -498,10 +504,11 @@ def check_calibration_near_edges(dev):
             for conv in ("segscore", "torchmetrics", "monai"):
                 for mode in ("positive-class", "top-label"):
                     kw2 = dict(kw, n_bins=n, convention=conv, target_mode=mode)
-                    want = ss.reliability(probs, tt, **kw2)
-                    got = ss.reliability(dev.up(probs), dev.up(tt), device=dev.backend, **kw2)
-                    what = f"{dev} near edges n={n} {probs.dtype} {kw2}"
-                    compare_reliability(got, want, what)
+                    for exact in (False, True):  # exact: the device pass (else a host replay)
+                        want = ss.reliability(probs, tt, exact=exact, **kw2)
+                        got = ss.reliability(dev.up(probs), dev.up(tt), device=dev.backend, exact=exact, **kw2)
+                        what = f"{dev} near edges n={n} {probs.dtype} {kw2} exact={exact}"
+                        compare_reliability(got, want, what)
 
 
 # ----------------------------------------------------------------------------- connected components

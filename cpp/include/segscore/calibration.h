@@ -53,6 +53,32 @@ SEGSCORE_HD SEGSCORE_INLINE float half_bits_to_float(uint16_t h) {
 #endif
 }
 
+// float -> float16 bits, rounded to nearest, ties to even (inf from 65520 on, NaN kept a NaN).
+SEGSCORE_HD SEGSCORE_INLINE uint16_t float_to_half_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  const uint32_t x = __float_as_uint(f);
+#else
+  uint32_t x;
+  __builtin_memcpy(&x, &f, sizeof(x));
+#endif
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+  const uint32_t a = x & 0x7fffffffu;
+  if (a >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (a > 0x7f800000u ? 0x200u : 0u));  // inf, NaN
+  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 (the tie above 65504): inf
+  if (a >= 0x38800000u) {  // a normal half: rebias the exponent, round the 13 dropped bits
+    const uint32_t m = a - 0x38000000u;
+    return uint16_t(sign | ((m + 0x0fffu + ((m >> 13) & 1u)) >> 13));  // a carry moves the exponent
+  }
+  const int32_t e = int32_t(a >> 23);  // below 2^-14: a subnormal half, k units of 2^-24
+  if (e < 102) return sign;            // below 2^-25: zero
+  const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+  const int32_t shift = 126 - e;  // 14 .. 24
+  uint32_t k = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (k & 1u))) ++k;
+  return uint16_t(sign | k);  // k = 1024 is the smallest normal's encoding
+}
+
 // Load one stored probability as double.  float16 arrives as uint16_t bits.
 template <typename T>
 SEGSCORE_HD SEGSCORE_INLINE double calib_load(const T* p) {
@@ -87,7 +113,8 @@ struct CalibParams {
   int32_t logits;     // 1: values are logits (sigmoid / softmax applied here)
   int32_t mode;       // CalibMode
   int32_t positive;   // the class of positive-class mode
-  int32_t round_f32;  // 1: round each confidence to float32 (torch .float())
+  int32_t round_f32;  // 1: round each confidence to float32 (torch .float()); 2: torch's float16
+                      // sigmoid of a binary float16 logit (float32 arithmetic, rounded to float16)
   int32_t clip;       // 1: clip each probability to [clip_lo, clip_hi] first (netcal)
   double clip_lo, clip_hi;
 };
@@ -179,7 +206,20 @@ SEGSCORE_HD SEGSCORE_INLINE double calib_softplus(double x) {
 }
 
 SEGSCORE_HD SEGSCORE_INLINE double calib_finish(const CalibParams& k, double c) {
+  if (k.round_f32 == 2) return double(half_bits_to_float(float_to_half_bits(float(c))));
   return k.round_f32 ? double(float(c)) : c;
+}
+
+// Sigmoid of a binary logit as a confidence.  round_f32 == 2: torch's CPU sigmoid of a Half
+// tensor, 1 / (1 + exp(-x)) in float32 (exp rounded to float32), which calib_finish rounds
+// to float16 (the same float16 value as torch 2.13 for every finite float16 input).
+SEGSCORE_HD SEGSCORE_INLINE double calib_sigmoid_conf(const CalibParams& k, double x) {
+  if (k.round_f32 == 2) {
+    const float e = float(exp(-x));
+    const float s = 1.0f + e;
+    return double(1.0f / s);
+  }
+  return calib_sigmoid(x);
 }
 
 SEGSCORE_HD SEGSCORE_INLINE double calib_clip(const CalibParams& k, double v) {
@@ -201,7 +241,7 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_top_label(const CalibParams& k, const 
     if (k.logits) {
       if (!calib_is_finite(v)) return 1;
       *cls = v > 0 ? 1 : 0;  // p1 > p0  <=>  x > 0; a tie goes to class 0
-      *conf = calib_finish(k, calib_sigmoid(v > 0 ? v : -v));
+      *conf = calib_finish(k, calib_sigmoid_conf(k, v > 0 ? v : -v));
       return 0;
     }
     if (!calib_is_prob(v)) return 1;
@@ -263,7 +303,7 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_class_prob(const CalibParams& k, const
     const double v = calib_load(p);
     if (k.logits) {
       if (!calib_is_finite(v)) return 1;
-      *out = calib_finish(k, calib_sigmoid(cls == 1 ? v : -v));
+      *out = calib_finish(k, calib_sigmoid_conf(k, cls == 1 ? v : -v));
       return 0;
     }
     if (!calib_is_prob(v)) return 1;
@@ -290,8 +330,8 @@ SEGSCORE_HD SEGSCORE_INLINE int32_t calib_all_probs(const CalibParams& k, const 
     const double v = calib_load(p);
     if (k.logits) {
       if (!calib_is_finite(v)) return 1;
-      out[0] = calib_finish(k, calib_sigmoid(-v));
-      out[1] = calib_finish(k, calib_sigmoid(v));
+      out[0] = calib_finish(k, calib_sigmoid_conf(k, -v));
+      out[1] = calib_finish(k, calib_sigmoid_conf(k, v));
       return 0;
     }
     if (!calib_is_prob(v)) return 1;

@@ -26,24 +26,46 @@ class _Input:
     n_classes: int       # 0: binary input
     dtype: np.dtype
     gpu: bool = False    # probs/target/mask are DeviceArrays (segscore.gpu)
+    host: tuple | None = None  # GPU path of host inputs uploaded for device=: the host arrays
 
 
 def _located(probs, target, mask, device) -> tuple:
-    """(probs, target, mask, on_gpu): numpy arrays for the CPU path, DeviceArrays for the GPU
-    path (GPU inputs, or device='cuda'/'cupy'); device='cpu' copies GPU inputs to the host."""
+    """(probs, target, mask, on_gpu, host): numpy arrays for the CPU path, DeviceArrays for the
+    GPU path (GPU inputs, or device='cuda'/'cupy'); device='cpu' copies GPU inputs to the host.
+    `host`: the host arrays of inputs uploaded for device= (else None), so that a pass that
+    runs on the host anyway (`_on_host`) does not copy them back."""
     from .. import gpu as _gpu
 
     arrays = [probs, target] + ([mask] if mask is not None else [])
     devs = _gpu.prepare(arrays, ["probs", "target", "mask"][:len(arrays)], device)
     if devs is not None:
-        return devs[0], devs[1], devs[2] if mask is not None else None, True
+        host = None
+        if devs[0].uploaded:
+            host = (as_host_array(probs, "probs"), as_host_array(target, "target"),
+                    None if mask is None else as_host_array(mask, "mask"))
+        return devs[0], devs[1], devs[2] if mask is not None else None, True, host
     m = None if mask is None else as_host_array(mask, "mask")
     # no copy for another memory layout: the C++ pass walks (and sums) in logical C order
-    return as_host_array(probs, "probs"), as_host_array(target, "target"), m, False
+    return as_host_array(probs, "probs"), as_host_array(target, "target"), m, False, None
+
+
+def _on_host(inp: _Input) -> _Input:
+    """The host pass's input for a GPU input: one copy of each array (none for host arrays
+    uploaded for device=)."""
+    if not inp.gpu:
+        return inp
+    if inp.host is not None:
+        p, t, m = inp.host
+    else:
+        from ..gpu import to_host
+
+        p, t = to_host(inp.probs), to_host(inp.target)
+        m = None if inp.mask is None else to_host(inp.mask)
+    return replace(inp, probs=p, target=t, mask=m, gpu=False, host=None)
 
 
 def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
-    p, t, m, gpu = _located(probs, target, mask, device)
+    p, t, m, gpu, host = _located(probs, target, mask, device)
     if p.dtype.kind != "f" or p.dtype.itemsize not in (2, 4, 8):
         what = "logits" if logits else "probabilities"
         raise TypeError(
@@ -62,7 +84,7 @@ def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
         if m.shape != t.shape:
             raise ValueError(f"mask has shape {m.shape} but target has shape {t.shape}; they must match")
     if p.shape == t.shape:
-        return _Input(p, t, m, -1, 0, p.dtype, gpu)
+        return _Input(p, t, m, -1, 0, p.dtype, gpu, host)
     if p.ndim == t.ndim + 1:
         if isinstance(class_axis, bool) or not isinstance(class_axis, int | np.integer):
             raise TypeError(f"class_axis must be an integer axis of probs, got {class_axis!r}")
@@ -86,7 +108,7 @@ def _prepare(probs, target, mask, class_axis, logits, device=None) -> _Input:
                 f"probs has a single class channel (shape {p.shape}, class_axis={class_axis}); for a binary task "
                 "pass P(class 1) shaped like target (e.g. probs[0]), or both classes"
             )
-        return _Input(p, t, m, ax, c, p.dtype, gpu)
+        return _Input(p, t, m, ax, c, p.dtype, gpu, host)
     if t.ndim == p.ndim + 1:
         raise ValueError(
             f"target has shape {t.shape} and probs {p.shape}: target has the extra axis. target must hold "
@@ -140,8 +162,9 @@ class _Setup:
     def sum_dtype(self) -> np.dtype | None:
         """dtype of the convention's running bin sums (its reference arithmetic), or None for
         segscore's float64 sums (the segscore convention, ``exact=True``).
-        torchmetrics sums in the confidences' dtype; a float16 binary input (summed in float16
-        by torchmetrics, counts stopping at 2048) is summed in float32 here."""
+        torchmetrics sums in the confidences' dtype, except float16 (a binary float16 input):
+        torch's CPU ``scatter_add_`` accumulates a Half tensor's bins in float32 and rounds
+        them once to float16, so the running sums are float32 and `bin_dtype` is float16."""
         arith = self.conv.arithmetic
         if self.exact or arith == "float64" or self.binning != "uniform":
             return None
@@ -150,11 +173,22 @@ class _Setup:
         dt = _conf_dtype(self.conv, self.n_classes, self.dtype)
         return np.dtype(np.float64) if dt == np.float64 else np.dtype(np.float32)
 
+    def bin_dtype(self) -> np.dtype | None:
+        """dtype of the library's bin tensors and of its per-bin formula (None: float64
+        formulas): `sum_dtype`, except float16 for torchmetrics' float16 binary input."""
+        sdt = self.sum_dtype()
+        if sdt is not None and self.conv.arithmetic == "torchmetrics" and \
+                _conf_dtype(self.conv, self.n_classes, self.dtype) == np.float16:
+            return np.dtype(np.float16)
+        return sdt
+
     def kernel_kwargs(self) -> dict:
         conv = self.conv
-        r = conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0)
+        r = int(conv.round_f32 == "always" or (conv.round_f32 == "multiclass" and self.n_classes > 0))
         if conv.edge_dtype == "confidence" and self.logits and self.dtype == np.float32:
-            r = True  # torchmetrics' sigmoid of float32 logits is a float32 tensor
+            r = 1  # torchmetrics' sigmoid of float32 logits is a float32 tensor
+        if conv.edge_dtype == "confidence" and self.logits and self.dtype == np.float16 and not r:
+            r = 2  # ... and of float16 logits a float16 tensor, computed in float32 (calibration.h)
         clip, lo, hi = False, 0.0, 1.0
         if conv.clip_eps:
             eps = np.finfo(self.dtype).eps
@@ -252,12 +286,26 @@ def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=Fals
            seq_init=None) -> dict:
     """The C++ (or GPU) pass.  Under a convention's reference arithmetic (setup.sum_dtype()) the
     sums are running sums in that dtype in element order, continuing from `seq_init` (the flat
-    streams * slots sums of an earlier update), and r["seq"] holds the dtype; else None."""
+    streams * slots sums of an earlier update), and r["seq"] holds the dtype; else None.
+
+    What a GPU input costs: under segscore's float64 sums (the segscore, metricsreloaded and
+    netcal conventions, ``exact=True``, equal-mass bins) one device pass and one small copy
+    back (the reduced histogram and counters).  Under a reference arithmetic the library's CPU
+    order is the only one there is to reproduce (torch's CUDA scatter_add_ adds with atomics in
+    no fixed order), and it is a serial replay on the host: the inputs are copied to the host
+    once (probs, target, mask; nothing for host inputs uploaded for device=) and the host pass
+    gives everything -- counts, running sums, label range, invalid values, row sums -- with no
+    device launch.  (The alternative, a device pass that writes each element's slot and
+    confidence for the host to replay, moves 6-12 bytes per binned value and per stream
+    against the input's bytes per voxel, C * itemsize + the label's: less only for top-label
+    input with many classes, more for binary and class-wise input, and it adds a launch.)"""
+    if inp.gpu and setup.sum_dtype() is not None:
+        inp = _on_host(inp)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     conv = setup.conv
     off, scale, tol = _candidate(edges)
     sdt = setup.sum_dtype()
-    seq = {} if (sdt is None or inp.gpu) else dict(
+    seq = {} if sdt is None else dict(
         seq_bits=8 * sdt.itemsize,
         seq_init=None if seq_init is None else np.ascontiguousarray(seq_init, dtype=np.float64).ravel())
     r = _call(inp, "calibration_stats", dict(
@@ -266,15 +314,6 @@ def _stats(inp: _Input, setup: _Setup, edges, ignore_label, threads, scores=Fals
         above=_OUTSIDE_CODE[conv.above], cand_offset=off, cand_scale=scale, cand_tol=tol,
         exact_floor=conv.edges == "exact" and setup.binning == "uniform" and not conv.right_closed,
         **setup.kernel_kwargs(), want_scores=scores, brier_sum_form=brier_sum_form, threads=threads, **seq))
-    if sdt is not None and inp.gpu and not r["invalid"]:
-        # the library's CPU order is the only one there is to reproduce (torch's CUDA scatter_add_
-        # adds with atomics in no fixed order): the device gives the counts, the host pass the
-        # running sums in element order (exact=True stays on the device, in float64)
-        from ..gpu import to_host
-
-        host = replace(inp, probs=to_host(inp.probs), target=to_host(inp.target),
-                       mask=None if inp.mask is None else to_host(inp.mask), gpu=False)
-        return _stats(host, setup, edges, ignore_label, threads, scores, brier_sum_form, seq_init)
     r["seq"] = sdt
     if r["invalid"]:
         _raise_invalid(inp, setup.logits, r["invalid"])

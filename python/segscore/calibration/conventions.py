@@ -65,8 +65,9 @@ class CalibrationConvention:
     row_sum_tol: float | None = None  # allowed |sum - 1|; None: ROW_SUM_TOL of the dtype
     # the arithmetic of the bin sums and of what follows them (segscore.calibration.reference):
     # "float64": segscore's float64 sums; "torchmetrics": torch scatter_add_ running sums in the
-    # confidences' dtype (float32 for a multi-class input, the input's dtype for a binary one),
-    # counts stopping at 2**24 in float32, then torchmetrics' _ce_compute in that dtype;
+    # confidences' dtype (float32 for a multi-class input, the input's dtype for a binary one;
+    # float16 bins are accumulated in float32 and rounded once), counts stopping at 2**24 in
+    # float32, then torchmetrics' _ce_compute in the confidences' dtype;
     # "monai": float32 running sums and MONAI's per-bin and per-channel float32 arithmetic.
     # exact=True (and the GPU path) always sums in float64.
     arithmetic: str = "float64"

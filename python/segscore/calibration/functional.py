@@ -73,7 +73,8 @@ curvas             50      the CURVAS 2024 challenge's ECE (torchmetrics
 
 Reference numerics: torchmetrics, monai and curvas reproduce their library's
 CPU arithmetic (running float32 bin sums in element order, float32 counts
-stopping at 2**24, the per-bin formulas in float32; see
+stopping at 2**24, the per-bin formulas in float32, or float16 for torchmetrics'
+float16 binary input; see
 segscore.calibration.reference); ``exact=True`` and the segscore convention
 sum in float64 (on a 256^3 map the two differ by ~20 % on a small ECE).
 Documented deviations from the peers: netcal bins its per-bin means with float32 edges but its counts
@@ -167,14 +168,17 @@ def reliability(probs, target, n_bins=None, class_axis=0, logits=False, conventi
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -317,14 +321,17 @@ def ece(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -493,14 +500,17 @@ def mce(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------
@@ -640,14 +650,17 @@ def ace(probs, target, n_bins=None, class_axis=0, logits=False, convention="segs
     threads : int, optional
         CPU threads; results are bit-identical for any count.
     device : {None, "cpu", "cuda", "cupy"}, optional
-        Force a backend; GPU inputs are binned on their device (same numbers as the CPU).  A
-        float32 reference arithmetic (below) has only a CPU order to reproduce: its running
-        sums are taken on the host from a copy (``exact=True`` stays on the device).
+        Force a backend; GPU inputs are binned on their device (same numbers as the CPU): one
+        pass, and a copy back of the histogram only.  A reference arithmetic (below) has only
+        a CPU order to reproduce, a serial replay: GPU inputs are then copied to the host once
+        and binned there, with no device pass (``exact=True`` stays on the device).
     exact : bool, default False
         Sum in float64 whatever the convention.  By default a convention named after a
         library that sums in float32 (torchmetrics, monai, curvas) reproduces that library's
         CPU arithmetic: running float32 bin sums in element order, counts stopping at 2**24,
-        the per-bin formulas in float32 (see docs/calibration.md, "Reference numerics").
+        the per-bin formulas in float32 (float16 bins and formulas, and torch's float16
+        sigmoid, for torchmetrics' float16 binary input; see docs/calibration.md, "Reference
+        numerics").
 
     Returns
     -------

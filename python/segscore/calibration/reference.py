@@ -17,9 +17,10 @@ to a scalar, then the lanes in order.  On a machine where torch dispatches AVX-5
 (64-byte vectors) the order of these last few additions differs, which moves the result by
 about one float32 rounding (~1e-7 relative); the bin sums, which dominate, do not depend on
 it.  On a GPU torch adds with atomics in no fixed order, so a reference that ran on a GPU
-has no order to reproduce; segscore reproduces the CPU number: under these conventions the
-running sums of device inputs are taken on the host from a copy (the device kernels keep
-their float64 sums, used with ``exact=True``; see docs/calibration.md).
+has no order to reproduce; segscore reproduces the CPU number: under these conventions a
+device input is copied to the host once and binned there, counts and running sums in one
+pass (the device kernels keep their float64 sums, used with ``exact=True``; see
+docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -33,10 +34,18 @@ _VEC_BYTES = 32            # torch's AVX2 Vectorized<T>
 
 
 def saturated(n: np.ndarray, dtype) -> np.ndarray:
-    """Exact integer counts as a running count in `dtype` leaves them (1.0 added per element)."""
+    """Exact integer counts as a running count in `dtype` leaves them (1.0 added per element).
+
+    float16: torch's CPU ``scatter_add_`` on a Half tensor accumulates each bin in float32 and
+    rounds the total once to float16 (see `torchmetrics_ce`): ``min(n, 2**24)`` rounded to
+    float16, which is inf from 65520 on."""
     n = np.asarray(n, dtype=np.int64)
-    if np.dtype(dtype) == np.float32:
+    dt = np.dtype(dtype)
+    if dt in (np.float32, np.float16):
         n = np.minimum(n, F32_COUNT_LIMIT)
+    if dt == np.float16:
+        with np.errstate(over="ignore"):
+            return n.astype(np.float32).astype(np.float16)
     return n.astype(dtype)
 
 
@@ -101,6 +110,8 @@ def torch_sum(x: np.ndarray, nan_as_zero: bool = False):
     t = x.dtype.type
     if nan_as_zero:
         x = np.where(np.isnan(x), t(0), x)
+    if x.dtype == np.float16:
+        return _torch_sum_half(x)
     zero = t(0)
     w = _VEC_BYTES // x.itemsize
     n = len(x)
@@ -116,20 +127,56 @@ def torch_sum(x: np.ndarray, nan_as_zero: bool = False):
     return t(out)
 
 
+def _torch_sum_half(x: np.ndarray):
+    """``torch.sum`` of a 1-D float16 vector on the CPU (ATen's cascade sum in float32, AVX2):
+    with at least 16 elements, each vector of 16 halves is converted to two float32 vectors
+    and loaded as their sum, lanes ``h[i] + h[i+8]``, and these are summed as rows; the tail
+    (or, below 16 elements, every element) is summed in float32, then the lanes; the total is
+    rounded once to float16.  (Checked against torch 2.13 on sums whose float32 order shows
+    through the final rounding: pairing ``h[2i] + h[2i+1]`` instead differs.)"""
+    f = np.float32
+    n = len(x)
+    w = _VEC_BYTES // 2  # halves per Vectorized<Half>
+    if n < w:
+        out = _row_sum([f(v) for v in x], f(0))
+    else:
+        nv = n // w
+        rows = []
+        for i in range(nv):
+            v = x[i * w:(i + 1) * w].astype(f)
+            rows.append((v[:w // 2] + v[w // 2:]).astype(f))
+        lanes = _row_sum(rows, np.zeros(w // 2, dtype=f))
+        out = f(0)
+        for i in range(nv * w, n):
+            out = f(out + f(x[i]))
+        for k in range(w // 2):
+            out = f(out + lanes[k])
+    with np.errstate(over="ignore"):
+        return np.float16(out)
+
+
 def _div(a, b, dtype):
     with np.errstate(invalid="ignore", divide="ignore"):
         return (np.asarray(a, dtype) / np.asarray(b, dtype)).astype(dtype)
 
 
 def torchmetrics_ce(cnt, cor, sc, norm: str, dtype) -> float:
-    """torchmetrics 1.9 ``_ce_compute`` from the bin sums, in `dtype` (float32 or float64).
+    """torchmetrics 1.9 ``_ce_compute`` from the bin sums, in `dtype` (float16, float32 or
+    float64), the dtype of its bin tensors: the confidences' dtype.
 
     `cnt` / `cor`: exact integer counts per slot (the extra p = 1.0 slot included); `sc`: the
-    running confidence sums in `dtype` (held as float64)."""
+    running confidence sums (held as float64): in `dtype`, except for float16, whose bins torch
+    accumulates in float32 (``scatter_add_`` on a Half tensor: a float32 running sum per bin
+    in element order, rounded once to float16 at the end), so `sc` holds the float32 sums and
+    is rounded here.  Everything after the binning is float16 arithmetic then (each operation
+    rounded to float16; ``torch.sum`` accumulates in float32, see `_torch_sum_half`): a bin of
+    65,520 voxels or more has an infinite count, which makes the l1 / l2 results nan / 0 as in
+    torchmetrics (``max`` stays finite)."""
     dt = np.dtype(dtype)
-    t = dt.type
     count = saturated(cnt, dt)
-    conf = np.nan_to_num(_div(np.asarray(sc, dt), count, dt), nan=0.0, posinf=0.0, neginf=0.0)
+    with np.errstate(over="ignore"):
+        sums = np.asarray(sc, dt)
+    conf = np.nan_to_num(_div(sums, count, dt), nan=0.0, posinf=0.0, neginf=0.0)
     acc = np.nan_to_num(_div(saturated(cor, dt), count, dt), nan=0.0, posinf=0.0, neginf=0.0)
     prop = _div(count, torch_sum(count), dt)
     gap = (acc - conf).astype(dt)

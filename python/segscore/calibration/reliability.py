@@ -67,10 +67,14 @@ class Reliability:
         ``"torchmetrics"`` / ``"monai"``: the library's arithmetic in `sum_dtype`, whose
         float32 counts stop at 2**24 (`count` keeps the exact integers).
     sum_dtype : str
-        dtype of the bin sums and of the formulas after them.
+        dtype of the running bin sums.
+    bin_dtype : str or None
+        dtype of the library's bin tensors and of the formulas after them; None: `sum_dtype`.
+        float16 for torchmetrics' float16 binary input, whose bins torch accumulates in
+        float32 (`sum_dtype`) and rounds once to float16 (counts of 65,520 or more become inf).
     confidence, accuracy : ndarray
         Per-bin means ``sum_confidence / count`` and ``correct / count`` (nan in empty bins;
-        properties), in `sum_dtype` with its saturated counts under a reference arithmetic.
+        properties), in `bin_dtype` with its saturated counts under a reference arithmetic.
 
     Methods
     -------
@@ -114,13 +118,19 @@ class Reliability:
     n_classes: int = 0  # 0: binary input
     arithmetic: str = "float64"
     sum_dtype: str = "float64"
+    bin_dtype: str | None = None
+
+    @property
+    def _bdt(self) -> str:
+        return self.bin_dtype or self.sum_dtype
 
     def _mean(self, num) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             if self.arithmetic == "float64":
                 return np.where(self.count > 0, num / np.maximum(self.count, 1), np.nan)
-            dt = np.dtype(self.sum_dtype)
-            m = (np.asarray(num, dt) / REF.saturated(self.count, dt)).astype(dt)
+            dt = np.dtype(self._bdt)
+            with np.errstate(over="ignore"):
+                m = (np.asarray(num, dt) / REF.saturated(self.count, dt)).astype(dt)
             return np.where(self.count > 0, m.astype(np.float64), np.nan)
 
     @property
@@ -129,7 +139,7 @@ class Reliability:
 
     @property
     def accuracy(self) -> np.ndarray:
-        num = self.correct if self.arithmetic == "float64" else REF.saturated(self.correct, self.sum_dtype)
+        num = self.correct if self.arithmetic == "float64" else REF.saturated(self.correct, self._bdt)
         return self._mean(num)
 
     def _conv(self) -> CalibrationConvention:
@@ -193,7 +203,7 @@ class Reliability:
         all_voxels = conv.classwise_all_voxels and self.mode == "class-wise"
         if self.arithmetic == "torchmetrics":
             return self._reduce(self._per_stream(lambda cnt, cor, sc: REF.torchmetrics_ce(
-                cnt, cor, sc, norm, self.sum_dtype)), reduction, include_background)
+                cnt, cor, sc, norm, self._bdt)), reduction, include_background)
         if self.arithmetic == "monai" and norm in ("l1", "max"):
             red = "expected" if norm == "l1" else "maximum"
             return self._reduce(self._per_stream(lambda cnt, cor, sc: REF.monai_ce(cnt, cor, sc, red)), reduction,
@@ -299,11 +309,16 @@ def _display_edges(edges: np.ndarray, slots: int) -> np.ndarray:
     return e
 
 
-def _arith(conv: CalibrationConvention, sdt) -> dict:
-    """Reliability's arithmetic fields for the pass's sum dtype (None: float64)."""
+def _arith(conv: CalibrationConvention, sdt, setup: _Setup | None = None) -> dict:
+    """Reliability's arithmetic fields for the pass's sum dtype (None: float64) and the
+    setup's bin dtype."""
     if sdt is None:
         return {}
-    return {"arithmetic": conv.arithmetic, "sum_dtype": np.dtype(sdt).name}
+    out = {"arithmetic": conv.arithmetic, "sum_dtype": np.dtype(sdt).name}
+    bdt = None if setup is None else setup.bin_dtype()
+    if bdt is not None and bdt != np.dtype(sdt):
+        out["bin_dtype"] = bdt.name
+    return out
 
 
 def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False, brier_sum_form=0) -> Reliability:
@@ -316,7 +331,7 @@ def _reliability(inp: _Input, setup: _Setup, ignore_label, threads, scores=False
             count, correct, sc = count[0], correct[0], sc[0]
         return Reliability(_display_edges(setup.edges, r["count"].shape[1]), count, correct, sc, int(r["voxels"]),
                            setup.mode, conv.name, classes, r["brier_sum"], r["nll_sum"], int(r["scored"]),
-                           setup.n_classes, **_arith(conv, r["seq"]))
+                           setup.n_classes, **_arith(conv, r["seq"], setup))
     # equal-mass: edges from the quantiles of each stream's confidences, then one binning pass per stream
     cr = _call(inp, "calibration_confidences", dict(
         probs=inp.probs, target=inp.target, mask=inp.mask, class_axis=inp.class_axis, ignore_label=ignore_label,

@@ -285,6 +285,8 @@ class Calibration:
         Returns
         -------
         Reliability
+            A snapshot: its arrays are copies, so later ``update`` / ``merge`` calls do not
+            change it, and editing them does not change the accumulator.
 
         Raises
         ------
@@ -306,10 +308,12 @@ class Calibration:
         s = self._setup
         one = s.mode != "class-wise"
         classes = tuple(range(s.classes)) if not one else None
-        return Reliability(_display_edges(s.edges, self._count.shape[1]), self._count[0] if one else self._count,
-                           self._correct[0] if one else self._correct, self._sum[0] if one else self._sum,
-                           self._voxels, s.mode, self.conv.name, classes, self._brier, self._nll, self._scored,
-                           s.n_classes, **_arith(self.conv, self._seq))
+        # copies: a Reliability handed out is a snapshot that later updates (which add into the
+        # accumulator's arrays in place) do not change, and whose arrays may be edited freely
+        count, correct, sums = (a[0].copy() if one else a.copy() for a in (self._count, self._correct, self._sum))
+        return Reliability(_display_edges(s.edges, self._count.shape[1]), count, correct, sums, self._voxels,
+                           s.mode, self.conv.name, classes, self._brier, self._nll, self._scored, s.n_classes,
+                           **_arith(self.conv, self._seq, s))
 
     def compute(self) -> dict:
         """The metrics the convention defines, from the accumulated sums.

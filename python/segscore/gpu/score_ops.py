@@ -6,6 +6,12 @@ inputs) and return the same dictionaries, so ``segscore.calibration.functional``
 chooses the module.  One host synchronisation per call: the copy of the
 reduced histogram, the counters and the Brier / NLL chunk sums (one buffer).
 
+Only segscore's float64 sums are taken here (the segscore, metricsreloaded and netcal
+conventions, and ``exact=True``): a convention's float32 reference arithmetic (torchmetrics,
+monai, curvas) is a replay of the library's CPU element order, which
+``segscore.calibration.binning._stats`` runs on the host from one copy of the inputs, without
+a device pass.
+
 Confidence sums come back exact (128-bit fixed point, see
 gpu_score_kernels.h) and are rounded once to double here; the CPU driver adds
 doubles in a fixed order, so the two agree to about 1e-15 relative, and the

@@ -70,3 +70,14 @@ def test_monai_binary_single_channel_and_edge_values():
         m = CalibrationErrorMetric(calibration_reduction=red)
         m(y_pred=torch.from_numpy(p)[None, None], y=torch.from_numpy(t)[None, None].float())
         assert fn(p, t, convention="monai") == pytest.approx(float(m.aggregate()), **F32)
+
+
+@pytest.mark.peers
+def test_monai_float16_is_cast_to_float32_bits():
+    """MONAI's CalibrationErrorMetric casts y_pred to float32 (``.float()``) before binning, so
+    a float16 input gives its float32 arithmetic on the (exact) float32 values: the same bits."""
+    rng = np.random.default_rng(260)
+    for c, n_bins in ((2, 20), (4, 7), (3, 33)):
+        p, t = _rand_multi(rng, c, (40, 30, 3), dtype=np.float16)
+        for red, fn in (("expected", ss.ece), ("average", ss.ace), ("maximum", ss.mce)):
+            assert fn(p, t, n_bins=n_bins, convention="monai") == _monai(p, t, c, n_bins, red), (c, red)

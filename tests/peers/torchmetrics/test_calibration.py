@@ -171,3 +171,110 @@ def test_curvas_is_torchmetrics_multiclass_50_bins():
     metric = MulticlassCalibrationError(num_classes=4, n_bins=50)
     want = float(metric(torch.from_numpy(np.moveaxis(full, 0, -1).reshape(-1, 4)), torch.from_numpy(gt.reshape(-1))))
     assert ss.ece(full, gt, convention="curvas") == pytest.approx(want, **F32)
+
+
+# ---------------------------------------------------------------------------
+# float16 binary input: torch accumulates a Half scatter_add_ in float32 and rounds once to
+# float16; torchmetrics' per-bin formula then runs in float16
+
+
+def _same(got, want):
+    return got == want or (math.isnan(got) and math.isnan(want))
+
+
+@pytest.mark.peers
+@pytest.mark.parametrize("n_bins", [1, 2, 5, 15, 40])
+def test_torchmetrics_binary_float16_bits(n_bins):
+    torch, bce, _ = _tm()
+    rng = np.random.default_rng(600 + n_bins)
+    biggest = 0
+    for n, shape in ((3000, "uniform"), (30000, "beta"), (50000, "rounded")):
+        if shape == "uniform":
+            p = rng.random(n)
+        elif shape == "beta":
+            p = rng.beta(0.3, 0.3, n)  # crowded end bins: thousands of voxels per bin, past 2048
+        else:
+            p = np.round(rng.random(n) * 8) / 8  # values on edges, 0 and 1 (the extra bin)
+        p = p.astype(np.float16)
+        t = (rng.random(n) < p.astype(np.float64)).astype(np.int64)
+        rel = ss.reliability(p, t, n_bins=n_bins, convention="torchmetrics")
+        assert (rel.sum_dtype, rel.bin_dtype) == ("float32", "float16")
+        biggest = max(biggest, int(rel.count.max()))
+        for norm in ("l1", "l2", "max"):
+            want = float(bce(torch.from_numpy(p), torch.from_numpy(t), n_bins=n_bins, norm=norm))
+            got = ss.ece(p, t, n_bins=n_bins, convention="torchmetrics", norm=norm)
+            assert _same(got, want), (n, shape, norm, got, want)
+            assert got == pytest.approx(want, rel=1e-6, abs=0) or _same(got, want)
+    assert biggest > 2048  # past float16's 2048 + 1 == 2048
+
+
+@pytest.mark.peers
+def test_torchmetrics_binary_float16_overflowing_bins_and_streaming():
+    """A bin of 65,520 voxels or more has an infinite float16 count: torchmetrics' l1 is nan
+    and its l2 0 then (its max stays finite); the streaming accumulator over chunks gives the
+    module's number on the concatenated updates."""
+    torch, bce, _ = _tm()
+    from torchmetrics.classification import BinaryCalibrationError
+
+    rng = np.random.default_rng(640)
+    p = (rng.random(70000) * 0.5).astype(np.float16)  # all in the lower half: one bin of 70000 with n_bins=2
+    t = (rng.random(70000) < 0.3).astype(np.int64)
+    for norm in ("l1", "l2", "max"):
+        want = float(bce(torch.from_numpy(p), torch.from_numpy(t), n_bins=2, norm=norm))
+        got = ss.ece(p, t, n_bins=2, convention="torchmetrics", norm=norm)
+        assert _same(got, want), (norm, got, want)
+    assert math.isnan(ss.ece(p, t, n_bins=2, convention="torchmetrics"))
+    q = rng.beta(0.5, 0.5, 40000).astype(np.float16)
+    y = (rng.random(40000) < q.astype(np.float64)).astype(np.int64)
+    for norm in ("l1", "l2", "max"):
+        m = BinaryCalibrationError(n_bins=15, norm=norm)
+        acc = ss.Calibration(convention="torchmetrics", norm=norm)
+        for part in np.array_split(np.arange(40000), 3):
+            m.update(torch.from_numpy(q[part]), torch.from_numpy(y[part]))
+            acc.update(q[part], y[part])
+        want = float(m.compute())
+        key = "ece" if norm == "l1" else ("rmsce" if norm == "l2" else "mce")
+        assert _same(acc.compute()[key], want), (norm, acc.compute(), want)
+
+
+@pytest.mark.peers
+def test_torch_sum_half_replica_bits():
+    """torch.sum of float16 vectors (float32 accumulation in ATen's lane order, one rounding):
+    sums whose float32 order shows through the final rounding (a tie of 1024.5 decided by
+    small terms that survive only when added to each other first)."""
+    torch = need_peer("torch")
+    from segscore.calibration.reference import torch_sum
+
+    rng = np.random.default_rng(650)
+    for _ in range(3000):
+        n = int(rng.integers(1, 90))
+        x = np.zeros(n, np.float16)
+        x[rng.integers(0, n)] = 1024
+        x[rng.integers(0, n)] = 0.5
+        x[rng.integers(0, n, rng.integers(0, 30))] = np.float16(2.0 ** -14)
+        x[rng.integers(0, n)] = -np.float16(2.0 ** -24)
+        assert float(torch_sum(x)) == torch.from_numpy(x).sum().item(), x.tolist()
+
+
+@pytest.mark.peers
+def test_torchmetrics_binary_float16_logits_bits():
+    """float16 logits: torchmetrics' sigmoid gives a float16 tensor (torch computes it in
+    float32 and rounds); segscore's confidence is the same float16 value for every finite
+    float16 logit, and the calibration error the same bits."""
+    torch, bce, _ = _tm()
+    from segscore._core.backends import cpu
+
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    x = x[np.isfinite(x)]
+    conf = cpu().calibration_confidences(x, np.zeros(x.shape, np.int64), class_axis=-1, n_classes=0, logits=True,
+                                         mode=0, positive=1, round_f32=2, clip=False, clip_lo=0.0,
+                                         clip_hi=1.0)["values"][0]
+    np.testing.assert_array_equal(conf, torch.from_numpy(x).sigmoid().double().numpy())
+    rng = np.random.default_rng(660)
+    for n, n_bins in ((5000, 15), (40000, 3), (20000, 40)):
+        z = rng.normal(0, 3, n).astype(np.float16)
+        t = (rng.random(n) < 0.5).astype(np.int64)
+        for norm in ("l1", "l2", "max"):
+            want = float(bce(torch.from_numpy(z), torch.from_numpy(t), n_bins=n_bins, norm=norm))
+            got = ss.ece(z, t, logits=True, n_bins=n_bins, convention="torchmetrics", norm=norm)
+            assert _same(got, want), (n, n_bins, norm, got, want)

@@ -476,3 +476,27 @@ def test_calibration_kernels_instantiate_under_nvrtc(nvrtc):  # noqa: F811
     lowered = compile_source(nvrtc, _NVRTC_PROBE, names, options=("-std=c++17", f"-I{source.include_dir()}"),
                              name="calibration_probe.cu")
     assert set(lowered) == set(names)
+
+
+@pytest.mark.parametrize("conv,mode", [("segscore", None), ("torchmetrics", None), ("monai", None),
+                                       ("segscore", "class-wise")])
+def test_streaming_reliability_is_a_snapshot(conv, mode):
+    """A Reliability handed out by Calibration.reliability() keeps its numbers through later
+    updates and merges, and editing its arrays leaves the accumulator alone."""
+    rng = np.random.default_rng(31)
+    p, t = _rand_binary(rng, (40, 30), dtype=np.float32)
+    acc = ss.Calibration(n_bins=7, convention=conv, target_mode=mode).update(p, t)
+    first = acc.reliability()
+    kept = (first.count.copy(), first.correct.copy(), first.sum_confidence.copy(), first.ece())
+    acc.update(p, t)
+    acc.merge(ss.Calibration(n_bins=7, convention=conv, target_mode=mode).update(p, t))
+    np.testing.assert_array_equal(first.count, kept[0])
+    np.testing.assert_array_equal(first.correct, kept[1])
+    np.testing.assert_array_equal(first.sum_confidence, kept[2])
+    assert first.ece() == kept[3]
+    assert acc.reliability().count.sum() == 3 * first.count.sum()
+    before = acc.compute()
+    second = acc.reliability()
+    second.count[...] = 0
+    second.sum_confidence[...] = 0
+    assert acc.compute() == before

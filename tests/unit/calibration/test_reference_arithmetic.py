@@ -105,3 +105,36 @@ def test_numpy_view_sum(full, box, dtype):
     assert got == pytest.approx(float(np.sum(view, dtype=np.float64)), rel=1e-5)
     if tuple(int(x) for x in np.__version__.split(".")[:2]) >= (2, 3):  # the version reproduced
         assert got == float(view.sum())
+
+
+# ---------------------------------------------------------------------------
+# float16: torchmetrics' bins of a float16 binary input
+
+
+def _confidences(p, logits, round_mode):
+    from segscore._core.backends import cpu
+
+    t = np.zeros(p.shape, np.int64)
+    return cpu().calibration_confidences(p, t, class_axis=-1, n_classes=0, logits=logits, mode=0, positive=1,
+                                         round_f32=round_mode, clip=False, clip_lo=0.0, clip_hi=1.0)["values"][0]
+
+
+def test_float16_rounding_of_confidences_is_round_to_nearest_even():
+    """round_f32=2 rounds each confidence to float16 (calibration.h float_to_half_bits): ties to
+    even at every scale, the subnormal range down to the 2**-25 tie, and the largest values."""
+    rng = np.random.default_rng(70)
+    h = np.arange(0, 0x3c01, dtype=np.uint16).view(np.float16).astype(np.float32)  # every half in [0, 1]
+    mid = ((h[:-1].astype(np.float64) + h[1:]) / 2).astype(np.float32)  # the ties (exact in float32)
+    near = np.concatenate([np.nextafter(mid, 0), np.nextafter(mid, 1)])
+    tiny = np.float32(2.0 ** -25) * np.array([0.5, 1, 1.5, 2, 3, 5], np.float32)
+    p = np.concatenate([h, mid, near, tiny, rng.random(10000).astype(np.float32)])
+    got = _confidences(p, False, 2)
+    np.testing.assert_array_equal(got, p.astype(np.float16).astype(np.float64))
+    assert got[len(h):len(h) + 3].tolist() == [0.0, 2.0 ** -23, 2.0 ** -23]  # ties 0.5, 1.5, 2.5 units: even
+    np.testing.assert_array_equal(_confidences(p, False, 1), p.astype(np.float64))  # float32 values as they are
+
+
+def test_saturated_float16_counts():
+    """A float16 bin is a float32 running count rounded once: inf from 65,520 on."""
+    got = saturated(np.array([0, 2049, 3000, 65504, 65519, 65520, 1 << 30]), np.float16)
+    assert got.tolist()[:5] == [0, 2048, 3000, 65504, 65504] and np.isinf(got[5:]).all()

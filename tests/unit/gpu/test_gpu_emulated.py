@@ -351,7 +351,9 @@ def test_calibration_float_path_equals_general_path(emu, monkeypatch, conv, path
         p, t = S.calib_case(rng, 3, n_classes, dtype, False)
         if conv == "metricsreloaded" and mode == "top-label":
             continue  # not defined there
-        kw = dict(target_mode=mode, positive_class=pos, convention=conv)
+        # exact=True: the float32 reference arithmetic of torchmetrics / monai / curvas is a host
+        # replay (no device pass); their edges are binned on the device with float64 sums
+        kw = dict(target_mode=mode, positive_class=pos, convention=conv, exact=True)
         monkeypatch.setattr(plan, "calib_float_path", spy)
         taken.clear()
         fast = ss.reliability(E.EmuArray(p), E.EmuArray(t), device="cuda", **kw)
@@ -380,6 +382,91 @@ def test_crps_ensemble_scratch_budget_caps_threads(emu, monkeypatch):
 
 def test_calibration_near_edges(dev):
     S.check_calibration_near_edges(dev)
+
+
+class _Traffic:
+    """Counts the calibration device passes (launch sequences) and the device-to-host copies
+    (calls and bytes) of the emulated device."""
+
+    def __init__(self, emu, monkeypatch):
+        from segscore.gpu import plan, score_ops
+
+        self.passes = self.copies = self.bytes = 0
+        launches, stats, to_host = plan.calib_launches, score_ops.calibration_stats, emu.to_host
+
+        def count_launch(*a, **k):
+            self.passes += 1
+            return launches(*a, **k)
+
+        def count_copy(x):
+            self.copies += 1
+            self.bytes += x.a.nbytes
+            return to_host(x)
+
+        monkeypatch.setattr(plan, "calib_launches", count_launch)
+        monkeypatch.setattr(score_ops, "calibration_stats", stats)
+        monkeypatch.setattr(emu, "to_host", count_copy)
+
+    def reset(self):
+        self.passes = self.copies = self.bytes = 0
+
+
+@pytest.mark.parametrize("conv,n_classes,mode", [("torchmetrics", 0, None), ("torchmetrics", 3, None),
+                                                 ("monai", 3, None), ("curvas", 4, None),
+                                                 ("torchmetrics", 0, "class-wise")])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_calibration_reference_arithmetic_bins_once(emu, monkeypatch, conv, n_classes, mode, dtype):
+    """Under a float32 reference arithmetic a GPU input is binned once: no device pass, one
+    copy of each input array to the host, where the replay gives counts and sums -- the CPU
+    bits.  exact=True stays on the device: one pass and one copy of its small result."""
+    rng = np.random.default_rng(520 + n_classes)
+    p, t = S.calib_case(rng, 3, n_classes, dtype, False)
+    m = rng.random(t.shape) < 0.8
+    tr = _Traffic(emu, monkeypatch)
+    kw = dict(convention=conv, target_mode=mode)
+    for backend in ("cuda", "cupy"):
+        for mask in (None, m):
+            extra = {} if mask is None else {"mask": mask}
+            dextra = {} if mask is None else {"mask": E.EmuArray(mask)}
+            want = ss.reliability(p, t, **kw, **extra)
+            tr.reset()
+            got = ss.reliability(E.EmuArray(p), E.EmuArray(t), device=backend, **kw, **dextra)
+            assert tr.passes == 0, (backend, tr.passes)
+            assert tr.copies == (2 if mask is None else 3)
+            assert tr.bytes == p.nbytes + t.nbytes + (0 if mask is None else mask.nbytes)
+            arith = lambda r: (r.arithmetic, r.sum_dtype, r.bin_dtype)  # noqa: E731
+            assert arith(got) == arith(want) and got.arithmetic != "float64", arith(got)
+            for name in ("count", "correct", "sum_confidence"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+            assert got.ece() == want.ece()
+            # host arrays forced onto the device: nothing is copied back
+            tr.reset()
+            again = ss.reliability(p, t, device=backend, **kw, **extra)
+            assert (tr.passes, tr.copies) == (0, 0)
+            np.testing.assert_array_equal(again.sum_confidence, want.sum_confidence)
+            # exact=True: the float64 sums of the device pass
+            tr.reset()
+            ex = ss.reliability(E.EmuArray(p), E.EmuArray(t), device=backend, exact=True, **kw, **dextra)
+            assert tr.passes == 1 and tr.copies == 1, (tr.passes, tr.copies)
+            assert tr.bytes < p.nbytes or p.size < 2000
+            S.compare_reliability(ex, ss.reliability(p, t, exact=True, **kw, **extra), f"{conv} exact")
+
+
+def test_calibration_stream_reference_arithmetic_on_device(emu, monkeypatch):
+    """ss.Calibration over device chunks under torchmetrics: each update one copy of its chunk,
+    no device pass, and the host accumulator's bits."""
+    rng = np.random.default_rng(530)
+    p, t = S.calib_case(rng, 3, 3, np.float32, False)
+    tr = _Traffic(emu, monkeypatch)
+    acc_h = ss.Calibration(convention="torchmetrics", norm="l2")
+    acc_d = ss.Calibration(convention="torchmetrics", norm="l2", device="cuda")
+    for k in range(p.shape[1]):
+        acc_h.update(p[:, k], t[k])
+        tr.reset()
+        acc_d.update(E.EmuArray(np.ascontiguousarray(p[:, k])), E.EmuArray(np.ascontiguousarray(t[k])))
+        assert (tr.passes, tr.copies) == (0, 2)
+    assert acc_d.compute() == acc_h.compute()
+    np.testing.assert_array_equal(acc_d.reliability().sum_confidence, acc_h.reliability().sum_confidence)
 
 
 def test_crps_negative_sigma_message_counts_sigma_itself(emu):
@@ -603,3 +690,16 @@ def test_lesionwise_many_lesions(emu, side):
 @pytest.mark.parametrize("nd", [2, 3])
 def test_lesionwise_layouts(dev, nd):
     S.check_lesionwise_layouts(dev, np.random.default_rng(1400 + nd), nd)
+
+
+def test_calibration_float16_logits_sigmoid_on_device(dev):
+    """torchmetrics' float16 sigmoid (float32 arithmetic, rounded to float16: calibration.h)
+    bins every finite float16 logit as the CPU path does, in every target mode."""
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    x = np.ascontiguousarray(x[np.isfinite(x)].reshape(248, 256))
+    t = (np.arange(x.size).reshape(x.shape) % 3 == 0).astype(np.int64)
+    for mode in ("positive-class", "top-label", "class-wise"):
+        kw = dict(convention="torchmetrics", logits=True, n_bins=50, target_mode=mode, exact=True)
+        want = ss.reliability(x, t, **kw)
+        got = ss.reliability(dev.up(x), dev.up(t), device=dev.backend, **kw)
+        S.compare_reliability(got, want, f"{dev} float16 logits {mode}")
