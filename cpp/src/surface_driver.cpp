@@ -39,24 +39,36 @@ bool in_set(int64_t v, const std::vector<int64_t>& s) {
 }
 
 // Compare a contiguous line of raw labels against one label value (no
-// widening to int64 first); returns the number of matches.
+// widening to int64 first), writing the crop every `os` elements; returns the
+// number of matches.
 template <typename T>
-int64_t match_line(const T* x, int64_t n, int64_t lab, uint8_t* out) {
+int64_t match_line(const T* x, int64_t n, int64_t lab, uint8_t* out, int64_t os) {
   const bool fits = lab >= int64_t(std::numeric_limits<T>::min()) &&
                     (lab <= 0 || uint64_t(lab) <= uint64_t(std::numeric_limits<T>::max()));
   if (!fits) return 0;  // the crop is zero-initialised
   const T v = T(lab);
   int64_t cnt = 0;
-  for (int64_t k = 0; k < n; ++k) {
-    const uint8_t m = x[k] == v;
-    out[k] = m;
-    cnt += m;
+  if (os == 1) {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t m = x[k] == v;
+      out[k] = m;
+      cnt += m;
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t m = x[k] == v;
+      out[k * os] = m;
+      cnt += m;
+    }
   }
   return cnt;
 }
 
 // Fills the padded crop masks and returns the voxel counts of both regions
 // (the crop holds every voxel of the region, so these are the region's counts).
+// Lines run along the last axis, or along an axis both maps store contiguously
+// (the first, for Fortran-ordered maps: the crop is then written every
+// c.str[axis] elements, the maps read in their memory order).
 void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, int64_t ignore, Crop& c,
                int threads, int64_t* n_pred, int64_t* n_ref) {
   const int nd = pred.ndim;
@@ -69,14 +81,29 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
   }
   c.a.assign(size_t(c.size), 0);
   c.b.assign(size_t(c.size), 0);
-  const int inner = nd - 1;
+  int inner = nd - 1;
+  if (!(pred.strides[inner] == 1 && ref.strides[inner] == 1))
+    for (int d = 0; d < nd; ++d)
+      if (pred.strides[d] == 1 && ref.strides[d] == 1) {
+        inner = d;
+        break;
+      }
+  // the other axes, the one with the smallest prediction stride varying fastest
+  int outer[3];
+  int no = 0;
+  for (int d = nd - 1; d >= 0; --d)
+    if (d != inner) outer[no++] = d;
+  std::stable_sort(outer, outer + no, [&](int x, int y) {
+    return std::abs(pred.strides[x]) < std::abs(pred.strides[y]);
+  });
   const int64_t n = reg.hi[inner] - reg.lo[inner] + 1;
+  const int64_t cs = c.str[inner];
   LineReader rp{&pred}, rr{&ref};
   int64_t nlines = 1;
-  for (int d = 0; d < inner; ++d) nlines *= reg.hi[d] - reg.lo[d] + 1;
+  for (int j = 0; j < no; ++j) nlines *= reg.hi[outer[j]] - reg.lo[outer[j]] + 1;
   const bool single = reg.labels.size() == 1;
   const int64_t lab = reg.labels[0];
-  // raw path: one label, no ignore label, contiguous inner axis of both maps
+  // raw path: one label, no ignore label, contiguous line axis of both maps
   const bool raw = single && ignore < 0 && pred.strides[inner] == 1 && ref.strides[inner] == 1;
   std::atomic<int64_t> cnt_a{0}, cnt_b{0};
   parallel_for(nlines, threads, [&](int64_t b, int64_t e, int) {
@@ -85,7 +112,8 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
     for (int64_t li = b; li < e; ++li) {
       int64_t r = li, po = reg.lo[inner] * pred.strides[inner], ro = reg.lo[inner] * ref.strides[inner];
       int64_t co = 1 * c.str[inner];
-      for (int d = inner - 1; d >= 0; --d) {
+      for (int j = 0; j < no; ++j) {
+        const int d = outer[j];
         const int64_t ext = reg.hi[d] - reg.lo[d] + 1;
         const int64_t i = r % ext;
         r /= ext;
@@ -98,11 +126,11 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
       if (raw) {
         dispatch_int(pred.dtype, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          ca += match_line(static_cast<const T*>(pred.data) + po, n, lab, A);
+          ca += match_line(static_cast<const T*>(pred.data) + po, n, lab, A, cs);
         });
         dispatch_int(ref.dtype, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          cb += match_line(static_cast<const T*>(ref.data) + ro, n, lab, B);
+          cb += match_line(static_cast<const T*>(ref.data) + ro, n, lab, B, cs);
         });
         continue;
       }
@@ -110,19 +138,21 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
       rr.read(ro, ref.strides[inner], n, rl.data());
       if (single && ignore < 0) {
         for (int64_t k = 0; k < n; ++k) {
-          A[k] = pl[k] == lab;
-          B[k] = rl[k] == lab;
-          ca += A[k];
-          cb += B[k];
+          const uint8_t x = pl[k] == lab, y = rl[k] == lab;
+          A[k * cs] = x;
+          B[k * cs] = y;
+          ca += x;
+          cb += y;
         }
         continue;
       }
       for (int64_t k = 0; k < n; ++k) {
         if (ignore >= 0 && rl[k] == ignore) continue;
-        A[k] = in_set(pl[k], reg.labels);
-        B[k] = in_set(rl[k], reg.labels);
-        ca += A[k];
-        cb += B[k];
+        const uint8_t x = in_set(pl[k], reg.labels), y = in_set(rl[k], reg.labels);
+        A[k * cs] = x;
+        B[k * cs] = y;
+        ca += x;
+        cb += y;
       }
     }
     cnt_a += ca;
