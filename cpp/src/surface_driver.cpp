@@ -578,12 +578,31 @@ std::vector<SurfaceResult> surface_distances(const ArrayView& pred, const ArrayV
   // one offset table for every region: it depends on the spacing only, and building it
   // per region would cost thousands of sorted entries per label on anisotropic grids
   const OffsetTable offsets(nd, opt.spacing);
-  if (nreg >= 2 * threads || threads == 1) {
-    parallel_items(nreg, threads,
-                   [&](int64_t i, int) { one_region(pred, ref, regions[i], opt, table, offsets, out[i], 1); });
-  } else {
-    for (int64_t i = 0; i < nreg; ++i) one_region(pred, ref, regions[i], opt, table, offsets, out[i], threads);
+  // Schedule (the results do not depend on it): regions by decreasing box volume; one larger
+  // than an even share of what is left (a liver beside four small organs) runs alone on every
+  // thread, the others one region per thread, the largest first.
+  std::vector<int64_t> vol(static_cast<size_t>(nreg), 0), order(static_cast<size_t>(nreg));
+  int64_t left = 0;
+  for (int64_t i = 0; i < nreg; ++i) {
+    order[size_t(i)] = i;
+    if (regions[size_t(i)].empty) continue;
+    int64_t v = 1;
+    for (int d = 0; d < nd; ++d) v *= regions[size_t(i)].hi[d] - regions[size_t(i)].lo[d] + 1;
+    vol[size_t(i)] = v;
+    left += v;
   }
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return vol[size_t(a)] > vol[size_t(b)]; });
+  int64_t first = 0;
+  if (threads > 1)
+    for (; first < nreg && vol[size_t(order[size_t(first)])] * threads > left; ++first) {
+      const int64_t i = order[size_t(first)];
+      one_region(pred, ref, regions[size_t(i)], opt, table, offsets, out[size_t(i)], threads);
+      left -= vol[size_t(i)];
+    }
+  parallel_items(nreg - first, threads, [&](int64_t j, int) {
+    const int64_t i = order[size_t(first + j)];
+    one_region(pred, ref, regions[size_t(i)], opt, table, offsets, out[size_t(i)], 1);
+  });
   return out;
 }
 
