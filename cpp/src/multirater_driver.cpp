@@ -147,6 +147,21 @@ int64_t run_end_typed(const T* p, int64_t step, int64_t i, int64_t end) {
   const T v = p[i * step];
   int64_t j = i + 1;
   if (step == 1) {
+    // element by element while the run is short (most runs in a soft probability border are),
+    // then 32 bytes at a time while their bits are v's (equal bits are equal values: v is not
+    // NaN past the first loop), then element by element again
+    const int64_t first = std::min(end, j + 8);
+    while (j < first && p[j] == v) ++j;
+    if (j < first) return j;
+    constexpr int64_t E = 8 / int64_t(sizeof(T));  // elements per 64-bit word
+    uint64_t pat = 0;
+    for (int64_t e = 0; e < E; ++e) std::memcpy(reinterpret_cast<char*>(&pat) + e * int64_t(sizeof(T)), &v, sizeof(T));
+    while (j + 4 * E <= end) {
+      uint64_t w[4];
+      std::memcpy(w, p + j, sizeof(w));
+      if (((w[0] ^ pat) | (w[1] ^ pat) | (w[2] ^ pat) | (w[3] ^ pat)) != 0) break;
+      j += 4 * E;
+    }
     while (j < end && p[j] == v) ++j;
   } else {
     while (j < end && p[j * step] == v) ++j;
