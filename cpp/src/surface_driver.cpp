@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -264,14 +265,34 @@ void corner_grid(const Crop& c, const std::vector<uint8_t>& m, const double* tab
       for (int h = 0; h < nh; ++h) bits |= int(R[h][k] != 0) << h;
       return bits;
     };
+    // 8 columns at a time: a block whose voxels all equal the previous column's (all
+    // background or all foreground: the masks hold 0 / 1) has no boundary corner; other
+    // blocks go column by column, in the same order
+    const int all = (1 << nh) - 1;
     int prev = column(0);
-    for (int64_t k = 1; k < n; ++k) {
-      const int cur = column(k);
-      if ((prev | cur) != 0) {
-        const int code = combine[prev][cur];
-        if (code != full) emit(c, r * n + k, table[code], p);
+    for (int64_t k = 1; k < n;) {
+      if ((prev == 0 || prev == all) && k + 8 <= n) {
+        const uint64_t want = prev ? 0x0101010101010101ull : 0ull;
+        bool same = true;
+        for (int h = 0; h < nh; ++h) {
+          uint64_t w;
+          std::memcpy(&w, R[h] + k, sizeof(w));
+          same &= w == want;
+        }
+        if (same) {
+          k += 8;
+          continue;
+        }
       }
-      prev = cur;
+      const int64_t stop = std::min(n, k + 8);
+      for (; k < stop; ++k) {
+        const int cur = column(k);
+        if ((prev | cur) != 0) {
+          const int code = combine[prev][cur];
+          if (code != full) emit(c, r * n + k, table[code], p);
+        }
+        prev = cur;
+      }
     }
   }
 }
