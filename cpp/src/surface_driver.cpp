@@ -343,10 +343,13 @@ struct OffsetTable {
 };
 
 // Offset-table pass of one direction; returns how many queries missed (their
-// `miss` flag is set and they need the cell-tree fallback).
-int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
-                      const OffsetTable& table, const double* spacing, std::vector<double>& out,
-                      std::vector<uint8_t>& miss, int threads) {
+// `miss` flag is set and they need the cell-tree fallback).  `c` is the grid of
+// the marks (zeroed on entry and on return): the crop, or the crop grown by
+// shift[d] elements on each side of axis d (a point x of the crop is element
+// x + shift there).
+int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, const int64_t* shift,
+                      std::vector<uint8_t>& mark, const OffsetTable& table, const double* spacing,
+                      std::vector<double>& out, std::vector<uint8_t>& miss, int threads) {
   const int nd = c.nd;
   const int64_t n = from.size(), nt = to_pts.size();
   out.resize(size_t(n));
@@ -355,12 +358,17 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
     std::fill(out.begin(), out.end(), std::numeric_limits<double>::infinity());
     return 0;
   }
-  auto lin = [&](const int32_t* x) {
+  auto lin = [&](const int32_t* x) {  // an offset
     int64_t i = 0;
     for (int d = 0; d < nd; ++d) i += int64_t(x[d]) * c.str[d];
     return i;
   };
-  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 1;
+  auto lin_pt = [&](const int32_t* x) {  // a point of the crop
+    int64_t i = 0;
+    for (int d = 0; d < nd; ++d) i += (int64_t(x[d]) + shift[d]) * c.str[d];
+    return i;
+  };
+  for (int64_t j = 0; j < nt; ++j) mark[lin_pt(&to_pts.xyz[j * nd])] = 1;
   const int64_t noff = int64_t(table.d2.size());
   // Linear element offsets of the table and its reach per axis: a query at
   // least `reach` away from every crop face needs no bounds checks, so its
@@ -396,9 +404,9 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
       }
       bool found = false;
       bool interior = true;
-      for (int d = 0; d < nd; ++d) interior &= q[d] >= reach[d] && q[d] + reach[d] < c.dim[d];
+      for (int d = 0; d < nd; ++d) interior &= q[d] + shift[d] >= reach[d] && q[d] + shift[d] + reach[d] < c.dim[d];
       if (interior) {
-        const uint8_t* base = mk + lin(q);
+        const uint8_t* base = mk + lin_pt(q);
         for (int64_t o = start; o < noff; ++o) {
           if (base[lin_off[o]]) {
             out[i] = radius[o];
@@ -413,7 +421,7 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
           bool inside = true;
           int64_t li = 0;
           for (int d = 0; d < nd; ++d) {
-            const int64_t x = int64_t(q[d]) + dl[d];
+            const int64_t x = int64_t(q[d]) + shift[d] + dl[d];
             inside &= x >= 0 && x < c.dim[d];
             li += x * c.str[d];
           }
@@ -434,7 +442,7 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
     }
     nmiss += local_miss;
   }, 1024);
-  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 0;
+  for (int64_t j = 0; j < nt; ++j) mark[lin_pt(&to_pts.xyz[j * nd])] = 0;
   return nmiss.load();
 }
 
@@ -536,16 +544,26 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   });
   timer.lap("boundary");
   {
-    std::vector<uint8_t>& mark = c.a;  // reuse: the masks are not needed for distances
-    std::vector<uint8_t> keep_a, keep_b;
-    if (opt.biou_width >= 0) {
-      keep_a = c.a;
-      keep_b = c.b;
+    // the marks live on the crop grown by the offset table's reach on every side, so that
+    // every query scans without bounds checks (the same first hit: the margin is unmarked)
+    Crop g;
+    g.nd = nd;
+    g.size = 1;
+    int64_t shift[3] = {0, 0, 0};
+    for (int d = nd - 1; d >= 0; --d) {
+      shift[d] = table.reach[d];
+      g.dim[d] = c.dim[d] + 2 * shift[d];
+      g.str[d] = g.size;
+      g.size *= g.dim[d];
     }
-    std::fill(mark.begin(), mark.end(), 0);
+    if (opt.biou_width < 0) {  // the masks are not needed any more
+      std::vector<uint8_t>().swap(c.a);
+      std::vector<uint8_t>().swap(c.b);
+    }
+    std::vector<uint8_t> mark(size_t(g.size), 0);
     std::vector<uint8_t> miss_a, miss_b;
-    const int64_t na = directed_scan(pa, pb, c, mark, table, opt.spacing, res.d_pred, miss_a, inner_threads);
-    const int64_t nb = directed_scan(pb, pa, c, mark, table, opt.spacing, res.d_ref, miss_b, inner_threads);
+    const int64_t na = directed_scan(pa, pb, g, shift, mark, table, opt.spacing, res.d_pred, miss_a, inner_threads);
+    const int64_t nb = directed_scan(pb, pa, g, shift, mark, table, opt.spacing, res.d_ref, miss_b, inner_threads);
     timer.lap("scan");  // offset-table pass of both directions
     // the fallback trees of both directions are built concurrently
     std::unique_ptr<CellTree> tree_b, tree_a;
@@ -555,10 +573,6 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
     });
     if (na) directed_fallback(pa, *tree_b, miss_a, nd, opt.spacing, res.d_pred, inner_threads);
     if (nb) directed_fallback(pb, *tree_a, miss_b, nd, opt.spacing, res.d_ref, inner_threads);
-    if (opt.biou_width >= 0) {
-      c.a.swap(keep_a);
-      c.b.swap(keep_b);
-    }
   }
   timer.lap("fallback");  // cell trees and their queries
   res.w_pred = std::move(pa.w);
