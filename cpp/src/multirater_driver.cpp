@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -14,6 +15,75 @@ namespace {
 
 constexpr int64_t kDense = 1 << 16;  // labels below this get a slot by direct lookup
 constexpr int64_t kSeg = 4096;       // voxels per unit of work along the innermost axis
+constexpr int64_t kMemoMax = 32;     // value tuples up to this many arrays are memoised (RunMemo)
+constexpr int64_t kMemoSlots = 1 << 14;
+
+// The distinct value tuples of a worker's runs (each map's label, each channel's value as
+// its bits, the target's label) with their voxel counts.  Every term of a run is linear in
+// its voxel count (int64 counts, fixed-point sums modulo 2^128) or a min / max, so adding
+// a tuple's runs first and its terms once, with the summed count, gives the same numbers,
+// bit for bit; a soft probability map has some 25 times fewer distinct tuples than runs.
+// Open addressing, flushed (every tuple's terms added, the table emptied) when half full.
+struct RunMemo {
+  int64_t A = 0, S = 0;         // values per tuple, slots (a power of two)
+  std::vector<uint64_t> keys;  // S x A
+  std::vector<int64_t> cnt;    // per slot: voxels (0: free)
+  std::vector<int32_t> used;   // occupied slots, in order of first sight
+
+  // a: values per tuple; voxels: at most this many runs will be added (small inputs get a small table)
+  void init(int64_t a, int64_t voxels) {
+    A = a;
+    S = 16;
+    while (S < kMemoSlots && S < 2 * voxels) S *= 2;
+    keys.assign(size_t(S * A), 0);
+    cnt.assign(size_t(S), 0);
+    used.clear();
+    used.reserve(size_t(S / 2));
+  }
+  // adds n voxels of tuple k; returns true when the table should be flushed
+  bool add(const uint64_t* k, int64_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (int64_t a = 0; a < A; ++a) {
+      h = (h ^ k[a]) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+    }
+    size_t i = size_t(h) & size_t(S - 1);
+    for (;;) {
+      uint64_t* slot = &keys[i * size_t(A)];
+      if (!cnt[i]) {
+        std::copy(k, k + A, slot);
+        cnt[i] = n;
+        used.push_back(int32_t(i));
+        return int64_t(used.size()) * 2 >= S;
+      }
+      if (std::equal(k, k + A, slot)) {
+        cnt[i] += n;
+        return false;
+      }
+      i = (i + 1) & size_t(S - 1);
+    }
+  }
+  template <class F>
+  void flush(const F& fn) {
+    for (const int32_t i : used) {
+      fn(&keys[size_t(i) * size_t(A)], cnt[size_t(i)]);
+      cnt[size_t(i)] = 0;
+    }
+    used.clear();
+  }
+};
+
+uint64_t bits_of(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof(b));
+  return b;
+}
+
+double double_of(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, sizeof(v));
+  return v;
+}
 
 // One worker's statistics: label slots assigned on first sight, their int64 rows, the
 // probability sums and each map's value range.
@@ -77,6 +147,21 @@ int64_t run_end_typed(const T* p, int64_t step, int64_t i, int64_t end) {
   const T v = p[i * step];
   int64_t j = i + 1;
   if (step == 1) {
+    // element by element while the run is short (most runs in a soft probability border are),
+    // then 32 bytes at a time while their bits are v's (equal bits are equal values: v is not
+    // NaN past the first loop), then element by element again
+    const int64_t first = std::min(end, j + 8);
+    while (j < first && p[j] == v) ++j;
+    if (j < first) return j;
+    constexpr int64_t E = 8 / int64_t(sizeof(T));  // elements per 64-bit word
+    uint64_t pat = 0;
+    for (int64_t e = 0; e < E; ++e) std::memcpy(reinterpret_cast<char*>(&pat) + e * int64_t(sizeof(T)), &v, sizeof(T));
+    while (j + 4 * E <= end) {
+      uint64_t w[4];
+      std::memcpy(w, p + j, sizeof(w));
+      if (((w[0] ^ pat) | (w[1] ^ pat) | (w[2] ^ pat) | (w[3] ^ pat)) != 0) break;
+      j += 4 * E;
+    }
     while (j < end && p[j] == v) ++j;
   } else {
     while (j < end && p[j * step] == v) ++j;
@@ -203,6 +288,33 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
     };
     const int in = nd ? ax[nd - 1] : 0;
     for (int64_t a = 0; a < A; ++a) step[size_t(a)] = nd ? stride_of(a, in) : 0;
+    // one run's values: the maps' labels, the channels' values (bits), the target's label
+    std::vector<uint64_t> key(static_cast<size_t>(A));
+    auto process = [&](const uint64_t* k, int64_t cnt) {
+      for (int64_t m = 0; m < M; ++m) {
+        const int64_t v = int64_t(k[m]);
+        cur[size_t(m)] = v;
+        w.mn[size_t(m)] = v < w.mn[size_t(m)] ? v : w.mn[size_t(m)];
+        w.mx[size_t(m)] = v > w.mx[size_t(m)] ? v : w.mx[size_t(m)];
+      }
+      for (int64_t r = 0; r < K; ++r) slots[size_t(r)] = w.slot(cur[size_t(r)]);
+      mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
+      if (C) {
+        for (int64_t c = 0; c < P; ++c) pv[size_t(c0 + c)] = double_of(k[M + c]);
+        if (c0) pv[0] = mr_background(pv.data() + 1, P);
+        auto load = [&](int64_t c) { return pv[size_t(c)]; };
+        WorkerAcc acc{w, nb};
+        mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
+        if (tgt) {
+          const int64_t t = int64_t(k[M + P]);
+          mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K,
+                       calib.channel_bins);
+        }
+      }
+    };
+    const bool memo = A <= kMemoMax;
+    RunMemo table;
+    if (memo) table.init(A, (ue - ub) * seg);
     for (int64_t u = ub; u < ue; ++u) {
       int64_t line = u / nseg;
       const int64_t pos = (u % nseg) * seg;
@@ -224,30 +336,19 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
           end = std::min(end, aend[size_t(a)]);
         }
         const int64_t cnt = end - start;
-        for (int64_t m = 0; m < M; ++m) {
-          const int64_t v = load_label(*maps[size_t(m)], off[size_t(m)] + start * step[size_t(m)]);
-          cur[size_t(m)] = v;
-          w.mn[size_t(m)] = v < w.mn[size_t(m)] ? v : w.mn[size_t(m)];
-          w.mx[size_t(m)] = v > w.mx[size_t(m)] ? v : w.mx[size_t(m)];
-        }
-        for (int64_t k = 0; k < K; ++k) slots[size_t(k)] = w.slot(cur[size_t(k)]);
-        mr_count(add, slots.data(), K, pred ? w.slot(cur[size_t(K)]) : -1, cnt);
-        if (C) {
-          for (int64_t c = 0; c < P; ++c)
-            pv[size_t(c0 + c)] = load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]);
-          if (c0) pv[0] = mr_background(pv.data() + 1, P);
-          auto load = [&](int64_t c) { return pv[size_t(c)]; };
-          WorkerAcc acc{w, nb};
-          mr_probs(acc, load, chan_label.data(), C, cur.data(), K, cnt);
-          if (tgt) {
-            const int64_t t = load_label(*tgt, off[size_t(M + P)] + start * step[size_t(M + P)]);
-            mr_calib_run(acc, load, t, cnt, chan_label.data(), C, edges, nb, calib.top, cur.data(), K,
-                         calib.channel_bins);
-          }
-        }
+        for (int64_t m = 0; m < M; ++m)
+          key[size_t(m)] = uint64_t(load_label(*maps[size_t(m)], off[size_t(m)] + start * step[size_t(m)]));
+        for (int64_t c = 0; c < P; ++c)
+          key[size_t(M + c)] = bits_of(load_prob(probs[size_t(c)], off[size_t(M + c)] + start * step[size_t(M + c)]));
+        if (tgt) key[size_t(M + P)] = uint64_t(load_label(*tgt, off[size_t(M + P)] + start * step[size_t(M + P)]));
+        if (!memo)
+          process(key.data(), cnt);
+        else if (table.add(key.data(), cnt))
+          table.flush(process);
         start = end;
       }
     }
+    if (memo) table.flush(process);
   };
   if (units > 0) parallel_for(units, nthreads, body, 1);
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -39,24 +40,36 @@ bool in_set(int64_t v, const std::vector<int64_t>& s) {
 }
 
 // Compare a contiguous line of raw labels against one label value (no
-// widening to int64 first); returns the number of matches.
+// widening to int64 first), writing the crop every `os` elements; returns the
+// number of matches.
 template <typename T>
-int64_t match_line(const T* x, int64_t n, int64_t lab, uint8_t* out) {
+int64_t match_line(const T* x, int64_t n, int64_t lab, uint8_t* out, int64_t os) {
   const bool fits = lab >= int64_t(std::numeric_limits<T>::min()) &&
                     (lab <= 0 || uint64_t(lab) <= uint64_t(std::numeric_limits<T>::max()));
   if (!fits) return 0;  // the crop is zero-initialised
   const T v = T(lab);
   int64_t cnt = 0;
-  for (int64_t k = 0; k < n; ++k) {
-    const uint8_t m = x[k] == v;
-    out[k] = m;
-    cnt += m;
+  if (os == 1) {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t m = x[k] == v;
+      out[k] = m;
+      cnt += m;
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      const uint8_t m = x[k] == v;
+      out[k * os] = m;
+      cnt += m;
+    }
   }
   return cnt;
 }
 
 // Fills the padded crop masks and returns the voxel counts of both regions
 // (the crop holds every voxel of the region, so these are the region's counts).
+// Lines run along the last axis, or along an axis both maps store contiguously
+// (the first, for Fortran-ordered maps: the crop is then written every
+// c.str[axis] elements, the maps read in their memory order).
 void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, int64_t ignore, Crop& c,
                int threads, int64_t* n_pred, int64_t* n_ref) {
   const int nd = pred.ndim;
@@ -69,14 +82,29 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
   }
   c.a.assign(size_t(c.size), 0);
   c.b.assign(size_t(c.size), 0);
-  const int inner = nd - 1;
+  int inner = nd - 1;
+  if (!(pred.strides[inner] == 1 && ref.strides[inner] == 1))
+    for (int d = 0; d < nd; ++d)
+      if (pred.strides[d] == 1 && ref.strides[d] == 1) {
+        inner = d;
+        break;
+      }
+  // the other axes, the one with the smallest prediction stride varying fastest
+  int outer[3];
+  int no = 0;
+  for (int d = nd - 1; d >= 0; --d)
+    if (d != inner) outer[no++] = d;
+  std::stable_sort(outer, outer + no, [&](int x, int y) {
+    return std::abs(pred.strides[x]) < std::abs(pred.strides[y]);
+  });
   const int64_t n = reg.hi[inner] - reg.lo[inner] + 1;
+  const int64_t cs = c.str[inner];
   LineReader rp{&pred}, rr{&ref};
   int64_t nlines = 1;
-  for (int d = 0; d < inner; ++d) nlines *= reg.hi[d] - reg.lo[d] + 1;
+  for (int j = 0; j < no; ++j) nlines *= reg.hi[outer[j]] - reg.lo[outer[j]] + 1;
   const bool single = reg.labels.size() == 1;
   const int64_t lab = reg.labels[0];
-  // raw path: one label, no ignore label, contiguous inner axis of both maps
+  // raw path: one label, no ignore label, contiguous line axis of both maps
   const bool raw = single && ignore < 0 && pred.strides[inner] == 1 && ref.strides[inner] == 1;
   std::atomic<int64_t> cnt_a{0}, cnt_b{0};
   parallel_for(nlines, threads, [&](int64_t b, int64_t e, int) {
@@ -85,7 +113,8 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
     for (int64_t li = b; li < e; ++li) {
       int64_t r = li, po = reg.lo[inner] * pred.strides[inner], ro = reg.lo[inner] * ref.strides[inner];
       int64_t co = 1 * c.str[inner];
-      for (int d = inner - 1; d >= 0; --d) {
+      for (int j = 0; j < no; ++j) {
+        const int d = outer[j];
         const int64_t ext = reg.hi[d] - reg.lo[d] + 1;
         const int64_t i = r % ext;
         r /= ext;
@@ -98,11 +127,11 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
       if (raw) {
         dispatch_int(pred.dtype, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          ca += match_line(static_cast<const T*>(pred.data) + po, n, lab, A);
+          ca += match_line(static_cast<const T*>(pred.data) + po, n, lab, A, cs);
         });
         dispatch_int(ref.dtype, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          cb += match_line(static_cast<const T*>(ref.data) + ro, n, lab, B);
+          cb += match_line(static_cast<const T*>(ref.data) + ro, n, lab, B, cs);
         });
         continue;
       }
@@ -110,19 +139,21 @@ void fill_crop(const ArrayView& pred, const ArrayView& ref, const Region& reg, i
       rr.read(ro, ref.strides[inner], n, rl.data());
       if (single && ignore < 0) {
         for (int64_t k = 0; k < n; ++k) {
-          A[k] = pl[k] == lab;
-          B[k] = rl[k] == lab;
-          ca += A[k];
-          cb += B[k];
+          const uint8_t x = pl[k] == lab, y = rl[k] == lab;
+          A[k * cs] = x;
+          B[k * cs] = y;
+          ca += x;
+          cb += y;
         }
         continue;
       }
       for (int64_t k = 0; k < n; ++k) {
         if (ignore >= 0 && rl[k] == ignore) continue;
-        A[k] = in_set(pl[k], reg.labels);
-        B[k] = in_set(rl[k], reg.labels);
-        ca += A[k];
-        cb += B[k];
+        const uint8_t x = in_set(pl[k], reg.labels), y = in_set(rl[k], reg.labels);
+        A[k * cs] = x;
+        B[k * cs] = y;
+        ca += x;
+        cb += y;
       }
     }
     cnt_a += ca;
@@ -234,14 +265,34 @@ void corner_grid(const Crop& c, const std::vector<uint8_t>& m, const double* tab
       for (int h = 0; h < nh; ++h) bits |= int(R[h][k] != 0) << h;
       return bits;
     };
+    // 8 columns at a time: a block whose voxels all equal the previous column's (all
+    // background or all foreground: the masks hold 0 / 1) has no boundary corner; other
+    // blocks go column by column, in the same order
+    const int all = (1 << nh) - 1;
     int prev = column(0);
-    for (int64_t k = 1; k < n; ++k) {
-      const int cur = column(k);
-      if ((prev | cur) != 0) {
-        const int code = combine[prev][cur];
-        if (code != full) emit(c, r * n + k, table[code], p);
+    for (int64_t k = 1; k < n;) {
+      if ((prev == 0 || prev == all) && k + 8 <= n) {
+        const uint64_t want = prev ? 0x0101010101010101ull : 0ull;
+        bool same = true;
+        for (int h = 0; h < nh; ++h) {
+          uint64_t w;
+          std::memcpy(&w, R[h] + k, sizeof(w));
+          same &= w == want;
+        }
+        if (same) {
+          k += 8;
+          continue;
+        }
       }
-      prev = cur;
+      const int64_t stop = std::min(n, k + 8);
+      for (; k < stop; ++k) {
+        const int cur = column(k);
+        if ((prev | cur) != 0) {
+          const int code = combine[prev][cur];
+          if (code != full) emit(c, r * n + k, table[code], p);
+        }
+        prev = cur;
+      }
     }
   }
 }
@@ -292,10 +343,13 @@ struct OffsetTable {
 };
 
 // Offset-table pass of one direction; returns how many queries missed (their
-// `miss` flag is set and they need the cell-tree fallback).
-int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, std::vector<uint8_t>& mark,
-                      const OffsetTable& table, const double* spacing, std::vector<double>& out,
-                      std::vector<uint8_t>& miss, int threads) {
+// `miss` flag is set and they need the cell-tree fallback).  `c` is the grid of
+// the marks (zeroed on entry and on return): the crop, or the crop grown by
+// shift[d] elements on each side of axis d (a point x of the crop is element
+// x + shift there).
+int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, const int64_t* shift,
+                      std::vector<uint8_t>& mark, const OffsetTable& table, const double* spacing,
+                      std::vector<double>& out, std::vector<uint8_t>& miss, int threads) {
   const int nd = c.nd;
   const int64_t n = from.size(), nt = to_pts.size();
   out.resize(size_t(n));
@@ -304,12 +358,17 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
     std::fill(out.begin(), out.end(), std::numeric_limits<double>::infinity());
     return 0;
   }
-  auto lin = [&](const int32_t* x) {
+  auto lin = [&](const int32_t* x) {  // an offset
     int64_t i = 0;
     for (int d = 0; d < nd; ++d) i += int64_t(x[d]) * c.str[d];
     return i;
   };
-  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 1;
+  auto lin_pt = [&](const int32_t* x) {  // a point of the crop
+    int64_t i = 0;
+    for (int d = 0; d < nd; ++d) i += (int64_t(x[d]) + shift[d]) * c.str[d];
+    return i;
+  };
+  for (int64_t j = 0; j < nt; ++j) mark[lin_pt(&to_pts.xyz[j * nd])] = 1;
   const int64_t noff = int64_t(table.d2.size());
   // Linear element offsets of the table and its reach per axis: a query at
   // least `reach` away from every crop face needs no bounds checks, so its
@@ -345,9 +404,9 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
       }
       bool found = false;
       bool interior = true;
-      for (int d = 0; d < nd; ++d) interior &= q[d] >= reach[d] && q[d] + reach[d] < c.dim[d];
+      for (int d = 0; d < nd; ++d) interior &= q[d] + shift[d] >= reach[d] && q[d] + shift[d] + reach[d] < c.dim[d];
       if (interior) {
-        const uint8_t* base = mk + lin(q);
+        const uint8_t* base = mk + lin_pt(q);
         for (int64_t o = start; o < noff; ++o) {
           if (base[lin_off[o]]) {
             out[i] = radius[o];
@@ -362,7 +421,7 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
           bool inside = true;
           int64_t li = 0;
           for (int d = 0; d < nd; ++d) {
-            const int64_t x = int64_t(q[d]) + dl[d];
+            const int64_t x = int64_t(q[d]) + shift[d] + dl[d];
             inside &= x >= 0 && x < c.dim[d];
             li += x * c.str[d];
           }
@@ -383,7 +442,7 @@ int64_t directed_scan(const Points& from, const Points& to_pts, const Crop& c, s
     }
     nmiss += local_miss;
   }, 1024);
-  for (int64_t j = 0; j < nt; ++j) mark[lin(&to_pts.xyz[j * nd])] = 0;
+  for (int64_t j = 0; j < nt; ++j) mark[lin_pt(&to_pts.xyz[j * nd])] = 0;
   return nmiss.load();
 }
 
@@ -485,16 +544,26 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
   });
   timer.lap("boundary");
   {
-    std::vector<uint8_t>& mark = c.a;  // reuse: the masks are not needed for distances
-    std::vector<uint8_t> keep_a, keep_b;
-    if (opt.biou_width >= 0) {
-      keep_a = c.a;
-      keep_b = c.b;
+    // the marks live on the crop grown by the offset table's reach on every side, so that
+    // every query scans without bounds checks (the same first hit: the margin is unmarked)
+    Crop g;
+    g.nd = nd;
+    g.size = 1;
+    int64_t shift[3] = {0, 0, 0};
+    for (int d = nd - 1; d >= 0; --d) {
+      shift[d] = table.reach[d];
+      g.dim[d] = c.dim[d] + 2 * shift[d];
+      g.str[d] = g.size;
+      g.size *= g.dim[d];
     }
-    std::fill(mark.begin(), mark.end(), 0);
+    if (opt.biou_width < 0) {  // the masks are not needed any more
+      std::vector<uint8_t>().swap(c.a);
+      std::vector<uint8_t>().swap(c.b);
+    }
+    std::vector<uint8_t> mark(size_t(g.size), 0);
     std::vector<uint8_t> miss_a, miss_b;
-    const int64_t na = directed_scan(pa, pb, c, mark, table, opt.spacing, res.d_pred, miss_a, inner_threads);
-    const int64_t nb = directed_scan(pb, pa, c, mark, table, opt.spacing, res.d_ref, miss_b, inner_threads);
+    const int64_t na = directed_scan(pa, pb, g, shift, mark, table, opt.spacing, res.d_pred, miss_a, inner_threads);
+    const int64_t nb = directed_scan(pb, pa, g, shift, mark, table, opt.spacing, res.d_ref, miss_b, inner_threads);
     timer.lap("scan");  // offset-table pass of both directions
     // the fallback trees of both directions are built concurrently
     std::unique_ptr<CellTree> tree_b, tree_a;
@@ -504,10 +573,6 @@ void one_region(const ArrayView& pred, const ArrayView& ref, const Region& reg, 
     });
     if (na) directed_fallback(pa, *tree_b, miss_a, nd, opt.spacing, res.d_pred, inner_threads);
     if (nb) directed_fallback(pb, *tree_a, miss_b, nd, opt.spacing, res.d_ref, inner_threads);
-    if (opt.biou_width >= 0) {
-      c.a.swap(keep_a);
-      c.b.swap(keep_b);
-    }
   }
   timer.lap("fallback");  // cell trees and their queries
   res.w_pred = std::move(pa.w);
@@ -548,12 +613,31 @@ std::vector<SurfaceResult> surface_distances(const ArrayView& pred, const ArrayV
   // one offset table for every region: it depends on the spacing only, and building it
   // per region would cost thousands of sorted entries per label on anisotropic grids
   const OffsetTable offsets(nd, opt.spacing);
-  if (nreg >= 2 * threads || threads == 1) {
-    parallel_items(nreg, threads,
-                   [&](int64_t i, int) { one_region(pred, ref, regions[i], opt, table, offsets, out[i], 1); });
-  } else {
-    for (int64_t i = 0; i < nreg; ++i) one_region(pred, ref, regions[i], opt, table, offsets, out[i], threads);
+  // Schedule (the results do not depend on it): regions by decreasing box volume; one larger
+  // than an even share of what is left (a liver beside four small organs) runs alone on every
+  // thread, the others one region per thread, the largest first.
+  std::vector<int64_t> vol(static_cast<size_t>(nreg), 0), order(static_cast<size_t>(nreg));
+  int64_t left = 0;
+  for (int64_t i = 0; i < nreg; ++i) {
+    order[size_t(i)] = i;
+    if (regions[size_t(i)].empty) continue;
+    int64_t v = 1;
+    for (int d = 0; d < nd; ++d) v *= regions[size_t(i)].hi[d] - regions[size_t(i)].lo[d] + 1;
+    vol[size_t(i)] = v;
+    left += v;
   }
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return vol[size_t(a)] > vol[size_t(b)]; });
+  int64_t first = 0;
+  if (threads > 1)
+    for (; first < nreg && vol[size_t(order[size_t(first)])] * threads > left; ++first) {
+      const int64_t i = order[size_t(first)];
+      one_region(pred, ref, regions[size_t(i)], opt, table, offsets, out[size_t(i)], threads);
+      left -= vol[size_t(i)];
+    }
+  parallel_items(nreg - first, threads, [&](int64_t j, int) {
+    const int64_t i = order[size_t(first + j)];
+    one_region(pred, ref, regions[size_t(i)], opt, table, offsets, out[size_t(i)], 1);
+  });
   return out;
 }
 

@@ -4,6 +4,7 @@ Dask runner."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from itertools import islice
@@ -39,8 +40,29 @@ def run_case(spec: CaseSpec, cfg: Config) -> dict:
 
 
 # ====================================================================== execution
+LOADER_NICENESS = 10
+
+
+def _background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread id is a process id to
+    setpriority): the loaders read ahead with what the case being scored leaves free, so
+    that on a machine with few cores the read-ahead does not slow the compute down.
+    Elsewhere, or when refused, nothing changes."""
+    import os
+    import threading
+
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + LOADER_NICENESS))
+    except OSError:
+        pass
+
+
 def local_records(specs, cfg, workers, prefetch, stop):
-    """Load ahead on `workers` threads (at most `prefetch` cases in memory), score in this thread."""
+    """Load ahead on `workers` threads (at most `prefetch` cases in memory, at a lower CPU
+    priority than the compute), score in this thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     def load(spec):
@@ -50,7 +72,7 @@ def local_records(specs, cfg, workers, prefetch, stop):
         except Exception as exc:  # recorded, the run goes on
             return None, exc, time.perf_counter() - t0
 
-    ex = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segscore-load")
+    ex = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segscore-load", initializer=_background_priority)
     try:
         it = iter(specs)
         pending = deque((s, ex.submit(load, s)) for s in islice(it, prefetch))

@@ -591,7 +591,9 @@ def score_case(case: LoadedCase, cfg: Config) -> dict:
     rows: dict = {}
     extras: dict = {}
     meta: dict = {}
+    stages: dict = {}  # seconds per scorer (bench/bench_demo.py reports the split)
     for scorer in (cfg.scorers or default_scorers(cfg)):
+        ts = time.perf_counter()
         try:
             o = scorer(case, cfg)
         except CaseError:
@@ -599,6 +601,8 @@ def score_case(case: LoadedCase, cfg: Config) -> dict:
         except (ValueError, TypeError) as exc:
             raise CaseError("values" if "label" in str(exc) or "dtype" in str(exc) else "compute",
                             f"{getattr(scorer, 'name', type(scorer).__name__)}: {exc}") from None
+        name = getattr(scorer, "name", type(scorer).__name__)
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - ts
         for k, v in o.rows.items():
             rows.setdefault(k, {}).update(v)
         extras.update(o.extras)
@@ -608,7 +612,7 @@ def score_case(case: LoadedCase, cfg: Config) -> dict:
     meta.update({
         "shape": list(case.ref.array.shape), "spacing": list(case.spacing),
         "read_s": sum(f.read_s for f in files), "decode_s": sum(f.decode_s for f in files),
-        "compute_s": compute_s,
+        "compute_s": compute_s, "stage_s": stages,
     })
     out_rows = []
     for (reference, label), vals in rows.items():

@@ -222,3 +222,27 @@ def test_summary_statistics():
     b = bootstrap_ci(v, np.random.SeedSequence([3, 1]), 2000)
     assert a == b and a[0] < v.mean() < a[1]
     assert bootstrap_ci(v, np.random.SeedSequence([4, 1]), 2000) != a
+
+
+def test_loader_threads_run_at_a_lower_priority():
+    """The read-ahead threads lower their own CPU priority (Linux), the scoring thread keeps its own."""
+    import os
+    import sys
+    import threading
+
+    from segscore.app import runners
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread priorities are a Linux feature")
+    me = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def worker():
+        runners._background_priority()
+        seen["loader"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["loader"] == min(19, me + runners.LOADER_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == me

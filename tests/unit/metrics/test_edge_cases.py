@@ -226,6 +226,27 @@ def test_negative_and_too_large_labels_raise(where):
         ss.edt_multilabel(np.array([[1, -2], [0, 3]]))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32])
+def test_fortran_order_with_unions_ignore_label_and_conventions(dtype):
+    """Fortran-ordered maps (the surface crops are filled along the maps' contiguous axis):
+    the same bits as C order, for single labels, unions, an ignore label and both boundary
+    definitions."""
+    pred, ref = _labels((15, 17, 13), seed=4, n=5)
+    pred, ref = pred.astype(dtype), ref.astype(dtype)
+    sp = (0.8, 0.9, 2.5)
+    for kw in ({}, {"labels": [1, (2, 3), {"all": (1, 2, 3, 4)}["all"]]}, {"ignore_label": 5},
+               {"convention": "monai", "metrics": ["hd95", "assd", "nsd@1"]}):
+        kw = dict(kw)
+        metrics = kw.pop("metrics", METRICS)
+        if kw.get("convention") == "monai":
+            kw["tolerance"] = 1.0
+        base = ss.evaluate(pred, ref, spacing=sp, metrics=metrics, **kw).to_dict()
+        for t in (1, 3):
+            got = ss.evaluate(np.asfortranarray(pred), np.asfortranarray(ref), spacing=sp, metrics=metrics, threads=t,
+                              **kw).to_dict()
+            _same_rows(got, base)
+
+
 def test_memory_layouts_give_identical_results():
     pred, ref = _labels((16, 18, 14), seed=1)
     sp = (0.8, 1.1, 2.0)

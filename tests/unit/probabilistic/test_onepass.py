@@ -287,3 +287,71 @@ def test_results_do_not_depend_on_threads_or_layout():
         got = (ss.consensus_dice(np.asfortranarray(pred), [np.asfortranarray(r) for r in raters], threads=t),
                ss.soft_dice(np.asfortranarray(prob), raters, threads=t), ss.ged(raters, [pred], threads=t))
         assert got == ref
+
+
+@pytest.mark.parametrize("n_raters", [3, 31])  # 31 raters + pred + 2 channels + target: no tuple memo
+def test_many_distinct_runs_and_many_maps_match_numpy(n_raters):
+    """Tens of thousands of distinct value tuples (the pass's per-worker memo of run tuples
+    flushes several times) and more maps than the memo takes: counts exact, sums as math.fsum,
+    the same bits for any thread count."""
+    rng = np.random.default_rng(14)
+    shape = (40, 33, 30) if n_raters == 3 else (9, 8, 7)
+    raters, target = _case(rng, shape=shape, k=n_raters, n_labels=3, dtype=np.uint8, blobby=False)
+    q = rng.integers(0, 256, shape + (2,)) / 255.0
+    chans = [q[..., 0].astype(np.float32), q[..., 1]]
+    edges = np.arange(16) / 15
+    runs = [rater_pass(raters, target, chans, [1, 2], target=target, edges=edges, threads=t) for t in (1, 2, 3)]
+    for st in runs[1:]:
+        np.testing.assert_array_equal(st.stats, runs[0].stats)
+        for k in ("psum", "pvsum", "pfg", "pbg"):
+            np.testing.assert_array_equal(getattr(st, k), getattr(runs[0], k))
+        for k, v in runs[0].calib.items():
+            np.testing.assert_array_equal(st.calib[k], v)
+    st = runs[0]
+    votes = {lab: np.sum([r == lab for r in raters], axis=0) for lab in (1, 2)}
+    for lab in range(4):
+        assert st.rater_counts(lab).tolist() == [int((r == lab).sum()) for r in raters]
+        assert st.pred_count(lab) == int((target == lab).sum())
+    for i, (p, lab) in enumerate(zip(chans, [1, 2])):
+        p64 = p.astype(np.float64)
+        _close(st.psum[i], math.fsum(p64.ravel()), 1e-15)
+        _close(st.pvsum[i], math.fsum((p64 * votes[lab]).ravel()), 1e-15)
+        bj = np.clip(np.searchsorted(edges, p64, side="right") - 1, 0, 14)
+        assert st.calib["cw_count"][i, :, 0].tolist() == np.bincount(bj.ravel(), minlength=15).tolist()
+        assert st.calib["cw_count"][i, :, 1].tolist() == np.bincount(bj[target == lab], minlength=15).tolist()
+        _close(st.calib["cw_conf"][i], [math.fsum(p64[bj == b]) for b in range(15)], 1e-15)
+
+
+def test_long_runs_signed_zeros_and_nan_match_numpy():
+    """Runs of hundreds of equal values along the contiguous axis (scanned a word at a time),
+    +0.0 and -0.0 in one run, NaN runs: counts exact, sums as math.fsum of the positive values,
+    NaN counted, the same bits for any thread count."""
+    rng = np.random.default_rng(15)
+
+    def runs(shape, vals, dtype):
+        flat = np.empty(int(np.prod(shape)), dtype)
+        i = 0
+        while i < flat.size:
+            n = int(rng.choice([1, 3, 9, 40, 150, 400]))
+            flat[i:i + n] = vals[int(rng.integers(len(vals)))]
+            i += n
+        return flat.reshape(shape)
+
+    shape = (6, 5, 700)
+    raters = [runs(shape, [0, 1, 2], dt) for dt in (np.uint8, np.int16, np.int64)]
+    pred = runs(shape, [0, 2], np.uint16)
+    chans = [runs(shape, [0.0, -0.0, 0.5, 1.0, np.nan], np.float32), runs(shape, [0.0, -0.0, 0.25], np.float64)]
+    edges = np.arange(11) / 10
+    got = [rater_pass(raters, pred, chans, [1, 2], target=raters[0], edges=edges, threads=t) for t in (1, 2, 3)]
+    for st in got[1:]:
+        np.testing.assert_array_equal(st.stats, got[0].stats)
+        np.testing.assert_array_equal(st.psum, got[0].psum)
+        np.testing.assert_array_equal(st.calib["cw_conf"], got[0].calib["cw_conf"])
+    st = got[0]
+    for lab in (0, 1, 2):
+        assert st.rater_counts(lab).tolist() == [int((r == lab).sum()) for r in raters]
+        assert st.pred_count(lab) == int((pred == lab).sum())
+    for i, p in enumerate(chans):
+        p64 = p.astype(np.float64)
+        _close(st.psum[i], math.fsum(p64[p64 > 0]), 1e-15)
+        assert int(st.calib["pnan"][i]) == int(np.isnan(p64).sum())
