@@ -238,6 +238,8 @@ void bind_multirater(py::module_& m) {
         py::arg("groups"), py::arg("threads"),
         "The CURVAS 2024 protocol's one pass: multi-rater statistics, torchmetrics' top-label bins (float32 "
         "running sums in element order), MONAI's row counts.");
+  m.def("_f32_add_n", [](float s, float v, uint64_t n) { return f32_add_n(s, v, n); }, py::arg("s"), py::arg("v"),
+        py::arg("n"), "s + v added n times in float32 (the replay of curvas_stats; for the tests).");
   m.def("numpy_chunk_sums", &py_numpy_chunk_sums, py::arg("a"), py::arg("start"), py::arg("len"),
         py::arg("threads"), "numpy's pairwise sum of chunks of a float array's elements in C order.");
   m.def("multirater_masks", &py_multirater_masks, py::arg("raters"), py::arg("labels"), py::arg("fg"),

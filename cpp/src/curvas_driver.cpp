@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -102,7 +103,9 @@ void load_labels(const ArrayView& a, int64_t off, int64_t step, int64_t len, int
 
 // s + v, n times, each addition rounded to float32 (a float32 running sum fed n equal
 // values), without n steps: inside one binade of s every addition adds the same multiple
-// of the binade's ulp (unless v's remainder is exactly half an ulp: a tie, stepped).
+// of the binade's ulp (a tie, v's remainder exactly half an ulp, once s / ulp is even).
+}  // namespace
+
 float f32_add_n(float s, float v, uint64_t n) {
   while (n > 0) {
     if (n < 4 || !(s >= FLT_MIN) || !(v > 0.0f)) {
@@ -119,14 +122,19 @@ float f32_add_n(float s, float v, uint64_t n) {
     const double q = std::floor(double(v) / u);
     const double r = double(v) - q * u;
     double d;
-    if (r < 0.5 * u)
+    if (r < 0.5 * u) {
       d = q * u;
-    else if (r > 0.5 * u)
+    } else if (r > 0.5 * u) {
       d = (q + 1.0) * u;
-    else {  // a tie: round half to even depends on s, step
-      s = s + v;
-      --n;
-      continue;
+    } else {
+      // a tie, rounded to the even multiple of u: with s / u even the sum moves by the even
+      // one of q u, (q + 1) u every time; with s / u odd, one step first makes it even
+      if (std::fmod(double(s) / u, 2.0) != 0.0) {
+        s = s + v;
+        --n;
+        continue;
+      }
+      d = std::fmod(q, 2.0) == 0.0 ? q * u : (q + 1.0) * u;
     }
     if (d == 0.0) return s;  // s + v rounds to s, forever
     // step i (from 0) rounds s_i + v on the u grid while s_i + v <= top
@@ -143,6 +151,14 @@ float f32_add_n(float s, float v, uint64_t n) {
   }
   return s;
 }
+
+// The first voxel at or after `start` where some array changes (chg[i] != 0), or null.
+inline const void* end_of_run(const uint8_t* chg, int64_t start, int64_t len) {
+  if (start + 1 >= len) return nullptr;
+  return std::memchr(chg + start + 1, 1, size_t(len - start - 1));
+}
+
+namespace {
 
 template <typename T>
 struct TopLabel {
@@ -235,20 +251,21 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
     if (!w.used) w.init(W, C, M, slots, K);
     Block& B = blocks[size_t(bi)];
     B.rec.clear();
-    std::vector<int64_t> lab(static_cast<size_t>(M * g.seg)), off(static_cast<size_t>(M + C)), cur(static_cast<size_t>(M)), slt(static_cast<size_t>(K));
+    std::vector<int64_t> lab(static_cast<size_t>(M * g.seg)), off(static_cast<size_t>(M + C)), cur(static_cast<size_t>(K + 1)), slt(static_cast<size_t>(K));
     std::vector<uint8_t> chg(static_cast<size_t>(g.seg));
     std::vector<int32_t> cls(static_cast<size_t>(K));
     std::vector<const T*> pp(static_cast<size_t>(C));
     std::vector<T> pv(static_cast<size_t>(C)), last(static_cast<size_t>(C));
-    std::vector<int64_t> gl(static_cast<size_t>(3 * C));
-    bool have_last = false;
+    std::vector<int64_t> gl(static_cast<size_t>(3 * C)), lcur(static_cast<size_t>(K + 1)), votes(static_cast<size_t>(C));
+    std::vector<int64_t> hits;
+    std::vector<uint8_t> gflag(static_cast<size_t>(3 * C));
+    std::vector<MrFix> fix(static_cast<size_t>(C));
+    bool have_last = false, have_lab = false;
     TopLabel<T> tl;
     MrFix tfix = {0, 0};
     auto stride = [&](int64_t a, int d) -> int64_t {
       return a < M ? maps[size_t(a)]->strides[d] : probs[size_t(a - M)].strides[d];
     };
-    auto add = [&](int64_t s, int64_t i, int64_t cnt) { w.stats[size_t(s * W + i)] += cnt; };
-    Acc acc{w};
     const int64_t u0 = bi * g.upb, u1 = std::min(g.units, u0 + g.upb);
     for (int64_t u = u0; u < u1; ++u) {
       int64_t line = u / g.nseg;
@@ -282,22 +299,12 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
           for (int64_t i = 1; i < len; ++i) chg[size_t(i)] |= uint8_t(q[i * st] != q[(i - 1) * st]);
         }
       }
-      for (int64_t m = 0; m < M; ++m) {
-        const int64_t* l = lab.data() + m * g.seg;
-        int64_t lo = w.mn[size_t(m)], hi = w.mx[size_t(m)];
-        for (int64_t i = 0; i < len; ++i) {
-          lo = l[i] < lo ? l[i] : lo;
-          hi = l[i] > hi ? l[i] : hi;
-        }
-        w.mn[size_t(m)] = lo;
-        w.mx[size_t(m)] = hi;
-      }
       std::fill(gl.begin(), gl.end(), int64_t(0));
       for (int64_t start = 0; start < len;) {
-        int64_t end = start + 1;
-        while (end < len && !chg[size_t(end)]) ++end;
+        const void* nx = end_of_run(chg.data(), start, len);
+        const int64_t end = nx ? int64_t(static_cast<const uint8_t*>(nx) - chg.data()) : len;
         const int64_t cnt = end - start;
-        for (int64_t m = 0; m < M; ++m) cur[size_t(m)] = lab[size_t(m * g.seg + start)];
+        // the probabilities: top label, fixed-point values (recomputed when they change)
         bool same = have_last;
         for (int64_t c = 0; c < C; ++c) {
           const T v = pp[size_t(c)][start * probs[size_t(c)].strides[last_ax]];
@@ -308,6 +315,7 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
           for (int64_t c = 0; c < C; ++c) {
             const T v = pv[size_t(c)];
             last[size_t(c)] = v;
+            fix[size_t(c)] = double(v) > 0.0 ? mr_fixed(double(v)) : MrFix{0, 0};
             if (v != v) continue;
             const double d = double(v);
             w.pmin[size_t(c)] = d < w.pmin[size_t(c)] ? d : w.pmin[size_t(c)];
@@ -316,37 +324,66 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
           have_last = true;
           tl = top_label<T>(pv.data(), C, softmax, kp);
           tfix = tl.conf > 0.0f ? mr_fixed(double(tl.conf)) : MrFix{0, 0};
+          if (!softmax) {
+            w.cmin = std::min(w.cmin, tl.bg);
+            w.cmax = std::max(w.cmax, tl.bg);
+          }
         }
         for (int64_t c = 0; c < C; ++c)
           if (pv[size_t(c)] != pv[size_t(c)]) w.pnan[size_t(c)] += cnt;
-        if (!softmax) {
-          w.cmin = std::min(w.cmin, tl.bg);
-          w.cmax = std::max(w.cmax, tl.bg);
-          if (tl.bad) w.invalid += cnt;
-        }
-        const int64_t pl = pred ? cur[size_t(K)] : (tl.raw == 0 ? 0 : values[tl.raw - 1]);
-        for (int64_t k = 0; k < K; ++k) slt[size_t(k)] = w.slot(cur[size_t(k)]);
-        mr_count(add, slt.data(), K, w.slot(pl), cnt);
-        auto load = [&](int64_t c) { return double(pv[size_t(c)]); };
-        mr_probs(acc, load, values, C, cur.data(), K, cnt);
-        // consensus of each organ: MONAI's row counts
-        if (g.G) {
+        if (!softmax && tl.bad) w.invalid += cnt;
+        // the labels: statistics indices, votes, classes (recomputed when they change)
+        for (int64_t k = 0; k < K; ++k) cur[size_t(k)] = lab[size_t(k * g.seg + start)];
+        if (pred)
+          cur[size_t(K)] = lab[size_t(K * g.seg + start)];
+        else
+          cur[size_t(K)] = tl.raw == 0 ? 0 : values[tl.raw - 1];
+        bool lsame = have_lab;
+        for (int64_t m = 0; m <= K; ++m) lsame = lsame && cur[size_t(m)] == lcur[size_t(m)];
+        if (!lsame) {
+          have_lab = true;
+          for (int64_t m = 0; m <= K; ++m) lcur[size_t(m)] = cur[size_t(m)];
+          for (int64_t m = 0; m < M; ++m) {
+            w.mn[size_t(m)] = cur[size_t(m)] < w.mn[size_t(m)] ? cur[size_t(m)] : w.mn[size_t(m)];
+            w.mx[size_t(m)] = cur[size_t(m)] > w.mx[size_t(m)] ? cur[size_t(m)] : w.mx[size_t(m)];
+          }
+          for (int64_t k = 0; k < K; ++k) slt[size_t(k)] = w.slot(cur[size_t(k)]);
+          const int64_t ps = w.slot(cur[size_t(K)]);
+          hits.clear();
+          auto note = [&](int64_t sl, int64_t i, int64_t) { hits.push_back(sl * W + i); };
+          mr_count(note, slt.data(), K, ps, 1);
+          for (int64_t k = 0; k < K; ++k) cls[size_t(k)] = class_of(cur[size_t(k)]);
+          const int64_t pl = cur[size_t(K)];
           for (int64_t c = 0; c < C; ++c) {
             const int64_t l = values[c];
             int64_t v = 0;
             for (int64_t k = 0; k < K; ++k) v += cur[size_t(k)] == l ? 1 : 0;
+            votes[size_t(c)] = v;
             const bool fg = v == K, dis = v > 0 && v < K;
             const bool pm = pl == l && !dis;
-            gl[size_t(3 * c)] += pm ? cnt : 0;
-            gl[size_t(3 * c + 1)] += (pm && fg) ? cnt : 0;
-            gl[size_t(3 * c + 2)] += fg ? cnt : 0;
+            gflag[size_t(3 * c)] = pm;
+            gflag[size_t(3 * c + 1)] = pm && fg;
+            gflag[size_t(3 * c + 2)] = fg;
           }
         }
+        for (const int64_t i : hits) w.stats[size_t(i)] += cnt;
+        // probability sums (segscore/multirater.h mr_probs, from the cached fixed-point values)
+        for (int64_t c = 0; c < C; ++c) {
+          if (!(double(pv[size_t(c)]) > 0.0)) continue;
+          const MrFix fn = mr_times(fix[size_t(c)], uint64_t(cnt));
+          mr_add(w.sum[size_t(c)], fn);
+          const int64_t v = votes[size_t(c)];
+          if (v) mr_add(w.vsum[size_t(c)], mr_times(fix[size_t(c)], uint64_t(cnt * v)));
+          if (v == K) mr_add(w.fgsum[size_t(c)], fn);
+          if (v == 0) mr_add(w.bgsum[size_t(c)], fn);
+        }
+        if (g.G)
+          for (int64_t j = 0; j < 3 * C; ++j) gl[size_t(j)] += gflag[size_t(j)] ? cnt : 0;
         // the top label's bin
         const int64_t s = tl.slot;
         w.count[size_t(s)] += cnt;
         for (int64_t k = 0; k < K; ++k)
-          if (class_of(cur[size_t(k)]) == tl.arg) w.correct[size_t(k * slots + s)] += cnt;
+          if (cls[size_t(k)] == tl.arg) w.correct[size_t(k * slots + s)] += cnt;
         mr_add(w.exact[size_t(s)], mr_times(tfix, uint64_t(cnt)));
         if (!B.rec.empty() && B.rec.back().slot == int32_t(s) && B.rec.back().conf == tl.conf &&
             B.rec.back().n < (1u << 30))

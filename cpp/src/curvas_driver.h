@@ -44,6 +44,10 @@ struct CurvasResult {
 CurvasResult curvas_stats(const std::vector<ArrayView>& raters, const ArrayView* pred,
                           const std::vector<ArrayView>& probs, const CurvasOptions& opt);
 
+// s + v added n times, each addition rounded to float32 (a float32 running sum), in
+// O(binades) steps rather than n.
+float f32_add_n(float s, float v, uint64_t n);
+
 // numpy's pairwise sum (float32 or float64, in the array's dtype) of chunks of the view's
 // elements in logical C order: chunk i covers flat indices [start[i], start[i] + len[i]).
 std::vector<double> numpy_chunk_sums(const ArrayView& a, const std::vector<int64_t>& start,

@@ -145,3 +145,20 @@ def test_numpy_view_sum_in_cpp_is_numpys(dtype, shape, box):
     assert numpy_view_sum(a, box) == want
     assert numpy_view_sum(a, box, threads=3) == want
     assert _numpy_view_sum_py(view, _npy_chunks(view.shape, a.shape)) == want
+
+
+@pytest.mark.parametrize("v", [1.0, 0.5, 3.0, 0.75, 0.475, 1.5, 2.0 ** -3 + 2.0 ** -20, 0.999, 1e-30, 0.0])
+@pytest.mark.parametrize("s0", [0.0, 1.0, 16777215.0, 12345.5])
+def test_float32_running_sum_of_equal_values(v, s0):
+    # the replay's shortcut (a binade at a time, ties to even included) against numpy's
+    # sequential float32 cumulative sum, across 2**24 where the ulp reaches 2
+    from segscore._core.backends import cpu
+
+    v = np.float32(v)
+    for n in (1, 3, 1000, 20_000_003):
+        if s0 > 1e6 and n > 1000 and v < 1e-3:
+            continue
+        x = np.full(n + 1, v, np.float32)
+        x[0] = np.float32(s0)
+        want = float(np.cumsum(x, dtype=np.float32)[-1])
+        assert cpu()._f32_add_n(float(s0), float(v), n) == want, (s0, v, n)
