@@ -199,7 +199,10 @@ TopLabel<T> top_label(const T* p, int64_t C, bool softmax, const CalibParams& k)
     for (int64_t c = 1; c < n; ++c) m = x[c] > m ? x[c] : m;
     double tot = 0;
     for (int64_t c = 0; c < n; ++c) {
-      e[c] = std::exp(x[c] - m);
+      // exp(0) is 1 and equal classes have equal exponentials: the same values as calling exp
+      int64_t j = 0;
+      while (j < c && x[j] != x[c]) ++j;
+      e[c] = j < c ? e[j] : (x[c] == m ? 1.0 : std::exp(x[c] - m));
       tot = c == 0 ? e[0] : tot + e[c];
     }
     T ob = T(e[0] / tot);
