@@ -21,7 +21,8 @@ Two measurements, both in this run:
    beyond the inputs is VmHWM - VmRSS (Linux /proc) with the peak reset after the inputs are
    loaded, and tracemalloc's peak of the Python-side allocations.  The data is generated once
    into --data.  `--pass-only` times the bare one pass (segscore.probabilistic.onepass) instead,
-   as this benchmark did before ss.curvas ran on it.
+   and `--light-official` the lighter library loop (volumetric Dice, background clipped so
+   torchmetrics never softmaxes), as this benchmark did before ss.curvas ran on it.
 
 Run:  python bench/bench_multirater.py [--demo-only | --curvas-only] [--shape 512 512 200]
                                        [--repeats 3] [--threads N] [--pass-only] [--json OUT]
@@ -270,15 +271,59 @@ def run_official(files, warm=False, threads=None) -> dict:
             "results": res}
 
 
-def bench_curvas(data, shape, repeats, threads=None, pass_only=False, official_repeats=None) -> dict:
+def run_official_light(files, warm=False, threads=None) -> dict:
+    """The lighter loop this benchmark timed before: the same libraries, but MONAI's Dice on
+    (1, 1, *spatial) tensors (volumetric) and the background clipped at 0 (so torchmetrics
+    never softmaxes): less work than the challenge's code does, and other numbers than
+    ss.curvas's where the challenge's quirks apply."""
+    import torch
+    from monai.metrics import DiceMetric
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    torch.set_num_threads(threads or 2)
+    raters, pred, prob = _load(files, warm)
+    m0 = _mem()
+    _reset_peak()
+    t0, c0 = time.perf_counter(), time.process_time()
+    voxel = float(np.prod(SPACING))
+    res = {"dice": {}, "confidence": {}, "crps": {}, "ece": []}
+    for i, v in enumerate(range(1, prob.shape[0] + 1)):
+        masks = [r == v for r in raters]
+        votes = np.sum(masks, axis=0)
+        fg = votes == len(raters)
+        bg = votes == 0
+        dis = ~(fg | bg)
+        pm = (pred == v) & ~dis
+        dm = DiceMetric(include_background=True, reduction="mean")
+        dm(torch.from_numpy(pm[None, None]).float(), torch.from_numpy(fg[None, None]).float())
+        res["dice"][v] = float(dm.aggregate())
+        ch = prob[i]
+        m_fg = float(ch[fg].mean()) if fg.any() else math.nan
+        m_bg = float(ch[bg].mean()) if bg.any() else math.nan
+        res["confidence"][v] = ((1.0 - m_bg) + m_fg) / 2.0
+        vols = np.array([m.sum() for m in masks], dtype=np.float64) * voxel
+        res["crps"][v] = _crps_tabulated(float(ch.sum()) * voxel, vols.mean(), vols.std())
+    bgp = _background(prob)
+    allp = torch.from_numpy(np.concatenate([bgp[None], prob]).reshape(prob.shape[0] + 1, -1).T.copy())
+    for r in raters:
+        ece = MulticlassCalibrationError(num_classes=prob.shape[0] + 1, n_bins=N_BINS, norm="l1")
+        res["ece"].append(float(ece(allp, torch.from_numpy(r.reshape(-1).astype(np.int64)))))
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    m1 = _mem()
+    return {"time_s": dt, "cpu_s": dc, "rss_inputs": m0["VmRSS"], "peak_beyond_inputs": m1["VmHWM"] - m0["VmRSS"],
+            "results": res}
+
+
+def bench_curvas(data, shape, repeats, threads=None, pass_only=False, official_repeats=None, light=False) -> dict:
     files = make_curvas(data, shape)
     out = {"shape": list(shape), "raters": 3, "organs": 3, "n_bins": N_BINS, "threads": threads,
-           "timed": "the one pass (onepass.rater_pass)" if pass_only else "ss.curvas end to end"}
+           "timed": "the one pass (onepass.rater_pass)" if pass_only else "ss.curvas end to end",
+           "official_loop": "light (volumetric Dice, clipped background)" if light else "as the challenge's code"}
     for side in ("segscore", "official"):
         runs = []
         n = repeats if side == "segscore" else (official_repeats or max(1, repeats // 2))
         for _ in range(n):
-            child = "pass" if (side == "segscore" and pass_only) else side
+            child = "pass" if (side == "segscore" and pass_only) else ("light" if side == "official" and light else side)
             r = subprocess.run([sys.executable, __file__, "--_child", child, json.dumps(files)]
                                + (["--threads", str(threads)] if threads else []), capture_output=True,
                                text=True)
@@ -318,11 +363,14 @@ def main(argv=None):
                     "default, torch 2)")
     ap.add_argument("--pass-only", action="store_true", help="time the bare one pass instead of ss.curvas")
     ap.add_argument("--official-repeats", type=int, default=None)
+    ap.add_argument("--light-official", action="store_true", help="the lighter official-library loop timed before "
+                    "(volumetric Dice, clipped background: less work, other numbers)")
     ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a._child:
         side, files = a._child[0], json.loads(a._child[1])
-        run = {"segscore": run_curvas, "pass": run_segscore, "official": run_official}[side]
+        run = {"segscore": run_curvas, "pass": run_segscore, "official": run_official,
+               "light": run_official_light}[side]
         import scipy.integrate  # noqa: F401  (both sides' CRPS: imported before the clock)
         import scipy.stats  # noqa: F401
 
@@ -339,9 +387,9 @@ def main(argv=None):
               f"{d['separate_mean_cpu_s']:.3f} s CPU (public functions one by one)")
     if not a.demo_only:
         data = a.data if tuple(a.shape) == (512, 512, 200) else a.data + "_" + "x".join(map(str, a.shape))
-        c = bench_curvas(data, a.shape, a.repeats, a.threads, a.pass_only, a.official_repeats)
+        c = bench_curvas(data, a.shape, a.repeats, a.threads, a.pass_only, a.official_repeats, a.light_official)
         report["curvas"] = c
-        print(f"CURVAS-like {tuple(c['shape'])} ({c['timed']}): segscore {c['segscore']['median_s']:.2f} s wall "
+        print(f"CURVAS-like {tuple(c['shape'])} ({c['timed']}; official loop {c['official_loop']}): segscore {c['segscore']['median_s']:.2f} s wall "
               f"(min {c['segscore']['min_s']:.2f}) / {c['segscore']['median_cpu_s']:.2f} s CPU, official-library loop "
               f"{c['official']['median_s']:.1f} s wall (min {c['official']['min_s']:.1f}) / "
               f"{c['official']['median_cpu_s']:.1f} s CPU ({c['ratio']:.1f}x wall median, {c['ratio_min']:.1f}x min, "
