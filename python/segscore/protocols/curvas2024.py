@@ -419,7 +419,8 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     if is_mask:
         raise TypeError("curvas() needs integer rater label maps (0 = background, one value per organ)")
     p = V.as_host_array(prob, "prob")
-    if p.dtype not in (np.float32, np.float64):  # float16 (and the type errors): the numpy reference path
+    if p.dtype not in (np.float32, np.float64) or p.ndim < 2 or p.shape[0] > 63:
+        # float16, more organs than the pass holds (and the type / shape errors): the numpy path
         return _curvas_numpy(p, maps, spacing, labels, pred, ct, convention, integration, threads, exact)
     if p.size == 0:
         raise ValueError(f"prob is empty (shape {p.shape})")

@@ -104,6 +104,20 @@ def test_long_runs_of_one_confidence():
     _check(prob, [r, r.copy(), np.roll(r, 3, axis=2)], labels=[1, 2], integration="exact")
 
 
+def test_fewer_axes_under_the_segscore_convention():
+    prob, raters = _case(shape=(7, 30, 40), seed=3)
+    _check(prob[:, 2], [r[2] for r in raters], convention="segscore")  # 2-D
+    _check(prob[:, 2, 5], [r[2, 5] for r in raters], convention="segscore", pred=raters[0][2, 5])  # 1-D
+
+
+def test_many_organs_take_the_numpy_path():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet([0.5] * 66, size=(3, 4, 5)).astype(np.float32)
+    prob = np.moveaxis(p[..., 1:], -1, 0).copy()
+    raters = [rng.integers(0, 66, size=(3, 4, 5)).astype(np.uint8) for _ in range(3)]
+    _check(prob, raters, integration="exact")
+
+
 def test_thread_count_does_not_change_any_bit():
     prob, raters = _case(shape=(9, 70, 60), seed=7, overfull=True)
     ref = ss.curvas(prob, raters, threads=1).to_dict()
