@@ -88,17 +88,24 @@ struct Acc {
 };
 
 // A segment of a label map as int64 values.
-void load_labels(const ArrayView& a, int64_t off, int64_t step, int64_t len, int64_t* out) {
+template <typename B>
+void load_labels(const ArrayView& a, int64_t off, int64_t step, int64_t len, B* __restrict out) {
   dispatch_int(a.dtype, [&](auto tag) {
     using L = typename decltype(tag)::type;
-    const L* p = static_cast<const L*>(a.data) + off;
+    const L* __restrict p = static_cast<const L*>(a.data) + off;
     if (step == 1) {
-      for (int64_t i = 0; i < len; ++i) out[i] = int64_t(p[i]);
+      for (int64_t i = 0; i < len; ++i) out[i] = B(p[i]);
     } else {
-      for (int64_t i = 0; i < len; ++i) out[i] = int64_t(p[i * step]);
+      for (int64_t i = 0; i < len; ++i) out[i] = B(p[i * step]);
     }
     return 0;
   });
+}
+
+// Whether every value of the dtype fits an int32 buffer.
+bool fits_int32(DType t) {
+  return t == DType::Bool || t == DType::I8 || t == DType::U8 || t == DType::I16 || t == DType::U16 ||
+         t == DType::I32;
 }
 
 // s + v, n times, each addition rounded to float32 (a float32 running sum fed n equal
@@ -227,7 +234,7 @@ struct Geometry {
   int64_t n = 1, lines = 1, seg = 1, nseg = 0, units = 0, upb = 1, nblocks = 0, per_group = 1, G = 0;
 };
 
-template <typename T>
+template <typename T, typename LB>
 void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const std::vector<ArrayView>& probs,
               const CurvasOptions& opt, const Geometry& g, bool softmax, const CalibParams& kp,
               std::vector<Worker>& work, std::vector<Block>& blocks, std::vector<int64_t>& groups, int nthreads) {
@@ -254,7 +261,8 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
     if (!w.used) w.init(W, C, M, slots, K);
     Block& B = blocks[size_t(bi)];
     B.rec.clear();
-    std::vector<int64_t> lab(static_cast<size_t>(M * g.seg)), off(static_cast<size_t>(M + C)), cur(static_cast<size_t>(K + 1)), slt(static_cast<size_t>(K));
+    std::vector<LB> lab(static_cast<size_t>(M * g.seg));
+    std::vector<int64_t> off(static_cast<size_t>(M + C)), cur(static_cast<size_t>(K + 1)), slt(static_cast<size_t>(K));
     std::vector<uint8_t> chg(static_cast<size_t>(g.seg));
     std::vector<int32_t> cls(static_cast<size_t>(K));
     std::vector<const T*> pp(static_cast<size_t>(C));
@@ -283,23 +291,25 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
         for (int64_t a = 0; a < M + C; ++a) off[size_t(a)] += idx * stride(a, i);
       }
       for (int64_t m = 0; m < M; ++m)
-        load_labels(*maps[size_t(m)], off[size_t(m)], maps[size_t(m)]->strides[last_ax], len,
-                    lab.data() + m * g.seg);
+        load_labels<LB>(*maps[size_t(m)], off[size_t(m)], maps[size_t(m)]->strides[last_ax], len,
+                       lab.data() + m * g.seg);
       for (int64_t c = 0; c < C; ++c) pp[size_t(c)] = static_cast<const T*>(probs[size_t(c)].data) + off[size_t(M + c)];
       // run boundaries: any map or channel changes
       std::fill(chg.begin(), chg.begin() + len, uint8_t(0));
       chg[0] = 1;
       for (int64_t m = 0; m < M; ++m) {
-        const int64_t* l = lab.data() + m * g.seg;
-        for (int64_t i = 1; i < len; ++i) chg[size_t(i)] |= uint8_t(l[i] != l[i - 1]);
+        const LB* __restrict l = lab.data() + m * g.seg;
+        uint8_t* __restrict ch = chg.data();
+        for (int64_t i = 1; i < len; ++i) ch[i] |= uint8_t(l[i] != l[i - 1]);
       }
       for (int64_t c = 0; c < C; ++c) {
-        const T* q = pp[size_t(c)];
+        const T* __restrict q = pp[size_t(c)];
+        uint8_t* __restrict ch = chg.data();
         const int64_t st = probs[size_t(c)].strides[last_ax];
         if (st == 1) {
-          for (int64_t i = 1; i < len; ++i) chg[size_t(i)] |= uint8_t(q[i] != q[i - 1]);
+          for (int64_t i = 1; i < len; ++i) ch[i] |= uint8_t(q[i] != q[i - 1]);
         } else {
-          for (int64_t i = 1; i < len; ++i) chg[size_t(i)] |= uint8_t(q[i * st] != q[(i - 1) * st]);
+          for (int64_t i = 1; i < len; ++i) ch[i] |= uint8_t(q[i * st] != q[(i - 1) * st]);
         }
       }
       std::fill(gl.begin(), gl.end(), int64_t(0));
@@ -336,9 +346,9 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
           if (pv[size_t(c)] != pv[size_t(c)]) w.pnan[size_t(c)] += cnt;
         if (!softmax && tl.bad) w.invalid += cnt;
         // the labels: statistics indices, votes, classes (recomputed when they change)
-        for (int64_t k = 0; k < K; ++k) cur[size_t(k)] = lab[size_t(k * g.seg + start)];
+        for (int64_t k = 0; k < K; ++k) cur[size_t(k)] = int64_t(lab[size_t(k * g.seg + start)]);
         if (pred)
-          cur[size_t(K)] = lab[size_t(K * g.seg + start)];
+          cur[size_t(K)] = int64_t(lab[size_t(K * g.seg + start)]);
         else
           cur[size_t(K)] = tl.raw == 0 ? 0 : values[tl.raw - 1];
         bool lsame = have_lab;
@@ -516,10 +526,17 @@ CurvasResult curvas_stats(const std::vector<ArrayView>& raters, const ArrayView*
   std::vector<Block> blocks(static_cast<size_t>(g.nblocks));
   res.groups.assign(size_t(opt.groups ? C * g.G * 3 : 0), 0);
   if (g.units > 0) {
-    if (f32)
-      run_pass<float>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
+    bool narrow = true;
+    for (const auto& r : raters) narrow = narrow && fits_int32(r.dtype);
+    if (pred) narrow = narrow && fits_int32(pred->dtype);
+    if (f32 && narrow)
+      run_pass<float, int32_t>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
+    else if (f32)
+      run_pass<float, int64_t>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
+    else if (narrow)
+      run_pass<double, int32_t>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
     else
-      run_pass<double>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
+      run_pass<double, int64_t>(raters, pred, probs, opt, g, softmax, kp, work, blocks, res.groups, nthreads);
   }
 
   // the running float32 sum of every slot, in element order: slots are independent, so
