@@ -142,7 +142,7 @@ void py_multirater_masks(const std::vector<py::array>& raters, const std::vector
 py::dict py_curvas_stats(const std::vector<py::array>& raters, const py::object& pred,
                          const std::vector<py::array>& probs, const std::vector<int64_t>& values,
                          const std::vector<double>& edges, double cand_offset, double cand_scale, double cand_tol,
-                         int softmax, bool groups, int threads) {
+                         int softmax, bool groups, int threads, bool exact) {
   std::vector<ArrayView> r;
   for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
   if (r.empty()) throw py::value_error("segscore._cpu.curvas_stats: give at least one rater");
@@ -182,6 +182,7 @@ py::dict py_curvas_stats(const std::vector<py::array>& raters, const py::object&
   opt.cand_tol = cand_tol;
   opt.softmax = softmax;
   opt.groups = groups;
+  opt.exact_sums = exact;
   opt.threads = threads;
   CurvasResult res;
   {
@@ -235,7 +236,7 @@ py::array_t<double> py_numpy_chunk_sums(const py::array& a, const std::vector<in
 void bind_multirater(py::module_& m) {
   m.def("curvas_stats", &py_curvas_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"), py::arg("values"),
         py::arg("edges"), py::arg("cand_offset"), py::arg("cand_scale"), py::arg("cand_tol"), py::arg("softmax"),
-        py::arg("groups"), py::arg("threads"),
+        py::arg("groups"), py::arg("threads"), py::arg("exact") = true,
         "The CURVAS 2024 protocol's one pass: multi-rater statistics, torchmetrics' top-label bins (float32 "
         "running sums in element order), MONAI's row counts.");
   m.def("_f32_add_n", [](float s, float v, uint64_t n) { return f32_add_n(s, v, n); }, py::arg("s"), py::arg("v"),

@@ -397,7 +397,7 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
         w.count[size_t(s)] += cnt;
         for (int64_t k = 0; k < K; ++k)
           if (cls[size_t(k)] == tl.arg) w.correct[size_t(k * slots + s)] += cnt;
-        mr_add(w.exact[size_t(s)], mr_times(tfix, uint64_t(cnt)));
+        if (opt.exact_sums) mr_add(w.exact[size_t(s)], mr_times(tfix, uint64_t(cnt)));
         if (!B.rec.empty() && B.rec.back().slot == int32_t(s) && B.rec.back().conf == tl.conf &&
             B.rec.back().n < (1u << 30))
           B.rec.back().n += uint32_t(cnt);

@@ -20,6 +20,7 @@ struct CurvasOptions {
   double cand_offset = 0, cand_scale = 0, cand_tol = 0;  // calibration.h's near-uniform bin lookup
   int softmax = 0;              // 0 never, 1 always, 2 when some voxel's background is < 0 (torchmetrics' rule)
   bool groups = false;          // MONAI's (batch, channel) row counts (3 or more axes)
+  bool exact_sums = true;       // the exact (fixed-point) confidence sum of every slot
   int threads = 0;
 };
 
@@ -29,7 +30,7 @@ struct CurvasResult {
   std::vector<int64_t> count;     // per slot (n_bins + 1): voxels
   std::vector<int64_t> correct;   // per rater x slot: voxels whose top class is the rater's class
   std::vector<double> seq;        // per slot: float32 running sum of the confidences in element order
-  std::vector<double> exact;      // per slot: exact sum (fixed point), rounded once
+  std::vector<double> exact;      // per slot: exact sum (fixed point), rounded once (zeros unless exact_sums)
   std::vector<int64_t> groups;    // C x G x 3: per (batch, channel) row: |pm|, |pm & fg|, |fg|
   std::vector<double> pmin, pmax; // per organ channel, NaN left out (+inf / -inf when none)
   std::vector<int64_t> pnan;      // per organ channel

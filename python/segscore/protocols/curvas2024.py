@@ -476,7 +476,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     raw = cpu().curvas_stats([m.view(np.uint8) if m.dtype == np.bool_ else m for m in maps],
                              None if pr is None else (pr.view(np.uint8) if pr.dtype == np.bool_ else pr),
                              [p[i] for i in range(p.shape[0])], [int(v) for v in values], edges.tolist(), off, scale,
-                             tol, 2 if monai else 0, monai, threads)
+                             tol, 2 if monai else 0, monai, threads, exact or convention == "segscore")
     if box is None:
         _check_pass_values(raw, "prob")
     st = RaterStats(raw, k, True, int(np.prod(p.shape[1:])), values)
