@@ -439,15 +439,23 @@ bool any_overfull(const std::vector<ArrayView>& probs, const Geometry& g, int nt
         line /= g.shape[i];
         for (int64_t c = 0; c < C; ++c) pp[size_t(c)] += idx * probs[size_t(c)].strides[i];
       }
-      const int64_t st0 = probs[0].strides[nd - 1];
-      for (int64_t i = 0; i < g.n; ++i) s[size_t(i)] = pp[0][i * st0];
-      for (int64_t c = 1; c < C; ++c) {
+      T* __restrict acc = s.data();
+      const int64_t n = g.n;
+      for (int64_t c = 0; c < C; ++c) {
         const int64_t st = probs[size_t(c)].strides[nd - 1];
-        const T* q = pp[size_t(c)];
-        for (int64_t i = 0; i < g.n; ++i) s[size_t(i)] = T(s[size_t(i)] + q[i * st]);
+        const T* __restrict q = pp[size_t(c)];
+        if (c == 0 && st == 1) {
+          for (int64_t i = 0; i < n; ++i) acc[i] = q[i];
+        } else if (c == 0) {
+          for (int64_t i = 0; i < n; ++i) acc[i] = q[i * st];
+        } else if (st == 1) {
+          for (int64_t i = 0; i < n; ++i) acc[i] = T(acc[i] + q[i]);
+        } else {
+          for (int64_t i = 0; i < n; ++i) acc[i] = T(acc[i] + q[i * st]);
+        }
       }
-      bool neg = false;
-      for (int64_t i = 0; i < g.n; ++i) neg |= T(T(1) - s[size_t(i)]) < T(0);
+      int neg = 0;
+      for (int64_t i = 0; i < n; ++i) neg |= int(T(T(1) - acc[i]) < T(0));
       if (neg) found.store(true, std::memory_order_relaxed);
     }
   }, 16);
