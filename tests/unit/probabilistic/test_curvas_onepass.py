@@ -176,3 +176,27 @@ def test_float32_running_sum_of_equal_values(v, s0):
         x[0] = np.float32(s0)
         want = float(np.cumsum(x, dtype=np.float32)[-1])
         assert cpu()._f32_add_n(float(s0), float(v), n) == want, (s0, v, n)
+
+
+def test_crps_quad_integrand_in_plain_floats_gives_numpys_bits():
+    # the challenge's integrand with np.interp / np.sign, integrated by the same scipy quad
+    integrate = pytest.importorskip("scipy.integrate")
+    from scipy import stats
+
+    from segscore.probabilistic.crps import _curvas2024_quad
+
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        mu, sigma = float(rng.uniform(1e2, 1e6)), float(rng.uniform(1.0, 1e4))
+        v = mu + float(rng.normal()) * sigma * 3 if i % 5 else mu
+        x = np.linspace(stats.norm.ppf(0.01, mu, sigma), stats.norm.ppf(0.99, mu, sigma), 100)
+        f = stats.norm.cdf(x, mu, sigma)
+
+        def g(t):
+            cdf = 0.0 if t < x[0] else 1.0 if t > x[-1] else float(np.interp(t, x, f))
+            return (cdf - 0.5 * (np.sign(t - v) + 1.0)) ** 2
+
+        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore")
+            want = integrate.quad(g, mu - 3 * sigma, mu + 3 * sigma)[0]
+        assert _curvas2024_quad(v, mu - 3 * sigma, mu + 3 * sigma, x, f) == want
