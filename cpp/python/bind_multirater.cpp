@@ -231,6 +231,22 @@ py::array_t<double> py_numpy_chunk_sums(const py::array& a, const std::vector<in
   return to_numpy(std::move(out));
 }
 
+py::tuple py_numpy_chunk_sums_many(const std::vector<py::array>& arrs, const std::vector<int64_t>& start,
+                                   const std::vector<int64_t>& len, int threads, bool overfull) {
+  std::vector<ArrayView> v;
+  for (const auto& a : arrs) v.push_back(view_of(a, "a", kFloats));
+  if (v.empty()) throw py::value_error("segscore._cpu.numpy_chunk_sums_many: give at least one array");
+  std::vector<std::vector<double>> out;
+  bool over = false;
+  {
+    py::gil_scoped_release nogil;
+    out = numpy_chunk_sums_many(v, start, len, threads, overfull ? &over : nullptr);
+  }
+  py::list sums;
+  for (auto& o : out) sums.append(to_numpy(std::move(o)));
+  return py::make_tuple(sums, over);
+}
+
 }  // namespace
 
 void bind_multirater(py::module_& m) {
@@ -241,6 +257,10 @@ void bind_multirater(py::module_& m) {
         "running sums in element order), MONAI's row counts.");
   m.def("_f32_add_n", [](float s, float v, uint64_t n) { return f32_add_n(s, v, n); }, py::arg("s"), py::arg("v"),
         py::arg("n"), "s + v added n times in float32 (the replay of curvas_stats; for the tests).");
+  m.def("numpy_chunk_sums_many", &py_numpy_chunk_sums_many, py::arg("arrays"), py::arg("start"), py::arg("len"),
+        py::arg("threads"), py::arg("overfull"),
+        "numpy_chunk_sums of arrays of one shape and layout from one read, and whether 1 - their sum is "
+        "negative anywhere.");
   m.def("numpy_chunk_sums", &py_numpy_chunk_sums, py::arg("a"), py::arg("start"), py::arg("len"),
         py::arg("threads"), "numpy's pairwise sum of chunks of a float array's elements in C order.");
   m.def("multirater_masks", &py_multirater_masks, py::arg("raters"), py::arg("labels"), py::arg("fg"),

@@ -675,11 +675,15 @@ T combine(int64_t s, int64_t n, int64_t leaf, const std::vector<T>& part, size_t
   return T(x + y);
 }
 
+// numpy's pairwise sums of the chunks of every array (one shape and one layout), and, with
+// `overfull`, whether some element's 1 - (sum over the arrays, in T) is negative, from the
+// same read.
 template <typename T>
-std::vector<double> chunk_sums(const ArrayView& a, const std::vector<int64_t>& start, const std::vector<int64_t>& len,
-                               int threads) {
+std::vector<std::vector<double>> chunk_sums(const std::vector<ArrayView>& arrs, const std::vector<int64_t>& start,
+                                            const std::vector<int64_t>& len, int threads, bool* overfull) {
+  const ArrayView& a = arrs[0];
+  const size_t A = arrs.size();
   const int nd = a.ndim;
-  const T* base = static_cast<const T*>(a.data);
   // memory offset of flat (C order) index f
   auto offset = [&](int64_t f) {
     int64_t o = 0;
@@ -692,8 +696,8 @@ std::vector<double> chunk_sums(const ArrayView& a, const std::vector<int64_t>& s
   };
   const int64_t inner = nd ? a.shape[nd - 1] : 1;
   const int64_t istep = nd ? a.strides[nd - 1] : 1;
-  // copies [f, f + n) (C order) into out
-  auto gather = [&](int64_t f, int64_t n, T* out) {
+  // copies [f, f + n) (C order) of array base into out
+  auto gather = [&](const T* base, int64_t f, int64_t n, T* out) {
     while (n > 0) {
       const int64_t col = f % inner;
       const int64_t take = std::min(n, inner - col);
@@ -713,7 +717,7 @@ std::vector<double> chunk_sums(const ArrayView& a, const std::vector<int64_t>& s
     expect *= a.shape[i];
   }
   auto contiguous = [&](int64_t f, int64_t n) { return n <= 1 || f / block == (f + n - 1) / block; };
-  const int64_t leaf = 1 << 16;
+  const int64_t leaf = overfull ? (1 << 14) : (1 << 16);  // the tree is the same; only the work split
   struct Task {
     size_t chunk;
     int64_t s, n;  // flat range
@@ -731,46 +735,88 @@ std::vector<double> chunk_sums(const ArrayView& a, const std::vector<int64_t>& s
     for (const auto& pc : pieces) tasks.push_back(Task{c, start[c] + pc.first, pc.second});
   }
   first[start.size()] = tasks.size();
-  std::vector<T> part(tasks.size());
-  const int64_t per = std::max<int64_t>(1, int64_t(tasks.size()) / (int64_t(threads) * 8));
-  parallel_for(int64_t(tasks.size()), threads, [&](int64_t b, int64_t e, int) {
-    std::vector<T> buf;
+  const size_t nt = tasks.size();
+  std::vector<T> part(A * nt);
+  std::atomic<bool> over(false);
+  const int64_t per = std::max<int64_t>(1, int64_t(nt) / (int64_t(threads) * 8));
+  parallel_for(int64_t(nt), threads, [&](int64_t b, int64_t e, int) {
+    std::vector<std::vector<T>> buf(A);
+    std::vector<const T*> ptr(A);
+    std::vector<T> acc;
     for (int64_t t = b; t < e; ++t) {
       const Task& k = tasks[size_t(t)];
-      if (contiguous(k.s, k.n)) {
-        part[size_t(t)] = pairwise<T>(base + offset(k.s), k.n);
-      } else {
-        buf.resize(size_t(k.n));
-        gather(k.s, k.n, buf.data());
-        part[size_t(t)] = pairwise<T>(buf.data(), k.n);
+      const bool cont = contiguous(k.s, k.n);
+      const int64_t o = cont ? offset(k.s) : 0;
+      for (size_t j = 0; j < A; ++j) {
+        const T* base = static_cast<const T*>(arrs[j].data);
+        if (cont) {
+          ptr[j] = base + o;
+        } else {
+          buf[j].resize(size_t(k.n));
+          gather(base, k.s, k.n, buf[j].data());
+          ptr[j] = buf[j].data();
+        }
+        part[j * nt + size_t(t)] = pairwise<T>(ptr[j], k.n);
+      }
+      if (overfull && !over.load(std::memory_order_relaxed)) {
+        acc.resize(size_t(k.n));
+        T* __restrict s = acc.data();
+        const T* __restrict q0 = ptr[0];
+        for (int64_t i = 0; i < k.n; ++i) s[i] = q0[i];
+        for (size_t j = 1; j < A; ++j) {
+          const T* __restrict q = ptr[j];
+          for (int64_t i = 0; i < k.n; ++i) s[i] = T(s[i] + q[i]);
+        }
+        int neg = 0;
+        for (int64_t i = 0; i < k.n; ++i) neg |= int(T(T(1) - s[i]) < T(0));
+        if (neg) over.store(true, std::memory_order_relaxed);
       }
     }
   }, per);
-  std::vector<double> out(start.size());
-  for (size_t c = 0; c < start.size(); ++c) {
-    if (first[c + 1] - first[c] == 1) {
-      out[c] = double(part[first[c]]);
-      continue;
+  if (overfull) *overfull = over.load();
+  std::vector<std::vector<double>> out(A, std::vector<double>(start.size()));
+  for (size_t j = 0; j < A; ++j) {
+    const std::vector<T> pj(part.begin() + std::ptrdiff_t(j * nt), part.begin() + std::ptrdiff_t((j + 1) * nt));
+    for (size_t c = 0; c < start.size(); ++c) {
+      if (first[c + 1] - first[c] == 1) {
+        out[j][c] = double(pj[first[c]]);
+        continue;
+      }
+      size_t at = first[c];
+      out[j][c] = double(combine<T>(0, len[c], leaf, pj, at));
     }
-    size_t at = first[c];
-    out[c] = double(combine<T>(0, len[c], leaf, part, at));
   }
   return out;
 }
 
 }  // namespace
 
-std::vector<double> numpy_chunk_sums(const ArrayView& a, const std::vector<int64_t>& start,
-                                     const std::vector<int64_t>& len, int threads) {
+std::vector<std::vector<double>> numpy_chunk_sums_many(const std::vector<ArrayView>& arrs,
+                                                       const std::vector<int64_t>& start,
+                                                       const std::vector<int64_t>& len, int threads, bool* overfull) {
+  if (arrs.empty()) throw std::invalid_argument("segscore: numpy_chunk_sums needs an array");
   if (start.size() != len.size()) throw std::invalid_argument("segscore: one length per chunk");
+  const ArrayView& a = arrs[0];
+  for (const auto& b : arrs) {
+    if (b.dtype != a.dtype || b.ndim != a.ndim)
+      throw std::invalid_argument("segscore: numpy_chunk_sums arrays differ in dtype or dimensions");
+    for (int d = 0; d < a.ndim; ++d)
+      if (b.shape[d] != a.shape[d] || b.strides[d] != a.strides[d])
+        throw std::invalid_argument("segscore: numpy_chunk_sums arrays differ in shape or layout");
+  }
   const int64_t size = a.size();
   for (size_t i = 0; i < start.size(); ++i)
     if (start[i] < 0 || len[i] < 0 || start[i] + len[i] > size)
       throw std::invalid_argument("segscore: a chunk lies outside the array");
   const int nthreads = std::max(1, threads > 0 ? threads : default_threads());
-  if (a.dtype == DType::F32) return chunk_sums<float>(a, start, len, nthreads);
-  if (a.dtype == DType::F64) return chunk_sums<double>(a, start, len, nthreads);
+  if (a.dtype == DType::F32) return chunk_sums<float>(arrs, start, len, nthreads, overfull);
+  if (a.dtype == DType::F64) return chunk_sums<double>(arrs, start, len, nthreads, overfull);
   throw std::invalid_argument("segscore: numpy_chunk_sums takes float32 or float64");
+}
+
+std::vector<double> numpy_chunk_sums(const ArrayView& a, const std::vector<int64_t>& start,
+                                     const std::vector<int64_t>& len, int threads) {
+  return numpy_chunk_sums_many({a}, start, len, threads, nullptr)[0];
 }
 
 }  // namespace segscore

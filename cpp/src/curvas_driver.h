@@ -54,4 +54,11 @@ float f32_add_n(float s, float v, uint64_t n);
 std::vector<double> numpy_chunk_sums(const ArrayView& a, const std::vector<int64_t>& start,
                                      const std::vector<int64_t>& len, int threads);
 
+// The same for several arrays of one shape and layout (the organ channels) from one read, and
+// with `overfull` non-null whether some element's 1 - (the arrays' sum in their dtype) is
+// negative (torchmetrics' softmax rule of curvas_stats).
+std::vector<std::vector<double>> numpy_chunk_sums_many(const std::vector<ArrayView>& arrs,
+                                                       const std::vector<int64_t>& start,
+                                                       const std::vector<int64_t>& len, int threads, bool* overfull);
+
 }  // namespace segscore

@@ -137,6 +137,31 @@ def numpy_view_sum(a, box=None, threads=None) -> float:
     return _numpy_view_sum_py(view, chunks)
 
 
+def numpy_view_sums(channels, box=None, threads=None, overfull=False):
+    """:func:`numpy_view_sum` of several float32 / float64 arrays of one shape, dtype and
+    layout (e.g. the organ channels of one C-contiguous array) from one read, in C++; with
+    `overfull`, also whether ``1 - (their sum in that dtype)`` is negative at some element of
+    the views (torchmetrics' softmax rule in the CURVAS 2024 protocol).
+
+    Returns
+    -------
+    (list of float, bool)
+    """
+    a = np.asarray(channels[0])
+    views = [np.asarray(c) if box is None else _crop(np.asarray(c), box) for c in channels]
+    if views[0].size == 0:
+        return [0.0] * len(views), False
+    chunks = _npy_chunks(views[0].shape, a.shape)
+    from .._core.backends import resolve_threads
+
+    sums, over = cpu().numpy_chunk_sums_many(views, [c[0] for c in chunks], [c[1] for c in chunks],
+                                             resolve_threads(threads), bool(overfull))
+    t = a.dtype.type
+    out = [float(np.add.accumulate(np.concatenate([np.zeros(1, a.dtype), np.asarray(s).astype(a.dtype)]),
+                                   dtype=t)[-1]) for s in sums]
+    return out, bool(over)
+
+
 def _numpy_view_sum_py(view, chunks) -> float:
     """numpy_view_sum's numpy implementation (the reference of the C++ one)."""
     flat = np.ascontiguousarray(view).reshape(-1)

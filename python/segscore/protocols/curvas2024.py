@@ -93,7 +93,7 @@ from ..probabilistic import raters as R
 from .._core import validate as V
 from .._core.backends import cpu, resolve_threads
 from ..probabilistic.crps import _volume_score
-from ..probabilistic.numpy_sum import numpy_view_sum
+from ..probabilistic.numpy_sum import numpy_view_sum, numpy_view_sums
 
 N_BINS = 50
 # curvas(convention=...): the challenge's own numbers, quirks included, or segscore's clean
@@ -473,14 +473,20 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     edges = np.asarray(_edges(conv, N_BINS, np.dtype(np.float32)), dtype=np.float64)
     off, scale, tol = _candidate(edges)
     monai = convention == "curvas2024"
+    float64_sums = exact or convention == "segscore"
+    softmax_mode = 2 if monai else 0  # 2: the pass looks for a background < 0 first
+    if not float64_sums:
+        # the challenge's predicted volumes (numpy's sum of the cropped view), and torchmetrics'
+        # softmax rule, from one read of the channels
+        pred_sums, over = numpy_view_sums([full_p[i] for i in range(p.shape[0])], box, threads, overfull=monai)
+        softmax_mode = 1 if over else 0
     raw = cpu().curvas_stats([m.view(np.uint8) if m.dtype == np.bool_ else m for m in maps],
                              None if pr is None else (pr.view(np.uint8) if pr.dtype == np.bool_ else pr),
                              [p[i] for i in range(p.shape[0])], [int(v) for v in values], edges.tolist(), off, scale,
-                             tol, 2 if monai else 0, monai, threads, exact or convention == "segscore")
+                             tol, softmax_mode, monai, threads, float64_sums)
     if box is None:
         _check_pass_values(raw, "prob")
     st = RaterStats(raw, k, True, int(np.prod(p.shape[1:])), values)
-    float64_sums = exact or convention == "segscore"
 
     dice, confidence, crps, volumes = {}, {}, {}, {}
     if not monai:
@@ -501,7 +507,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         m_bg = float(st.pbg[i]) / n_bg if n_bg else math.nan
         confidence[key] = float(((1.0 - m_bg) + m_fg) / 2.0)
         if not float64_sums:  # the challenge: numpy's sum of the cropped view
-            pred_vol = numpy_view_sum(full_p[i], box, threads=threads) * voxel
+            pred_vol = pred_sums[i] * voxel
         else:
             pred_vol = float(np.sum(p[i], dtype=np.float64)) * voxel
         rater_vols = st.rater_counts(v).astype(np.float64) * voxel

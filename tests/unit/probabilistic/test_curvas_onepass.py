@@ -200,3 +200,22 @@ def test_crps_quad_integrand_in_plain_floats_gives_numpys_bits():
             __import__("warnings").simplefilter("ignore")
             want = integrate.quad(g, mu - 3 * sigma, mu + 3 * sigma)[0]
         assert _curvas2024_quad(v, mu - 3 * sigma, mu + 3 * sigma, x, f) == want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("box", [None, ((2, 37), (5, 44)), ((0, 40), (1, 50))])
+def test_numpy_view_sums_of_the_channels_and_the_softmax_rule(dtype, box):
+    from segscore.probabilistic.numpy_sum import numpy_view_sums
+
+    rng = np.random.default_rng(1)
+    p = (rng.dirichlet([0.4] * 4, size=(3, 40, 50))[..., 1:] * 0.999).astype(dtype)
+    p = np.ascontiguousarray(np.moveaxis(p, -1, 0))
+    view = p if box is None else p[..., box[0][0]:box[0][1], box[1][0]:box[1][1]]
+    sums, over = numpy_view_sums([p[i] for i in range(3)], box, threads=2, overfull=True)
+    assert sums == [float(view[i].sum()) for i in range(3)]
+    assert over is False
+    p[:, 2, 20, 30] = [0.6, 0.3, 0.3]  # inside every box: background < 0
+    assert numpy_view_sums([p[i] for i in range(3)], box, overfull=True)[1] is True
+    p[:, 2, 20, 30] = 0
+    p[:, 0, 39, 0] = [0.6, 0.3, 0.3]  # outside the first box
+    assert numpy_view_sums([p[i] for i in range(3)], box, overfull=True)[1] is (box is None)
