@@ -59,8 +59,11 @@ Step by step
      is reproduced and reported in ``meta["ece_softmax"]``.
    * segscore: no softmax; the probabilities are used as given.
 
-   Computed by :class:`segscore.Calibration` (convention "curvas"), by slabs (O(bins)
-   extra memory), its running float32 bin sums continuing from slab to slab.
+   Computed in the protocol's one pass with everything else (``segscore._cpu.curvas_stats``:
+   the raters, the prediction and the organ channels read once, O(bins) memory for the ECE):
+   the bin counts, one count of correct voxels per rater, and each bin's float32 running sum
+   replayed in voxel order -- the numbers of :class:`segscore.Calibration` (convention
+   "curvas") on the same input, to the bit, for any thread count.
    ``ece_mean`` is the mean over raters.
 5. Volume CRPS per organ (:func:`segscore.volume_crps`): predicted volume = sum of the
    organ probabilities x voxel volume (under curvas2024 numpy's float32 sum of the cropped
