@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "curvas_driver.h"
 #include "multirater_driver.h"
 #include "segscore/multirater.h"
 
@@ -138,9 +139,130 @@ void py_multirater_masks(const std::vector<py::array>& raters, const std::vector
   multirater_masks(r, labels, pf, pd, fv, threads);
 }
 
+py::dict py_curvas_stats(const std::vector<py::array>& raters, const py::object& pred,
+                         const std::vector<py::array>& probs, const std::vector<int64_t>& values,
+                         const std::vector<double>& edges, double cand_offset, double cand_scale, double cand_tol,
+                         int softmax, bool groups, int threads, bool exact) {
+  std::vector<ArrayView> r;
+  for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
+  if (r.empty()) throw py::value_error("segscore._cpu.curvas_stats: give at least one rater");
+  ArrayView p;
+  const ArrayView* pp = nullptr;
+  if (!pred.is_none()) {
+    p = view_of(pred.cast<py::array>(), "pred", kLabels);
+    pp = &p;
+  }
+  std::vector<ArrayView> pr;
+  for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
+  if (pr.empty() || values.size() != pr.size())
+    throw py::value_error("segscore._cpu.curvas_stats: give one organ label per probability channel");
+  for (const auto& v : r) {
+    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.curvas_stats: raters differ in dimensions");
+    check_same_shape(r[0], v, v.ndim, "curvas_stats", "a rater");
+  }
+  if (pp) {
+    if (p.ndim != r[0].ndim) throw py::value_error("segscore._cpu.curvas_stats: pred differs in dimensions");
+    check_same_shape(r[0], p, p.ndim, "curvas_stats", "pred");
+  }
+  for (const auto& v : pr) {
+    if (v.ndim != r[0].ndim)
+      throw py::value_error("segscore._cpu.curvas_stats: a probability channel differs in dimensions");
+    check_same_shape(r[0], v, v.ndim, "curvas_stats", "a probability channel");
+  }
+  if (edges.size() < 2) throw py::value_error("segscore._cpu.curvas_stats: give at least 2 bin edges");
+  for (size_t i = 1; i < edges.size(); ++i)
+    if (!(edges[i] > edges[i - 1])) throw py::value_error("segscore._cpu.curvas_stats: edges must increase");
+  if (softmax < 0 || softmax > 2) throw py::value_error("segscore._cpu.curvas_stats: softmax is 0, 1 or 2");
+  if (groups && r[0].ndim < 3) throw py::value_error("segscore._cpu.curvas_stats: row counts need 3 or more axes");
+  CurvasOptions opt;
+  opt.values = values;
+  opt.edges = edges;
+  opt.cand_offset = cand_offset;
+  opt.cand_scale = cand_scale;
+  opt.cand_tol = cand_tol;
+  opt.softmax = softmax;
+  opt.groups = groups;
+  opt.exact_sums = exact;
+  opt.threads = threads;
+  CurvasResult res;
+  {
+    py::gil_scoped_release nogil;
+    res = curvas_stats(r, pp, pr, opt);
+  }
+  const auto K = py::ssize_t(r.size());
+  const auto C = py::ssize_t(pr.size());
+  const auto L = py::ssize_t(res.base.labels.size());
+  const auto M = py::ssize_t(res.base.minmax.size() / 2);
+  const auto S = py::ssize_t(edges.size());
+  py::dict d;
+  d["labels"] = to_numpy(std::move(res.base.labels));
+  d["stats"] = to_numpy(std::move(res.base.stats), {L, py::ssize_t(mr_width(K))});
+  d["psum"] = to_numpy(std::move(res.base.psum));
+  d["pvsum"] = to_numpy(std::move(res.base.pvsum));
+  d["pfg"] = to_numpy(std::move(res.base.pfg));
+  d["pbg"] = to_numpy(std::move(res.base.pbg));
+  d["minmax"] = to_numpy(std::move(res.base.minmax), {M, 2});
+  d["softmax"] = res.softmax;
+  d["count"] = to_numpy(std::move(res.count));
+  d["correct"] = to_numpy(std::move(res.correct), {K, S});
+  d["seq"] = to_numpy(std::move(res.seq));
+  d["exact"] = to_numpy(std::move(res.exact));
+  if (groups) {
+    const auto G = py::ssize_t(r[0].shape[0] * r[0].shape[1]);
+    d["groups"] = to_numpy(std::move(res.groups), {C, G, 3});
+  }
+  d["pmin"] = to_numpy(std::move(res.pmin));
+  d["pmax"] = to_numpy(std::move(res.pmax));
+  d["pnan"] = to_numpy(std::move(res.pnan));
+  d["invalid"] = res.invalid;
+  d["cmin"] = res.cmin;
+  d["cmax"] = res.cmax;
+  return d;
+}
+
+py::array_t<double> py_numpy_chunk_sums(const py::array& a, const std::vector<int64_t>& start,
+                                        const std::vector<int64_t>& len, int threads) {
+  const ArrayView v = view_of(a, "a", kFloats);
+  std::vector<double> out;
+  {
+    py::gil_scoped_release nogil;
+    out = numpy_chunk_sums(v, start, len, threads);
+  }
+  return to_numpy(std::move(out));
+}
+
+py::tuple py_numpy_chunk_sums_many(const std::vector<py::array>& arrs, const std::vector<int64_t>& start,
+                                   const std::vector<int64_t>& len, int threads, bool overfull) {
+  std::vector<ArrayView> v;
+  for (const auto& a : arrs) v.push_back(view_of(a, "a", kFloats));
+  if (v.empty()) throw py::value_error("segscore._cpu.numpy_chunk_sums_many: give at least one array");
+  std::vector<std::vector<double>> out;
+  bool over = false;
+  {
+    py::gil_scoped_release nogil;
+    out = numpy_chunk_sums_many(v, start, len, threads, overfull ? &over : nullptr);
+  }
+  py::list sums;
+  for (auto& o : out) sums.append(to_numpy(std::move(o)));
+  return py::make_tuple(sums, over);
+}
+
 }  // namespace
 
 void bind_multirater(py::module_& m) {
+  m.def("curvas_stats", &py_curvas_stats, py::arg("raters"), py::arg("pred"), py::arg("probs"), py::arg("values"),
+        py::arg("edges"), py::arg("cand_offset"), py::arg("cand_scale"), py::arg("cand_tol"), py::arg("softmax"),
+        py::arg("groups"), py::arg("threads"), py::arg("exact") = true,
+        "The CURVAS 2024 protocol's one pass: multi-rater statistics, torchmetrics' top-label bins (float32 "
+        "running sums in element order), MONAI's row counts.");
+  m.def("_f32_add_n", [](float s, float v, uint64_t n) { return f32_add_n(s, v, n); }, py::arg("s"), py::arg("v"),
+        py::arg("n"), "s + v added n times in float32 (the replay of curvas_stats; for the tests).");
+  m.def("numpy_chunk_sums_many", &py_numpy_chunk_sums_many, py::arg("arrays"), py::arg("start"), py::arg("len"),
+        py::arg("threads"), py::arg("overfull"),
+        "numpy_chunk_sums of arrays of one shape and layout from one read, and whether 1 - their sum is "
+        "negative anywhere.");
+  m.def("numpy_chunk_sums", &py_numpy_chunk_sums, py::arg("a"), py::arg("start"), py::arg("len"),
+        py::arg("threads"), "numpy's pairwise sum of chunks of a float array's elements in C order.");
   m.def("multirater_masks", &py_multirater_masks, py::arg("raters"), py::arg("labels"), py::arg("fg"),
         py::arg("dis"), py::arg("threads"),
         "Consensus foreground and dissensus masks of every label in one pass over the raters (outputs zeroed).");

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.backends import cpu
+
 _NPY_BUFSIZE = 8192  # numpy's default ufunc buffer size (elements)
 
 
@@ -100,7 +102,7 @@ def _pairwise_sums(flat, starts, n):
     return v[np.searchsorted(st, np.asarray(starts, dtype=np.int64))]
 
 
-def numpy_view_sum(a, box=None) -> float:
+def numpy_view_sum(a, box=None, threads=None) -> float:
     """``a[..., y0:y1, x0:x1].sum()`` as numpy 2.4 computes it for a C-contiguous float32 /
     float64 `a` (pairwise sums of the reduction's inner-loop chunks, added one after another
     in the array's dtype), whatever `a`'s own memory layout; `box` = ((y0, y1), (x0, x1)) or
@@ -118,10 +120,51 @@ def numpy_view_sum(a, box=None) -> float:
     view = a if box is None else _crop(a, box)
     if a.dtype not in (np.float32, np.float64):
         return float(np.sum(view, dtype=np.float64))
-    flat = np.ascontiguousarray(view).reshape(-1)
-    if flat.size == 0:
+    if view.size == 0:
         return 0.0
     chunks = _npy_chunks(view.shape, a.shape)
+    t = a.dtype.type
+    try:
+        mod = cpu()
+    except ImportError:
+        mod = None
+    if hasattr(mod, "numpy_chunk_sums"):  # the C++ pairwise sums, read in place
+        from .._core.backends import resolve_threads
+
+        part = np.asarray(mod.numpy_chunk_sums(view, [c[0] for c in chunks], [c[1] for c in chunks],
+                                                 resolve_threads(threads))).astype(a.dtype)
+        return float(np.add.accumulate(np.concatenate([np.zeros(1, a.dtype), part]), dtype=t)[-1])
+    return _numpy_view_sum_py(view, chunks)
+
+
+def numpy_view_sums(channels, box=None, threads=None, overfull=False):
+    """:func:`numpy_view_sum` of several float32 / float64 arrays of one shape, dtype and
+    layout (e.g. the organ channels of one C-contiguous array) from one read, in C++; with
+    `overfull`, also whether ``1 - (their sum in that dtype)`` is negative at some element of
+    the views (torchmetrics' softmax rule in the CURVAS 2024 protocol).
+
+    Returns
+    -------
+    (list of float, bool)
+    """
+    a = np.asarray(channels[0])
+    views = [np.asarray(c) if box is None else _crop(np.asarray(c), box) for c in channels]
+    if views[0].size == 0:
+        return [0.0] * len(views), False
+    chunks = _npy_chunks(views[0].shape, a.shape)
+    from .._core.backends import resolve_threads
+
+    sums, over = cpu().numpy_chunk_sums_many(views, [c[0] for c in chunks], [c[1] for c in chunks],
+                                             resolve_threads(threads), bool(overfull))
+    t = a.dtype.type
+    out = [float(np.add.accumulate(np.concatenate([np.zeros(1, a.dtype), np.asarray(s).astype(a.dtype)]),
+                                   dtype=t)[-1]) for s in sums]
+    return out, bool(over)
+
+
+def _numpy_view_sum_py(view, chunks) -> float:
+    """numpy_view_sum's numpy implementation (the reference of the C++ one)."""
+    flat = np.ascontiguousarray(view).reshape(-1)
     t = flat.dtype.type
     by_len = {}
     for i, (s0, n) in enumerate(chunks):

@@ -59,8 +59,11 @@ Step by step
      is reproduced and reported in ``meta["ece_softmax"]``.
    * segscore: no softmax; the probabilities are used as given.
 
-   Computed by :class:`segscore.Calibration` (convention "curvas"), by slabs (O(bins)
-   extra memory), its running float32 bin sums continuing from slab to slab.
+   Computed in the protocol's one pass with everything else (``segscore._cpu.curvas_stats``:
+   the raters, the prediction and the organ channels read once, O(bins) memory for the ECE):
+   the bin counts, one count of correct voxels per rater, and each bin's float32 running sum
+   replayed in voxel order -- the numbers of :class:`segscore.Calibration` (convention
+   "curvas") on the same input, to the bit, for any thread count.
    ``ece_mean`` is the mean over raters.
 5. Volume CRPS per organ (:func:`segscore.volume_crps`): predicted volume = sum of the
    organ probabilities x voxel volume (under curvas2024 numpy's float32 sum of the cropped
@@ -91,9 +94,9 @@ import numpy as np
 
 from ..probabilistic import raters as R
 from .._core import validate as V
-from .._core.backends import resolve_threads
+from .._core.backends import cpu, resolve_threads
 from ..probabilistic.crps import _volume_score
-from ..probabilistic.numpy_sum import numpy_view_sum
+from ..probabilistic.numpy_sum import numpy_view_sum, numpy_view_sums
 
 N_BINS = 50
 # curvas(convention=...): the challenge's own numbers, quirks included, or segscore's clean
@@ -414,6 +417,185 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     """
     if convention not in CURVAS_CONVENTIONS:
         raise ValueError(f"convention must be one of {CURVAS_CONVENTIONS}, got {convention!r}")
+    threads = resolve_threads(threads)
+    maps, is_mask = R.as_raters(raters)
+    if is_mask:
+        raise TypeError("curvas() needs integer rater label maps (0 = background, one value per organ)")
+    p = V.as_host_array(prob, "prob")
+    if p.dtype not in (np.float32, np.float64) or p.ndim < 2 or p.shape[0] > 63:
+        # float16, more organs than the pass holds (and the type / shape errors): the numpy path
+        return _curvas_numpy(p, maps, spacing, labels, pred, ct, convention, integration, threads, exact)
+    if p.size == 0:
+        raise ValueError(f"prob is empty (shape {p.shape})")
+    if not p.flags.c_contiguous:  # float sums follow the elements' logical order, whatever the layout
+        p = np.ascontiguousarray(p)
+    shape = maps[0].shape
+    if p.ndim != len(shape) + 1 or p.shape[1:] != shape:
+        _check_prob_values(p)  # the order of the checks of R.as_prob
+        raise ValueError(
+            f"prob has shape {p.shape} but the raters have shape {shape}; curvas() takes (C, *spatial) organ "
+            "probabilities, one channel per organ and no background channel (drop it with prob[1:])"
+        )
+    items = R._parse_channel_labels(labels, p.shape[0])
+    for key, mem in items:
+        if len(mem) != 1:
+            raise ValueError(f"curvas() scores one label per channel; labels[{key!r}] is a union {mem}")
+    keys = [k for k, _ in items]
+    values = [mem[0] for _, mem in items]
+    pr = None
+    if pred is not None:
+        pr = V.as_host_array(pred, "pred")
+        V.check_label_map(pr, "pred")
+        if pr.shape != shape:
+            raise ValueError(f"pred has shape {pr.shape} but the raters have shape {shape}; they must match")
+    box = None
+    full_p = p
+    if ct is not None:
+        box = _crop_box(ct, shape)
+        _check_prob_values(p)  # the voxels outside the crop are not read by the pass
+        maps = [_crop(r, box) for r in maps]
+        p = _crop(p, box)
+        if pr is not None:
+            pr = _crop(pr, box)
+    sp = V.check_spacing(spacing, len(shape))
+    voxel = float(np.prod(sp))
+    k = len(maps)
+    if convention == "curvas2024" and len(shape) < 3:
+        raise ValueError(
+            "convention='curvas2024' reproduces MONAI's reading of the challenge's 3-D (slices, X, Y) arrays as "
+            f"(batch, channel, spatial); arrays with {len(shape)} axes cannot be read so: use convention='segscore'"
+        )
+
+    # the one pass: consensus counts, probability sums, the top-label bins of every rater,
+    # MONAI's row counts, the argmax prediction when none is given
+    from ..calibration.conventions import get_convention
+    from ..calibration.edges import _candidate, _edges
+    from ..probabilistic.onepass import RaterStats
+
+    conv = get_convention("curvas")
+    edges = np.asarray(_edges(conv, N_BINS, np.dtype(np.float32)), dtype=np.float64)
+    off, scale, tol = _candidate(edges)
+    monai = convention == "curvas2024"
+    float64_sums = exact or convention == "segscore"
+    softmax_mode = 2 if monai else 0  # 2: the pass looks for a background < 0 first
+    if not float64_sums:
+        # the challenge's predicted volumes (numpy's sum of the cropped view), and torchmetrics'
+        # softmax rule, from one read of the channels
+        pred_sums, over = numpy_view_sums([full_p[i] for i in range(p.shape[0])], box, threads, overfull=monai)
+        softmax_mode = 1 if over else 0
+    raw = cpu().curvas_stats([m.view(np.uint8) if m.dtype == np.bool_ else m for m in maps],
+                             None if pr is None else (pr.view(np.uint8) if pr.dtype == np.bool_ else pr),
+                             [p[i] for i in range(p.shape[0])], [int(v) for v in values], edges.tolist(), off, scale,
+                             tol, softmax_mode, monai, threads, float64_sums)
+    if box is None:
+        _check_pass_values(raw, "prob")
+    st = RaterStats(raw, k, True, int(np.prod(p.shape[1:])), values)
+
+    dice, confidence, crps, volumes = {}, {}, {}, {}
+    if not monai:
+        from ..metrics import empty as _empty
+        from ..metrics.overlap import overlap_value
+        from ..metrics.surface import conventions as _conv
+
+        user, sconv = _empty.normalize(None), _conv.get("segscore")
+    for i, (key, v) in enumerate(zip(keys, values)):
+        if monai:
+            g = raw["groups"][i].reshape(p.shape[1], p.shape[2], 3)
+            dice[key] = _monai_dice_from_counts(g[..., 0], g[..., 1], g[..., 2])
+        else:
+            dice[key] = overlap_value("dice", *st.consensus_counts(v), user, sconv.empty)
+        votes = st.votes(v)
+        n_fg, n_bg = int(votes[k]), int(votes[0])
+        m_fg = float(st.pfg[i]) / n_fg if n_fg else math.nan
+        m_bg = float(st.pbg[i]) / n_bg if n_bg else math.nan
+        confidence[key] = float(((1.0 - m_bg) + m_fg) / 2.0)
+        if not float64_sums:  # the challenge: numpy's sum of the cropped view
+            pred_vol = pred_sums[i] * voxel
+        else:
+            pred_vol = float(np.sum(p[i], dtype=np.float64)) * voxel
+        rater_vols = st.rater_counts(v).astype(np.float64) * voxel
+        mu, sigma = float(np.mean(rater_vols)), float(np.std(rater_vols))
+        crps[key] = _volume_score(pred_vol, rater_vols, method=VOLUME_METHOD[convention], integration=integration)
+        volumes[key] = {"pred": pred_vol, "raters": rater_vols.tolist(), "mean": mu, "std": sigma}
+
+    softmax = bool(raw["softmax"])
+    if not monai and raw["invalid"]:
+        _raise_class_values(raw)
+    ece = _ece_from_bins(raw, edges, k, p.shape[0] + 1, conv, float64_sums)
+    meta = {"convention": convention, "labels": dict(zip(keys, values)), "spacing": sp, "crop": box,
+            "n_bins": N_BINS, "ece_softmax": softmax, "ece_source": "segscore.Calibration (convention 'curvas')",
+            "raters": k, "pred": "given" if pred is not None else "argmax", "crps_integration": integration,
+            "sums": "float64" if float64_sums
+            else f"float32 (torchmetrics 1.9 CPU; {NUMPY_SUM_VERSION})"}
+    return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)
+
+
+def _check_prob_values(p):
+    """R.as_prob's value checks (NaN, outside [0, 1]) on the whole array."""
+    lo, hi = float(np.min(p)), float(np.max(p))
+    if np.isnan(lo) or np.isnan(hi):
+        raise ValueError("prob contains NaN; probabilities must be finite numbers in [0, 1]")
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"prob has values in [{lo}, {hi}]; probabilities must lie in [0, 1] "
+                         "(logits? apply softmax/sigmoid first)")
+
+
+def _check_pass_values(raw, name):
+    """R.as_prob's value checks from the pass's per-channel NaN counts and ranges."""
+    if int(np.sum(raw["pnan"])):
+        raise ValueError(f"{name} contains NaN; probabilities must be finite numbers in [0, 1]")
+    lo, hi = float(np.min(raw["pmin"])), float(np.max(raw["pmax"]))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{name} has values in [{lo}, {hi}]; probabilities must lie in [0, 1] "
+                         "(logits? apply softmax/sigmoid first)")
+
+
+def _raise_class_values(raw):
+    """segscore.Calibration's refusal of a background 1 - sum of organs outside [0, 1]."""
+    out = int(raw["invalid"])
+    lo = min(float(raw["cmin"]), float(np.min(raw["pmin"])))
+    hi = max(float(raw["cmax"]), float(np.max(raw["pmax"])))
+    raise ValueError(f"probs contains {out} value{'s' if out != 1 else ''} outside [0, 1] (min {lo:g}, max {hi:g}); "
+                     "probabilities must lie in [0, 1]. If these are logits, pass logits=True (segscore never guesses)")
+
+
+def _ece_from_bins(raw, edges, k, n_classes, conv, float64_sums):
+    """Each rater's ECE from the pass's bins, as segscore.Calibration (convention 'curvas')
+    computes it from its own: torchmetrics' float32 formulas on the running float32 sums, or
+    float64 on the exact sums."""
+    from ..calibration.reliability import Reliability, _arith, _display_edges
+
+    cnt = np.asarray(raw["count"], dtype=np.int64)
+    sc = np.asarray(raw["exact"] if float64_sums else raw["seq"], dtype=np.float64)
+    disp = _display_edges(edges, len(cnt))
+    arith = _arith(conv, None if float64_sums else np.dtype(np.float32))
+    out = []
+    for r in range(k):
+        rel = Reliability(disp, cnt, np.asarray(raw["correct"][r], dtype=np.int64), sc, int(cnt.sum()), "top-label",
+                          conv.name, None, 0.0, 0.0, 0, n_classes, **arith)
+        out.append(rel.ece("l1"))
+    return out
+
+
+def _monai_dice_from_counts(sp, inter, sg):
+    """_monai_rowwise_dice from the (batch, channel) row counts |pm|, |pm & gt|, |gt|."""
+    inter = inter[:, 1:].astype(np.float64)
+    sp = sp[:, 1:].astype(np.float64)
+    sg = sg[:, 1:].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.where(sg > 0, 2.0 * inter / (sg + sp), np.nan)
+    valid = ~np.isnan(d)
+    per_batch_n = valid.sum(axis=1)
+    per_batch = np.where(per_batch_n > 0, np.where(valid, d, 0.0).sum(axis=1) / np.maximum(per_batch_n, 1), 0.0)
+    nb = int(np.count_nonzero(per_batch_n > 0))
+    return float(per_batch[per_batch_n > 0].sum() / nb) if nb else 0.0
+
+
+def _curvas_numpy(prob, raters, spacing=None, labels=None, pred=None, ct=None, convention="curvas2024",
+                  integration="quad", threads=None, exact=False):
+    """The numpy reference implementation of :func:`curvas` (per-label vote arrays, slabs of
+    segscore.Calibration): used for probabilities that are neither float32 nor float64, and
+    by the tests as the reference of the one pass."""
     threads = resolve_threads(threads)
     maps, is_mask = R.as_raters(raters)
     if is_mask:
