@@ -21,9 +21,8 @@ NAN = float("nan")
 INF = float("inf")
 
 
-def _inputs(pred, ref, opts):
-    p = as_host_array(pred, "pred")
-    r = as_host_array(ref, "ref")
+def _check_maps(p, r):
+    """dtype, shape and dimension checks shared by host and device inputs."""
     for a, name in ((p, "pred"), (r, "ref")):
         if a.dtype.kind in "fc":
             raise TypeError(
@@ -33,6 +32,12 @@ def _inputs(pred, ref, opts):
     check_same_shape(p, r)
     if p.ndim not in (2, 3):
         raise ValueError(f"lesion-wise scoring takes 2-D or 3-D arrays, got {p.ndim}-D")
+
+
+def _inputs(pred, ref, opts):
+    p = as_host_array(pred, "pred")
+    r = as_host_array(ref, "ref")
+    _check_maps(p, r)
     for a, name in ((p, "pred"), (r, "ref")):
         if a.dtype.kind == "i" and a.size and a.min() < 0:
             raise ValueError(f"{name} has negative values; labels and instance ids must be >= 0")
@@ -46,15 +51,7 @@ def _inputs(pred, ref, opts):
 
 def _device_inputs(p, r, opts):
     """The checks of `_inputs` on device arrays (no copy to the host)."""
-    for a, name in ((p, "pred"), (r, "ref")):
-        if a.dtype.kind in "fc":
-            raise TypeError(
-                f"{name} has dtype {a.dtype}: lesion-wise scoring needs integer label or instance maps, or bool "
-                f"masks (round and cast with .astype(np.int32), or threshold probabilities: {name} > 0.5)")
-        check_label_map(a, name)
-    check_same_shape(p, r)
-    if p.ndim not in (2, 3):
-        raise ValueError(f"lesion-wise scoring takes 2-D or 3-D arrays, got {p.ndim}-D")
+    _check_maps(p, r)
     for a, name in ((p, "pred"), (r, "ref")):
         if a.dtype.kind == "i" and a.size:
             with a.lib.device_ctx(a.device):

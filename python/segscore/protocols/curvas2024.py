@@ -430,18 +430,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     if not p.flags.c_contiguous:  # float sums follow the elements' logical order, whatever the layout
         p = np.ascontiguousarray(p)
     shape = maps[0].shape
-    if p.ndim != len(shape) + 1 or p.shape[1:] != shape:
-        _check_prob_values(p)  # the order of the checks of R.as_prob
-        raise ValueError(
-            f"prob has shape {p.shape} but the raters have shape {shape}; curvas() takes (C, *spatial) organ "
-            "probabilities, one channel per organ and no background channel (drop it with prob[1:])"
-        )
-    items = R._parse_channel_labels(labels, p.shape[0])
-    for key, mem in items:
-        if len(mem) != 1:
-            raise ValueError(f"curvas() scores one label per channel; labels[{key!r}] is a union {mem}")
-    keys = [k for k, _ in items]
-    values = [mem[0] for _, mem in items]
+    keys, values = _organ_channels(p, shape, labels, check=_check_prob_values)
     pr = None
     if pred is not None:
         pr = V.as_host_array(pred, "pred")
@@ -530,6 +519,25 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     return CurvasResult(dice, crps, confidence, ece, float(np.mean(ece)), volumes, meta)
 
 
+def _organ_channels(p, shape, labels, check=None):
+    """(keys, label values) of the (C, *spatial) organ channels; `check(p)` runs before a
+    shape error is raised (the order of the checks of R.as_prob)."""
+    if p.ndim != len(shape) + 1 or p.shape[1:] != shape:
+        if check is not None:
+            check(p)
+        raise ValueError(
+            f"prob has shape {p.shape} but the raters have shape {shape}; curvas() takes (C, *spatial) organ "
+            "probabilities, one channel per organ and no background channel (drop it with prob[1:])"
+        )
+    items = R._parse_channel_labels(labels, p.shape[0])
+    for key, mem in items:
+        if len(mem) != 1:
+            raise ValueError(f"curvas() scores one label per channel; labels[{key!r}] is a union {mem}")
+    keys = [k for k, _ in items]
+    values = [mem[0] for _, mem in items]
+    return keys, values
+
+
 def _check_prob_values(p):
     """R.as_prob's value checks (NaN, outside [0, 1]) on the whole array."""
     lo, hi = float(np.min(p)), float(np.max(p))
@@ -602,17 +610,7 @@ def _curvas_numpy(prob, raters, spacing=None, labels=None, pred=None, ct=None, c
         raise TypeError("curvas() needs integer rater label maps (0 = background, one value per organ)")
     shape = maps[0].shape
     p = R.as_prob(prob)
-    if p.ndim != len(shape) + 1 or p.shape[1:] != shape:
-        raise ValueError(
-            f"prob has shape {p.shape} but the raters have shape {shape}; curvas() takes (C, *spatial) organ "
-            "probabilities, one channel per organ and no background channel (drop it with prob[1:])"
-        )
-    items = R._parse_channel_labels(labels, p.shape[0])
-    for key, mem in items:
-        if len(mem) != 1:
-            raise ValueError(f"curvas() scores one label per channel; labels[{key!r}] is a union {mem}")
-    keys = [k for k, _ in items]
-    values = [mem[0] for _, mem in items]
+    keys, values = _organ_channels(p, shape, labels)
     if pred is not None:
         pr = V.as_host_array(pred, "pred")
         V.check_label_map(pr, "pred")
