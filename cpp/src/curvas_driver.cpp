@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "label_slots.h"
 #include "segscore/calibration.h"
 #include "segscore/multirater.h"
 #include "thread_pool.h"
@@ -15,7 +16,6 @@
 namespace segscore {
 namespace {
 
-constexpr int64_t kDense = 1 << 16;    // labels below this get a slot by direct lookup
 constexpr int64_t kSeg = 4096;         // voxels per unit of work along the last axis
 constexpr int64_t kBlockVoxels = 1 << 16;  // voxels per block (the unit of the replay order)
 
@@ -32,20 +32,14 @@ struct Block {
   std::vector<int64_t> off;  // slot s: rec[off[s], off[s + 1])
 };
 
-struct Worker {
-  int64_t W = 0;
-  std::vector<int32_t> dense;
-  std::unordered_map<int64_t, int32_t> sparse;
-  std::vector<int64_t> values, stats;
+struct Worker : LabelSlots {
   std::vector<MrFix> sum, vsum, fgsum, bgsum, exact;
   std::vector<int64_t> mn, mx, count, correct, pnan;
   std::vector<double> pmin, pmax;
   double cmin = HUGE_VAL, cmax = -HUGE_VAL;
   int64_t invalid = 0;
-  bool used = false;
   void init(int64_t w, int64_t C, int64_t M, int64_t slots, int64_t K) {
-    W = w;
-    dense.assign(kDense, -1);
+    init_slots(w);
     sum.assign(C, MrFix{0, 0});
     vsum.assign(C, MrFix{0, 0});
     fgsum.assign(C, MrFix{0, 0});
@@ -58,24 +52,6 @@ struct Worker {
     pnan.assign(C, 0);
     pmin.assign(C, HUGE_VAL);
     pmax.assign(C, -HUGE_VAL);
-    used = true;
-  }
-  int64_t slot(int64_t v) {
-    if (v >= 0 && v < kDense) {
-      int32_t& s = dense[size_t(v)];
-      if (s < 0) s = fresh(v);
-      return s;
-    }
-    auto it = sparse.find(v);
-    if (it != sparse.end()) return it->second;
-    const int32_t s = fresh(v);
-    sparse.emplace(v, s);
-    return s;
-  }
-  int32_t fresh(int64_t v) {
-    values.push_back(v);
-    stats.resize(stats.size() + size_t(W), 0);
-    return int32_t(values.size() - 1);
   }
 };
 
@@ -562,13 +538,7 @@ CurvasResult curvas_stats(const std::vector<ArrayView>& raters, const ArrayView*
 
   // merge the workers
   MultiraterResult& out = res.base;
-  std::vector<int64_t> labs;
-  for (const Worker& w : work)
-    if (w.used) labs.insert(labs.end(), w.values.begin(), w.values.end());
-  std::sort(labs.begin(), labs.end());
-  labs.erase(std::unique(labs.begin(), labs.end()), labs.end());
-  out.labels = labs;
-  out.stats.assign(labs.size() * size_t(W), 0);
+  merge_label_slots(work, W, {}, out.labels, out.stats);
   std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0}), fgs(static_cast<size_t>(C), MrFix{0, 0}),
       bgs(static_cast<size_t>(C), MrFix{0, 0}), ex(static_cast<size_t>(slots), MrFix{0, 0});
   std::vector<int64_t> mn(static_cast<size_t>(M), INT64_MAX), mx(static_cast<size_t>(M), INT64_MIN);
@@ -581,10 +551,6 @@ CurvasResult curvas_stats(const std::vector<ArrayView>& raters, const ArrayView*
   res.cmax = -HUGE_VAL;
   for (const Worker& w : work) {
     if (!w.used) continue;
-    for (size_t s = 0; s < w.values.size(); ++s) {
-      const size_t row = size_t(std::lower_bound(labs.begin(), labs.end(), w.values[s]) - labs.begin());
-      for (int64_t i = 0; i < W; ++i) out.stats[row * size_t(W) + size_t(i)] += w.stats[s * size_t(W) + size_t(i)];
-    }
     for (int64_t c = 0; c < C; ++c) {
       mr_add(sum[size_t(c)], w.sum[size_t(c)]);
       mr_add(vsum[size_t(c)], w.vsum[size_t(c)]);

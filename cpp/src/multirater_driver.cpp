@@ -7,13 +7,13 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "label_slots.h"
 #include "segscore/multirater.h"
 #include "thread_pool.h"
 
 namespace segscore {
 namespace {
 
-constexpr int64_t kDense = 1 << 16;  // labels below this get a slot by direct lookup
 constexpr int64_t kSeg = 4096;       // voxels per unit of work along the innermost axis
 constexpr int64_t kMemoMax = 32;     // value tuples up to this many arrays are memoised (RunMemo)
 constexpr int64_t kMemoSlots = 1 << 14;
@@ -87,12 +87,7 @@ double double_of(uint64_t b) {
 
 // One worker's statistics: label slots assigned on first sight, their int64 rows, the
 // probability sums and each map's value range.
-struct Worker {
-  int64_t W = 0;
-  std::vector<int32_t> dense;                   // value -> slot (-1: none), values < kDense
-  std::unordered_map<int64_t, int32_t> sparse;  // the other values
-  std::vector<int64_t> values;                  // slot -> value
-  std::vector<int64_t> stats;                   // slot x W
+struct Worker : LabelSlots {
   std::vector<MrFix> sum, vsum, fgsum, bgsum;   // per channel
   std::vector<int64_t> mn, mx;                  // per map
   // calibration terms
@@ -100,10 +95,9 @@ struct Worker {
   std::vector<int64_t> cw_count, top_count, pnan, top_rater;
   std::vector<double> pmin, pmax;
   double rowdev = 0.0;
-  bool used = false;
 
   void init(int64_t w, int64_t C, int64_t M, int64_t nb, int64_t K) {
-    W = w;
+    init_slots(w);
     fgsum.assign(C, MrFix{0, 0});
     bgsum.assign(C, MrFix{0, 0});
     top_rater.assign(K * nb, 0);
@@ -115,29 +109,10 @@ struct Worker {
     pnan.assign(C, 0);
     pmin.assign(C, HUGE_VAL);
     pmax.assign(C, -HUGE_VAL);
-    dense.assign(kDense, -1);
     sum.assign(C, MrFix{0, 0});
     vsum.assign(C, MrFix{0, 0});
     mn.assign(M, INT64_MAX);
     mx.assign(M, INT64_MIN);
-    used = true;
-  }
-  int64_t slot(int64_t v) {
-    if (v >= 0 && v < kDense) {
-      int32_t& s = dense[size_t(v)];
-      if (s < 0) s = fresh(v);
-      return s;
-    }
-    auto it = sparse.find(v);
-    if (it != sparse.end()) return it->second;
-    const int32_t s = fresh(v);
-    sparse.emplace(v, s);
-    return s;
-  }
-  int32_t fresh(int64_t v) {
-    values.push_back(v);
-    stats.resize(stats.size() + size_t(W), 0);
-    return int32_t(values.size() - 1);
   }
 };
 
@@ -354,13 +329,7 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
 
   // merge the workers' slots by label value
   MultiraterResult out;
-  std::vector<int64_t> all(seed.begin(), seed.end());
-  for (const Worker& w : work)
-    if (w.used) all.insert(all.end(), w.values.begin(), w.values.end());
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  out.labels = all;
-  out.stats.assign(all.size() * size_t(W), 0);
+  merge_label_slots(work, W, seed, out.labels, out.stats);
   std::vector<MrFix> sum(static_cast<size_t>(C), MrFix{0, 0}), vsum(static_cast<size_t>(C), MrFix{0, 0}),
       fgs(static_cast<size_t>(C), MrFix{0, 0}), bgs(static_cast<size_t>(C), MrFix{0, 0});
   out.minmax.assign(size_t(2 * M), 0);
@@ -368,10 +337,6 @@ MultiraterResult multirater_stats(const std::vector<ArrayView>& raters, const Ar
   std::vector<int64_t> mn(static_cast<size_t>(M), INT64_MAX), mx(static_cast<size_t>(M), INT64_MIN);
   for (const Worker& w : work) {
     if (!w.used) continue;
-    for (size_t s = 0; s < w.values.size(); ++s) {
-      const size_t row = size_t(std::lower_bound(all.begin(), all.end(), w.values[s]) - all.begin());
-      for (int64_t i = 0; i < W; ++i) out.stats[row * size_t(W) + size_t(i)] += w.stats[s * size_t(W) + size_t(i)];
-    }
     for (int64_t c = 0; c < C; ++c) {
       mr_add(sum[size_t(c)], w.sum[size_t(c)]);
       mr_add(vsum[size_t(c)], w.vsum[size_t(c)]);
