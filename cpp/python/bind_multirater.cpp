@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <string>
+
 #include "bindings.h"
 #include "curvas_driver.h"
 #include "multirater_driver.h"
@@ -15,6 +17,18 @@ namespace py = pybind11;
 
 namespace segscore {
 namespace {
+
+// Every rater, the prediction (if any) and every probability channel on the raters' grid.
+void check_same_grid(const std::vector<ArrayView>& r, const ArrayView* pp, const std::vector<ArrayView>& pr,
+                     const std::string& fn) {
+  auto check = [&](const ArrayView& v, const char* what, const char* dim_msg) {
+    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu." + fn + ": " + dim_msg);
+    check_same_shape(r[0], v, v.ndim, fn.c_str(), what);
+  };
+  for (const auto& v : r) check(v, "a rater", "raters differ in dimensions");
+  if (pp) check(*pp, "pred", "pred differs in dimensions");
+  for (const auto& v : pr) check(v, "a probability channel", "a probability channel differs in dimensions");
+}
 
 py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::object& pred,
                              const std::vector<py::array>& probs, const std::vector<int64_t>& chan_label,
@@ -36,19 +50,7 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
     throw py::value_error("segscore._cpu.multirater_stats: give one label per probability channel");
   if (implicit_background && pr.empty())
     throw py::value_error("segscore._cpu.multirater_stats: an implicit background needs probability channels");
-  for (const auto& v : r) {
-    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: raters differ in dimensions");
-    check_same_shape(r[0], v, v.ndim, "multirater_stats", "a rater");
-  }
-  if (pp) {
-    if (p.ndim != r[0].ndim) throw py::value_error("segscore._cpu.multirater_stats: pred differs in dimensions");
-    check_same_shape(r[0], p, p.ndim, "multirater_stats", "pred");
-  }
-  for (const auto& v : pr) {
-    if (v.ndim != r[0].ndim)
-      throw py::value_error("segscore._cpu.multirater_stats: a probability channel differs in dimensions");
-    check_same_shape(r[0], v, v.ndim, "multirater_stats", "a probability channel");
-  }
+  check_same_grid(r, pp, pr, "multirater_stats");
   MultiraterCalib calib;
   calib.implicit_background = implicit_background;
   calib.channel_bins = channel_bins;
@@ -156,19 +158,7 @@ py::dict py_curvas_stats(const std::vector<py::array>& raters, const py::object&
   for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
   if (pr.empty() || values.size() != pr.size())
     throw py::value_error("segscore._cpu.curvas_stats: give one organ label per probability channel");
-  for (const auto& v : r) {
-    if (v.ndim != r[0].ndim) throw py::value_error("segscore._cpu.curvas_stats: raters differ in dimensions");
-    check_same_shape(r[0], v, v.ndim, "curvas_stats", "a rater");
-  }
-  if (pp) {
-    if (p.ndim != r[0].ndim) throw py::value_error("segscore._cpu.curvas_stats: pred differs in dimensions");
-    check_same_shape(r[0], p, p.ndim, "curvas_stats", "pred");
-  }
-  for (const auto& v : pr) {
-    if (v.ndim != r[0].ndim)
-      throw py::value_error("segscore._cpu.curvas_stats: a probability channel differs in dimensions");
-    check_same_shape(r[0], v, v.ndim, "curvas_stats", "a probability channel");
-  }
+  check_same_grid(r, pp, pr, "curvas_stats");
   if (edges.size() < 2) throw py::value_error("segscore._cpu.curvas_stats: give at least 2 bin edges");
   for (size_t i = 1; i < edges.size(); ++i)
     if (!(edges[i] > edges[i - 1])) throw py::value_error("segscore._cpu.curvas_stats: edges must increase");
