@@ -258,6 +258,11 @@ class EmuLib:
     def astype(self, x, dtype):
         return EmuArray(x.a.astype(dtype))
 
+    def canonical_bool(self, x):
+        if x.a.size == 0 or int(x.a.view(np.uint8).max()) <= 1:
+            return x
+        return EmuArray(x.a.view(np.uint8) != 0)
+
 
 def install(lib=None, compiled=None, cupy=None):
     """Register the emulated array library and backends; returns an undo callable."""

@@ -128,6 +128,11 @@ class ArrayLib:
         """A converted copy of device array x (an explicit conversion, e.g. integers to float64)."""
         raise NotImplementedError
 
+    def canonical_bool(self, x):
+        """Bool device array x itself when its bytes are all 0 / 1, else a copy holding 0 / 1
+        (the kernels read raw bytes; any nonzero byte is True)."""
+        return x
+
     def ptr(self, x) -> int:
         return self.wrap(x).ptr
 
@@ -195,6 +200,13 @@ class CupyLib(ArrayLib):
     def astype(self, x, dtype):
         with self.cp.cuda.Device(x.device.id):
             return x.astype(dtype)
+
+    def canonical_bool(self, x):
+        with self.cp.cuda.Device(x.device.id):
+            if x.size == 0:
+                return x
+            u = x.view(self.cp.uint8)
+            return x if int(u.max()) <= 1 else u != 0
 
 
 _TORCH_TO_NP = None
@@ -276,6 +288,12 @@ class TorchLib(ArrayLib):
 
     def astype(self, x, dtype):
         return x.to(self.from_np[np.dtype(dtype)])
+
+    def canonical_bool(self, x):
+        if x.numel() == 0:
+            return x
+        u = x.view(self.torch.uint8)
+        return x if int(u.max()) <= 1 else u != 0
 
 
 # ----------------------------------------------------------------------------- registry

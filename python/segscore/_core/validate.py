@@ -52,13 +52,28 @@ def as_host_array(x, name: str) -> np.ndarray:
 
 def native_byte_order(arr: np.ndarray) -> np.ndarray:
     """`arr` itself when its bytes are in this machine's order, else a converted copy
-    with the same values and memory layout (big-endian NIfTI data, ``'>i4'``).
+    with the same values and memory layout (big-endian NIfTI data, ``'>i4'``).  A bool
+    array holding bytes other than 0 / 1 (``np.frombuffer(..., bool)``, a uint8 map viewed
+    as bool) becomes a copy holding 0 / 1: numpy reads every nonzero byte as True.
 
     The compiled core reads raw memory; converting here, at the boundary, is what keeps
-    a byte-swapped array from being read as other numbers."""
+    a byte-swapped array (or a bool byte 2 read as label 2) from being read as other numbers."""
+    if arr.dtype == np.bool_:
+        return canonical_bool(arr)
     if arr.dtype.isnative:
         return arr
     return arr.astype(arr.dtype.newbyteorder("="), order="K")
+
+
+def canonical_bool(arr: np.ndarray) -> np.ndarray:
+    """`arr` (bool) itself when its bytes are all 0 / 1, else a copy with the same truth
+    values and memory layout whose bytes are (one pass of ``max`` over the bytes)."""
+    if arr.size == 0:
+        return arr
+    u = arr.view(np.uint8)
+    if int(u.max()) <= 1:
+        return arr
+    return np.not_equal(u, 0)
 
 
 def check_label_map(arr: np.ndarray, name: str) -> None:

@@ -436,7 +436,8 @@ def _present(a: np.ndarray) -> set:
         return set()
     flat = a.reshape(-1, order="A")
     if a.dtype == np.bool_:
-        return {int(v) for v in np.flatnonzero(np.bincount(flat.view(np.uint8)))}
+        # any nonzero byte is True (a bool map viewed from uint8 data may hold bytes > 1)
+        return {int(v) for v in np.flatnonzero(np.bincount(np.minimum(flat.view(np.uint8), 1)))}
     if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
         return {int(v) for v in np.flatnonzero(np.bincount(flat))}
     return {int(v) for v in np.unique(flat)}

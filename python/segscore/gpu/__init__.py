@@ -50,6 +50,16 @@ def _upload_lib():
                        "can allocate GPU memory here; install segscore[gpu] or use device='cpu'")
 
 
+def _canonical_bool(d):
+    """A bool DeviceArray whose bytes are all 0 / 1 (a copy when some byte is > 1: the
+    kernels read raw bytes, as the host core does; see validate.native_byte_order)."""
+    if d.dtype != np.bool_:
+        return d
+    fix = getattr(d.lib, "canonical_bool", None)
+    c = d.obj if fix is None else fix(d.obj)
+    return d if c is d.obj else d.lib.wrap(c)
+
+
 def prepare(arrays, names, device=None):
     """Decide where a call runs.  Returns None for the CPU path, else the
     inputs as DeviceArrays (backend chosen, `uploaded` True when host inputs
@@ -63,7 +73,7 @@ def prepare(arrays, names, device=None):
     if device == "cpu" or (device is None and not any(on_dev)):
         return None
     if any(on_dev):
-        devs = [wrap(a, n) for a, n in zip(arrays, names)]
+        devs = [_canonical_bool(wrap(a, n)) for a, n in zip(arrays, names)]
         uploaded = False
     else:
         from .._core.validate import as_host_array

@@ -222,14 +222,15 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
                                               bool(implicit_background), bool(channel_bins))
         maps = g[:K]
     else:
-        maps = [r.view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
-        p = None if pred is None else (pred.view(np.uint8) if pred.dtype == np.bool_ else pred)
+        # bool maps as their bytes, made 0 / 1 first (a byte 2 would be read as label 2)
+        maps = [V.canonical_bool(r).view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
+        p = None if pred is None else (V.canonical_bool(pred).view(np.uint8) if pred.dtype == np.bool_ else pred)
         chans = []
         for c in probs:
             if c.dtype not in (np.float32, np.float64):
                 c = c.astype(np.float64)
             chans.append(c)
-        t = None if target is None else (target.view(np.uint8) if target.dtype == np.bool_ else target)
+        t = None if target is None else (V.canonical_bool(target).view(np.uint8) if target.dtype == np.bool_ else target)
         raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
                                      resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
                                      bool(top), bool(implicit_background), bool(channel_bins))
