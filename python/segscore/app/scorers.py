@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .._core.validate import canonical_bool
 from .io import CaseError, Image
 
 # ====================================================================== configuration
@@ -437,7 +438,7 @@ def _present(a: np.ndarray) -> set:
     flat = a.reshape(-1, order="A")
     if a.dtype == np.bool_:
         # any nonzero byte is True (a bool map viewed from uint8 data may hold bytes > 1)
-        return {int(v) for v in np.flatnonzero(np.bincount(np.minimum(flat.view(np.uint8), 1)))}
+        return {int(v) for v in np.flatnonzero(np.bincount(canonical_bool(flat).view(np.uint8)))}
     if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
         return {int(v) for v in np.flatnonzero(np.bincount(flat))}
     return {int(v) for v in np.unique(flat)}

@@ -142,6 +142,11 @@ def check_ranges(stats: RaterStats, names, dtypes) -> None:
                             names=(name, name), dtypes=(dt, dt))
 
 
+def _as_labels(a):
+    """A bool map as its bytes, made 0 / 1 first (a byte 2 would be read as label 2); other maps as they are."""
+    return V.canonical_bool(a).view(np.uint8) if a.dtype == np.bool_ else a
+
+
 def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=None, names=None, *, target=None,
                edges=None, top=False, device=None, implicit_background=False, channel_bins=True) -> RaterStats:
     """One read of the raters, the prediction and the probability channels.
@@ -222,15 +227,14 @@ def rater_pass(raters, pred=None, probs=(), chan_labels=(), seed=(), threads=Non
                                               bool(implicit_background), bool(channel_bins))
         maps = g[:K]
     else:
-        # bool maps as their bytes, made 0 / 1 first (a byte 2 would be read as label 2)
-        maps = [V.canonical_bool(r).view(np.uint8) if r.dtype == np.bool_ else r for r in raters]
-        p = None if pred is None else (V.canonical_bool(pred).view(np.uint8) if pred.dtype == np.bool_ else pred)
+        maps = [_as_labels(r) for r in raters]
+        p = None if pred is None else _as_labels(pred)
         chans = []
         for c in probs:
             if c.dtype not in (np.float32, np.float64):
                 c = c.astype(np.float64)
             chans.append(c)
-        t = None if target is None else (V.canonical_bool(target).view(np.uint8) if target.dtype == np.bool_ else target)
+        t = None if target is None else _as_labels(target)
         raw = cpu().multirater_stats(maps, p, chans, [int(v) for v in chan_labels], sorted({int(v) for v in seed}),
                                      resolve_threads(threads), t, [] if edges is None else [float(e) for e in edges],
                                      bool(top), bool(implicit_background), bool(channel_bins))
