@@ -55,14 +55,6 @@ struct Worker : LabelSlots {
   }
 };
 
-struct Acc {
-  Worker& w;
-  void psum(int64_t c, const MrFix& f) { mr_add(w.sum[size_t(c)], f); }
-  void pvsum(int64_t c, const MrFix& f) { mr_add(w.vsum[size_t(c)], f); }
-  void pfg(int64_t c, const MrFix& f) { mr_add(w.fgsum[size_t(c)], f); }
-  void pbg(int64_t c, const MrFix& f) { mr_add(w.bgsum[size_t(c)], f); }
-};
-
 // A segment of a label map as int64 values.
 template <typename B>
 void load_labels(const ArrayView& a, int64_t off, int64_t step, int64_t len, B* __restrict out) {
@@ -373,9 +365,10 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
         w.count[size_t(s)] += cnt;
         for (int64_t k = 0; k < K; ++k)
           if (cls[size_t(k)] == tl.arg) w.correct[size_t(k * slots + s)] += cnt;
-        if (opt.exact_sums) mr_add(w.exact[size_t(s)], mr_times(tfix, uint64_t(cnt)));
-        if (!B.rec.empty() && B.rec.back().slot == int32_t(s) && B.rec.back().conf == tl.conf &&
-            B.rec.back().n < (1u << 30))
+        if (opt.exact_sums)  // float64 sums asked for: no float32 replay, so no records
+          mr_add(w.exact[size_t(s)], mr_times(tfix, uint64_t(cnt)));
+        else if (!B.rec.empty() && B.rec.back().slot == int32_t(s) && B.rec.back().conf == tl.conf &&
+                 B.rec.back().n < (1u << 30))
           B.rec.back().n += uint32_t(cnt);
         else
           B.rec.push_back(Rec{tl.conf, uint32_t(cnt), int32_t(s)});
@@ -387,6 +380,7 @@ void run_pass(const std::vector<ArrayView>& raters, const ArrayView* pred, const
             if (gl[size_t(3 * c + j)])
               __atomic_fetch_add(&groups[size_t((c * g.G + grp) * 3 + j)], gl[size_t(3 * c + j)], __ATOMIC_RELAXED);
     }
+    if (opt.exact_sums) return;
     // group the block's records by slot (stable)
     B.off.assign(size_t(slots + 1), 0);
     for (const Rec& r : B.rec) ++B.off[size_t(r.slot + 1)];
@@ -525,8 +519,8 @@ CurvasResult curvas_stats(const std::vector<ArrayView>& raters, const ArrayView*
 
   // the running float32 sum of every slot, in element order: slots are independent, so
   // they are replayed in parallel, each in block order (bit-identical for any thread count)
-  res.seq.assign(size_t(slots), 0.0);
-  parallel_items(slots, nthreads, [&](int64_t s, int) {
+  res.seq.assign(size_t(slots), 0.0);  // zeros when the exact sums replace the replay
+  if (!opt.exact_sums) parallel_items(slots, nthreads, [&](int64_t s, int) {
     float run = 0.0f;
     for (const Block& B : blocks) {
       if (B.off.empty()) continue;

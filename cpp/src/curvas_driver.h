@@ -29,7 +29,7 @@ struct CurvasResult {
   bool softmax = false;           // whether the softmax was applied
   std::vector<int64_t> count;     // per slot (n_bins + 1): voxels
   std::vector<int64_t> correct;   // per rater x slot: voxels whose top class is the rater's class
-  std::vector<double> seq;        // per slot: float32 running sum of the confidences in element order
+  std::vector<double> seq;        // per slot: float32 running sum of the confidences in element order (zeros if exact_sums)
   std::vector<double> exact;      // per slot: exact sum (fixed point), rounded once (zeros unless exact_sums)
   std::vector<int64_t> groups;    // C x G x 3: per (batch, channel) row: |pm|, |pm & fg|, |fg|
   std::vector<double> pmin, pmax; // per organ channel, NaN left out (+inf / -inf when none)

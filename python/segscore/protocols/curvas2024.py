@@ -472,7 +472,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
         # softmax rule, from one read of the channels
         pred_sums, over = numpy_view_sums([full_p[i] for i in range(p.shape[0])], box, threads, overfull=monai)
         softmax_mode = 1 if over else 0
-    raw = cpu().curvas_stats([m.view(np.uint8) if m.dtype == np.bool_ else m for m in maps],
+    raw = cpu().curvas_stats(list(maps),  # label maps: bool raters were refused above
                              None if pr is None else (pr.view(np.uint8) if pr.dtype == np.bool_ else pr),
                              [p[i] for i in range(p.shape[0])], [int(v) for v in values], edges.tolist(), off, scale,
                              tol, softmax_mode, monai, threads, float64_sums)
