@@ -18,6 +18,27 @@ namespace py = pybind11;
 namespace segscore {
 namespace {
 
+// The views of a pass's raters (at least one), prediction (None: absent) and probability channels.
+struct PassViews {
+  std::vector<ArrayView> r, pr;
+  ArrayView p;
+  bool has_pred = false;
+  const ArrayView* pred() const { return has_pred ? &p : nullptr; }
+};
+
+PassViews pass_views(const std::vector<py::array>& raters, const py::object& pred,
+                     const std::vector<py::array>& probs, const std::string& fn) {
+  PassViews v;
+  for (const auto& a : raters) v.r.push_back(view_of(a, "raters[k]", kLabels));
+  if (v.r.empty()) throw py::value_error("segscore._cpu." + fn + ": give at least one rater");
+  if (!pred.is_none()) {
+    v.p = view_of(pred.cast<py::array>(), "pred", kLabels);
+    v.has_pred = true;
+  }
+  for (const auto& a : probs) v.pr.push_back(view_of(a, "probability channel", kFloats));
+  return v;
+}
+
 // Every rater, the prediction (if any) and every probability channel on the raters' grid.
 void check_same_grid(const std::vector<ArrayView>& r, const ArrayView* pp, const std::vector<ArrayView>& pr,
                      const std::string& fn) {
@@ -35,17 +56,10 @@ py::dict py_multirater_stats(const std::vector<py::array>& raters, const py::obj
                              const std::vector<int64_t>& seed, int threads, const py::object& target,
                              const std::vector<double>& edges, bool top, bool implicit_background,
                              bool channel_bins) {
-  std::vector<ArrayView> r;
-  for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
-  if (r.empty()) throw py::value_error("segscore._cpu.multirater_stats: give at least one rater");
-  ArrayView p;
-  const ArrayView* pp = nullptr;
-  if (!pred.is_none()) {
-    p = view_of(pred.cast<py::array>(), "pred", kLabels);
-    pp = &p;
-  }
-  std::vector<ArrayView> pr;
-  for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
+  PassViews v = pass_views(raters, pred, probs, "multirater_stats");
+  const std::vector<ArrayView>& r = v.r;
+  const std::vector<ArrayView>& pr = v.pr;
+  const ArrayView* pp = v.pred();
   if (chan_label.size() != pr.size() + (implicit_background ? 1 : 0))
     throw py::value_error("segscore._cpu.multirater_stats: give one label per probability channel");
   if (implicit_background && pr.empty())
@@ -145,17 +159,10 @@ py::dict py_curvas_stats(const std::vector<py::array>& raters, const py::object&
                          const std::vector<py::array>& probs, const std::vector<int64_t>& values,
                          const std::vector<double>& edges, double cand_offset, double cand_scale, double cand_tol,
                          int softmax, bool groups, int threads, bool exact) {
-  std::vector<ArrayView> r;
-  for (const auto& a : raters) r.push_back(view_of(a, "raters[k]", kLabels));
-  if (r.empty()) throw py::value_error("segscore._cpu.curvas_stats: give at least one rater");
-  ArrayView p;
-  const ArrayView* pp = nullptr;
-  if (!pred.is_none()) {
-    p = view_of(pred.cast<py::array>(), "pred", kLabels);
-    pp = &p;
-  }
-  std::vector<ArrayView> pr;
-  for (const auto& a : probs) pr.push_back(view_of(a, "probability channel", kFloats));
+  PassViews v = pass_views(raters, pred, probs, "curvas_stats");
+  const std::vector<ArrayView>& r = v.r;
+  const std::vector<ArrayView>& pr = v.pr;
+  const ArrayView* pp = v.pred();
   if (pr.empty() || values.size() != pr.size())
     throw py::value_error("segscore._cpu.curvas_stats: give one organ label per probability channel");
   check_same_grid(r, pp, pr, "curvas_stats");

@@ -433,10 +433,7 @@ def curvas(prob, raters, spacing=None, labels=None, pred=None, ct=None, conventi
     keys, values = _organ_channels(p, shape, labels, check=_check_prob_values)
     pr = None
     if pred is not None:
-        pr = V.as_host_array(pred, "pred")
-        V.check_label_map(pr, "pred")
-        if pr.shape != shape:
-            raise ValueError(f"pred has shape {pr.shape} but the raters have shape {shape}; they must match")
+        pr = _pred_map(pred, shape)
     box = None
     full_p = p
     if ct is not None:
@@ -538,6 +535,15 @@ def _organ_channels(p, shape, labels, check=None):
     return keys, values
 
 
+def _pred_map(pred, shape):
+    """The given prediction as a host label map on the raters' grid."""
+    pr = V.as_host_array(pred, "pred")
+    V.check_label_map(pr, "pred")
+    if pr.shape != shape:
+        raise ValueError(f"pred has shape {pr.shape} but the raters have shape {shape}; they must match")
+    return pr
+
+
 def _check_prob_values(p):
     """R.as_prob's value checks (NaN, outside [0, 1]) on the whole array."""
     lo, hi = float(np.min(p)), float(np.max(p))
@@ -612,10 +618,7 @@ def _curvas_numpy(prob, raters, spacing=None, labels=None, pred=None, ct=None, c
     p = R.as_prob(prob)
     keys, values = _organ_channels(p, shape, labels)
     if pred is not None:
-        pr = V.as_host_array(pred, "pred")
-        V.check_label_map(pr, "pred")
-        if pr.shape != shape:
-            raise ValueError(f"pred has shape {pr.shape} but the raters have shape {shape}; they must match")
+        pr = _pred_map(pred, shape)
     box = None
     full_p = p
     if ct is not None:
